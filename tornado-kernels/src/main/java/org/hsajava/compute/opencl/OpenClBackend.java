@@ -1,0 +1,289 @@
+package org.hsajava.compute.opencl;
+
+import static org.lwjgl.opencl.CL10.*;
+import static org.lwjgl.opencl.CL11.CL_BUFFER_CREATE_TYPE_REGION;
+import static org.lwjgl.opencl.CL11.nclCreateSubBuffer;
+import static org.lwjgl.opencl.CL12.clEnqueueFillBuffer;
+import static org.lwjgl.system.MemoryStack.stackPush;
+
+import java.nio.ByteBuffer;
+import java.nio.IntBuffer;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import org.hsajava.compute.Backend;
+import org.hsajava.compute.DType;
+import org.hsajava.compute.DeviceInfo;
+import org.hsajava.compute.KernelArgs;
+import org.hsajava.compute.KernelDef;
+import org.hsajava.compute.KernelSources;
+import org.hsajava.compute.Param;
+import org.hsajava.compute.Tensor;
+import org.hsajava.compute.WorkerGrid;
+import org.lwjgl.PointerBuffer;
+import org.lwjgl.system.MemoryStack;
+import org.lwjgl.system.MemoryUtil;
+
+/**
+ * The OpenCL backend: one context and one in-order, profiling-enabled queue per device; programs
+ * built from source once per (source text, build options) and cached; kernel arguments bound in
+ * parameter order (views become sub-buffers).
+ */
+public final class OpenClBackend implements Backend {
+    /** Largest host staging block for a transfer; bigger tensors move in pieces. */
+    private static final int STAGING_BYTES = 64 << 20;
+
+    private final DeviceInfo info;
+    private final long context;
+    private final long queue;
+    private final Map<ProgramKey, Long> programs = new HashMap<>();
+    private final Map<String, Long> kernels = new HashMap<>();
+    private final String vendorOptions;
+    private long allocated;
+    private long peak;
+    private int builds;
+
+    private record ProgramKey(String source, String options) {}
+
+    public OpenClBackend(DeviceInfo info) {
+        this.info = info;
+        try (MemoryStack stack = stackPush()) {
+            IntBuffer err = stack.mallocInt(1);
+            PointerBuffer props = stack.mallocPointer(3).put(CL_CONTEXT_PLATFORM).put(info.platformHandle()).put(0).flip();
+            context = clCreateContext(props, info.deviceHandle(), null, 0, err);
+            ClException.check(err.get(0), "clCreateContext on " + info.name());
+            queue = clCreateCommandQueue(context, info.deviceHandle(), CL_QUEUE_PROFILING_ENABLE, err);
+            ClException.check(err.get(0), "clCreateCommandQueue on " + info.name());
+        }
+        vendorOptions = info.isNvidia() ? "-DHSA_NVIDIA=1" : info.type() == DeviceInfo.Type.CPU ? "-DHSA_CPU=1" : "";
+    }
+
+    @Override
+    public DeviceInfo device() { return info; }
+
+    /** Number of programs compiled so far (the cache's misses). */
+    public int programBuilds() { return builds; }
+
+    // ---------------------------------------------------------------- memory
+
+    @Override
+    public Buffer allocate(Tensor root) {
+        long bytes = Math.max(4, root.bytes());
+        try (MemoryStack stack = stackPush()) {
+            IntBuffer err = stack.mallocInt(1);
+            long mem = clCreateBuffer(context, CL_MEM_READ_WRITE, bytes, err);
+            if (err.get(0) != 0) {
+                throw new ClException("allocating " + bytes + " bytes for tensor '" + root.name() + "' on " + info.name() + " failed: "
+                        + ClException.name(err.get(0)) + " (" + allocated + " bytes already allocated, device has " + info.globalMemBytes() + ")");
+            }
+            ByteBuffer zero = stack.calloc(4);
+            ClException.check(clEnqueueFillBuffer(queue, mem, zero, 0, bytes, null, null), "clEnqueueFillBuffer(" + root.name() + ")");
+            allocated += bytes;
+            peak = Math.max(peak, allocated);
+            return new ClBuffer(root, mem, bytes);
+        }
+    }
+
+    @Override
+    public void upload(Buffer buffer, Tensor t) {
+        long mem = ((ClBuffer) buffer).mem;
+        int per = STAGING_BYTES / 4;
+        ByteBuffer staging = MemoryUtil.memAlloc((int) Math.min(STAGING_BYTES, Math.max(4, t.bytes())));
+        try {
+            for (int done = 0; done < t.size(); done += per) {
+                int n = Math.min(per, t.size() - done);
+                int from = t.rootOffset() + done;
+                staging.clear();
+                if (t.dtype() == DType.F32) staging.asFloatBuffer().put(t.f32(), from, n);
+                else staging.asIntBuffer().put(t.i32(), from, n);
+                staging.limit(n * 4);
+                ClException.check(clEnqueueWriteBuffer(queue, mem, true, (long) from * 4, staging, null, null), "clEnqueueWriteBuffer(" + t.name() + ")");
+            }
+        } finally {
+            MemoryUtil.memFree(staging);
+        }
+    }
+
+    @Override
+    public void download(Buffer buffer, Tensor t) {
+        long mem = ((ClBuffer) buffer).mem;
+        int per = STAGING_BYTES / 4;
+        ByteBuffer staging = MemoryUtil.memAlloc((int) Math.min(STAGING_BYTES, Math.max(4, t.bytes())));
+        try {
+            for (int done = 0; done < t.size(); done += per) {
+                int n = Math.min(per, t.size() - done);
+                int from = t.rootOffset() + done;
+                staging.clear().limit(n * 4);
+                ClException.check(clEnqueueReadBuffer(queue, mem, true, (long) from * 4, staging, null, null), "clEnqueueReadBuffer(" + t.name() + ")");
+                if (t.dtype() == DType.F32) staging.asFloatBuffer().get(t.f32(), from, n);
+                else staging.asIntBuffer().get(t.i32(), from, n);
+            }
+        } finally {
+            MemoryUtil.memFree(staging);
+        }
+    }
+
+    // ---------------------------------------------------------------- kernels
+
+    @Override
+    public long launch(KernelDef kernel, KernelArgs args, WorkerGrid grid, Function<Tensor, Buffer> buffers, boolean profile) {
+        long k = kernel(kernel);
+        List<Param> params = kernel.params();
+        for (int i = 0; i < params.size(); i++) {
+            Param p = params.get(i);
+            int err = switch (p.kind()) {
+                case BUFFER -> {
+                    Tensor t = args.tensor(p.name());
+                    yield clSetKernelArg1p(k, i, ((ClBuffer) buffers.apply(t.root())).memFor(t));
+                }
+                case INT -> clSetKernelArg1i(k, i, args.i(p.name()));
+                case FLOAT -> clSetKernelArg1f(k, i, args.f(p.name()));
+            };
+            ClException.check(err, "clSetKernelArg(" + kernel.name() + ", '" + p.name() + "')");
+        }
+        try (MemoryStack stack = stackPush()) {
+            PointerBuffer global = stack.mallocPointer(grid.dims());
+            for (long g : grid.global()) global.put(g);
+            global.flip();
+            PointerBuffer local = null;
+            if (grid.local() != null) {
+                local = stack.mallocPointer(grid.dims());
+                for (long l : grid.local()) local.put(l);
+                local.flip();
+            }
+            PointerBuffer event = profile ? stack.mallocPointer(1) : null;
+            int err = clEnqueueNDRangeKernel(queue, k, grid.dims(), null, global, local, null, event);
+            if (err != 0) throw new ClException("launching " + kernel.name() + " with " + grid + " on " + info.name() + " failed: " + ClException.name(err) + " (" + err + ")");
+            if (!profile) return -1;
+            long ev = event.get(0);
+            try {
+                ClException.check(clWaitForEvents(ev), "clWaitForEvents(" + kernel.name() + ")");
+                var t = stack.mallocLong(1);
+                ClException.check(clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, t, null), "profiling");
+                long start = t.get(0);
+                ClException.check(clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, t, null), "profiling");
+                return t.get(0) - start;
+            } finally {
+                clReleaseEvent(ev);
+            }
+        }
+    }
+
+    /** Compiles (once) and returns the kernel object for a definition. */
+    private long kernel(KernelDef def) {
+        String source = KernelSources.load(def.source());
+        String options = (vendorOptions + " " + def.buildOptions()).trim();
+        String kernelKey = def.source() + "|" + options + "|" + def.entryPoint();
+        Long cached = kernels.get(kernelKey);
+        if (cached != null) return cached;
+        long program = programs.computeIfAbsent(new ProgramKey(source, options), key -> build(def, key));
+        try (MemoryStack stack = stackPush()) {
+            IntBuffer err = stack.mallocInt(1);
+            long k = clCreateKernel(program, def.entryPoint(), err);
+            ClException.check(err.get(0), "clCreateKernel(" + def.entryPoint() + " in " + def.source() + ")");
+            kernels.put(kernelKey, k);
+            return k;
+        }
+    }
+
+    private long build(KernelDef def, ProgramKey key) {
+        try (MemoryStack stack = stackPush()) {
+            IntBuffer err = stack.mallocInt(1);
+            long program = clCreateProgramWithSource(context, key.source(), err);
+            ClException.check(err.get(0), "clCreateProgramWithSource(" + def.source() + ")");
+            int status = clBuildProgram(program, info.deviceHandle(), key.options(), null, 0);
+            builds++;
+            if (status != 0) {
+                String log = buildLog(program);
+                clReleaseProgram(program);
+                throw new ClException("building " + def.source() + " for kernel " + def.name() + " on " + info.name() + " with options '" + key.options()
+                        + "' failed: " + ClException.name(status) + "\n--- compiler log ---\n" + log);
+            }
+            return program;
+        }
+    }
+
+    private String buildLog(long program) {
+        try (MemoryStack stack = stackPush()) {
+            PointerBuffer size = stack.mallocPointer(1);
+            clGetProgramBuildInfo(program, info.deviceHandle(), CL_PROGRAM_BUILD_LOG, (ByteBuffer) null, size);
+            ByteBuffer log = MemoryUtil.memAlloc((int) Math.max(1, size.get(0)));
+            try {
+                clGetProgramBuildInfo(program, info.deviceHandle(), CL_PROGRAM_BUILD_LOG, log, null);
+                return MemoryUtil.memUTF8(log, Math.max(0, log.remaining() - 1));
+            } finally {
+                MemoryUtil.memFree(log);
+            }
+        }
+    }
+
+    @Override
+    public void finish() { ClException.check(clFinish(queue), "clFinish"); }
+
+    @Override
+    public long allocatedBytes() { return allocated; }
+
+    @Override
+    public long peakAllocatedBytes() { return peak; }
+
+    @Override
+    public void close() {
+        kernels.values().forEach(k -> clReleaseKernel(k));
+        programs.values().forEach(p -> clReleaseProgram(p));
+        kernels.clear();
+        programs.clear();
+        clReleaseCommandQueue(queue);
+        clReleaseContext(context);
+    }
+
+    /** A cl_mem for one root tensor, with sub-buffers created on demand for its views. */
+    private final class ClBuffer implements Buffer {
+        private final Tensor owner;
+        private final long bytes;
+        private long mem;
+        private final Map<Long, Long> subBuffers = new HashMap<>();
+
+        ClBuffer(Tensor owner, long mem, long bytes) {
+            this.owner = owner;
+            this.mem = mem;
+            this.bytes = bytes;
+        }
+
+        long memFor(Tensor t) {
+            if (!t.isView()) return mem;
+            long origin = (long) t.rootOffset() * t.dtype().bytes();
+            long size = Math.max(t.dtype().bytes(), t.bytes());
+            if (info.baseAddrAlignBytes() > 0 && origin % info.baseAddrAlignBytes() != 0) {
+                throw new ClException("view '" + t.name() + "' starts at byte " + origin + " of '" + owner.name() + "', not a multiple of "
+                        + info.baseAddrAlignBytes() + " bytes (the device's base address alignment); align views of kernel arguments");
+            }
+            return subBuffers.computeIfAbsent(origin << 20 ^ size, key -> {
+                try (MemoryStack stack = stackPush()) {
+                    ByteBuffer region = stack.malloc(16);
+                    PointerBuffer.create(region).put(origin).put(size);
+                    IntBuffer err = stack.mallocInt(1);
+                    long sub = nclCreateSubBuffer(mem, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, MemoryUtil.memAddress(region), MemoryUtil.memAddress(err));
+                    ClException.check(err.get(0), "clCreateSubBuffer(" + t.name() + ")");
+                    return sub;
+                }
+            });
+        }
+
+        @Override
+        public Tensor owner() { return owner; }
+
+        @Override
+        public long bytes() { return bytes; }
+
+        @Override
+        public void close() {
+            if (mem == 0) return;
+            subBuffers.values().forEach(s -> clReleaseMemObject(s));
+            subBuffers.clear();
+            clReleaseMemObject(mem);
+            mem = 0;
+            allocated -= bytes;
+        }
+    }
+}
