@@ -14,6 +14,8 @@ import org.lwjgl.opencl.CLCapabilities;
 import org.lwjgl.system.MemoryStack;
 import org.lwjgl.system.MemoryUtil;
 
+import static org.lwjgl.opencl.CL21.CL_DEVICE_IL_VERSION;
+
 /** Enumerates OpenCL platforms and devices through LWJGL. */
 public final class OpenClPlatforms {
     public static final String INSTALL_HINT =
@@ -74,7 +76,8 @@ public final class OpenClPlatforms {
             for (int i = 0; i < dims; i++) items[i] = pb.get(i);
         }
         String extensions = deviceString(device, CL_DEVICE_EXTENSIONS);
-        boolean spirv = caps.OpenCL21 || extensions.contains("cl_khr_il_program");
+        // OpenCL 3.0 made IL ingestion optional: trust the reported IL versions, not the version number.
+        boolean spirv = (caps.OpenCL21 && deviceString(device, CL_DEVICE_IL_VERSION).contains("SPIR-V")) || extensions.contains("cl_khr_il_program");
         return new DeviceInfo(index, "opencl", deviceString(device, CL_DEVICE_NAME).trim(), deviceString(device, CL_DEVICE_VENDOR).trim(),
                 platformName.trim(), t, deviceLong(device, CL_DEVICE_GLOBAL_MEM_SIZE), deviceLong(device, CL_DEVICE_LOCAL_MEM_SIZE),
                 deviceInt(device, CL_DEVICE_MAX_COMPUTE_UNITS), devicePointer(device, CL_DEVICE_MAX_WORK_GROUP_SIZE), items,

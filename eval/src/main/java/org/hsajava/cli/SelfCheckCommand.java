@@ -1,0 +1,26 @@
+package org.hsajava.cli;
+
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.hsajava.compute.Device;
+import org.hsajava.kernels.SelfCheck;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+
+/** {@code ./hsa selfcheck}: every kernel family on the chosen device vs the Java backend. */
+@Command(name = "selfcheck", description = "Run each kernel family on a device and compare with the Java backend.")
+public final class SelfCheckCommand implements Callable<Integer> {
+    @Mixin
+    DeviceOption device;
+
+    @Override
+    public Integer call() { return runOn(device.device()); }
+
+    int runOn(Device d) {
+        System.out.println("Kernel self-check on " + d + " against the Java backend:");
+        List<SelfCheck.Result> results = SelfCheck.run(d, System.out);
+        long failed = results.stream().filter(r -> !r.ok()).count();
+        System.out.println(failed == 0 ? "All " + results.size() + " kernel checks passed." : failed + " of " + results.size() + " kernel checks FAILED.");
+        return failed == 0 ? 0 : 1;
+    }
+}
