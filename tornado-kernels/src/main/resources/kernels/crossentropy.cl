@@ -31,27 +31,29 @@ static inline float ce_group_reduce(__local float* buf, float v, const int isMax
 
 static inline void ce_row(__global const float* logits, __global const int* targets, __global float* loss, __global float* dlogits,
                           const int rows, const int v, const int ignoreIndex, const float scale, __local float* buf) {
+    // Every work-item of the group takes every barrier (a return before a barrier, even a
+    // group-uniform one, crashed PoCL 3.1's work-group compiler): groups past the last row and rows
+    // that are ignored or carry a bad target run the reductions over nothing and return afterwards.
     const int row = get_group_id(0), lane = get_local_id(0);
-    if (row >= rows) return; // uniform over the group
+    const int live = row < rows;
     const long base = (long) row * v;
-    const int t = targets[row];
-    if (t == ignoreIndex) {
-        if (lane == 0) loss[row] = 0.0f;
-        if (dlogits) for (int j = lane; j < v; j += CE_WG) dlogits[base + j] = 0.0f;
-        return;
-    }
-    if (t < 0 || t >= v) {
-        if (lane == 0) loss[row] = NAN;
-        if (dlogits) for (int j = lane; j < v; j += CE_WG) dlogits[base + j] = NAN;
-        return;
-    }
+    const int t = live ? targets[row] : ignoreIndex;
+    const int valid = live && t != ignoreIndex && t >= 0 && t < v;
+    const int n = valid ? v : 0;
     float m = -INFINITY;
-    for (int j = lane; j < v; j += CE_WG) m = fmax(m, logits[base + j]);
+    for (int j = lane; j < n; j += CE_WG) m = fmax(m, logits[base + j]);
     m = ce_group_reduce(buf, m, 1);
     float z = 0.0f;
-    for (int j = lane; j < v; j += CE_WG) z += exp(logits[base + j] - m);
-    const float xt = logits[base + t]; // read before the barrier inside the reduction (in-place safety)
+    for (int j = lane; j < n; j += CE_WG) z += exp(logits[base + j] - m);
+    const float xt = valid ? logits[base + t] : 0.0f; // read before the barrier inside the reduction (in-place safety)
     z = ce_group_reduce(buf, z, 0);
+    if (!live) return;
+    if (!valid) {
+        const float fill = t == ignoreIndex ? 0.0f : NAN;
+        if (lane == 0) loss[row] = fill;
+        if (dlogits) for (int j = lane; j < v; j += CE_WG) dlogits[base + j] = fill;
+        return;
+    }
     if (lane == 0) loss[row] = log(z) + m - xt;
     if (!dlogits) return;
     const float invZ = 1.0f / z;

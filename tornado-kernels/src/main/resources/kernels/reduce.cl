@@ -26,33 +26,33 @@ static inline float red_group_sum(__local float* buf, float v) {
 __kernel void sum_of_squares_partials(__global const float* x, __global float* partials, const int n, const int parts) {
     __local float buf[RED_WG];
     const int g = get_group_id(0), lane = get_local_id(0);
-    if (g >= parts) return; // uniform over the group
+    // A group past parts sums nothing but still takes the barriers (no return before a barrier).
     const long stride = (long) parts * RED_WG;
     float s = 0.0f, comp = 0.0f;
-    for (long i = (long) g * RED_WG + lane; i < n; i += stride) {
+    for (long i = g < parts ? (long) g * RED_WG + lane : n; i < n; i += stride) {
         const float y = x[i] * x[i] - comp;
         const float t = s + y;
         comp = (t - s) - y;
         s = t;
     }
     const float total = red_group_sum(buf, s);
-    if (lane == 0) partials[g] = total;
+    if (lane == 0 && g < parts) partials[g] = total;
 }
 
 // Stage 2: out[0] = sum_{g < parts} partials[g], by one work-group (Kahan per item, then a tree).
 __kernel void sum_partials(__global const float* partials, __global float* out, const int parts) {
     __local float buf[RED_WG];
     const int lane = get_local_id(0);
-    if (get_group_id(0) != 0) return;
+    const int first = get_group_id(0) == 0; // only group 0 works; others still take the barriers
     float s = 0.0f, comp = 0.0f;
-    for (int i = lane; i < parts; i += RED_WG) {
+    for (int i = first ? lane : parts; i < parts; i += RED_WG) {
         const float y = partials[i] - comp;
         const float t = s + y;
         comp = (t - s) - y;
         s = t;
     }
     const float total = red_group_sum(buf, s);
-    if (lane == 0) out[0] = total;
+    if (lane == 0 && first) out[0] = total;
 }
 
 // Column sums of a row-major [rows, cols] matrix, rows added in order 0..rows-1:

@@ -25,17 +25,19 @@ static inline float rms_group_sum(__local float* buf, float v) {
 // y[r, c] = (x[r, c] * rstd[r]) * w[c]   (w == 0: no weight),  rstd[r] = 1 / sqrt(mean_c x[r, c]^2 + eps).
 static inline void rms_forward_row(__global const float* x, __global const float* w, __global float* y, __global float* rstd,
                                    const int rows, const int d, const float eps, __local float* buf) {
+    // A group past the last row does no work but still takes part in the barriers (n = 0): a return
+    // before a barrier, even a group-uniform one, crashed PoCL 3.1's work-group compiler.
     const int row = get_group_id(0), lane = get_local_id(0);
-    if (row >= rows) return; // uniform over the group: no barrier is skipped by part of a group
+    const int n = row < rows ? d : 0;
     const __global float* xr = x + (long) row * d;
     __global float* yr = y + (long) row * d;
     float acc = 0.0f;
-    for (int c = lane; c < d; c += RMS_WG) acc += xr[c] * xr[c];
+    for (int c = lane; c < n; c += RMS_WG) acc += xr[c] * xr[c];
     const float r = 1.0f / sqrt(rms_group_sum(buf, acc) / (float) d + eps);
-    if (lane == 0) rstd[row] = r;
-    for (int c = lane; c < d; c += RMS_WG) {
-        const float n = xr[c] * r;
-        yr[c] = w ? n * w[c] : n;
+    if (lane == 0 && row < rows) rstd[row] = r;
+    for (int c = lane; c < n; c += RMS_WG) {
+        const float xn = xr[c] * r;
+        yr[c] = w ? xn * w[c] : xn;
     }
 }
 
@@ -59,13 +61,15 @@ __kernel void rmsnorm_forward_noweight(__global const float* x, __global float* 
 static inline void rms_backward_row(__global const float* dy, __global const float* x, __global const float* w, __global const float* rstd,
                                     __global float* dx, const int rows, const int d, __local float* buf) {
     const int row = get_group_id(0), lane = get_local_id(0);
-    if (row >= rows) return;
+    const int n = row < rows ? d : 0; // past the last row: no work, but every barrier is taken
     const long base = (long) row * d;
     float acc = 0.0f;
-    for (int c = lane; c < d; c += RMS_WG) acc += (w ? dy[base + c] * w[c] : dy[base + c]) * x[base + c];
+    for (int c = lane; c < n; c += RMS_WG) acc += (w ? dy[base + c] * w[c] : dy[base + c]) * x[base + c];
+    const float dot = rms_group_sum(buf, acc);
+    if (n == 0) return; // after the last barrier
     const float r = rstd[row];
-    const float k = r * r * rms_group_sum(buf, acc) / (float) d;
-    for (int c = lane; c < d; c += RMS_WG) {
+    const float k = r * r * dot / (float) d;
+    for (int c = lane; c < n; c += RMS_WG) {
         const float g = w ? dy[base + c] * w[c] : dy[base + c];
         dx[base + c] = r * (g - x[base + c] * k);
     }
