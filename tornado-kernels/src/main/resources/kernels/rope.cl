@@ -1,10 +1,10 @@
 #include "common.h"
 
 // Rotary position embedding, HuggingFace Llama convention (rotate_half), on x [tokens, heads, d]
-// (tokens = batch * len, row-major; d even, half = d / 2). For pair index i < half and position p:
+// (tokens = batch * len, row-major; d even, h = d / 2). For pair index i < h and position p:
 //   a = p * invFreq[i]   (invFreq[i] = theta^(-2i/d) for plain RoPE)
-//   out[i]        = x[i] * cos a - x[i + half] * sin a
-//   out[i + half] = x[i + half] * cos a + x[i] * sin a
+//   out[i]     = x[i] * cos a - x[i + h] * sin a
+//   out[i + h] = x[i + h] * cos a + x[i] * sin a
 // which is out = x * cos + rotate_half(x) * sin, rotate_half(x) = [-x2, x1], cos/sin repeated
 // over both halves. With ROPE_INVERSE=1 the angle is -a: the backward pass (dx = R(-a) dy, R is
 // orthogonal) and the exact inverse of the forward. In place is allowed (out == x): each
@@ -30,31 +30,31 @@ static inline float2 rope_cos_sin(const int p, __global const int* freq, const i
     return (float2) (c, ROPE_INVERSE ? -s : s);
 }
 
-static inline void rope_rotate_pair(__global const float* x, __global float* out, const long base, const int half, const int i, const float2 cs) {
-    const float x1 = x[base + i], x2 = x[base + i + half];
+static inline void rope_rotate_pair(__global const float* x, __global float* out, const long base, const int halfD, const int i, const float2 cs) {
+    const float x1 = x[base + i], x2 = x[base + i + halfD];
     out[base + i] = x1 * cs.x - x2 * cs.y;
-    out[base + i + half] = x2 * cs.x + x1 * cs.y;
+    out[base + i + halfD] = x2 * cs.x + x1 * cs.y;
 }
 
 // Positions start + l, l = token % len (the token's index within its sequence).
-// Grid: dimension 0 = head * half + i, dimension 1 = token.
+// Grid: dimension 0 = head * halfD + i, dimension 1 = token.
 __kernel void rope_contiguous(__global const float* x, __global float* out, __global const int* freq,
                               const int tokens, const int len, const int heads, const int d, const int start) {
     const int hi = get_global_id(0), t = get_global_id(1);
-    const int half = d / 2;
-    if (hi >= heads * half || t >= tokens) return;
-    const int h = hi / half, i = hi - h * half;
+    const int halfD = d / 2;
+    if (hi >= heads * halfD || t >= tokens) return;
+    const int h = hi / halfD, i = hi - h * halfD;
     const float2 cs = rope_cos_sin(start + t % len, freq, i);
-    rope_rotate_pair(x, out, ((long) t * heads + h) * d, half, i, cs);
+    rope_rotate_pair(x, out, ((long) t * heads + h) * d, halfD, i, cs);
 }
 
 // Positions from a tensor: token t is at position positions[t].
 __kernel void rope_positions(__global const float* x, __global float* out, __global const int* freq, __global const int* positions,
                              const int tokens, const int heads, const int d) {
     const int hi = get_global_id(0), t = get_global_id(1);
-    const int half = d / 2;
-    if (hi >= heads * half || t >= tokens) return;
-    const int h = hi / half, i = hi - h * half;
+    const int halfD = d / 2;
+    if (hi >= heads * halfD || t >= tokens) return;
+    const int h = hi / halfD, i = hi - h * halfD;
     const float2 cs = rope_cos_sin(positions[t], freq, i);
-    rope_rotate_pair(x, out, ((long) t * heads + h) * d, half, i, cs);
+    rope_rotate_pair(x, out, ((long) t * heads + h) * d, halfD, i, cs);
 }
