@@ -96,8 +96,9 @@ public final class CrossEntropy {
             }
             float m = Float.NEGATIVE_INFINITY;
             for (int j = 0; j < v; j++) m = Math.max(m, x[xo + base + j]);
-            float z = 0;
-            for (int j = 0; j < v; j++) z += (float) Math.exp(x[xo + base + j] - m);
+            double sum = 0; // double: a float running sum over 50K terms drifts by ~1e-5
+            for (int j = 0; j < v; j++) sum += Math.exp(x[xo + base + j] - m);
+            float z = (float) sum;
             float xt = x[xo + base + t];
             loss[lo + r] = (float) Math.log(z) + m - xt;
             if (!withGrad) return;
