@@ -9,8 +9,8 @@
 // ignore index gives NaN loss and NaN gradients (the device cannot throw; CrossEntropy.checkTargets
 // reports such targets on the host).
 // dlogits may be the logits buffer itself (in place): each work-item writes only the elements it
-// read itself, after the last read of the row by any other work-item (the target logit is read
-// before the final barrier).
+// read itself, and only after a global-memory barrier that follows the one read of another
+// item's element (the target logit).
 #ifndef CE_WG
 #define CE_WG 256
 #endif
@@ -45,8 +45,11 @@ static inline void ce_row(__global const float* logits, __global const int* targ
     m = ce_group_reduce(buf, m, 1);
     float z = 0.0f;
     for (int j = lane; j < n; j += CE_WG) z += exp(logits[base + j] - m);
-    const float xt = valid ? logits[base + t] : 0.0f; // read before the barrier inside the reduction (in-place safety)
+    const float xt = valid ? logits[base + t] : 0.0f;
     z = ce_group_reduce(buf, z, 0);
+    // In-place safety: every read of the row by another work-item (the target logit above) is
+    // ordered before the gradient writes below. The reductions' barriers fence local memory only.
+    barrier(CLK_GLOBAL_MEM_FENCE);
     if (!live) return;
     if (!valid) {
         const float fill = t == ignoreIndex ? 0.0f : NAN;
