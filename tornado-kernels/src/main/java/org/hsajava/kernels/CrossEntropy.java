@@ -6,6 +6,7 @@ import static org.hsajava.compute.DType.I32;
 import org.hsajava.compute.Checks;
 import org.hsajava.compute.KernelArgs;
 import org.hsajava.compute.KernelDef;
+import org.hsajava.compute.Tensor;
 import org.hsajava.compute.WorkerGrid;
 import org.hsajava.compute.java.Parallel;
 
@@ -18,8 +19,10 @@ import org.hsajava.compute.java.Parallel;
  * </pre>
  * Max-subtracted, one work-group of {@link #WG} per row with local-memory reductions (any v; GPT-2's
  * 50257 included). {@code scale} is the caller's: 1 / number of valid rows gives the mean loss's
- * gradient. {@code dlogits} may be {@code logits} itself. A target outside [0, v) other than the
- * ignore index gives NaN (check on the host with {@link #checkTargets}).
+ * gradient. {@code dlogits} may be {@code logits} itself. The argument check scans the host copy of
+ * {@code targets} (the data loader's) and names the row of a target outside [0, v) that is not the
+ * ignore index; targets that exist only on the device are not seen there, and such a row then gets
+ * NaN loss and gradients on both backends.
  */
 public final class CrossEntropy {
     private CrossEntropy() {}
@@ -58,10 +61,13 @@ public final class CrossEntropy {
      * Throws naming the first row whose target is neither the ignore index nor in [0, v); returns
      * the number of valid (non-ignored) rows, the usual denominator of the mean loss.
      */
-    public static int checkTargets(int[] targets, int v, int ignoreIndex) {
+    public static int checkTargets(int[] targets, int v, int ignoreIndex) { return checkTargets(targets, 0, targets.length, v, ignoreIndex); }
+
+    /** As {@link #checkTargets(int[], int, int)} over {@code targets[from .. from+rows)}; rows count from {@code from}. */
+    public static int checkTargets(int[] targets, int from, int rows, int v, int ignoreIndex) {
         int valid = 0;
-        for (int r = 0; r < targets.length; r++) {
-            int t = targets[r];
+        for (int r = 0; r < rows; r++) {
+            int t = targets[from + r];
             if (t == ignoreIndex) continue;
             if (t < 0 || t >= v) throw new IllegalArgumentException("target " + t + " at row " + r + " is outside [0, " + v + ") and is not the ignore index " + ignoreIndex);
             valid++;
@@ -75,6 +81,8 @@ public final class CrossEntropy {
         Checks.atLeast(a, "logits", (long) a.i("rows") * a.i("v"));
         Checks.atLeast(a, "targets", a.i("rows"));
         Checks.atLeast(a, "loss", a.i("rows"));
+        Tensor targets = a.tensor("targets");
+        checkTargets(targets.i32(), targets.rootOffset(), a.i("rows"), a.i("v"), a.i("ignoreIndex"));
     }
 
     private static WorkerGrid grid(KernelArgs a) { return WorkerGrid.of1D((long) Math.max(1, a.i("rows")) * WG, WG); }

@@ -5,6 +5,7 @@ import static org.hsajava.compute.DType.I32;
 
 import org.hsajava.compute.Checks;
 import org.hsajava.compute.KernelDef;
+import org.hsajava.compute.Tensor;
 import org.hsajava.compute.WorkerGrid;
 import org.hsajava.compute.java.Parallel;
 
@@ -24,8 +25,10 @@ public final class Embedding {
 
     /**
      * {@code out[n, :] = table[ids[n], :]}. Arguments: {@code ids, table, out, rows, d, vocab}.
-     * An out-of-range id gives a zero row on OpenCL and an exception on the Java backend; check ids
-     * on the host first ({@link #checkIds}).
+     * The argument check also scans the host copy of {@code ids} (what the data loader filled and a
+     * step uploads) and names the position of an out-of-range id. Ids that exist only on the device
+     * are not seen there: on OpenCL an out-of-range id then gives a zero row, on the Java backend an
+     * exception.
      */
     public static final KernelDef FORWARD = KernelDef.builder("embedding_forward", SRC)
             .in("ids", I32).in("table", F32).out("out", F32).intArg("rows").intArg("d").intArg("vocab")
@@ -36,6 +39,8 @@ public final class Embedding {
                 Checks.atLeast(a, "ids", a.i("rows"));
                 Checks.atLeast(a, "table", (long) a.i("vocab") * a.i("d"));
                 Checks.atLeast(a, "out", (long) a.i("rows") * a.i("d"));
+                Tensor ids = a.tensor("ids");
+                checkIds(ids.i32(), ids.rootOffset(), a.i("rows"), a.i("vocab"));
             })
             .grid(a -> WorkerGrid.of2D(a.i("d"), Math.max(1, a.i("rows")), 64, 1))
             .java(a -> {
@@ -136,10 +141,14 @@ public final class Embedding {
     }
 
     /** Throws {@link IllegalArgumentException} naming the first position whose id is outside {@code [0, vocab)}. */
-    public static void checkIds(int[] ids, int vocab) {
+    public static void checkIds(int[] ids, int vocab) { checkIds(ids, 0, ids.length, vocab); }
+
+    /** As {@link #checkIds(int[], int)} over {@code ids[from .. from+count)}; positions count from {@code from}. */
+    public static void checkIds(int[] ids, int from, int count, int vocab) {
         if (vocab <= 0) throw new IllegalArgumentException("vocab must be > 0, got " + vocab);
-        for (int n = 0; n < ids.length; n++) {
-            if (ids[n] < 0 || ids[n] >= vocab) throw new IllegalArgumentException(outOfRange(n, ids[n], vocab));
+        for (int n = 0; n < count; n++) {
+            int id = ids[from + n];
+            if (id < 0 || id >= vocab) throw new IllegalArgumentException(outOfRange(n, id, vocab));
         }
     }
 

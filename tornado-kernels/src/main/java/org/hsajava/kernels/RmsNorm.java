@@ -5,6 +5,8 @@ import static org.hsajava.compute.DType.F32;
 import org.hsajava.compute.Checks;
 import org.hsajava.compute.KernelArgs;
 import org.hsajava.compute.KernelDef;
+import org.hsajava.compute.TaskGraph;
+import org.hsajava.compute.Tensor;
 import org.hsajava.compute.WorkerGrid;
 import org.hsajava.compute.java.Parallel;
 
@@ -70,6 +72,16 @@ public final class RmsNorm {
                 });
             })
             .build();
+
+    /**
+     * Adds the two tasks of dw to a graph: {@code name + "Partials"} ({@link #DW_PARTIALS} with
+     * {@link #DW_BLOCK_ROWS}) and {@code name + "Sum"} ({@link Reduce#COLUMN_SUM}); {@code partials}
+     * needs {@code blocks(rows, DW_BLOCK_ROWS) * d} elements. {@code accumulate}: add onto dw.
+     */
+    public static TaskGraph weightGradient(TaskGraph g, String name, Tensor dy, Tensor x, Tensor rstd, Tensor partials, Tensor dw, int rows, int d, boolean accumulate) {
+        return g.task(name + "Partials", DW_PARTIALS, dy, x, rstd, partials, rows, d, DW_BLOCK_ROWS)
+                .task(name + "Sum", Reduce.COLUMN_SUM, partials, dw, blocks(rows, DW_BLOCK_ROWS), d, accumulate ? 1 : 0);
+    }
 
     /** Number of row blocks (rows of the dw partials buffer). */
     public static int blocks(int rows, int blockRows) { return (rows + blockRows - 1) / blockRows; }

@@ -5,9 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import org.hsajava.compute.DataTransferMode;
 import org.hsajava.compute.Device;
+import org.hsajava.compute.ExecutionPlan;
 import org.hsajava.compute.KernelRunner;
 import org.hsajava.compute.Scalar;
+import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
 import org.hsajava.compute.testing.Rand;
 import org.hsajava.compute.testing.TestDevices;
@@ -114,13 +117,32 @@ class EmbeddingTest {
         assertTrue(e.getMessage().contains("position 2") && e.getMessage().contains("9"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> Embedding.checkIds(new int[] {0, -1}, 5));
         assertTrue(e.getMessage().contains("position 1"), e.getMessage());
-        // The Java kernel refuses them too; OpenCL (which cannot throw) writes a zero row.
-        Tensor out = Tensor.f32("out", 2, 2);
-        assertThrows(RuntimeException.class, () -> KernelRunner.run(TestDevices.java(), Embedding.FORWARD,
-                Tensor.of("ids", new int[] {0, 7}), Tensor.of("table", new float[] {1, 2, 3, 4}, 2, 2), out, 2, 2, 2));
-        Tensor clOut = Tensor.of("out", new float[] {9, 9, 9, 9}, 2, 2);
-        KernelRunner.run(TestDevices.opencl(), Embedding.FORWARD, Tensor.of("ids", new int[] {1, 7}), Tensor.of("table", new float[] {1, 2, 3, 4}, 2, 2), clOut, 2, 2, 2);
-        assertArrayEquals(new float[] {3, 4, 0, 0}, clOut.toF32Array());
+        // The kernel's argument check scans the host copy of the ids, on every backend.
+        for (Device dev : CentralDifference.devices()) {
+            e = assertThrows(IllegalArgumentException.class, () -> KernelRunner.run(dev, Embedding.FORWARD,
+                    Tensor.of("ids", new int[] {0, 1, 5}), Tensor.f32("table", 2, 2), Tensor.f32("out", 3, 2), 3, 2, 2));
+            assertTrue(e.getMessage().contains("position 2"), e.getMessage());
+        }
+    }
+
+    @Test
+    void idsOnlyTheDeviceHoldsGiveZeroRowsOnOpenClAndAnErrorInJava() {
+        for (Device dev : CentralDifference.devices()) {
+            Tensor ids = Tensor.of("ids", new int[] {1, 0}), table = Tensor.of("table", new float[] {1, 2, 3, 4}, 2, 2), out = Tensor.of("out", new float[] {9, 9, 9, 9}, 2, 2);
+            TaskGraph g = new TaskGraph("emb").task("fwd", Embedding.FORWARD, ids, table, out, 2, 2, 2).transferToHost(DataTransferMode.EVERY_EXECUTION, out);
+            try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(dev)) {
+                plan.transferToDevice(table);
+                ids.set(new int[] {1, 7});
+                plan.transferToDevice(ids);
+                ids.set(new int[] {1, 0}); // the host check now sees valid ids; the device holds id 7
+                if (dev.isJava()) {
+                    assertThrows(RuntimeException.class, plan::execute);
+                } else {
+                    plan.execute();
+                    assertArrayEquals(new float[] {3, 4, 0, 0}, out.toF32Array());
+                }
+            }
+        }
     }
 
     @Test

@@ -4,8 +4,11 @@ import static org.hsajava.compute.testing.Close.assertClose;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import org.hsajava.compute.DataTransferMode;
 import org.hsajava.compute.Device;
+import org.hsajava.compute.ExecutionPlan;
 import org.hsajava.compute.KernelRunner;
+import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
 import org.hsajava.compute.testing.Rand;
 import org.hsajava.compute.testing.TestDevices;
@@ -106,7 +109,7 @@ class RmsNormTest {
             KernelRunner.run(devs[k], RmsNorm.FORWARD, tx, tw, Tensor.f32("y", rows, d), rstd, rows, d, EPS);
             Tensor dx = Tensor.f32("dx", rows, d);
             KernelRunner.run(devs[k], RmsNorm.BACKWARD_DX, tdy, tx, tw, rstd, dx, rows, d);
-            float[] dw = weightGradient(devs[k], tdy, tx, rstd, rows, d, RmsNorm.DW_BLOCK_ROWS, null);
+            float[] dw = weightGradientGraph(devs[k], tdy, tx, rstd, rows, d);
             float[] both = new float[rows * d + d];
             System.arraycopy(dx.toF32Array(), 0, both, 0, rows * d);
             System.arraycopy(dw, 0, both, rows * d, d);
@@ -120,6 +123,17 @@ class RmsNormTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> KernelRunner.run(TestDevices.java(), RmsNorm.FORWARD,
                 Tensor.f32("x", 2, 8), Tensor.f32("w", 7), Tensor.f32("y", 2, 8), Tensor.f32("rstd", 2), 2, 8, EPS));
         assertTrue(e.getMessage().contains("'w'"), e.getMessage());
+    }
+
+    /** dw through {@link RmsNorm#weightGradient} in one task graph. */
+    private static float[] weightGradientGraph(Device dev, Tensor dy, Tensor x, Tensor rstd, int rows, int d) {
+        Tensor partials = Tensor.f32("partials", RmsNorm.blocks(rows, RmsNorm.DW_BLOCK_ROWS), d), dw = Tensor.f32("dw", d);
+        TaskGraph g = new TaskGraph("dw").transferToDevice(DataTransferMode.EVERY_EXECUTION, dy, x, rstd);
+        RmsNorm.weightGradient(g, "dw", dy, x, rstd, partials, dw, rows, d, false).transferToHost(DataTransferMode.EVERY_EXECUTION, dw);
+        try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(dev)) {
+            plan.execute();
+        }
+        return dw.toF32Array();
     }
 
     /** dw through the two deterministic stages; {@code base} non-null: accumulate onto it. */
