@@ -25,7 +25,7 @@
 static inline float2 rope_cos_sin(const int p, __global const int* freq, const int i) {
     const ulong f = ((ulong) (uint) freq[2 * i + 1] << 32) | (ulong) (uint) freq[2 * i];
     const ulong turns = (ulong) (long) p * f;                             // fraction of a turn, mod 2^64
-    const float halfTurns = (float) (long) turns * 0x1.0p-63f;              // signed: in [-1, 1] half-turns
+    const float halfTurns = (float) (long) turns * 1.0842021724855044e-19f; // * 2^-63: signed, in [-1, 1] half-turns
     const float s = sinpi(halfTurns), c = cospi(halfTurns);
     return (float2) (c, ROPE_INVERSE ? -s : s);
 }
