@@ -30,31 +30,32 @@ static inline float2 rope_cos_sin(const int p, __global const int* freq, const i
     return (float2) (c, ROPE_INVERSE ? -s : s);
 }
 
-static inline void rope_rotate_pair(__global const float* x, __global float* out, const long base, const int halfD, const int i, const float2 cs) {
-    const float x1 = x[base + i], x2 = x[base + i + halfD];
-    out[base + i] = x1 * cs.x - x2 * cs.y;
-    out[base + i + halfD] = x2 * cs.x + x1 * cs.y;
+// Rotates pair i of every head of one token (the angle depends on the token and i only, so it is
+// computed once for all heads).
+static inline void rope_rotate_token(__global const float* x, __global float* out, const long tokenBase, const int heads, const int d,
+                                     const int i, const float2 cs) {
+    const int halfD = d / 2;
+    for (int h = 0; h < heads; h++) {
+        const long base = tokenBase + (long) h * d;
+        const float x1 = x[base + i], x2 = x[base + i + halfD];
+        out[base + i] = x1 * cs.x - x2 * cs.y;
+        out[base + i + halfD] = x2 * cs.x + x1 * cs.y;
+    }
 }
 
 // Positions start + l, l = token % len (the token's index within its sequence).
-// Grid: dimension 0 = head * halfD + i, dimension 1 = token.
+// Grid: dimension 0 = pair index i < d / 2, dimension 1 = token.
 __kernel void rope_contiguous(__global const float* x, __global float* out, __global const int* freq,
                               const int tokens, const int len, const int heads, const int d, const int start) {
-    const int hi = get_global_id(0), t = get_global_id(1);
-    const int halfD = d / 2;
-    if (hi >= heads * halfD || t >= tokens) return;
-    const int h = hi / halfD, i = hi - h * halfD;
-    const float2 cs = rope_cos_sin(start + t % len, freq, i);
-    rope_rotate_pair(x, out, ((long) t * heads + h) * d, halfD, i, cs);
+    const int i = get_global_id(0), t = get_global_id(1);
+    if (i >= d / 2 || t >= tokens) return;
+    rope_rotate_token(x, out, (long) t * heads * d, heads, d, i, rope_cos_sin(start + t % len, freq, i));
 }
 
 // Positions from a tensor: token t is at position positions[t].
 __kernel void rope_positions(__global const float* x, __global float* out, __global const int* freq, __global const int* positions,
                              const int tokens, const int heads, const int d) {
-    const int hi = get_global_id(0), t = get_global_id(1);
-    const int halfD = d / 2;
-    if (hi >= heads * halfD || t >= tokens) return;
-    const int h = hi / halfD, i = hi - h * halfD;
-    const float2 cs = rope_cos_sin(positions[t], freq, i);
-    rope_rotate_pair(x, out, ((long) t * heads + h) * d, halfD, i, cs);
+    const int i = get_global_id(0), t = get_global_id(1);
+    if (i >= d / 2 || t >= tokens) return;
+    rope_rotate_token(x, out, (long) t * heads * d, heads, d, i, rope_cos_sin(positions[t], freq, i));
 }

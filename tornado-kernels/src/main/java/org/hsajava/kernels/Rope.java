@@ -128,7 +128,8 @@ public final class Rope {
     }
 
     private static WorkerGrid grid(KernelArgs a) {
-        return WorkerGrid.of2D((long) a.i("heads") * (a.i("d") / 2), Math.max(1, a.i("tokens")), 64, 1);
+        // One work-item per (pair, token), looping over the heads; 128-item groups of 32 pairs x 4 tokens.
+        return WorkerGrid.of2D(a.i("d") / 2, Math.max(1, a.i("tokens")), 32, 4);
     }
 
     private static void rotate(KernelArgs a, String in, String out, boolean inverse, java.util.function.IntUnaryOperator positionOf) {
