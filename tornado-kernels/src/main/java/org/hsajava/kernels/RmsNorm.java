@@ -1,0 +1,167 @@
+package org.hsajava.kernels;
+
+import static org.hsajava.compute.DType.F32;
+
+import org.hsajava.compute.Checks;
+import org.hsajava.compute.KernelArgs;
+import org.hsajava.compute.KernelDef;
+import org.hsajava.compute.TaskGraph;
+import org.hsajava.compute.Tensor;
+import org.hsajava.compute.WorkerGrid;
+import org.hsajava.compute.java.Parallel;
+
+/**
+ * RMSNorm over rows of length {@code d} (source {@code kernels/rmsnorm.cl}): {@code x, y, dy, dx}
+ * are row-major {@code [rows, d]}, {@code w, dw} are {@code [d]}, {@code rstd} is {@code [rows]}.
+ * <pre>
+ *   forward   y = (x * rstd) * w,  rstd = 1 / sqrt(mean(x^2) + eps)   (saves rstd per row)
+ *   backward  dx = rstd * (g - x * rstd^2 * sum(g * x) / d),  g = dy * w
+ *             dw = sum over rows of dy * x * rstd
+ * </pre>
+ * The {@code _NO_WEIGHT} variants drop {@code w} (g = dy). dw is deterministic and atomic-free, in
+ * two launches: {@link #DW_PARTIALS} sums blocks of {@code blockRows} rows into
+ * {@code partials [ceil(rows / blockRows), d]}, then {@link Reduce#COLUMN_SUM} adds the blocks.
+ * One work-group of {@link #WG} items per row for the forward and dx.
+ */
+public final class RmsNorm {
+    private RmsNorm() {}
+
+    /** Work-group size of the row kernels (a power of two). */
+    public static final int WG = 128;
+    /** A good {@code blockRows} for {@link #DW_PARTIALS}. */
+    public static final int DW_BLOCK_ROWS = 64;
+
+    private static final String SRC = "kernels/rmsnorm.cl";
+
+    /** Arguments: {@code x, w, y, rstd, rows, d, eps}. */
+    public static final KernelDef FORWARD = forward("rmsnorm_forward", true);
+    /** Arguments: {@code x, y, rstd, rows, d, eps}. */
+    public static final KernelDef FORWARD_NO_WEIGHT = forward("rmsnorm_forward_noweight", false);
+    /** Arguments: {@code dy, x, w, rstd, dx, rows, d} (dx is overwritten). */
+    public static final KernelDef BACKWARD_DX = backwardDx("rmsnorm_backward_dx", true);
+    /** Arguments: {@code dy, x, rstd, dx, rows, d}. */
+    public static final KernelDef BACKWARD_DX_NO_WEIGHT = backwardDx("rmsnorm_backward_dx_noweight", false);
+
+    /**
+     * {@code partials[b, c] = sum of dy[r, c] * x[r, c] * rstd[r]} over rows r of block b (blocks of
+     * {@code blockRows}, the last one short). Arguments: {@code dy, x, rstd, partials, rows, d, blockRows};
+     * then {@code Reduce.COLUMN_SUM(partials, dw, blocks(rows, blockRows), d, accumulate)}.
+     */
+    public static final KernelDef DW_PARTIALS = KernelDef.builder("rmsnorm_dw_partials", SRC)
+            .in("dy", F32).in("x", F32).in("rstd", F32).out("partials", F32).intArg("rows").intArg("d").intArg("blockRows")
+            .define("RMS_WG", WG)
+            .check(a -> {
+                checkRows(a);
+                Checks.positive(a, "blockRows", false);
+                Checks.atLeast(a, "dy", (long) a.i("rows") * a.i("d"));
+                Checks.atLeast(a, "x", (long) a.i("rows") * a.i("d"));
+                Checks.atLeast(a, "rstd", a.i("rows"));
+                Checks.atLeast(a, "partials", (long) blocks(a.i("rows"), a.i("blockRows")) * a.i("d"));
+            })
+            .grid(a -> WorkerGrid.of2D(a.i("d"), Math.max(1, blocks(a.i("rows"), a.i("blockRows"))), 64, 1))
+            .java(a -> {
+                float[] dy = a.f32("dy"), x = a.f32("x"), rstd = a.f32("rstd"), partials = a.f32("partials");
+                int dyo = a.off("dy"), xo = a.off("x"), ro = a.off("rstd"), po = a.off("partials");
+                int rows = a.i("rows"), d = a.i("d"), blockRows = a.i("blockRows");
+                Parallel.forEach(blocks(rows, blockRows), b -> {
+                    for (int c = 0; c < d; c++) {
+                        float acc = 0;
+                        for (int r = b * blockRows; r < Math.min(rows, (b + 1) * blockRows); r++) acc += dy[dyo + r * d + c] * (x[xo + r * d + c] * rstd[ro + r]);
+                        partials[po + b * d + c] = acc;
+                    }
+                });
+            })
+            .build();
+
+    /**
+     * Adds the two tasks of dw to a graph: {@code name + "Partials"} ({@link #DW_PARTIALS} with
+     * {@link #DW_BLOCK_ROWS}) and {@code name + "Sum"} ({@link Reduce#COLUMN_SUM}); {@code partials}
+     * needs {@code blocks(rows, DW_BLOCK_ROWS) * d} elements. {@code accumulate}: add onto dw.
+     */
+    public static TaskGraph weightGradient(TaskGraph g, String name, Tensor dy, Tensor x, Tensor rstd, Tensor partials, Tensor dw, int rows, int d, boolean accumulate) {
+        return g.task(name + "Partials", DW_PARTIALS, dy, x, rstd, partials, rows, d, DW_BLOCK_ROWS)
+                .task(name + "Sum", Reduce.COLUMN_SUM, partials, dw, blocks(rows, DW_BLOCK_ROWS), d, accumulate ? 1 : 0);
+    }
+
+    /** Number of row blocks (rows of the dw partials buffer). */
+    public static int blocks(int rows, int blockRows) { return (rows + blockRows - 1) / blockRows; }
+
+    private static KernelDef forward(String entry, boolean weighted) {
+        KernelDef.Builder b = KernelDef.builder(entry, SRC).in("x", F32);
+        if (weighted) b.in("w", F32);
+        return b.out("y", F32).out("rstd", F32).intArg("rows").intArg("d").floatArg("eps")
+                .define("RMS_WG", WG)
+                .check(a -> {
+                    checkRows(a);
+                    Checks.atLeast(a, "x", (long) a.i("rows") * a.i("d"));
+                    if (weighted) Checks.atLeast(a, "w", a.i("d"));
+                    Checks.atLeast(a, "y", (long) a.i("rows") * a.i("d"));
+                    Checks.atLeast(a, "rstd", a.i("rows"));
+                })
+                .grid(RmsNorm::rowGrid)
+                .java(a -> {
+                    float[] x = a.f32("x"), y = a.f32("y"), rstd = a.f32("rstd");
+                    float[] w = weighted ? a.f32("w") : null;
+                    int xo = a.off("x"), wo = weighted ? a.off("w") : 0, yo = a.off("y"), ro = a.off("rstd");
+                    int d = a.i("d");
+                    float eps = a.f("eps");
+                    Parallel.forRange(a.i("rows"), Math.max(1, 4096 / d), (lo, hi) -> {
+                        for (int r = lo; r < hi; r++) {
+                            int base = r * d;
+                            float ss = 0;
+                            for (int c = 0; c < d; c++) ss += x[xo + base + c] * x[xo + base + c];
+                            float rs = (float) (1.0 / Math.sqrt(ss / d + eps));
+                            rstd[ro + r] = rs;
+                            for (int c = 0; c < d; c++) {
+                                float n = x[xo + base + c] * rs;
+                                y[yo + base + c] = weighted ? n * w[wo + c] : n;
+                            }
+                        }
+                    });
+                })
+                .build();
+    }
+
+    private static KernelDef backwardDx(String entry, boolean weighted) {
+        KernelDef.Builder b = KernelDef.builder(entry, SRC).in("dy", F32).in("x", F32);
+        if (weighted) b.in("w", F32);
+        return b.in("rstd", F32).out("dx", F32).intArg("rows").intArg("d")
+                .define("RMS_WG", WG)
+                .check(a -> {
+                    checkRows(a);
+                    Checks.atLeast(a, "dy", (long) a.i("rows") * a.i("d"));
+                    Checks.atLeast(a, "x", (long) a.i("rows") * a.i("d"));
+                    if (weighted) Checks.atLeast(a, "w", a.i("d"));
+                    Checks.atLeast(a, "rstd", a.i("rows"));
+                    Checks.atLeast(a, "dx", (long) a.i("rows") * a.i("d"));
+                })
+                .grid(RmsNorm::rowGrid)
+                .java(a -> {
+                    float[] dy = a.f32("dy"), x = a.f32("x"), rstd = a.f32("rstd"), dx = a.f32("dx");
+                    float[] w = weighted ? a.f32("w") : null;
+                    int dyo = a.off("dy"), xo = a.off("x"), wo = weighted ? a.off("w") : 0, ro = a.off("rstd"), dxo = a.off("dx");
+                    int d = a.i("d");
+                    Parallel.forRange(a.i("rows"), Math.max(1, 4096 / d), (lo, hi) -> {
+                        for (int r = lo; r < hi; r++) {
+                            int base = r * d;
+                            float dot = 0;
+                            for (int c = 0; c < d; c++) dot += (weighted ? dy[dyo + base + c] * w[wo + c] : dy[dyo + base + c]) * x[xo + base + c];
+                            float rs = rstd[ro + r];
+                            float k = rs * rs * dot / d;
+                            for (int c = 0; c < d; c++) {
+                                float g = weighted ? dy[dyo + base + c] * w[wo + c] : dy[dyo + base + c];
+                                dx[dxo + base + c] = rs * (g - x[xo + base + c] * k);
+                            }
+                        }
+                    });
+                })
+                .build();
+    }
+
+    private static void checkRows(KernelArgs a) {
+        Checks.positive(a, "rows", true);
+        Checks.positive(a, "d", false);
+    }
+
+    private static WorkerGrid rowGrid(KernelArgs a) { return WorkerGrid.of1D((long) Math.max(1, a.i("rows")) * WG, WG); }
+}

@@ -1,0 +1,120 @@
+package org.hsajava.kernels;
+
+import static org.hsajava.compute.DType.F32;
+
+import org.hsajava.compute.Checks;
+import org.hsajava.compute.KernelDef;
+import org.hsajava.compute.WorkerGrid;
+import org.hsajava.compute.java.Parallel;
+
+/**
+ * SwiGLU gate (source {@code kernels/swiglu.cl}): {@code h = silu(g) * u}, silu(g) = g * sigmoid(g);
+ * backward {@code du = dh * silu(g)}, {@code dg = dh * u * s * (1 + g * (1 - s))}, s = sigmoid(g).
+ * Two layouts: separate {@code g, u, h [n]} (any shape, n elements), or the fused projection output
+ * {@code gu [rows, 2f]} with the gate in the first half of each row and u in the second
+ * ({@code gate, up = proj(x).chunk(2, -1)}), {@code h [rows, f]}, gradient {@code dgu [rows, 2f]}.
+ * Backward outputs are overwritten.
+ */
+public final class SwiGlu {
+    private SwiGlu() {}
+
+    private static final String SRC = "kernels/swiglu.cl";
+
+    /** Arguments: {@code g, u, h, n}. */
+    public static final KernelDef FORWARD = KernelDef.builder("swiglu_forward", SRC)
+            .in("g", F32).in("u", F32).out("h", F32).intArg("n")
+            .check(a -> {
+                Checks.positive(a, "n", true);
+                for (String t : new String[] {"g", "u", "h"}) Checks.atLeast(a, t, a.i("n"));
+            })
+            .grid(a -> WorkerGrid.of1D(Math.max(1, a.i("n")), 256))
+            .java(a -> {
+                float[] g = a.f32("g"), u = a.f32("u"), h = a.f32("h");
+                int go = a.off("g"), uo = a.off("u"), ho = a.off("h");
+                Parallel.forRange(a.i("n"), 1 << 14, (lo, hi) -> {
+                    for (int i = lo; i < hi; i++) h[ho + i] = silu(g[go + i]) * u[uo + i];
+                });
+            })
+            .build();
+
+    /** Arguments: {@code g, u, dh, dg, du, n}. */
+    public static final KernelDef BACKWARD = KernelDef.builder("swiglu_backward", SRC)
+            .in("g", F32).in("u", F32).in("dh", F32).out("dg", F32).out("du", F32).intArg("n")
+            .check(a -> {
+                Checks.positive(a, "n", true);
+                for (String t : new String[] {"g", "u", "dh", "dg", "du"}) Checks.atLeast(a, t, a.i("n"));
+            })
+            .grid(a -> WorkerGrid.of1D(Math.max(1, a.i("n")), 256))
+            .java(a -> {
+                float[] g = a.f32("g"), u = a.f32("u"), dh = a.f32("dh"), dg = a.f32("dg"), du = a.f32("du");
+                int go = a.off("g"), uo = a.off("u"), hoff = a.off("dh"), dgo = a.off("dg"), duo = a.off("du");
+                Parallel.forRange(a.i("n"), 1 << 14, (lo, hi) -> {
+                    for (int i = lo; i < hi; i++) {
+                        float gi = g[go + i], ui = u[uo + i], d = dh[hoff + i];
+                        du[duo + i] = d * silu(gi);
+                        dg[dgo + i] = dgate(gi, ui, d);
+                    }
+                });
+            })
+            .build();
+
+    /** Arguments: {@code gu, h, rows, f}. */
+    public static final KernelDef FORWARD_FUSED = KernelDef.builder("swiglu_forward_fused", SRC)
+            .in("gu", F32).out("h", F32).intArg("rows").intArg("f")
+            .check(a -> {
+                Checks.positive(a, "rows", true);
+                Checks.positive(a, "f", false);
+                Checks.atLeast(a, "gu", 2L * a.i("rows") * a.i("f"));
+                Checks.atLeast(a, "h", (long) a.i("rows") * a.i("f"));
+            })
+            .grid(a -> WorkerGrid.of2D(a.i("f"), Math.max(1, a.i("rows")), 64, 1))
+            .java(a -> {
+                float[] gu = a.f32("gu"), h = a.f32("h");
+                int go = a.off("gu"), ho = a.off("h"), f = a.i("f");
+                Parallel.forRange(a.i("rows"), Math.max(1, 8192 / f), (lo, hi) -> {
+                    for (int r = lo; r < hi; r++) {
+                        for (int c = 0; c < f; c++) {
+                            int in = go + r * 2 * f + c;
+                            h[ho + r * f + c] = silu(gu[in]) * gu[in + f];
+                        }
+                    }
+                });
+            })
+            .build();
+
+    /** Arguments: {@code gu, dh, dgu, rows, f}. */
+    public static final KernelDef BACKWARD_FUSED = KernelDef.builder("swiglu_backward_fused", SRC)
+            .in("gu", F32).in("dh", F32).out("dgu", F32).intArg("rows").intArg("f")
+            .check(a -> {
+                Checks.positive(a, "rows", true);
+                Checks.positive(a, "f", false);
+                Checks.atLeast(a, "gu", 2L * a.i("rows") * a.i("f"));
+                Checks.atLeast(a, "dh", (long) a.i("rows") * a.i("f"));
+                Checks.atLeast(a, "dgu", 2L * a.i("rows") * a.i("f"));
+            })
+            .grid(a -> WorkerGrid.of2D(a.i("f"), Math.max(1, a.i("rows")), 64, 1))
+            .java(a -> {
+                float[] gu = a.f32("gu"), dh = a.f32("dh"), dgu = a.f32("dgu");
+                int go = a.off("gu"), ho = a.off("dh"), dgo = a.off("dgu"), f = a.i("f");
+                Parallel.forRange(a.i("rows"), Math.max(1, 8192 / f), (lo, hi) -> {
+                    for (int r = lo; r < hi; r++) {
+                        for (int c = 0; c < f; c++) {
+                            int in = r * 2 * f + c;
+                            float gi = gu[go + in], ui = gu[go + in + f], d = dh[ho + r * f + c];
+                            dgu[dgo + in] = dgate(gi, ui, d);
+                            dgu[dgo + in + f] = d * silu(gi);
+                        }
+                    }
+                });
+            })
+            .build();
+
+    private static float sigmoid(float x) { return (float) (1.0 / (1.0 + Math.exp(-x))); }
+
+    private static float silu(float g) { return g * sigmoid(g); }
+
+    private static float dgate(float g, float u, float dh) {
+        float s = sigmoid(g);
+        return dh * u * s * (1f + g * (1f - s));
+    }
+}

@@ -1,0 +1,103 @@
+#include "common.h"
+
+// RMSNorm over the last dimension, rows of length d (row-major [rows, d]).
+// One work-group of RMS_WG work-items per row; RMS_WG must be a power of two and equal to the
+// launch's local size (the Java grid rules use RmsNorm.WG).
+#ifndef RMS_WG
+#define RMS_WG 128
+#endif
+
+// Sum of one value per work-item over the work-group, by a fixed pairwise tree (deterministic).
+// Every work-item of the group must call it. Ends with a barrier so buf can be reused at once.
+static inline float rms_group_sum(__local float* buf, float v) {
+    const int lane = get_local_id(0);
+    buf[lane] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = RMS_WG / 2; s > 0; s >>= 1) {
+        if (lane < s) buf[lane] += buf[lane + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float total = buf[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return total;
+}
+
+// y[r, c] = (x[r, c] * rstd[r]) * w[c]   (w == 0: no weight),  rstd[r] = 1 / sqrt(mean_c x[r, c]^2 + eps).
+static inline void rms_forward_row(__global const float* x, __global const float* w, __global float* y, __global float* rstd,
+                                   const int rows, const int d, const float eps, __local float* buf) {
+    // A group past the last row does no work but still takes part in the barriers (n = 0): a return
+    // before a barrier, even a group-uniform one, crashed PoCL 3.1's work-group compiler.
+    const int row = get_group_id(0), lane = get_local_id(0);
+    const int n = row < rows ? d : 0;
+    const __global float* xr = x + (long) row * d;
+    __global float* yr = y + (long) row * d;
+    float acc = 0.0f;
+    for (int c = lane; c < n; c += RMS_WG) acc += xr[c] * xr[c];
+    const float r = 1.0f / sqrt(rms_group_sum(buf, acc) / (float) d + eps);
+    if (lane == 0 && row < rows) rstd[row] = r;
+    for (int c = lane; c < n; c += RMS_WG) {
+        const float xn = xr[c] * r;
+        yr[c] = w ? xn * w[c] : xn;
+    }
+}
+
+// Forward with a weight (HF LlamaRMSNorm order: normalise, then multiply by the weight).
+__kernel void rmsnorm_forward(__global const float* x, __global const float* w, __global float* y, __global float* rstd,
+                              const int rows, const int d, const float eps) {
+    __local float buf[RMS_WG];
+    rms_forward_row(x, w, y, rstd, rows, d, eps, buf);
+}
+
+// Forward without a weight: y = x * rstd.
+__kernel void rmsnorm_forward_noweight(__global const float* x, __global float* y, __global float* rstd,
+                                       const int rows, const int d, const float eps) {
+    __local float buf[RMS_WG];
+    rms_forward_row(x, 0, y, rstd, rows, d, eps, buf);
+}
+
+// Input gradient, with g = dy * w (g = dy without a weight) and r = rstd[row]:
+//   dx[c] = r * (g[c] - x[c] * r^2 * (sum_j g[j] x[j]) / d)
+// dx is overwritten (add a residual gradient separately).
+static inline void rms_backward_row(__global const float* dy, __global const float* x, __global const float* w, __global const float* rstd,
+                                    __global float* dx, const int rows, const int d, __local float* buf) {
+    const int row = get_group_id(0), lane = get_local_id(0);
+    const int n = row < rows ? d : 0; // past the last row: no work, but every barrier is taken
+    const long base = (long) row * d;
+    float acc = 0.0f;
+    for (int c = lane; c < n; c += RMS_WG) acc += (w ? dy[base + c] * w[c] : dy[base + c]) * x[base + c];
+    const float dot = rms_group_sum(buf, acc);
+    if (n == 0) return; // after the last barrier
+    const float r = rstd[row];
+    const float k = r * r * dot / (float) d;
+    for (int c = lane; c < n; c += RMS_WG) {
+        const float g = w ? dy[base + c] * w[c] : dy[base + c];
+        dx[base + c] = r * (g - x[base + c] * k);
+    }
+}
+
+__kernel void rmsnorm_backward_dx(__global const float* dy, __global const float* x, __global const float* w, __global const float* rstd,
+                                  __global float* dx, const int rows, const int d) {
+    __local float buf[RMS_WG];
+    rms_backward_row(dy, x, w, rstd, dx, rows, d, buf);
+}
+
+__kernel void rmsnorm_backward_dx_noweight(__global const float* dy, __global const float* x, __global const float* rstd,
+                                           __global float* dx, const int rows, const int d) {
+    __local float buf[RMS_WG];
+    rms_backward_row(dy, x, 0, rstd, dx, rows, d, buf);
+}
+
+// First stage of the weight gradient dw[c] = sum_r dy[r, c] * x[r, c] * rstd[r]:
+//   partials[b, c] = sum_{r = b*blockRows}^{min(rows, (b+1)*blockRows) - 1} dy[r, c] * (x[r, c] * rstd[r])
+// summed in row order. The second stage is Reduce.COLUMN_SUM over the [blocks, d] partials.
+// Grid: dimension 0 = column c, dimension 1 = row block b.
+__kernel void rmsnorm_dw_partials(__global const float* dy, __global const float* x, __global const float* rstd,
+                                  __global float* partials, const int rows, const int d, const int blockRows) {
+    const int c = get_global_id(0), b = get_global_id(1);
+    const int first = b * blockRows;
+    if (c >= d || first >= rows) return;
+    const int last = min(rows, first + blockRows);
+    float acc = 0.0f;
+    for (int r = first; r < last; r++) acc += dy[(long) r * d + c] * (x[(long) r * d + c] * rstd[r]);
+    partials[(long) b * d + c] = acc;
+}

@@ -1,0 +1,48 @@
+#include "common.h"
+
+// SwiGLU gate: h = silu(g) * u, silu(g) = g * sigmoid(g).
+// Backward with s = sigmoid(g):  du = dh * silu(g),  dg = dh * u * s * (1 + g * (1 - s)).
+// Two layouts: separate g and u tensors of n elements each; or the fused projection output
+// gu [rows, 2f] whose first half of each row is the gate g and the second half is u
+// (as `gate, up = proj(x).chunk(2, dim=-1)`).
+
+static inline float swiglu_silu(const float g) { return g * sigmoid_f(g); }
+
+static inline float swiglu_dgate(const float g, const float u, const float dh) {
+    const float s = sigmoid_f(g);
+    return dh * u * s * (1.0f + g * (1.0f - s));
+}
+
+// h[i] = silu(g[i]) * u[i], i < n.
+__kernel void swiglu_forward(__global const float* g, __global const float* u, __global float* h, const int n) {
+    const int i = get_global_id(0);
+    if (i < n) h[i] = swiglu_silu(g[i]) * u[i];
+}
+
+// dg[i], du[i] as above (overwritten).
+__kernel void swiglu_backward(__global const float* g, __global const float* u, __global const float* dh,
+                              __global float* dg, __global float* du, const int n) {
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    const float gi = g[i], ui = u[i], d = dh[i];
+    du[i] = d * swiglu_silu(gi);
+    dg[i] = swiglu_dgate(gi, ui, d);
+}
+
+// Fused input: h[r, c] = silu(gu[r, c]) * gu[r, f + c].   Grid: dimension 0 = c < f, dimension 1 = row.
+__kernel void swiglu_forward_fused(__global const float* gu, __global float* h, const int rows, const int f) {
+    const int c = get_global_id(0), r = get_global_id(1);
+    if (c >= f || r >= rows) return;
+    const long in = (long) r * 2 * f + c;
+    h[(long) r * f + c] = swiglu_silu(gu[in]) * gu[in + f];
+}
+
+// Fused backward: dgu[r, c] = dg, dgu[r, f + c] = du (the gradient of the [rows, 2f] projection output).
+__kernel void swiglu_backward_fused(__global const float* gu, __global const float* dh, __global float* dgu, const int rows, const int f) {
+    const int c = get_global_id(0), r = get_global_id(1);
+    if (c >= f || r >= rows) return;
+    const long in = (long) r * 2 * f + c;
+    const float gi = gu[in], ui = gu[in + f], d = dh[(long) r * f + c];
+    dgu[in] = swiglu_dgate(gi, ui, d);
+    dgu[in + f] = d * swiglu_silu(gi);
+}

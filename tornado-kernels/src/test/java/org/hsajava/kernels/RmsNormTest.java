@@ -1,0 +1,148 @@
+package org.hsajava.kernels;
+
+import static org.hsajava.compute.testing.Close.assertClose;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.hsajava.compute.DataTransferMode;
+import org.hsajava.compute.Device;
+import org.hsajava.compute.ExecutionPlan;
+import org.hsajava.compute.KernelRunner;
+import org.hsajava.compute.TaskGraph;
+import org.hsajava.compute.Tensor;
+import org.hsajava.compute.testing.Rand;
+import org.hsajava.compute.testing.TestDevices;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class RmsNormTest {
+    private static final float EPS = 1e-5f;
+
+    /** The double forward the tests trust: y = x / sqrt(mean(x^2) + eps) * w (w null: no weight). */
+    static double[] forward(double[] x, double[] w, int rows, int d, double eps) {
+        double[] y = new double[rows * d];
+        for (int r = 0; r < rows; r++) {
+            double ss = 0;
+            for (int c = 0; c < d; c++) ss += x[r * d + c] * x[r * d + c];
+            double rs = 1 / Math.sqrt(ss / d + eps);
+            for (int c = 0; c < d; c++) y[r * d + c] = x[r * d + c] * rs * (w == null ? 1 : w[c]);
+        }
+        return y;
+    }
+
+    static double dot(double[] a, float[] b) {
+        double s = 0;
+        for (int i = 0; i < a.length; i++) s += a[i] * b[i];
+        return s;
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1, 1", "3, 17", "37, 64", "5, 768", "2, 129", "300, 33"})
+    void forwardMatchesDoubleReference(int rows, int d) {
+        Assumptions.assumeTrue(!TestDevices.underOclgrind() || rows * d <= 4000);
+        Rand r = new Rand(rows * 1000L + d);
+        float[] x = r.normal(rows * d, 2), w = r.normal(d, 1);
+        double[] xd = CentralDifference.toDouble(x), wd = CentralDifference.toDouble(w);
+        double[] yw = forward(xd, wd, rows, d, EPS), yn = forward(xd, null, rows, d, EPS);
+        for (Device dev : CentralDifference.devices()) {
+            Tensor y = Tensor.f32("y", rows, d), rstd = Tensor.f32("rstd", rows);
+            KernelRunner.run(dev, RmsNorm.FORWARD, Tensor.of("x", x, rows, d), Tensor.of("w", w), y, rstd, rows, d, EPS);
+            assertClose("rmsnorm y rows=" + rows + " d=" + d + " on " + dev, yw, y.toF32Array(), 2e-6);
+            for (int row = 0; row < rows; row++) {
+                double ss = 0;
+                for (int c = 0; c < d; c++) ss += xd[row * d + c] * xd[row * d + c];
+                double want = 1 / Math.sqrt(ss / d + EPS);
+                assertTrue(Math.abs(rstd.toF32Array()[row] - want) <= 2e-6 * want, "rstd row " + row + " on " + dev);
+            }
+            Tensor y2 = Tensor.f32("y", rows, d);
+            KernelRunner.run(dev, RmsNorm.FORWARD_NO_WEIGHT, Tensor.of("x", x, rows, d), y2, Tensor.f32("rstd", rows), rows, d, EPS);
+            assertClose("rmsnorm (no weight) rows=" + rows + " d=" + d + " on " + dev, yn, y2.toF32Array(), 2e-6);
+        }
+    }
+
+    @ParameterizedTest
+    // d = 1 with a tiny eps is degenerate (y = sign(x), dx ~ eps: pure cancellation), so it gets a large eps.
+    @CsvSource({"1, 1, 64, 0.5", "3, 17, 2, 1e-5", "5, 8, 64, 1e-5", "70, 9, 16, 1e-5", "4, 130, 3, 1e-5"})
+    void backwardMatchesFiniteDifferences(int rows, int d, int blockRows, float eps) {
+        Rand r = new Rand(rows * 97L + d);
+        float[] x = r.normal(rows * d, 1.5), w = r.normal(d, 1), dy = r.normal(rows * d, 1);
+        double[] xd = CentralDifference.toDouble(x), wd = CentralDifference.toDouble(w);
+        // L = sum(dy * y) in double; its gradients are what the backward kernels must give.
+        double[] fdx = CentralDifference.gradient(xd, xx -> dot(forward(xx, wd, rows, d, eps), dy), 1e-4);
+        double[] fdw = CentralDifference.gradient(wd, ww -> dot(forward(xd, ww, rows, d, eps), dy), 1e-4);
+        double[] fdxNoWeight = CentralDifference.gradient(xd, xx -> dot(forward(xx, null, rows, d, eps), dy), 1e-4);
+        for (Device dev : CentralDifference.devices()) {
+            Tensor tx = Tensor.of("x", x, rows, d), tw = Tensor.of("w", w), tdy = Tensor.of("dy", dy, rows, d);
+            Tensor rstd = Tensor.f32("rstd", rows);
+            KernelRunner.run(dev, RmsNorm.FORWARD, tx, tw, Tensor.f32("y", rows, d), rstd, rows, d, eps);
+            Tensor dx = Tensor.f32("dx", rows, d);
+            KernelRunner.run(dev, RmsNorm.BACKWARD_DX, tdy, tx, tw, rstd, dx, rows, d);
+            assertClose("rmsnorm dx rows=" + rows + " d=" + d + " on " + dev, fdx, dx.toF32Array(), 1e-4);
+            float[] dw = weightGradient(dev, tdy, tx, rstd, rows, d, blockRows, null);
+            assertClose("rmsnorm dw rows=" + rows + " d=" + d + " on " + dev, fdw, dw, 1e-4);
+            // accumulate = 1 adds onto what dw held.
+            float[] base = r.normal(d, 1);
+            float[] acc = weightGradient(dev, tdy, tx, rstd, rows, d, blockRows, base);
+            double[] wantAcc = new double[d];
+            for (int c = 0; c < d; c++) wantAcc[c] = base[c] + fdw[c];
+            assertClose("rmsnorm dw accumulated on " + dev, wantAcc, acc, 1e-4);
+
+            Tensor rstdN = Tensor.f32("rstd", rows), dxN = Tensor.f32("dx", rows, d);
+            KernelRunner.run(dev, RmsNorm.FORWARD_NO_WEIGHT, tx, Tensor.f32("y", rows, d), rstdN, rows, d, eps);
+            KernelRunner.run(dev, RmsNorm.BACKWARD_DX_NO_WEIGHT, tdy, tx, rstdN, dxN, rows, d);
+            assertClose("rmsnorm (no weight) dx on " + dev, fdxNoWeight, dxN.toF32Array(), 1e-4);
+        }
+    }
+
+    @Test
+    void largeRowsAgreeBetweenBackends() {
+        Assumptions.assumeTrue(!TestDevices.underOclgrind());
+        int rows = 257, d = 768;
+        Rand r = new Rand(11);
+        float[] x = r.normal(rows * d, 1), w = r.normal(d, 1), dy = r.normal(rows * d, 1);
+        float[][] results = new float[2][];
+        Device[] devs = CentralDifference.devices();
+        for (int k = 0; k < 2; k++) {
+            Tensor tx = Tensor.of("x", x, rows, d), tw = Tensor.of("w", w), tdy = Tensor.of("dy", dy, rows, d), rstd = Tensor.f32("rstd", rows);
+            KernelRunner.run(devs[k], RmsNorm.FORWARD, tx, tw, Tensor.f32("y", rows, d), rstd, rows, d, EPS);
+            Tensor dx = Tensor.f32("dx", rows, d);
+            KernelRunner.run(devs[k], RmsNorm.BACKWARD_DX, tdy, tx, tw, rstd, dx, rows, d);
+            float[] dw = weightGradientGraph(devs[k], tdy, tx, rstd, rows, d);
+            float[] both = new float[rows * d + d];
+            System.arraycopy(dx.toF32Array(), 0, both, 0, rows * d);
+            System.arraycopy(dw, 0, both, rows * d, d);
+            results[k] = both;
+        }
+        assertClose("rmsnorm backward OpenCL vs Java", results[0], results[1], 1e-5);
+    }
+
+    @Test
+    void checkNamesTheShortArgument() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> KernelRunner.run(TestDevices.java(), RmsNorm.FORWARD,
+                Tensor.f32("x", 2, 8), Tensor.f32("w", 7), Tensor.f32("y", 2, 8), Tensor.f32("rstd", 2), 2, 8, EPS));
+        assertTrue(e.getMessage().contains("'w'"), e.getMessage());
+    }
+
+    /** dw through {@link RmsNorm#weightGradient} in one task graph. */
+    private static float[] weightGradientGraph(Device dev, Tensor dy, Tensor x, Tensor rstd, int rows, int d) {
+        Tensor partials = Tensor.f32("partials", RmsNorm.blocks(rows, RmsNorm.DW_BLOCK_ROWS), d), dw = Tensor.f32("dw", d);
+        TaskGraph g = new TaskGraph("dw").transferToDevice(DataTransferMode.EVERY_EXECUTION, dy, x, rstd);
+        RmsNorm.weightGradient(g, "dw", dy, x, rstd, partials, dw, rows, d, false).transferToHost(DataTransferMode.EVERY_EXECUTION, dw);
+        try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(dev)) {
+            plan.execute();
+        }
+        return dw.toF32Array();
+    }
+
+    /** dw through the two deterministic stages; {@code base} non-null: accumulate onto it. */
+    private static float[] weightGradient(Device dev, Tensor dy, Tensor x, Tensor rstd, int rows, int d, int blockRows, float[] base) {
+        int blocks = RmsNorm.blocks(rows, blockRows);
+        Tensor partials = Tensor.f32("partials", blocks, d);
+        KernelRunner.run(dev, RmsNorm.DW_PARTIALS, dy, x, rstd, partials, rows, d, blockRows);
+        Tensor dw = base == null ? Tensor.f32("dw", d) : Tensor.of("dw", base.clone());
+        KernelRunner.run(dev, Reduce.COLUMN_SUM, partials, dw, blocks, d, base == null ? 0 : 1);
+        return dw.toF32Array();
+    }
+}
