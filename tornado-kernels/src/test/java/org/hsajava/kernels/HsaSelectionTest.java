@@ -339,6 +339,48 @@ class HsaSelectionTest {
         }
     }
 
+    /**
+     * The device-built index equals the reference on random valid selections big enough for many
+     * radix tiles and an odd number of passes (3 passes here; 1 and 2 occur in the tests above).
+     */
+    @Test
+    void csrBuildMatchesReferenceOnManyTilesAndPasses() {
+        boolean small = TestDevices.underOclgrind();
+        int B = 2, H = 3, L = small ? 300 : 700, S = 2, K = 5, C = L / S;
+        Rand r = new Rand(5);
+        int[] indices = new int[B * L * H * K];
+        for (int row = 0; row < B * L * H; row++) {
+            int t = (row / H) % L, e = HsaSelection.eligible(t, S, C), n = Math.min(K, e);
+            int[] pick = r.ints(e, 1 << 30);  // K distinct chunks: the n largest random keys, then most recent first
+            Integer[] order = new Integer[e];
+            for (int c = 0; c < e; c++) order[c] = c;
+            Arrays.sort(order, (x, y) -> Integer.compare(pick[y], pick[x]));
+            int[] chosen = Arrays.stream(order, 0, n).mapToInt(Integer::intValue).sorted().toArray();
+            for (int k = 0; k < n; k++) indices[row * K + k] = chosen[n - 1 - k];
+        }
+        assertEquals(3, HsaCsr.passes(B * H * C));
+        HsaCsr.Csr ref = HsaCsr.reference(indices, B, L, H, C, S, 0, K);
+        for (Device dev : devices()) {
+            HsaCsr.Csr got = HsaCsr.build(dev, indices, B, L, H, C, S, 0, K);
+            assertArrayEquals(ref.chunkStart(), got.chunkStart(), "chunkStart on " + dev);
+            assertEquals(ref.used(), got.used(), "used entries on " + dev);
+            assertArrayEquals(Arrays.copyOf(ref.entries(), ref.used()), Arrays.copyOf(got.entries(), got.used()), "entries on " + dev);
+        }
+        // Format invariants, checked on the reference itself.
+        assertEquals(0, ref.chunkStart()[0]);
+        for (int bh = 0; bh < B * H; bh++) {
+            for (int c = 0; c < C; c++) {
+                for (int e = ref.chunkStart()[bh * (C + 1) + c]; e < ref.chunkStart()[bh * (C + 1) + c + 1]; e++) {
+                    int v = ref.entries()[e], t = v / K, k = v % K;
+                    assertEquals(c, indices[((bh / H * L + t) * H + bh % H) * K + k], "entry " + e + " is in chunk " + c);
+                    assertTrue(k < HsaSelection.validSlots(t, S, C, K), "entry " + e + " is a valid slot");
+                    if (e > ref.chunkStart()[bh * (C + 1) + c]) assertTrue(v > ref.entries()[e - 1], "entries ascending in chunk " + c);
+                }
+            }
+            if (bh + 1 < B * H) assertEquals(ref.chunkStart()[bh * (C + 1) + C], ref.chunkStart()[(bh + 1) * (C + 1)], "consecutive bh follow each other");
+        }
+    }
+
     @Test
     void rejectsMismatchedArguments() {
         Tensor q = Tensor.f32("q_r", 2 * 10 * 16), l = Tensor.f32("landmarks", 2 * 16);
