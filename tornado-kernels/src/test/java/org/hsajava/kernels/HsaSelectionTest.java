@@ -86,7 +86,7 @@ class HsaSelectionTest {
                 Shape.training(2, 131, 1, 3, 16, 64),    // K = 16, many chunks (43), more rows than one work-group
                 Shape.training(1, 97, 2, 2, 5, 128),     // dr = 128, chunks (48) not a multiple of the landmark tile
                 new Shape(2, 29, 2, 40, 7, 6, 32, 250)); // a window of positions (t0 > 0) against 40 chunks
-        if (small) all = all.filter(s -> s.rows() * s.C <= 4000);
+        if (small) all = all.filter(s -> s.rows() * s.C <= 20000);
         return all.flatMap(s -> Stream.of(Arguments.of(s, WeightMode.SOFTMAX), Arguments.of(s, WeightMode.STICK)));
     }
 
