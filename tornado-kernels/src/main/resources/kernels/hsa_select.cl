@@ -56,6 +56,53 @@ static inline int hsasel_beats(float s1, int c1, float s2, int c2) {
 }
 
 #ifdef HSA_DR
+// Bubbles candidate (s, c) into the best-first list (ts, ti) of HSA_K entries, dropping the last.
+static inline void hsasel_insert(float* ts, int* ti, float s, int c) {
+    if (!hsasel_beats(s, c, ts[HSA_K - 1], ti[HSA_K - 1])) return;
+    for (int k = 0; k < HSA_K; k++) {
+        if (hsasel_beats(s, c, ts[k], ti[k])) {
+            float fs = ts[k]; int fc = ti[k];
+            ts[k] = s; ti[k] = c;
+            s = fs; c = fc;
+        }
+    }
+}
+
+// Most recent first: odd-even transposition sort by chunk index, descending (empty = -1 last).
+static inline void hsasel_sort_recent_first(float* ts, int* ti) {
+    for (int pass = 0; pass < HSA_K; pass++) {
+        for (int k = pass & 1; k + 1 < HSA_K; k += 2) {
+            if (ti[k] < ti[k + 1]) {
+                float fs = ts[k]; ts[k] = ts[k + 1]; ts[k + 1] = fs;
+                int fc = ti[k]; ti[k] = ti[k + 1]; ti[k + 1] = fc;
+            }
+        }
+    }
+}
+
+// The scan shared by both top-K kernels: the work-group streams chunks [from, to) of (b, h) through
+// local memory in tiles of HSA_LT; each work-item scores the chunks below its own limit `mine`
+// against its query q and keeps the best HSA_K in (ts, ti). from/to must be uniform in the group.
+static inline void hsasel_scan(__global const float* landmarks, __local float* tile, const float* q,
+                               const int b, const int h, const int H, const int C, const int from, const int to,
+                               const int mine, float* ts, int* ti) {
+    const int lid = get_local_id(0);
+    for (int c0 = from; c0 < to; c0 += HSA_LT) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int e = lid; e < HSA_LT * HSA_DR; e += HSA_QB) {
+            int c = c0 + e / HSA_DR;
+            tile[e] = c < to ? landmarks[((b * C + c) * H + h) * HSA_DR + (e % HSA_DR)] : 0.0f;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        int n = min(HSA_LT, min(to, mine) - c0);
+        for (int j = 0; j < n; j++) {
+            float acc = 0.0f;
+            for (int d = 0; d < HSA_DR; d++) acc += q[d] * tile[j * HSA_DR + d];
+            hsasel_insert(ts, ti, acc * HSA_SCALE, c0 + j);
+        }
+    }
+}
+
 // Streaming top-K selection, one work-item per (row i, b, h):
 //   s[t, c] = (q_r[b, i, h, :] . landmarks[b, c, h, :]) * HSA_SCALE     for eligible c
 //   indices[b, i, h, :] = the HSA_K best c by (s desc, c desc), then ordered by c descending
@@ -70,60 +117,91 @@ void hsa_select_topk(__global const float* q_r, __global const float* landmarks,
     __local float tile[HSA_LT * HSA_DR];
     const int i = get_global_id(0);
     const int bh = get_global_id(1);
-    const int b = bh / H, h = bh - (bh / H) * H;
-    const int live = i < L && bh < B * H;
+    const int b = bh / H, h = bh % H;
+    const int live = i < L;
 
     float q[HSA_DR];
     for (int d = 0; d < HSA_DR; d++) q[d] = live ? q_r[((b * L + i) * H + h) * HSA_DR + d] : 0.0f;
     const int mine = live ? hsasel_eligible(t0 + i, S, C) : 0;
     // The group scans as many chunks as its last live row may see (uniform in the group).
-    int lastRow = min(L - 1, ((int) get_group_id(0) + 1) * HSA_QB - 1);
-    const int groupChunks = bh < B * H ? hsasel_eligible(t0 + lastRow, S, C) : 0;
+    const int lastRow = min(L - 1, ((int) get_group_id(0) + 1) * HSA_QB - 1);
+    const int groupChunks = hsasel_eligible(t0 + lastRow, S, C);
 
     float ts[HSA_K];
     int ti[HSA_K];
     for (int k = 0; k < HSA_K; k++) { ts[k] = -INFINITY; ti[k] = -1; }
-
-    const int lid = get_local_id(0);
-    for (int c0 = 0; c0 < groupChunks; c0 += HSA_LT) {
-        barrier(CLK_LOCAL_MEM_FENCE);
-        for (int e = lid; e < HSA_LT * HSA_DR; e += HSA_QB) {
-            int c = c0 + e / HSA_DR;
-            tile[e] = c < groupChunks ? landmarks[((b * C + c) * H + h) * HSA_DR + (e % HSA_DR)] : 0.0f;
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        int n = min(HSA_LT, mine - c0);
-        for (int j = 0; j < n; j++) {
-            float acc = 0.0f;
-            for (int d = 0; d < HSA_DR; d++) acc += q[d] * tile[j * HSA_DR + d];
-            float s = acc * HSA_SCALE;
-            int c = c0 + j;
-            if (!hsasel_beats(s, c, ts[HSA_K - 1], ti[HSA_K - 1])) continue;
-            // Bubble the candidate down the list kept sorted by rank (best first).
-            for (int k = 0; k < HSA_K; k++) {
-                if (hsasel_beats(s, c, ts[k], ti[k])) {
-                    float fs = ts[k]; int fc = ti[k];
-                    ts[k] = s; ti[k] = c;
-                    s = fs; c = fc;
-                }
-            }
-        }
-    }
+    hsasel_scan(landmarks, tile, q, b, h, H, C, 0, groupChunks, mine, ts, ti);
     if (!live) return;
-    // Most recent first: odd-even transposition sort by chunk index, descending (empty = -1 last).
-    for (int pass = 0; pass < HSA_K; pass++) {
-        for (int k = pass & 1; k + 1 < HSA_K; k += 2) {
-            if (ti[k] < ti[k + 1]) {
-                float fs = ts[k]; ts[k] = ts[k + 1]; ts[k + 1] = fs;
-                int fc = ti[k]; ti[k] = ti[k + 1]; ti[k + 1] = fc;
-            }
-        }
-    }
+    hsasel_sort_recent_first(ts, ti);
     const int base = ((b * L + i) * H + h) * HSA_K;
     for (int k = 0; k < HSA_K; k++) {
         int valid = ti[k] >= 0;
         indices[base + k] = valid ? ti[k] : 0;
         scores[base + k] = valid ? ts[k] : 0.0f;
+    }
+}
+
+// Top-K over one slice of the chunks, for few queries against very many chunks (streaming
+// evaluation: a handful of positions at the end of a 16M-token context would otherwise keep a
+// single work-group busy). Work-group z scans chunks [z*chunksPerSplit, (z+1)*chunksPerSplit) and
+// writes its best-first partial list, empty entries as (index -1, score -inf):
+//   partIdx / partScores [splits, B*L*H, HSA_K]
+// hsa_select_topk_merge then yields exactly hsa_select_topk's result: the ranking is a strict
+// total order (chunk indices are distinct), so the top-K of the union is the top-K of the tops.
+// Grid: (roundUp(L, HSA_QB), B*H, splits), local (HSA_QB, 1, 1).
+__kernel __attribute__((reqd_work_group_size(HSA_QB, 1, 1)))
+void hsa_select_topk_split(__global const float* q_r, __global const float* landmarks,
+                           __global int* partIdx, __global float* partScores,
+                           const int B, const int L, const int H, const int C, const int S, const int t0,
+                           const int chunksPerSplit) {
+    __local float tile[HSA_LT * HSA_DR];
+    const int i = get_global_id(0);
+    const int bh = get_global_id(1);
+    const int z = get_global_id(2);
+    const int b = bh / H, h = bh % H;
+    const int live = i < L;
+
+    float q[HSA_DR];
+    for (int d = 0; d < HSA_DR; d++) q[d] = live ? q_r[((b * L + i) * H + h) * HSA_DR + d] : 0.0f;
+    const int mine = live ? hsasel_eligible(t0 + i, S, C) : 0;
+    const int lastRow = min(L - 1, ((int) get_group_id(0) + 1) * HSA_QB - 1);
+    const int from = z * chunksPerSplit;
+    const int to = min(hsasel_eligible(t0 + lastRow, S, C), from + chunksPerSplit);
+
+    float ts[HSA_K];
+    int ti[HSA_K];
+    for (int k = 0; k < HSA_K; k++) { ts[k] = -INFINITY; ti[k] = -1; }
+    hsasel_scan(landmarks, tile, q, b, h, H, C, from, to, mine, ts, ti);
+    if (!live) return;
+    const int base = (z * B * L * H + (b * L + i) * H + h) * HSA_K;
+    for (int k = 0; k < HSA_K; k++) {
+        partIdx[base + k] = ti[k];
+        partScores[base + k] = ts[k];
+    }
+}
+
+// Merges the partial lists of hsa_select_topk_split, one work-item per row (b, i, h):
+//   indices/scores[row, :] = top-HSA_K over z of partIdx/partScores[z, row, :], most recent first;
+//   invalid slots: index 0, score 0.  Grid: B*L*H rounded up.
+__kernel void hsa_select_topk_merge(__global const int* partIdx, __global const float* partScores,
+                                    __global int* indices, __global float* scores,
+                                    const int rows, const int splits) {
+    const int row = get_global_id(0);
+    if (row >= rows) return;
+    float ts[HSA_K];
+    int ti[HSA_K];
+    for (int k = 0; k < HSA_K; k++) { ts[k] = -INFINITY; ti[k] = -1; }
+    for (int z = 0; z < splits; z++) {
+        for (int k = 0; k < HSA_K; k++) {
+            int c = partIdx[(z * rows + row) * HSA_K + k];
+            if (c >= 0) hsasel_insert(ts, ti, partScores[(z * rows + row) * HSA_K + k], c);
+        }
+    }
+    hsasel_sort_recent_first(ts, ti);
+    for (int k = 0; k < HSA_K; k++) {
+        int valid = ti[k] >= 0;
+        indices[row * HSA_K + k] = valid ? ti[k] : 0;
+        scores[row * HSA_K + k] = valid ? ts[k] : 0.0f;
     }
 }
 

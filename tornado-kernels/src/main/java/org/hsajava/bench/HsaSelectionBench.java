@@ -57,7 +57,11 @@ public final class HsaSelectionBench {
                 if (progress != null) progress.printf("selection           L=%-8d B=%d  %s%n", L, batch, f);
                 BenchTimer.Stats b = BenchTimer.time(() -> plan.execute("selectionBackward"), 2, 5, 1.0);
                 rows.add(new Row("selection-backward", L, b.medianMs()));
-                if (progress != null) progress.printf("selection-backward  L=%-8d B=%d  %s%n", L, batch, b);
+                if (progress != null) {
+                    progress.printf("selection-backward  L=%-8d B=%d  %s%n", L, batch, b);
+                    progress.print(plan.withProfiling(true).execute().table());  // where the time goes, per kernel
+                    plan.withProfiling(false);
+                }
             }
         }
         return rows;

@@ -8,6 +8,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.hsajava.compute.Checks;
 import org.hsajava.compute.KernelArgs;
 import org.hsajava.compute.KernelDef;
+import org.hsajava.compute.TaskGraph;
+import org.hsajava.compute.Tensor;
 import org.hsajava.compute.WorkerGrid;
 import org.hsajava.compute.java.Parallel;
 
@@ -88,6 +90,77 @@ public final class HsaSelection {
                 .build());
     }
 
+    /**
+     * Top-K over slices of the chunks, for few queries against very many chunks (streaming evaluation).
+     * Arguments: {@code q_r, landmarks, partIdx (out, int [splits, B·L·H, K]), partScores (out), B, L, H, C, S, t0,
+     * chunksPerSplit}; grid z = split. Partial lists are best-first with empty entries {@code (-1, -inf)}.
+     * Use through {@link #addSplitTopKTasks}; {@link #topKMerge} turns them into {@link #topK}'s exact result.
+     */
+    public static KernelDef topKSplit(int dr, int k) {
+        checkDr(dr);
+        checkK(k);
+        return CACHE.computeIfAbsent("topks/" + dr + "/" + k, key -> withGeometry(KernelDef.builder("hsa_select_topk_split", SRC)
+                .in("q_r", F32).in("landmarks", F32).out("partIdx", I32).out("partScores", F32))
+                .intArg("chunksPerSplit")
+                .define("HSA_DR", dr).define("HSA_K", k).define("HSA_SCALE", scaleLiteral(dr))
+                .define("HSA_QB", QUERY_BLOCK).define("HSA_LT", 32)
+                .check(a -> {
+                    checkGeometry(a);
+                    Checks.positive(a, "chunksPerSplit", false);
+                    Checks.exactly(a, "q_r", rows(a) * dr);
+                    Checks.exactly(a, "landmarks", (long) a.i("B") * a.i("C") * a.i("H") * dr);
+                    long parts = rows(a) * k * splits(a.i("C"), a.i("chunksPerSplit"));
+                    Checks.atLeast(a, "partIdx", parts);
+                    Checks.atLeast(a, "partScores", parts);
+                })
+                .grid(a -> WorkerGrid.of3D(a.i("L"), (long) a.i("B") * a.i("H"), splits(a.i("C"), a.i("chunksPerSplit")), QUERY_BLOCK, 1, 1))
+                .java(a -> SelectionReference.topKSplit(a, dr, k))
+                .build());
+    }
+
+    /**
+     * Merges {@link #topKSplit}'s partial lists. Arguments: {@code partIdx, partScores ([splits, rows, K]), indices (out),
+     * scores (out) ([rows, K]), rows, splits}. Same program as {@link #topKSplit} (same defines).
+     */
+    public static KernelDef topKMerge(int dr, int k) {
+        checkDr(dr);
+        checkK(k);
+        return CACHE.computeIfAbsent("topkm/" + dr + "/" + k, key -> KernelDef.builder("hsa_select_topk_merge", SRC)
+                .in("partIdx", I32).in("partScores", F32).out("indices", I32).out("scores", F32).intArg("rows").intArg("splits")
+                .define("HSA_DR", dr).define("HSA_K", k).define("HSA_SCALE", scaleLiteral(dr))
+                .define("HSA_QB", QUERY_BLOCK).define("HSA_LT", 32)
+                .check(a -> {
+                    Checks.positive(a, "rows", false);
+                    Checks.positive(a, "splits", false);
+                    long parts = (long) a.i("rows") * a.i("splits") * k;
+                    Checks.atLeast(a, "partIdx", parts);
+                    Checks.atLeast(a, "partScores", parts);
+                    Checks.exactly(a, "indices", (long) a.i("rows") * k);
+                    Checks.exactly(a, "scores", (long) a.i("rows") * k);
+                })
+                .grid(a -> WorkerGrid.of1D(a.i("rows"), 64))
+                .java(a -> SelectionReference.topKMerge(a, k))
+                .build());
+    }
+
+    /**
+     * Appends split top-K tasks (same result as one {@link #topK} task) to {@code g}: each work-group
+     * scans at most {@code chunksPerSplit} chunks, so few queries against 2^18 chunks still fill a GPU.
+     * Scratch {@code [splits, B·L·H, K]} tensors named after {@code prefix} live on the device only.
+     */
+    public static TaskGraph addSplitTopKTasks(TaskGraph g, String prefix, int dr, int k, Tensor q_r, Tensor landmarks, Tensor indices,
+                                              Tensor scores, int B, int L, int H, int C, int S, int t0, int chunksPerSplit) {
+        int splits = splits(C, chunksPerSplit);
+        int parts = Math.multiplyExact(Math.multiplyExact(B * L * H, k), splits);
+        Tensor partIdx = Tensor.i32(prefix + "PartIdx", parts), partScores = Tensor.f32(prefix + "PartScores", parts);
+        g.task(prefix + "Split", topKSplit(dr, k), q_r, landmarks, partIdx, partScores, B, L, H, C, S, t0, chunksPerSplit);
+        g.task(prefix + "Merge", topKMerge(dr, k), partIdx, partScores, indices, scores, B * L * H, splits);
+        return g;
+    }
+
+    /** Number of slices of {@code chunksPerSplit} chunks covering C chunks (at least one). */
+    public static int splits(int C, int chunksPerSplit) { return Math.max(1, (C + chunksPerSplit - 1) / chunksPerSplit); }
+
     /** Chunk weights. Arguments: {@code scores, weights (out), B, L, H, C, S, t0}, both {@code [B,L,H,K]}. */
     public static KernelDef weights(WeightMode mode, int k) {
         checkK(k);
@@ -139,7 +212,7 @@ public final class HsaSelection {
                     Checks.exactly(a, "landmarks", (long) a.i("B") * a.i("C") * a.i("H") * dr);
                     Checks.exactly(a, "dq_r", rows(a) * dr);
                 })
-                .grid(a -> WorkerGrid.of2D(dr, rows(a), dr, Math.max(1, 64 / dr)))
+                .grid(a -> WorkerGrid.of2D(dr, rows(a), dr, Math.max(1, 256 / dr)))
                 .java(a -> SelectionReference.queryBackward(a, dr, k))
                 .build());
     }
@@ -169,7 +242,7 @@ public final class HsaSelection {
                     Checks.exactly(a, "chunkStart", bh * (a.i("C") + 1));
                     Checks.exactly(a, "dlandmarks", bh * a.i("C") * dr);
                 })
-                .grid(a -> WorkerGrid.of2D(dr, Math.max(1L, (long) a.i("B") * a.i("H") * a.i("C")), dr, Math.max(1, 64 / dr)))
+                .grid(a -> WorkerGrid.of2D(dr, Math.max(1L, (long) a.i("B") * a.i("H") * a.i("C")), dr, Math.max(1, 256 / dr)))
                 .java(a -> SelectionReference.landmarkBackward(a, dr, k))
                 .build());
     }

@@ -45,6 +45,59 @@ final class SelectionReference {
         });
     }
 
+    static void topKSplit(KernelArgs a, int dr, int kk) {
+        float[] q = a.f32("q_r"), lm = a.f32("landmarks"), ps = a.f32("partScores");
+        int[] pi = a.i32("partIdx");
+        int qo = a.off("q_r"), lo = a.off("landmarks"), pio = a.off("partIdx"), pso = a.off("partScores");
+        int L = a.i("L"), H = a.i("H"), C = a.i("C"), S = a.i("S"), t0 = a.i("t0"), per = a.i("chunksPerSplit");
+        int rows = (int) rows(a), splits = HsaSelection.splits(C, per);
+        float scale = HsaSelection.scale(dr);
+        forRows((long) rows * splits, job -> {
+            int z = job / rows, row = job % rows;
+            int h = row % H, i = (row / H) % L, b = row / (H * L);
+            float[] ts = new float[kk];
+            int[] ti = new int[kk];
+            java.util.Arrays.fill(ts, Float.NEGATIVE_INFINITY);
+            java.util.Arrays.fill(ti, -1);
+            int to = Math.min(HsaSelection.eligible(t0 + i, S, C), (z + 1) * per);
+            for (int c = z * per; c < to; c++) {
+                int lBase = lo + ((b * C + c) * H + h) * dr;
+                float acc = 0f;
+                for (int d = 0; d < dr; d++) acc += q[qo + row * dr + d] * lm[lBase + d];
+                insert(ts, ti, acc * scale, c);
+            }
+            for (int k = 0; k < kk; k++) {
+                pi[pio + job * kk + k] = ti[k];
+                ps[pso + job * kk + k] = ts[k];
+            }
+        });
+    }
+
+    static void topKMerge(KernelArgs a, int kk) {
+        int[] pi = a.i32("partIdx"), idx = a.i32("indices");
+        float[] ps = a.f32("partScores"), sc = a.f32("scores");
+        int pio = a.off("partIdx"), pso = a.off("partScores"), io = a.off("indices"), so = a.off("scores");
+        int rows = a.i("rows"), splits = a.i("splits");
+        forRows(rows, row -> {
+            float[] ts = new float[kk];
+            int[] ti = new int[kk];
+            java.util.Arrays.fill(ts, Float.NEGATIVE_INFINITY);
+            java.util.Arrays.fill(ti, -1);
+            for (int z = 0; z < splits; z++) {
+                for (int k = 0; k < kk; k++) {
+                    int at = (z * rows + row) * kk + k;
+                    if (pi[pio + at] >= 0) insert(ts, ti, ps[pso + at], pi[pio + at]);
+                }
+            }
+            sortByChunkDescending(ts, ti);
+            for (int k = 0; k < kk; k++) {
+                boolean valid = ti[k] >= 0;
+                idx[io + row * kk + k] = valid ? ti[k] : 0;
+                sc[so + row * kk + k] = valid ? ts[k] : 0f;
+            }
+        });
+    }
+
     /** Ranks by score (NaN lowest), ties to the larger chunk index; empty slots are (-inf, -1). */
     static boolean beats(float s1, int c1, float s2, int c2) {
         float k1 = Float.isNaN(s1) ? Float.NEGATIVE_INFINITY : s1, k2 = Float.isNaN(s2) ? Float.NEGATIVE_INFINITY : s2;
