@@ -207,13 +207,15 @@ __kernel void hsa_select_topk_merge(__global const int* partIdx, __global const 
 
 // Backward of the scores to the queries, one work-item per (b, i, h, d):
 //   dq_r[b, i, h, d] = HSA_SCALE * sum_{valid k} dscores[b, i, h, k] * landmarks[b, indices[b, i, h, k], h, d]
-// Grid: (HSA_DR, B*L*H) rounded up.
+// Grid: B*L*H*HSA_DR rounded up, one dimension (the row count can exceed what a GPU allows in
+// the second grid dimension); consecutive work-items read consecutive d, so loads coalesce.
 __kernel void hsa_select_dq(__global const float* dscores, __global const int* indices, __global const float* landmarks,
                             __global float* dq_r,
                             const int B, const int L, const int H, const int C, const int S, const int t0) {
-    const int d = get_global_id(0);
-    const int row = get_global_id(1);  // (b*L + i)*H + h
-    if (d >= HSA_DR || row >= B * L * H) return;
+    const int gid = get_global_id(0);
+    if (gid >= B * L * H * HSA_DR) return;
+    const int d = gid % HSA_DR;
+    const int row = gid / HSA_DR;  // (b*L + i)*H + h
     const int h = row % H, i = (row / H) % L, b = row / (H * L);
     const int n = hsasel_valid(t0 + i, S, C);
     float acc = 0.0f;
@@ -229,14 +231,15 @@ __kernel void hsa_select_dq(__global const float* dscores, __global const int* i
 //   dlandmarks[b, c, h, d] = HSA_SCALE * sum_{(t,k) in csr(b,h,c)} dscores[b, t, h, k] * q_r[b, t, h, d]
 // Deterministic and linear in L (each valid slot is read once per d). chunkStart is
 // [B*H*(C+1)] absolute offsets into entries, entries hold t*K + k (t = row of q_r).
-// Grid: (HSA_DR, B*H*C) rounded up.
+// Grid: B*H*C*HSA_DR rounded up, one dimension.
 __kernel void hsa_select_dlandmark(__global const float* dscores, __global const float* q_r,
                                    __global const int* chunkStart, __global const int* entries,
                                    __global float* dlandmarks,
                                    const int B, const int L, const int H, const int C) {
-    const int d = get_global_id(0);
-    const int g = get_global_id(1);  // (b*H + h)*C + c
-    if (d >= HSA_DR || g >= B * H * C) return;
+    const int gid = get_global_id(0);
+    if (gid >= B * H * C * HSA_DR) return;
+    const int d = gid % HSA_DR;
+    const int g = gid / HSA_DR;  // (b*H + h)*C + c
     const int c = g % C, bh = g / C;
     const int b = bh / H, h = bh % H;
     const int from = chunkStart[bh * (C + 1) + c], to = chunkStart[bh * (C + 1) + c + 1];

@@ -146,7 +146,8 @@ public final class HsaSelection {
     /**
      * Appends split top-K tasks (same result as one {@link #topK} task) to {@code g}: each work-group
      * scans at most {@code chunksPerSplit} chunks, so few queries against 2^18 chunks still fill a GPU.
-     * Scratch {@code [splits, B·L·H, K]} tensors named after {@code prefix} live on the device only.
+     * Scratch {@code [splits, B·L·H, K]} tensors named after {@code prefix} live on the device only. Splits are
+     * the third grid dimension: keep them at most 65535 (CUDA's limit, which NVIDIA's OpenCL inherits).
      */
     public static TaskGraph addSplitTopKTasks(TaskGraph g, String prefix, int dr, int k, Tensor q_r, Tensor landmarks, Tensor indices,
                                               Tensor scores, int B, int L, int H, int C, int S, int t0, int chunksPerSplit) {
@@ -212,7 +213,7 @@ public final class HsaSelection {
                     Checks.exactly(a, "landmarks", (long) a.i("B") * a.i("C") * a.i("H") * dr);
                     Checks.exactly(a, "dq_r", rows(a) * dr);
                 })
-                .grid(a -> WorkerGrid.of2D(dr, rows(a), dr, Math.max(1, 256 / dr)))
+                .grid(a -> WorkerGrid.of1D(rows(a) * dr, 256))
                 .java(a -> SelectionReference.queryBackward(a, dr, k))
                 .build());
     }
@@ -242,7 +243,7 @@ public final class HsaSelection {
                     Checks.exactly(a, "chunkStart", bh * (a.i("C") + 1));
                     Checks.exactly(a, "dlandmarks", bh * a.i("C") * dr);
                 })
-                .grid(a -> WorkerGrid.of2D(dr, Math.max(1L, (long) a.i("B") * a.i("H") * a.i("C")), dr, Math.max(1, 256 / dr)))
+                .grid(a -> WorkerGrid.of1D(Math.max(1L, (long) a.i("B") * a.i("H") * a.i("C") * dr), 256))
                 .java(a -> SelectionReference.landmarkBackward(a, dr, k))
                 .build());
     }
