@@ -70,7 +70,7 @@ public final class JsonlCorpus implements Corpus {
                 }
                 if (!text.isTextual()) {
                     throw new CorpusFormatException(name, number,
-                            "\"text\" must be a string, found " + text.getNodeType().toString().toLowerCase(), null);
+                            "\"text\" must be a string, found " + text.getNodeType().toString().toLowerCase(java.util.Locale.ROOT), null);
                 }
                 return new Document(name + ":" + number, text.asText());
             }

@@ -1,5 +1,7 @@
 package org.hsajava.train.data;
 
+import java.io.IOException;
+
 /**
  * Deterministic train/validation split by document: a document is in the validation part when
  * the stable hash of its id (with {@code seed}) falls below {@code validationFraction}. The same
@@ -25,15 +27,15 @@ public record Split(double validationFraction, long seed) {
         return new Corpus() {
             @Override
             public String name() {
-                return corpus.name() + " (" + part.name().toLowerCase() + " part)";
+                return corpus.name() + " (" + part.name().toLowerCase(java.util.Locale.ROOT) + " part)";
             }
 
             @Override
-            public DocumentReader open() throws java.io.IOException {
+            public DocumentReader open() throws IOException {
                 DocumentReader all = corpus.open();
                 return new DocumentReader() {
                     @Override
-                    public Document next() throws java.io.IOException {
+                    public Document next() throws IOException {
                         Document d;
                         do {
                             d = all.next();
@@ -42,7 +44,7 @@ public record Split(double validationFraction, long seed) {
                     }
 
                     @Override
-                    public void close() throws java.io.IOException {
+                    public void close() throws IOException {
                         all.close();
                     }
                 };
