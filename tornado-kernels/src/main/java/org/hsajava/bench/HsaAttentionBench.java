@@ -43,6 +43,7 @@ public final class HsaAttentionBench {
                 if (progress != null) {
                     progress.printf("hsa fwd+bwd  B=%d L=%d on %s: %s; device memory %.1f MiB (inputs, outputs, lse, delta, CSR)%n",
                             batch, length, device, both, plan.deviceBytes() / (1024.0 * 1024.0));
+                    progress.print(plan.withProfiling(true).execute("fwdbwd").table());   // one more run, per kernel
                 }
             }
         }
