@@ -1,6 +1,7 @@
 package org.hsajava.kernels;
 
 import static org.hsajava.compute.testing.Close.assertClose;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -192,6 +193,18 @@ class HsaAttentionTest {
             }
             for (float[] a : new float[][] {r.o, r.lse, r.dq, r.dw, r.delta, r.dk, r.dv}) for (float x : a) assertTrue(Float.isFinite(x), at + ": non-finite output");
         }
+    }
+
+    @Test
+    void openClResultsAreBitwiseRepeatable() {
+        // no atomics, fixed summation orders: two runs must agree to the last bit
+        Case cs = TestDevices.underOclgrind() ? Case.random(5, 1, 40, 4, 1, 16, 16, 2, 1) : Case.random(5, 2, 150, 16, 1, 32, 16, 4, 1);
+        Result a = run(TestDevices.opencl(), cs), b = run(TestDevices.opencl(), cs);
+        assertArrayEquals(a.o, b.o);
+        assertArrayEquals(a.dq, b.dq);
+        assertArrayEquals(a.dw, b.dw);
+        assertArrayEquals(a.dk, b.dk);
+        assertArrayEquals(a.dv, b.dv);
     }
 
     // ------------------------------------------------------------------ finite differences
