@@ -29,6 +29,10 @@ import org.hsajava.compute.java.Parallel;
  * delta). Both recompute the chunk softmax from the saved lse. Everything is deterministic and
  * written without atomics; each output element is written by exactly one work-item.
  *
+ * <p>Invalid slots are outside the function (not "weight 0 times a chunk"), so their dweights are
+ * exactly 0. The golden files instead hold, there, dout·O of the chunk that index 0 names; the two
+ * agree on every valid slot, and the selection backward multiplies these entries by zero weights.
+ *
  * <p>Compile-time variants: head dim D and chunk size S in {16, 32, 64, 128}, and G, with
  * {@code G*S <= 2048} and {@code G*D <= 2048} (local memory stays under ~40 KiB).
  */
