@@ -1,0 +1,153 @@
+package org.hsajava.bench;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.hsajava.compute.DataTransferMode;
+import org.hsajava.compute.Device;
+import org.hsajava.compute.Devices;
+import org.hsajava.compute.ExecutionPlan;
+import org.hsajava.compute.TaskGraph;
+import org.hsajava.compute.Tensor;
+import org.hsajava.kernels.HsaAttention;
+
+/**
+ * Times the HSA attention kernels alone (indices and weights given) at the shapes of the papers'
+ * speed benchmark, DESIGN.md §4: HQ=16, H=1, D=64, S=64, K=8, fp32, n=0. Inputs are random: a
+ * random valid top-K selection per token, most recent chunk first, positive weights. All data is
+ * uploaded once and stays on the device; the timed body is one {@code ExecutionPlan.execute}.
+ *
+ * <p>"hsa fwd" is the forward launch; "hsa fwd+bwd" is forward, backwardQ and backwardKv. The
+ * inverted selection index (CSR) that backwardKv reads is built once on the host, outside the
+ * timed region (in the model it comes from the selection's own kernel).
+ */
+public final class HsaAttentionBench {
+    private HsaAttentionBench() {}
+
+    public record Row(String what, int length, double medianMs) {}
+
+    static final int HQ = 16, H = 1, D = 64, S = 64, K = 8;
+
+    public static List<Row> run(Device device, int batch, int[] lengths, PrintStream progress) {
+        List<Row> rows = new ArrayList<>();
+        for (int length : lengths) {
+            Problem p = Problem.random(batch, length, 1234 + length);
+            try (ExecutionPlan plan = new ExecutionPlan(p.forwardGraph(), p.trainingGraph()).withDevice(device)) {
+                BenchTimer.Stats fwd = BenchTimer.time(() -> plan.execute("fwd"), 1, 3, 1.0);
+                rows.add(new Row("hsa fwd", length, fwd.medianMs()));
+                if (progress != null) progress.printf("hsa fwd      B=%d L=%d on %s: %s%n", batch, length, device, fwd);
+                BenchTimer.Stats both = BenchTimer.time(() -> plan.execute("fwdbwd"), 1, 3, 1.0);
+                rows.add(new Row("hsa fwd+bwd", length, both.medianMs()));
+                if (progress != null) {
+                    progress.printf("hsa fwd+bwd  B=%d L=%d on %s: %s; device memory %.1f MiB (inputs, outputs, lse, delta, CSR)%n",
+                            batch, length, device, both, plan.deviceBytes() / (1024.0 * 1024.0));
+                    progress.print(plan.withProfiling(true).execute("fwdbwd").table());   // one more run, per kernel
+                }
+            }
+        }
+        return rows;
+    }
+
+    /** Device memory, in bytes, that forward plus backward hold at one length (runs it once). */
+    public static long deviceBytes(Device device, int batch, int length) {
+        Problem p = Problem.random(batch, length, 1);
+        try (ExecutionPlan plan = new ExecutionPlan(p.trainingGraph()).withDevice(device)) {
+            plan.execute();
+            return plan.deviceBytes();
+        }
+    }
+
+    /** {@code HsaAttentionBench [device] [batch] [L,L,...]}: prints the rows. */
+    public static void main(String[] args) {
+        Device device = Devices.select(args.length > 0 ? args[0] : null);
+        int batch = args.length > 1 ? Integer.parseInt(args[1]) : 1;
+        int[] lengths = args.length > 2 ? Arrays.stream(args[2].split(",")).mapToInt(Integer::parseInt).toArray() : new int[] {4096};
+        for (Row r : run(device, batch, lengths, System.out)) System.out.printf("%-12s L=%-7d %10.3f ms%n", r.what(), r.length(), r.medianMs());
+    }
+
+    /** Random inputs, outputs and the inverted index for one (batch, length). */
+    private record Problem(int B, int L, Tensor q, Tensor k, Tensor v, Tensor idx, Tensor w, Tensor dout,
+                           Tensor chunkStart, Tensor entries, Tensor o, Tensor lse, Tensor dq, Tensor dw, Tensor delta, Tensor dk, Tensor dv) {
+
+        static Problem random(int B, int L, long seed) {
+            SplittableRandom r = new SplittableRandom(seed);
+            int C = L / S, lkv = C * S;
+            int[] idx = new int[B * L * H * K];
+            float[] w = new float[B * L * H * K];
+            int[] pool = new int[Math.max(1, C)];
+            for (int bt = 0; bt < B * L; bt++) {
+                int t = bt % L, eligible = t / S, nv = Math.min(K, eligible);
+                for (int i = 0; i < eligible; i++) pool[i] = i;
+                for (int i = 0; i < nv; i++) {           // partial Fisher-Yates: nv distinct chunks
+                    int j = i + r.nextInt(eligible - i), tmp = pool[i];
+                    pool[i] = pool[j];
+                    pool[j] = tmp;
+                }
+                Arrays.sort(pool, 0, nv);
+                for (int s = 0; s < nv; s++) {           // most recent first
+                    idx[bt * K + s] = pool[nv - 1 - s];
+                    w[bt * K + s] = (float) (0.05 + 0.9 * r.nextDouble() / K);
+                }
+            }
+            int[][] csr = invertSelection(idx, B, L);
+            return new Problem(B, L, normal("q", B * L * HQ * D, r), normal("k", B * lkv * H * D, r), normal("v", B * lkv * H * D, r),
+                    Tensor.of("indices", idx), Tensor.of("weights", w), normal("dout", B * L * HQ * D, r),
+                    Tensor.of("chunkStart", csr[0]), Tensor.of("entries", csr[1]),
+                    Tensor.f32("o", B * L * HQ * D), Tensor.f32("lse", B * L * HQ * K), Tensor.f32("dq", B * L * HQ * D),
+                    Tensor.f32("dweights", B * L * H * K), Tensor.f32("delta", B * L * HQ * K),
+                    Tensor.f32("dk", B * lkv * H * D), Tensor.f32("dv", B * lkv * H * D));
+        }
+
+        private TaskGraph withForward(TaskGraph g) {
+            return g.transferToDevice(DataTransferMode.FIRST_EXECUTION, q, k, v, idx, w)
+                    .task("fwd", HsaAttention.forward(D, S, HQ / H), q, k, v, idx, w, o, lse, B, L, HQ, H, K, 0, scale());
+        }
+
+        org.hsajava.compute.ImmutableTaskGraph forwardGraph() { return withForward(new TaskGraph("fwd")).snapshot(); }
+
+        org.hsajava.compute.ImmutableTaskGraph trainingGraph() {
+            return withForward(new TaskGraph("fwdbwd"))
+                    .transferToDevice(DataTransferMode.FIRST_EXECUTION, dout, chunkStart, entries)
+                    .task("bwdq", HsaAttention.backwardQ(D, S, HQ / H), q, k, v, idx, w, dout, lse, dq, dw, delta, B, L, HQ, H, K, scale())
+                    .task("bwdkv", HsaAttention.backwardKv(D, S, HQ / H), q, k, v, w, dout, lse, delta, chunkStart, entries, dk, dv, B, L, HQ, H, K, scale())
+                    .snapshot();
+        }
+
+        static float scale() { return (float) (1 / Math.sqrt(D)); }
+
+        private static Tensor normal(String name, int n, SplittableRandom r) {
+            float[] a = new float[n];
+            for (int i = 0; i < n; i++) a[i] = (float) (r.nextGaussian());
+            return Tensor.of(name, a);
+        }
+    }
+
+    /**
+     * The inverted selection index in branch hsasel's CSR format, by counting sort (linear in
+     * B*L*K): for each (b, h), chunk c lists the valid (t, slot) pairs as t*K + slot, ascending.
+     */
+    static int[][] invertSelection(int[] idx, int B, int L) {
+        int C = L / S;
+        int[] start = new int[B * H * (C + 1)];
+        int[] entries = new int[B * H * L * K];
+        int[] fill = new int[Math.max(1, C)];
+        int base = 0;
+        for (int bh = 0; bh < B * H; bh++) {
+            int b = bh / H, h = bh % H;
+            Arrays.fill(fill, 0);
+            for (int t = 0; t < L; t++) for (int s = 0; s < Math.min(K, t / S); s++) fill[idx[((b * L + t) * H + h) * K + s]]++;
+            for (int c = 0; c < C; c++) {
+                start[bh * (C + 1) + c] = base;
+                base += fill[c];
+                fill[c] = start[bh * (C + 1) + c];       // now the next free position of chunk c
+            }
+            start[bh * (C + 1) + C] = base;
+            for (int t = 0; t < L; t++) {
+                for (int s = 0; s < Math.min(K, t / S); s++) entries[fill[idx[((b * L + t) * H + h) * K + s]]++] = t * K + s;
+            }
+        }
+        return new int[][] {start, entries};
+    }
+}

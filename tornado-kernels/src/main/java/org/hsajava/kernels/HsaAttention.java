@@ -1,0 +1,318 @@
+package org.hsajava.kernels;
+
+import static org.hsajava.compute.DType.F32;
+import static org.hsajava.compute.DType.I32;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.hsajava.compute.Checks;
+import org.hsajava.compute.KernelArgs;
+import org.hsajava.compute.KernelDef;
+import org.hsajava.compute.WorkerGrid;
+import org.hsajava.compute.java.Parallel;
+
+/**
+ * HSA per-chunk attention (source {@code kernels/hsa_attn.cl}): every token attends, separately,
+ * to each of the K chunks its selection picked, with a softmax inside each chunk (denominator
+ * {@code sum exp + n}), and mixes the K chunk outputs with the selection weights (DESIGN.md §2).
+ *
+ * <p>Layouts, all row-major: {@code q, dout, o, dq} [B, L, HQ, D]; {@code k, v, dk, dv} [B, Lkv, H, D]
+ * with {@code Lkv = (L/S)*S} (a trailing partial chunk never enters the memory; with L &lt; S they
+ * may be empty and are never read); {@code indices, weights, dweights} [B, L, H, K] (most recent
+ * chunk first; slot k of token t is valid iff {@code k < min(K, t/S)}; invalid slots are ignored);
+ * {@code lse, delta} [B, L, HQ, K]: per token, query head and slot, the log of the chunk softmax
+ * denominator {@code log(sum exp(s) + n)} and {@code dout·O_k}; 0 for invalid slots. Query head g
+ * belongs to KV head {@code g / G}, G = HQ/H.
+ *
+ * <p>Backward is two launches, in this order: {@link #backwardQ} (dq, dweights and delta, per
+ * token) then {@link #backwardKv} (dk, dv, per chunk through the inverted selection index; it reads
+ * delta). Both recompute the chunk softmax from the saved lse. Everything is deterministic and
+ * written without atomics; each output element is written by exactly one work-item.
+ *
+ * <p>Invalid slots are outside the function (not "weight 0 times a chunk"), so their dweights are
+ * exactly 0. The golden files instead hold, there, dout·O of the chunk that index 0 names; the two
+ * agree on every valid slot, and the selection backward multiplies these entries by zero weights.
+ *
+ * <p>Compile-time variants: head dim D and chunk size S in {16, 32, 64, 128}, and G, with
+ * {@code G*S <= 2048} and {@code G*D <= 2048} (local memory stays under ~40 KiB).
+ */
+public final class HsaAttention {
+    private HsaAttention() {}
+
+    /** Work-group size of every HSA attention kernel. */
+    public static final int WG = 64;
+
+    private static final String SRC = "kernels/hsa_attn.cl";
+    private static final Map<String, KernelDef> CACHE = new ConcurrentHashMap<>();
+
+    /**
+     * Forward. Arguments: {@code q, k, v, indices, weights, o, lse, B, L, HQ, H, K, n, scale}
+     * (n = 0 or 1: the softmax off-by-one; scale normally 1/sqrt(D)). Writes o and lse.
+     */
+    public static KernelDef forward(int d, int s, int g) {
+        return CACHE.computeIfAbsent("fwd/" + d + "/" + s + "/" + g, key -> withDefines(KernelDef.builder("hsa_attn_fwd", SRC), d, s, g)
+                .in("q", F32).in("k", F32).in("v", F32).in("indices", I32).in("weights", F32)
+                .out("o", F32).out("lse", F32)
+                .intArg("B").intArg("L").intArg("HQ").intArg("H").intArg("K").intArg("n").floatArg("scale")
+                .check(a -> {
+                    Dims x = Dims.of(a, d, s, g);
+                    int n = a.i("n");
+                    if (n != 0 && n != 1) throw new IllegalArgumentException("argument 'n' must be 0 or 1, got " + n);
+                    x.checkCommon(a);
+                    Checks.exactly(a, "o", x.qSize());
+                    Checks.exactly(a, "lse", x.lseSize());
+                })
+                .grid(a -> perToken(Dims.of(a, d, s, g)))
+                .java(a -> forwardJava(a, Dims.of(a, d, s, g)))
+                .build());
+    }
+
+    /**
+     * Backward, per token. Arguments: {@code q, k, v, indices, weights, dout, lse, dq, dweights,
+     * delta, B, L, HQ, H, K, scale}. Writes dq, dweights and delta (which {@link #backwardKv} needs).
+     */
+    public static KernelDef backwardQ(int d, int s, int g) {
+        return CACHE.computeIfAbsent("bwdq/" + d + "/" + s + "/" + g, key -> withDefines(KernelDef.builder("hsa_attn_bwd_q", SRC), d, s, g)
+                .in("q", F32).in("k", F32).in("v", F32).in("indices", I32).in("weights", F32)
+                .in("dout", F32).in("lse", F32)
+                .out("dq", F32).out("dweights", F32).out("delta", F32)
+                .intArg("B").intArg("L").intArg("HQ").intArg("H").intArg("K").floatArg("scale")
+                .check(a -> {
+                    Dims x = Dims.of(a, d, s, g);
+                    x.checkCommon(a);
+                    Checks.exactly(a, "dout", x.qSize());
+                    Checks.exactly(a, "lse", x.lseSize());
+                    Checks.exactly(a, "dq", x.qSize());
+                    Checks.exactly(a, "dweights", x.selSize());
+                    Checks.exactly(a, "delta", x.lseSize());
+                })
+                .grid(a -> perToken(Dims.of(a, d, s, g)))
+                .java(a -> backwardQJava(a, Dims.of(a, d, s, g)))
+                .build());
+    }
+
+    /**
+     * Backward, per chunk. Arguments: {@code q, k, v, weights, dout, lse, delta, chunkStart, entries,
+     * dk, dv, B, L, HQ, H, K, scale}; (chunkStart, entries) is the inverted selection index (the
+     * CSR convention of branch hsasel: chunkStart int [B*H*(C+1)], entries int [B*H*L*K] holding
+     * {@code t*K + slot}, valid slots only, ascending within a chunk). Writes every element of dk, dv.
+     */
+    public static KernelDef backwardKv(int d, int s, int g) {
+        return CACHE.computeIfAbsent("bwdkv/" + d + "/" + s + "/" + g, key -> withDefines(KernelDef.builder("hsa_attn_bwd_kv", SRC), d, s, g)
+                .in("q", F32).in("k", F32).in("v", F32).in("weights", F32).in("dout", F32)
+                .in("lse", F32).in("delta", F32).in("chunkStart", I32).in("entries", I32)
+                .out("dk", F32).out("dv", F32)
+                .intArg("B").intArg("L").intArg("HQ").intArg("H").intArg("K").floatArg("scale")
+                .check(a -> {
+                    Dims x = Dims.of(a, d, s, g);
+                    x.checkShapes(a);
+                    Checks.exactly(a, "q", x.qSize());
+                    Checks.exactly(a, "k", x.kvSize());
+                    Checks.exactly(a, "v", x.kvSize());
+                    Checks.exactly(a, "weights", x.selSize());
+                    Checks.exactly(a, "dout", x.qSize());
+                    Checks.exactly(a, "lse", x.lseSize());
+                    Checks.exactly(a, "delta", x.lseSize());
+                    Checks.exactly(a, "chunkStart", (long) x.B * x.H * (x.C + 1));
+                    Checks.atLeast(a, "entries", x.selSize());
+                    Checks.exactly(a, "dk", x.kvSize());
+                    Checks.exactly(a, "dv", x.kvSize());
+                })
+                .grid(a -> {
+                    Dims x = Dims.of(a, d, s, g);
+                    return WorkerGrid.of1D((long) x.B * x.H * x.C * (s / rowsPerKvGroup(d, s)) * WG, WG);
+                })
+                .java(a -> backwardKvJava(a, Dims.of(a, d, s, g)))
+                .build());
+    }
+
+    /** Chunk rows per bwd_kv work-group (HSA_BR in the source). */
+    static int rowsPerKvGroup(int d, int s) { return Math.min(s, 1024 / d); }
+
+    private static KernelDef.Builder withDefines(KernelDef.Builder b, int d, int s, int g) {
+        requirePow2In16To128("D", d);
+        requirePow2In16To128("S", s);
+        if (g < 1 || g * s > 2048 || g * d > 2048) {
+            throw new IllegalArgumentException("G=" + g + " unsupported with D=" + d + ", S=" + s + ": need G >= 1, G*S <= 2048 and G*D <= 2048");
+        }
+        return b.define("D", d).define("S", s).define("G", g).define("WG", WG);
+    }
+
+    private static void requirePow2In16To128(String what, int v) {
+        if (v != 16 && v != 32 && v != 64 && v != 128) throw new IllegalArgumentException(what + " must be 16, 32, 64 or 128, got " + v);
+    }
+
+    private static WorkerGrid perToken(Dims x) { return WorkerGrid.of1D((long) x.B * x.L * x.H * WG, WG); }
+
+    /** The sizes of one launch, from the scalar arguments and the compile-time constants. */
+    private record Dims(int B, int L, int HQ, int H, int K, int D, int S, int G, int C, float scale) {
+        static Dims of(KernelArgs a, int d, int s, int g) {
+            int l = a.i("L");
+            return new Dims(a.i("B"), l, a.i("HQ"), a.i("H"), a.i("K"), d, s, g, Math.max(0, l) / s, a.f("scale"));
+        }
+
+        void checkShapes(KernelArgs a) {
+            for (String p : new String[] {"B", "L", "HQ", "H", "K"}) Checks.positive(a, p, false);
+            if (HQ != H * G) throw new IllegalArgumentException("arguments 'HQ'=" + HQ + " and 'H'=" + H + " do not match the compiled G=" + G + " (need HQ = H*G)");
+        }
+
+        void checkCommon(KernelArgs a) {
+            checkShapes(a);
+            Checks.exactly(a, "q", qSize());
+            Checks.exactly(a, "k", kvSize());
+            Checks.exactly(a, "v", kvSize());
+            Checks.exactly(a, "indices", selSize());
+            Checks.exactly(a, "weights", selSize());
+        }
+
+        long qSize() { return (long) B * L * HQ * D; }
+        long kvSize() { return (long) B * C * S * H * D; }
+        long selSize() { return (long) B * L * H * K; }
+        long lseSize() { return (long) B * L * HQ * K; }
+        int lkv() { return C * S; }
+        int valid(int t) { return Math.min(K, t / S); }
+    }
+
+    // ------------------------------------------------------------------ Java oracles
+
+    private static void forwardJava(KernelArgs a, Dims x) {
+        float[] q = a.f32("q"), k = a.f32("k"), v = a.f32("v"), w = a.f32("weights"), o = a.f32("o"), lse = a.f32("lse");
+        int[] idx = a.i32("indices");
+        int qO = a.off("q"), kO = a.off("k"), vO = a.off("v"), wO = a.off("weights"), iO = a.off("indices"), oO = a.off("o"), lO = a.off("lse");
+        int n = a.i("n"), D = x.D, S = x.S, K = x.K;
+        Parallel.forEach(x.B * x.L * x.H, item -> {
+            int h = item % x.H, bt = item / x.H, t = bt % x.L, b = bt / x.L, nv = x.valid(t);
+            float[] s = new float[S];
+            for (int g = 0; g < x.G; g++) {
+                int row = (bt * x.HQ + h * x.G + g);
+                float[] acc = new float[D];
+                for (int slot = 0; slot < K; slot++) {
+                    if (slot >= nv) {
+                        lse[lO + row * K + slot] = 0f;
+                        continue;
+                    }
+                    int c = idx[iO + item * K + slot];
+                    float wk = w[wO + item * K + slot];
+                    float l = chunkScores(q, qO + row * D, k, kO, x, b, c, h, s, x.scale, n);
+                    lse[lO + row * K + slot] = l;
+                    for (int j = 0; j < S; j++) {
+                        float p = (float) Math.exp(s[j] - l);
+                        int vr = vO + kvRow(x, b, c * S + j, h);
+                        for (int d = 0; d < D; d++) acc[d] += wk * p * v[vr + d];
+                    }
+                }
+                System.arraycopy(acc, 0, o, oO + row * D, D);
+            }
+        });
+    }
+
+    private static void backwardQJava(KernelArgs a, Dims x) {
+        float[] q = a.f32("q"), k = a.f32("k"), v = a.f32("v"), w = a.f32("weights"), dout = a.f32("dout"), lse = a.f32("lse");
+        float[] dq = a.f32("dq"), dw = a.f32("dweights"), delta = a.f32("delta");
+        int[] idx = a.i32("indices");
+        int qO = a.off("q"), kO = a.off("k"), vO = a.off("v"), wO = a.off("weights"), iO = a.off("indices"), doO = a.off("dout"), lO = a.off("lse");
+        int dqO = a.off("dq"), dwO = a.off("dweights"), deO = a.off("delta");
+        int D = x.D, S = x.S, K = x.K;
+        Parallel.forEach(x.B * x.L * x.H, item -> {
+            int h = item % x.H, bt = item / x.H, t = bt % x.L, b = bt / x.L, nv = x.valid(t);
+            float[] p = new float[S], dp = new float[S];
+            float[] dwSum = new float[K];
+            for (int g = 0; g < x.G; g++) {
+                int row = bt * x.HQ + h * x.G + g;
+                float[] acc = new float[D];
+                for (int slot = 0; slot < K; slot++) {
+                    if (slot >= nv) {
+                        delta[deO + row * K + slot] = 0f;
+                        continue;
+                    }
+                    int c = idx[iO + item * K + slot];
+                    float wk = w[wO + item * K + slot];
+                    float l = lse[lO + row * K + slot];
+                    float dl = 0f;
+                    for (int j = 0; j < S; j++) {
+                        int kr = kO + kvRow(x, b, c * S + j, h), vr = vO + kvRow(x, b, c * S + j, h);
+                        float sc = 0f, dpj = 0f;
+                        for (int d = 0; d < D; d++) {
+                            sc += q[qO + row * D + d] * k[kr + d];
+                            dpj += dout[doO + row * D + d] * v[vr + d];
+                        }
+                        p[j] = (float) Math.exp(x.scale * sc - l);
+                        dp[j] = dpj;
+                        dl += p[j] * dpj;
+                    }
+                    delta[deO + row * K + slot] = dl;
+                    dwSum[slot] += dl;
+                    for (int j = 0; j < S; j++) {
+                        float ds = wk * p[j] * (dp[j] - dl);
+                        int kr = kO + kvRow(x, b, c * S + j, h);
+                        for (int d = 0; d < D; d++) acc[d] += ds * k[kr + d];
+                    }
+                }
+                for (int d = 0; d < D; d++) dq[dqO + row * D + d] = x.scale * acc[d];
+            }
+            System.arraycopy(dwSum, 0, dw, dwO + item * K, K);
+        });
+    }
+
+    private static void backwardKvJava(KernelArgs a, Dims x) {
+        float[] q = a.f32("q"), w = a.f32("weights"), dout = a.f32("dout"), lse = a.f32("lse"), delta = a.f32("delta");
+        float[] k = a.f32("k"), v = a.f32("v"), dk = a.f32("dk"), dv = a.f32("dv");
+        int[] start = a.i32("chunkStart"), entries = a.i32("entries");
+        int qO = a.off("q"), kO = a.off("k"), vO = a.off("v"), wO = a.off("weights"), doO = a.off("dout"), lO = a.off("lse"), deO = a.off("delta");
+        int csO = a.off("chunkStart"), eO = a.off("entries"), dkO = a.off("dk"), dvO = a.off("dv");
+        int D = x.D, S = x.S, K = x.K, C = x.C;
+        Parallel.forEach(x.B * x.H * C, bhc -> {
+            int c = bhc % C, bh = bhc / C, b = bh / x.H, h = bh % x.H;
+            float[] accK = new float[S * D], accV = new float[S * D];
+            int first = start[csO + bh * (C + 1) + c], last = start[csO + bh * (C + 1) + c + 1];
+            for (int e = first; e < last; e++) {
+                int entry = entries[eO + e], t = entry / K, slot = entry % K, bt = b * x.L + t;
+                float wk = w[wO + (bt * x.H + h) * K + slot];
+                for (int g = 0; g < x.G; g++) {
+                    int row = bt * x.HQ + h * x.G + g;
+                    float l = lse[lO + row * K + slot], dl = delta[deO + row * K + slot];
+                    for (int j = 0; j < S; j++) {
+                        int kr = kvRow(x, b, c * S + j, h);
+                        float sc = 0f, dpj = 0f;
+                        for (int d = 0; d < D; d++) {
+                            sc += q[qO + row * D + d] * k[kO + kr + d];
+                            dpj += dout[doO + row * D + d] * v[vO + kr + d];
+                        }
+                        float wp = wk * (float) Math.exp(x.scale * sc - l);
+                        float ds = wp * (dpj - dl);
+                        for (int d = 0; d < D; d++) {
+                            accV[j * D + d] += wp * dout[doO + row * D + d];
+                            accK[j * D + d] += ds * q[qO + row * D + d];
+                        }
+                    }
+                }
+            }
+            for (int j = 0; j < S; j++) {
+                int kr = kvRow(x, b, c * S + j, h);
+                for (int d = 0; d < D; d++) {
+                    dk[dkO + kr + d] = x.scale * accK[j * D + d];
+                    dv[dvO + kr + d] = accV[j * D + d];
+                }
+            }
+        });
+    }
+
+    /** Scores of one query row against chunk c into {@code s}; returns log(sum exp(s) + n), computed stably. */
+    private static float chunkScores(float[] q, int qRow, float[] k, int kO, Dims x, int b, int c, int h, float[] s, float scale, int n) {
+        float m = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < x.S; j++) {
+            int kr = kO + kvRow(x, b, c * x.S + j, h);
+            float dot = 0f;
+            for (int d = 0; d < x.D; d++) dot += q[qRow + d] * k[kr + d];
+            s[j] = scale * dot;
+            m = Math.max(m, s[j]);
+        }
+        float mm = n > 0 ? Math.max(m, 0f) : m;
+        double sum = n > 0 ? n * Math.exp(-mm) : 0;
+        for (int j = 0; j < x.S; j++) sum += Math.exp(s[j] - mm);
+        return mm + (float) Math.log(sum);
+    }
+
+    /** Offset of row (b, position, h) in a [B, Lkv, H, D] tensor. */
+    private static int kvRow(Dims x, int b, int position, int h) { return ((b * x.lkv() + position) * x.H + h) * x.D; }
+}
