@@ -42,16 +42,21 @@ public final class SlidingWindowAttention {
 
     /**
      * Tile sizes: {@code rows} = work-group size (queries per group, or keys in the dk/dv pass) and
-     * {@code tile} = rows of the streamed side held in local memory.
+     * {@code tile} = rows of the streamed key/value tile held in local memory by the forward and dq
+     * passes; the dk/dv pass, which holds four tiles (q and dO, each row-major and transposed),
+     * streams {@link #dkdvTile()} query rows.
      */
     public record Tiles(int rows, int tile) {
         public Tiles {
             if (rows < 1 || tile < 1) throw new IllegalArgumentException("tile sizes must be positive, got " + rows + "x" + tile);
         }
 
+        public int dkdvTile() { return Math.max(1, tile / 2); }
+
         /**
-         * 64 rows per work-group; a streamed tile of at most 2048 floats per operand (two operands:
-         * 16 KiB of local memory, which every OpenCL GPU has), so 64 keys at D≤32, 32 at D=64, 16 at D=128.
+         * 64 rows per work-group; a streamed tile of at most 2048 floats per operand, so 64 keys
+         * at D≤32, 32 at D=64, 16 at D=128. Local memory then stays near 16 KiB (forward, dk/dv)
+         * and 24 KiB (dq), inside the 32 KiB every OpenCL 1.2 device offers.
          */
         public static Tiles defaultFor(int headDim) {
             return new Tiles(64, Math.max(8, Math.min(64, 2048 / headDim)));
@@ -119,7 +124,7 @@ public final class SlidingWindowAttention {
                     .check(a -> checkShapes(a, dim, "d_o", "lse", "delta", "dk", "dv"));
         };
         if (key.kind() != Kind.DELTA) b.intArg("B").intArg("L").intArg("HQ").intArg("H").intArg("W").floatArg("scale");
-        return b.define("HEAD_DIM", dim).define("SWA_BQ", t.rows()).define("SWA_BK", t.tile()).build();
+        return b.define("HEAD_DIM", dim).define("SWA_BQ", t.rows()).define("SWA_BK", t.tile()).define("SWA_BK_DKDV", t.dkdvTile()).build();
     }
 
     /** One work-group per (block of queries, batch × query head). */
