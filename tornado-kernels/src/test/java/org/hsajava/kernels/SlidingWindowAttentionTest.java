@@ -28,7 +28,7 @@ class SlidingWindowAttentionTest {
     /** Everything one forward + backward produces. */
     record Result(float[] o, float[] lse, float[] dq, float[] dk, float[] dv) {}
 
-    /** Runs forward, then backward with upstream gradient {@code dO}, on one device. */
+    /** Runs forward, then backward with upstream gradient {@code dO}, on one device (tiles null: the defaults, through the task-graph helpers). */
     static Result run(Device device, Shape s, Tiles tiles, float[] q, float[] k, float[] v, float[] dO) {
         int b = s.batch(), l = s.length(), hq = s.queryHeads(), h = s.kvHeads(), d = s.headDim();
         Tensor tq = Tensor.of("q", q.clone(), b, l, hq, d), tk = Tensor.of("k", k.clone(), b, l, h, d), tv = Tensor.of("v", v.clone(), b, l, h, d);
@@ -36,13 +36,18 @@ class SlidingWindowAttentionTest {
         Tensor o = Tensor.f32("o", b, l, hq, d), lse = Tensor.f32("lse", b, l, hq), delta = Tensor.f32("delta", b, l, hq);
         Tensor dq = Tensor.f32("dq", b, l, hq, d), dk = Tensor.f32("dk", b, l, h, d), dv = Tensor.f32("dv", b, l, h, d);
         Object[] dims = {b, l, hq, h, s.window(), s.scale()};
-        TaskGraph g = new TaskGraph("swa")
-                .transferToDevice(DataTransferMode.EVERY_EXECUTION, tq, tk, tv, tdo)
-                .task("fwd", SlidingWindowAttention.forward(d, tiles), cat(new Object[] {tq, tk, tv, o, lse}, dims))
-                .task("delta", SlidingWindowAttention.backwardDelta(d), o, tdo, delta, s.rows())
-                .task("dq", SlidingWindowAttention.backwardDq(d, tiles), cat(new Object[] {tq, tk, tv, tdo, lse, delta, dq}, dims))
-                .task("dkdv", SlidingWindowAttention.backwardDkDv(d, tiles), cat(new Object[] {tq, tk, tv, tdo, lse, delta, dk, dv}, dims))
-                .transferToHost(DataTransferMode.EVERY_EXECUTION, o, lse, dq, dk, dv);
+        TaskGraph g = new TaskGraph("swa").transferToDevice(DataTransferMode.EVERY_EXECUTION, tq, tk, tv, tdo);
+        if (tiles == null) {
+            // the task-graph helpers the model uses (default tiles)
+            SlidingWindowAttention.addForward(g, "", s, tq, tk, tv, o, lse);
+            SlidingWindowAttention.addBackward(g, "", s, tq, tk, tv, o, lse, tdo, delta, dq, dk, dv);
+        } else {
+            g.task("fwd", SlidingWindowAttention.forward(d, tiles), cat(new Object[] {tq, tk, tv, o, lse}, dims))
+                    .task("delta", SlidingWindowAttention.backwardDelta(d), o, tdo, delta, s.rows())
+                    .task("dq", SlidingWindowAttention.backwardDq(d, tiles), cat(new Object[] {tq, tk, tv, tdo, lse, delta, dq}, dims))
+                    .task("dkdv", SlidingWindowAttention.backwardDkDv(d, tiles), cat(new Object[] {tq, tk, tv, tdo, lse, delta, dk, dv}, dims));
+        }
+        g.transferToHost(DataTransferMode.EVERY_EXECUTION, o, lse, dq, dk, dv);
         try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(device)) {
             plan.execute();
         }
@@ -111,7 +116,7 @@ class SlidingWindowAttentionTest {
         Golden gv = Golden.load(name);
         Shape s = new Shape(gv.metaInt("B"), gv.metaInt("L"), gv.metaInt("HQ"), gv.metaInt("H"), gv.metaInt("D"), gv.metaInt("window"));
         for (Device dev : devices()) {
-            Result r = run(dev, s, Tiles.defaultFor(s.headDim()), gv.f32("q"), gv.f32("k"), gv.f32("v"), gv.f32("d_out"));
+            Result r = run(dev, s, null, gv.f32("q"), gv.f32("k"), gv.f32("v"), gv.f32("d_out"));
             String at = name + " on " + dev;
             assertClose(at + ": o", gv.f32("o"), r.o(), 1e-4);
             assertClose(at + ": grad_q", gv.f32("grad_q"), r.dq(), 1e-4);
@@ -144,11 +149,10 @@ class SlidingWindowAttentionTest {
         long work = (long) b * l * hq * Math.min(w + 1L, l) * d;
         Assumptions.assumeTrue(!TestDevices.underOclgrind() || work <= 400_000, "shape too large for oclgrind");
         Shape s = new Shape(b, l, hq, h, d, w);
-        Tiles t = tiles == null ? Tiles.defaultFor(d) : tiles;
         Rand r = new Rand(31L * l + 7L * w + d);
         float[] q = r.normal(b * l * hq * d, 1), k = r.normal(b * l * h * d, 1), v = r.normal(b * l * h * d, 1), dO = r.normal(b * l * hq * d, 1);
-        Result java = run(TestDevices.java(), s, t, q, k, v, dO);
-        Result cl = run(TestDevices.opencl(), s, t, q, k, v, dO);
+        Result java = run(TestDevices.java(), s, tiles, q, k, v, dO);
+        Result cl = run(TestDevices.opencl(), s, tiles, q, k, v, dO);
         String at = s.toString();
         assertClose(at + ": o", java.o(), cl.o(), 1e-4);
         assertClose(at + ": lse", java.lse(), cl.lse(), 1e-4);
