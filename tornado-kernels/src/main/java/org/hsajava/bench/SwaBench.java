@@ -1,0 +1,121 @@
+package org.hsajava.bench;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.hsajava.compute.DataTransferMode;
+import org.hsajava.compute.Device;
+import org.hsajava.compute.Devices;
+import org.hsajava.compute.ExecutionPlan;
+import org.hsajava.compute.TaskGraph;
+import org.hsajava.compute.Tensor;
+import org.hsajava.kernels.SlidingWindowAttention;
+import org.hsajava.kernels.SlidingWindowAttention.Shape;
+
+/**
+ * Times sliding-window attention at the papers' speed-benchmark shape (HQ=16, H=1, D=64), with
+ * every tensor resident on the device: inputs are uploaded once (during warm-up) and the timed
+ * runs are kernel launches only.
+ */
+public final class SwaBench {
+    private SwaBench() {}
+
+    public static final int QUERY_HEADS = 16, KV_HEADS = 1, HEAD_DIM = 64;
+
+    /** One measurement: {@code what} is "swa fwd" or "swa fwd+bwd". */
+    public record Row(String what, int length, double medianMs) {}
+
+    /**
+     * Measures forward and forward+backward for each length.
+     *
+     * @param progress where to print one line per measurement (null: quiet)
+     */
+    public static List<Row> run(Device device, int batch, int[] lengths, int window, PrintStream progress) {
+        List<Row> rows = new ArrayList<>();
+        for (int len : lengths) {
+            Shape s = new Shape(batch, len, QUERY_HEADS, KV_HEADS, HEAD_DIM, window);
+            SplittableRandom rng = new SplittableRandom(len);
+            Tensor q = random("q", rng, batch, len, QUERY_HEADS, HEAD_DIM), k = random("k", rng, batch, len, KV_HEADS, HEAD_DIM);
+            Tensor v = random("v", rng, batch, len, KV_HEADS, HEAD_DIM), dO = random("d_o", rng, batch, len, QUERY_HEADS, HEAD_DIM);
+            Tensor o = Tensor.f32("o", batch, len, QUERY_HEADS, HEAD_DIM), lse = Tensor.f32("lse", batch, len, QUERY_HEADS);
+            Tensor delta = Tensor.f32("delta", batch, len, QUERY_HEADS), dq = Tensor.f32("dq", batch, len, QUERY_HEADS, HEAD_DIM);
+            Tensor dk = Tensor.f32("dk", batch, len, KV_HEADS, HEAD_DIM), dv = Tensor.f32("dv", batch, len, KV_HEADS, HEAD_DIM);
+
+            TaskGraph fwd = SlidingWindowAttention.addForward(
+                    new TaskGraph("fwd").transferToDevice(DataTransferMode.FIRST_EXECUTION, q, k, v), "", s, q, k, v, o, lse);
+            TaskGraph both = SlidingWindowAttention.addForward(
+                    new TaskGraph("fwdbwd").transferToDevice(DataTransferMode.FIRST_EXECUTION, q, k, v, dO), "", s, q, k, v, o, lse);
+            SlidingWindowAttention.addBackward(both, "", s, q, k, v, o, lse, dO, delta, dq, dk, dv);
+            try (ExecutionPlan plan = new ExecutionPlan(fwd.snapshot(), both.snapshot()).withDevice(device)) {
+                rows.add(measure(plan, "fwd", "swa fwd", len, progress));
+                rows.add(measure(plan, "fwdbwd", "swa fwd+bwd", len, progress));
+            }
+        }
+        return rows;
+    }
+
+    private static Row measure(ExecutionPlan plan, String graph, String what, int len, PrintStream progress) {
+        BenchTimer.Stats st = BenchTimer.time(() -> plan.execute(graph), 2, 3, 1.0);
+        if (progress != null) progress.printf("%-12s L=%-8d %s%n", what, len, st);
+        return new Row(what, len, st.medianMs());
+    }
+
+    private static Tensor random(String name, SplittableRandom rng, int... shape) {
+        Tensor t = Tensor.f32(name, shape);
+        float[] a = t.f32();
+        for (int i = 0; i < a.length; i++) a[i] = (float) (rng.nextDouble() * 2 - 1);
+        return t;
+    }
+
+    /**
+     * Sanity check before timing a new device: runs forward and backward at a small bench-like
+     * shape (B=2, L=300, W=128) on {@code device} and on the Java backend and returns the largest
+     * error of o, dq, dk and dv, relative to each tensor's largest magnitude (expect ~1e-6).
+     */
+    public static double maxErrorAgainstJava(Device device) {
+        Shape s = new Shape(2, 300, QUERY_HEADS, KV_HEADS, HEAD_DIM, 128);
+        float[][] onDevice = forwardBackward(device, s), onJava = forwardBackward(Devices.select("java"), s);
+        double worst = 0;
+        for (int i = 0; i < onDevice.length; i++) {
+            double scale = 1e-30, err = 0;
+            for (float x : onJava[i]) scale = Math.max(scale, Math.abs(x));
+            for (int j = 0; j < onJava[i].length; j++) err = Math.max(err, Math.abs((double) onJava[i][j] - onDevice[i][j]));
+            worst = Math.max(worst, Double.isNaN(err) ? Double.POSITIVE_INFINITY : err / scale);
+        }
+        return worst;
+    }
+
+    /** o, dq, dk, dv of one forward + backward on seeded random inputs. */
+    private static float[][] forwardBackward(Device device, Shape s) {
+        int b = s.batch(), len = s.length();
+        SplittableRandom rng = new SplittableRandom(1);
+        Tensor q = random("q", rng, b, len, QUERY_HEADS, HEAD_DIM), k = random("k", rng, b, len, KV_HEADS, HEAD_DIM);
+        Tensor v = random("v", rng, b, len, KV_HEADS, HEAD_DIM), dO = random("d_o", rng, b, len, QUERY_HEADS, HEAD_DIM);
+        Tensor o = Tensor.f32("o", b, len, QUERY_HEADS, HEAD_DIM), lse = Tensor.f32("lse", b, len, QUERY_HEADS);
+        Tensor delta = Tensor.f32("delta", b, len, QUERY_HEADS), dq = Tensor.f32("dq", b, len, QUERY_HEADS, HEAD_DIM);
+        Tensor dk = Tensor.f32("dk", b, len, KV_HEADS, HEAD_DIM), dv = Tensor.f32("dv", b, len, KV_HEADS, HEAD_DIM);
+        TaskGraph g = SlidingWindowAttention.addForward(
+                new TaskGraph("check").transferToDevice(DataTransferMode.EVERY_EXECUTION, q, k, v, dO), "", s, q, k, v, o, lse);
+        SlidingWindowAttention.addBackward(g, "", s, q, k, v, o, lse, dO, delta, dq, dk, dv)
+                .transferToHost(DataTransferMode.EVERY_EXECUTION, o, dq, dk, dv);
+        try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(device)) {
+            plan.execute();
+        }
+        return new float[][] {o.toF32Array(), dq.toF32Array(), dk.toF32Array(), dv.toF32Array()};
+    }
+
+    /**
+     * {@code java ... SwaBench [device] [batch] [window] [L1,L2,...]}: checks the device against
+     * the Java backend, then prints one line per measurement. Defaults: preferred device, B=8, W=512, L=4096.
+     */
+    public static void main(String[] args) {
+        Device d = args.length > 0 ? Devices.select(args[0]) : Devices.preferred();
+        int batch = args.length > 1 ? Integer.parseInt(args[1]) : 8;
+        int window = args.length > 2 ? Integer.parseInt(args[2]) : 512;
+        int[] lengths = args.length > 3 ? java.util.Arrays.stream(args[3].split(",")).mapToInt(Integer::parseInt).toArray() : new int[] {4096};
+        System.out.println("device " + d + ", B=" + batch + " HQ=" + QUERY_HEADS + " H=" + KV_HEADS + " D=" + HEAD_DIM + " W=" + window);
+        if (!d.isJava()) System.out.printf("max relative error against the Java backend: %.2e%n", maxErrorAgainstJava(d));
+        run(d, batch, lengths, window, System.out);
+    }
+}
