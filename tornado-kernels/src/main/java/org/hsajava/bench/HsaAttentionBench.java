@@ -26,7 +26,8 @@ import org.hsajava.kernels.HsaAttention;
 public final class HsaAttentionBench {
     private HsaAttentionBench() {}
 
-    public record Row(String what, int length, double medianMs) {}
+    /** One measurement; {@code deviceBytes} is what the plan holds on the device (inputs, outputs, saved state). */
+    public record Row(String what, int length, double medianMs, long deviceBytes) {}
 
     static final int HQ = 16, H = 1, D = 64, S = 64, K = 8;
 
@@ -36,10 +37,10 @@ public final class HsaAttentionBench {
             Problem p = Problem.random(batch, length, 1234 + length);
             try (ExecutionPlan plan = new ExecutionPlan(p.forwardGraph(), p.trainingGraph()).withDevice(device)) {
                 BenchTimer.Stats fwd = BenchTimer.time(() -> plan.execute("fwd"), 1, 3, 1.0);
-                rows.add(new Row("hsa fwd", length, fwd.medianMs()));
+                rows.add(new Row("hsa fwd", length, fwd.medianMs(), plan.deviceBytes()));
                 if (progress != null) progress.printf("hsa fwd      B=%d L=%d on %s: %s%n", batch, length, device, fwd);
                 BenchTimer.Stats both = BenchTimer.time(() -> plan.execute("fwdbwd"), 1, 3, 1.0);
-                rows.add(new Row("hsa fwd+bwd", length, both.medianMs()));
+                rows.add(new Row("hsa fwd+bwd", length, both.medianMs(), plan.deviceBytes()));
                 if (progress != null) {
                     progress.printf("hsa fwd+bwd  B=%d L=%d on %s: %s; device memory %.1f MiB (inputs, outputs, lse, delta, CSR)%n",
                             batch, length, device, both, plan.deviceBytes() / (1024.0 * 1024.0));

@@ -26,7 +26,7 @@ import org.hsajava.kernels.HsaSelection.WeightMode;
 public final class HsaSelectionBench {
     private HsaSelectionBench() {}
 
-    public record Row(String what, int length, double medianMs) {}
+    public record Row(String what, int length, double medianMs, long deviceBytes) {}
 
     static final int H = 1, DR = 64, S = 64, K = 8;
 
@@ -53,10 +53,10 @@ public final class HsaSelectionBench {
             try (ExecutionPlan plan = new ExecutionPlan(fwd.snapshot(), bwd.snapshot()).withDevice(device)) {
                 plan.execute();  // uploads, compiles, fills the selection the backward reads
                 BenchTimer.Stats f = BenchTimer.time(() -> plan.execute("selection"), 2, 5, 1.0);
-                rows.add(new Row("selection", L, f.medianMs()));
+                rows.add(new Row("selection", L, f.medianMs(), plan.deviceBytes()));
                 if (progress != null) progress.printf("selection           L=%-8d B=%d  %s%n", L, batch, f);
                 BenchTimer.Stats b = BenchTimer.time(() -> plan.execute("selectionBackward"), 2, 5, 1.0);
-                rows.add(new Row("selection-backward", L, b.medianMs()));
+                rows.add(new Row("selection-backward", L, b.medianMs(), plan.deviceBytes()));
                 if (progress != null) {
                     progress.printf("selection-backward  L=%-8d B=%d  %s%n", L, batch, b);
                     progress.print(plan.withProfiling(true).execute().table());  // where the time goes, per kernel

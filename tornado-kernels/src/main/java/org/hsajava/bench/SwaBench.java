@@ -24,7 +24,7 @@ public final class SwaBench {
     public static final int QUERY_HEADS = 16, KV_HEADS = 1, HEAD_DIM = 64;
 
     /** One measurement: {@code what} is "swa fwd" or "swa fwd+bwd". */
-    public record Row(String what, int length, double medianMs) {}
+    public record Row(String what, int length, double medianMs, long deviceBytes) {}
 
     /**
      * Measures forward and forward+backward for each length.
@@ -58,7 +58,7 @@ public final class SwaBench {
     private static Row measure(ExecutionPlan plan, String graph, String what, int len, PrintStream progress) {
         BenchTimer.Stats st = BenchTimer.time(() -> plan.execute(graph), 2, 3, 1.0);
         if (progress != null) progress.printf("%-12s L=%-8d %s%n", what, len, st);
-        return new Row(what, len, st.medianMs());
+        return new Row(what, len, st.medianMs(), plan.deviceBytes());
     }
 
     private static Tensor random(String name, SplittableRandom rng, int... shape) {

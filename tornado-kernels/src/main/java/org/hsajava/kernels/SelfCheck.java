@@ -5,7 +5,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.function.Function;
+import org.hsajava.compute.DataTransferMode;
 import org.hsajava.compute.Device;
+import org.hsajava.compute.ExecutionPlan;
+import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Devices;
 import org.hsajava.compute.KernelRunner;
 import org.hsajava.compute.Tensor;
@@ -78,7 +81,74 @@ public final class SelfCheck {
             KernelRunner.run(d, Reduce.SUM_PARTIALS, partials, out, Reduce.DEFAULT_PARTS);
             return out.toF32Array();
         }));
+        cases.add(new Case("hsa selection top-K + stick weights (L=300, S=16, K=8)", 1e-5, SelfCheck::selection));
+        cases.add(new Case("hsa attention fwd+bwd (L=200, G=16, D=S=64)", 1e-4, SelfCheck::hsaAttention));
+        cases.add(new Case("sliding-window attention fwd+bwd (L=300, W=64)", 1e-4, SelfCheck::slidingWindow));
         return cases;
+    }
+
+    /** Indices (as floats) and weights of the top-8 chunks for 300 tokens. */
+    private static float[] selection(Device d) {
+        int B = 1, L = 300, H = 1, dr = 64, S = 16, K = 8, C = L / S;
+        Tensor qr = Tensor.of("q_r", random(B * L * H * dr, 20)), lm = Tensor.of("landmarks", random(B * C * H * dr, 21));
+        Tensor idx = Tensor.i32("indices", B * L * H * K), sc = Tensor.f32("scores", B * L * H * K), w = Tensor.f32("weights", B * L * H * K);
+        KernelRunner.run(d, HsaSelection.topK(dr, K), qr, lm, idx, sc, B, L, H, C, S, 0);
+        KernelRunner.run(d, HsaSelection.weights(HsaSelection.WeightMode.STICK, K), sc, w, B, L, H, C, S, 0);
+        return concat(toFloat(idx.toI32Array()), w.toF32Array());
+    }
+
+    /** o, dq, dk, dv and dweights of the HSA attention for a fixed valid selection. */
+    private static float[] hsaAttention(Device d) {
+        int B = 1, L = 200, HQ = 16, H = 1, D = 64, S = 64, K = 4, C = L / S;
+        int[] indices = new int[B * L * H * K];
+        float[] weights = new float[B * L * H * K];
+        for (int t = 0; t < L; t++) {
+            int valid = HsaSelection.validSlots(t, S, C, K);
+            for (int k = 0; k < valid; k++) {
+                indices[t * K + k] = t / S - 1 - k;          // the most recent eligible chunks, most recent first
+                weights[t * K + k] = 0.6f / (k + 1);
+            }
+        }
+        HsaCsr.Csr csr = HsaCsr.reference(indices, B, L, H, C, S, 0, K);
+        float scale = (float) (1 / Math.sqrt(D));
+        Tensor q = Tensor.of("q", random(B * L * HQ * D, 22)), k = Tensor.of("k", random(B * C * S * H * D, 23)), v = Tensor.of("v", random(B * C * S * H * D, 24));
+        Tensor idx = Tensor.of("indices", indices), w = Tensor.of("weights", weights), dout = Tensor.of("dout", random(B * L * HQ * D, 25));
+        Tensor o = Tensor.f32("o", B * L * HQ * D), lse = Tensor.f32("lse", B * L * HQ * K), dq = Tensor.f32("dq", B * L * HQ * D);
+        Tensor dw = Tensor.f32("dweights", B * L * H * K), delta = Tensor.f32("delta", B * L * HQ * K);
+        Tensor dk = Tensor.f32("dk", B * C * S * H * D), dv = Tensor.f32("dv", B * C * S * H * D);
+        KernelRunner.run(d, HsaAttention.forward(D, S, HQ / H), q, k, v, idx, w, o, lse, B, L, HQ, H, K, 0, scale);
+        KernelRunner.run(d, HsaAttention.backwardQ(D, S, HQ / H), q, k, v, idx, w, dout, lse, dq, dw, delta, B, L, HQ, H, K, scale);
+        KernelRunner.run(d, HsaAttention.backwardKv(D, S, HQ / H), q, k, v, w, dout, lse, delta, Tensor.of("chunkStart", csr.chunkStart()),
+                Tensor.of("entries", csr.entries()), dk, dv, B, L, HQ, H, K, scale);
+        return concat(concat(o.toF32Array(), dq.toF32Array()), concat(concat(dk.toF32Array(), dv.toF32Array()), dw.toF32Array()));
+    }
+
+    /** o, dq, dk and dv of sliding-window attention. */
+    private static float[] slidingWindow(Device d) {
+        SlidingWindowAttention.Shape s = new SlidingWindowAttention.Shape(2, 300, 8, 2, 64, 64);
+        int nq = 2 * 300 * 8 * 64, nk = 2 * 300 * 2 * 64;
+        Tensor q = Tensor.of("q", random(nq, 26)), k = Tensor.of("k", random(nk, 27)), v = Tensor.of("v", random(nk, 28)), dO = Tensor.of("d_o", random(nq, 29));
+        Tensor o = Tensor.f32("o", nq), lse = Tensor.f32("lse", 2 * 300 * 8), delta = Tensor.f32("delta", 2 * 300 * 8);
+        Tensor dq = Tensor.f32("dq", nq), dk = Tensor.f32("dk", nk), dv = Tensor.f32("dv", nk);
+        TaskGraph g = SlidingWindowAttention.addForward(new TaskGraph("swa").transferToDevice(DataTransferMode.EVERY_EXECUTION, q, k, v, dO), "", s, q, k, v, o, lse);
+        SlidingWindowAttention.addBackward(g, "", s, q, k, v, o, lse, dO, delta, dq, dk, dv)
+                .transferToHost(DataTransferMode.EVERY_EXECUTION, o, dq, dk, dv);
+        try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(d)) {
+            plan.execute();
+        }
+        return concat(concat(o.toF32Array(), dq.toF32Array()), concat(dk.toF32Array(), dv.toF32Array()));
+    }
+
+    private static float[] toFloat(int[] a) {
+        float[] f = new float[a.length];
+        for (int i = 0; i < a.length; i++) f[i] = a[i];
+        return f;
+    }
+
+    private static float[] concat(float[] a, float[] b) {
+        float[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
     }
 
     private static float[] abs(float[] a) {
@@ -102,7 +172,7 @@ public final class SelfCheck {
             }
             results.add(r);
             if (out != null) {
-                out.printf("  %-4s %-44s %s%n", r.ok() ? "ok" : "FAIL", r.name(),
+                out.printf("  %-4s %-56s %s%n", r.ok() ? "ok" : "FAIL", r.name(),
                         r.error() != null ? r.error() : String.format("max rel. error %.2e (tolerance %.0e), %.0f ms", r.maxRelError(), r.tolerance(), r.millis()));
             }
         }
