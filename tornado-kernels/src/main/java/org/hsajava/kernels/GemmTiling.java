@@ -1,0 +1,42 @@
+package org.hsajava.kernels;
+
+import org.hsajava.compute.DeviceInfo;
+
+/**
+ * Tile sizes of the tuned GEMM kernel ({@code gemm_tiled} in {@code kernels/gemm.cl}), passed to the
+ * compiler as {@code -D} constants: a work-group of {@code (tn/wn) x (tm/wm)} work-items computes a
+ * {@code tm x tn} block of C, stepping through K in slices of {@code tk}; each work-item keeps a
+ * {@code wm x wn} micro-tile of C in registers.
+ */
+public record GemmTiling(int tm, int tn, int tk, int wm, int wn) {
+
+    /** GPUs (measured on the H100; a common fp32 SGEMM shape elsewhere too). */
+    public static final GemmTiling GPU = new GemmTiling(128, 128, 16, 8, 8);
+    /** CPUs through PoCL, where a work-group is a loop and smaller blocks stay in cache. */
+    public static final GemmTiling CPU = new GemmTiling(64, 64, 16, 4, 4);
+
+    public GemmTiling {
+        if (wm <= 0 || wn <= 0 || wm % 4 != 0 || wn % 4 != 0) throw new IllegalArgumentException("micro-tile " + wm + "x" + wn + " must be positive multiples of 4 (float4 reads)");
+        if (tm <= 0 || tn <= 0 || tm % wm != 0 || tn % wn != 0) throw new IllegalArgumentException("block " + tm + "x" + tn + " is not a multiple of the micro-tile " + wm + "x" + wn);
+        if (tk <= 0) throw new IllegalArgumentException("K-tile must be positive, got " + tk);
+        int threads = (tm / wm) * (tn / wn);
+        if ((tm * tk) % threads != 0 || (tk * tn) % threads != 0) {
+            throw new IllegalArgumentException("tiles " + this + ": " + threads + " work-items cannot share the " + tm + "x" + tk + " and " + tk + "x" + tn + " tile loads evenly");
+        }
+    }
+
+    /** The default for a device type: GPU tiles on GPUs and accelerators, CPU tiles on CPUs. */
+    public static GemmTiling forDevice(DeviceInfo d) { return d.type() == DeviceInfo.Type.CPU ? CPU : GPU; }
+
+    public int workGroupX() { return tn / wn; }
+
+    public int workGroupY() { return tm / wm; }
+
+    public int workGroupSize() { return workGroupX() * workGroupY(); }
+
+    /** True when M, N and K are whole multiples of the tiles (the unguarded variant applies). */
+    public boolean divides(int m, int n, int k) { return m % tm == 0 && n % tn == 0 && k % tk == 0; }
+
+    @Override
+    public String toString() { return tm + "x" + tn + "x" + tk + "/" + wm + "x" + wn; }
+}
