@@ -58,9 +58,17 @@ public final class Gemm {
         return CACHE.computeIfAbsent(new Key("gemm_naive", transA, transB, null, false), Gemm::build);
     }
 
-    /** The best variant for a device and sizes: the device type's tiles, unguarded when they divide M, N, K. */
+    /** As {@link #select(Device, boolean, boolean, int, int, int, int)} for one matrix (batch 1). */
     public static KernelDef select(Device device, boolean transA, boolean transB, int m, int n, int k) {
-        GemmTiling t = GemmTiling.forDevice(device.info());
+        return select(device, transA, transB, m, n, k, 1);
+    }
+
+    /**
+     * The best variant for a device and sizes: the tiles for the device type and problem size
+     * ({@link GemmTiling#forProblem}), unguarded when they divide M, N and K.
+     */
+    public static KernelDef select(Device device, boolean transA, boolean transB, int m, int n, int k, int batch) {
+        GemmTiling t = GemmTiling.forProblem(device.info(), m, n, batch);
         return m > 0 && n > 0 && k > 0 && t.divides(m, n, k) ? exact(transA, transB, t) : kernel(transA, transB, t);
     }
 

@@ -1,7 +1,9 @@
 package org.hsajava.kernels;
 
 import static org.hsajava.compute.testing.Close.assertClose;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 import org.hsajava.compute.Device;
+import org.hsajava.compute.DeviceInfo;
 import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.KernelRunner;
 import org.hsajava.compute.Tensor;
@@ -141,10 +144,32 @@ class GemmTest {
     @Test
     void selectPicksUnguardedOnlyWhenTilesDivide() {
         Device cl = TestDevices.opencl();
-        GemmTiling t = GemmTiling.forDevice(cl.info());
-        assertTrue(Gemm.select(cl, false, false, t.tm(), t.tn(), t.tk()).defines().get("GEMM_EXACT").equals("1"));
-        assertTrue(Gemm.select(cl, false, false, t.tm() + 1, t.tn(), t.tk()).defines().get("GEMM_EXACT").equals("0"));
-        assertTrue(Gemm.kernel(true, false) == Gemm.kernel(true, false), "variants are cached");
+        GemmTiling t = GemmTiling.forProblem(cl.info(), 1024, 1024, 1);
+        KernelDef exact = Gemm.select(cl, false, false, 1024, 1024, 256);
+        assertEquals("1", exact.defines().get("GEMM_EXACT"));
+        assertEquals(String.valueOf(t.tm()), exact.defines().get("GEMM_TM"));
+        assertEquals("0", Gemm.select(cl, false, false, 1025, 1024, 256).defines().get("GEMM_EXACT"));
+        assertEquals("0", Gemm.select(cl, false, false, 1024, 1024, 255).defines().get("GEMM_EXACT"));
+        assertSame(Gemm.kernel(true, false), Gemm.kernel(true, false), "variants are cached");
+    }
+
+    @Test
+    void gpuTilesShrinkWhenLargeBlocksWouldLeaveComputeUnitsIdle() {
+        DeviceInfo gpu = new DeviceInfo(0, "opencl", "fake GPU", "v", "p", DeviceInfo.Type.GPU, 1L << 30, 48 << 10, 132, 1024,
+                new long[] {1024, 1024, 64}, false, false, "OpenCL 3.0", 512, 0, 0);
+        DeviceInfo cpu = new DeviceInfo(0, "opencl", "fake CPU", "v", "p", DeviceInfo.Type.CPU, 1L << 30, 48 << 10, 2, 4096,
+                new long[] {4096, 4096, 4096}, false, false, "OpenCL 3.0", 128, 0, 0);
+        assertEquals(GemmTiling.GPU_SMALL, GemmTiling.forProblem(gpu, 1024, 1024, 1));  // 64 blocks < 132 CUs
+        assertEquals(GemmTiling.GPU, GemmTiling.forProblem(gpu, 2048, 2048, 1));        // 256 blocks
+        assertEquals(GemmTiling.GPU, GemmTiling.forProblem(gpu, 1024, 1024, 4));        // batch fills the device
+        assertEquals(GemmTiling.CPU, GemmTiling.forProblem(cpu, 1024, 1024, 1));
+    }
+
+    @Test
+    void tilingsThatCannotShareLoadsEvenlyAreRejected() {
+        assertThrows(IllegalArgumentException.class, () -> new GemmTiling(64, 64, 16, 6, 4));   // micro-tile not float4
+        assertThrows(IllegalArgumentException.class, () -> new GemmTiling(64, 48, 16, 4, 32));  // block not a micro-tile multiple
+        assertThrows(IllegalArgumentException.class, () -> new GemmTiling(128, 128, 1, 4, 4));  // 1024 work-items, 128-element loads
     }
 
     @Test
