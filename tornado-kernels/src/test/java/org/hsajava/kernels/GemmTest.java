@@ -83,11 +83,13 @@ class GemmTest {
     /** Every kernel variant that must agree with the references on {@code d}. */
     private static List<KernelDef> variants(boolean ta, boolean tb) {
         List<KernelDef> ks = new ArrayList<>(List.of(Gemm.naive(ta, tb), Gemm.kernel(ta, tb, SMALL)));
-        if (!TestDevices.underOclgrind()) {
-            ks.add(Gemm.kernel(ta, tb, GemmTiling.GPU));
-            ks.add(Gemm.kernel(ta, tb, GemmTiling.CPU));
-        }
+        if (!TestDevices.underOclgrind()) ks.addAll(productionVariants(ta, tb));
         return ks;
+    }
+
+    /** The tilings the library picks on real devices (checked under oclgrind on the small shapes only). */
+    private static List<KernelDef> productionVariants(boolean ta, boolean tb) {
+        return List.of(Gemm.kernel(ta, tb, GemmTiling.GPU), Gemm.kernel(ta, tb, GemmTiling.GPU_SMALL), Gemm.kernel(ta, tb, GemmTiling.CPU));
     }
 
     static Stream<Arguments> shapes() {
@@ -108,7 +110,9 @@ class GemmTest {
         float[] java = p.run(TestDevices.java(), Gemm.kernel(ta, tb));
         assertClose("java loop vs double", want, java, TOL);
         Device cl = TestDevices.opencl();
-        for (KernelDef kd : variants(ta, tb)) {
+        List<KernelDef> kernels = variants(ta, tb);
+        if (TestDevices.underOclgrind()) kernels.addAll(productionVariants(ta, tb));
+        for (KernelDef kd : kernels) {
             float[] got = p.run(cl, kd);
             assertClose(kd.name() + " vs double", want, got, TOL);
             assertClose(kd.name() + " vs java loop", java, got, TOL);
@@ -132,12 +136,11 @@ class GemmTest {
     @ParameterizedTest(name = "transA={0} transB={1}")
     @MethodSource("transposes")
     void unguardedVariantOnTileMultiples(boolean ta, boolean tb) {
-        GemmTiling t = TestDevices.underOclgrind() ? SMALL : GemmTiling.GPU;
-        Problem p = Problem.random(11, ta, tb, t.tm(), 2 * t.tn(), 3 * t.tk(), 0, 2, false, 1f, -1f);
-        assertClose("exact " + t, p.expected(), p.run(TestDevices.opencl(), Gemm.exact(ta, tb, t)), TOL);
-        if (!TestDevices.underOclgrind()) {
-            Problem q = Problem.random(12, ta, tb, 128, 64, 32, 4, 1, false, 1f, 0f);
-            assertClose("exact cpu", q.expected(), q.run(TestDevices.opencl(), Gemm.exact(ta, tb, GemmTiling.CPU)), TOL);
+        // one block (two batch items) under oclgrind; several blocks and K-steps otherwise
+        int f = TestDevices.underOclgrind() ? 1 : 2;
+        for (GemmTiling t : List.of(SMALL, GemmTiling.GPU, GemmTiling.GPU_SMALL, GemmTiling.CPU)) {
+            Problem p = Problem.random(11, ta, tb, t.tm() * f, t.tn() * f, t.tk() * (f + 1), f == 1 ? 0 : 4, 2, false, 1f, -1f);
+            assertClose("exact " + t, p.expected(), p.run(TestDevices.opencl(), Gemm.exact(ta, tb, t)), TOL);
         }
     }
 
