@@ -1,0 +1,169 @@
+package org.hsajava.kernels;
+
+import static org.hsajava.compute.DType.F32;
+
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.hsajava.compute.Checks;
+import org.hsajava.compute.Device;
+import org.hsajava.compute.KernelArgs;
+import org.hsajava.compute.KernelDef;
+import org.hsajava.compute.WorkerGrid;
+import org.hsajava.compute.java.Parallel;
+
+/**
+ * Batched row-major GEMM (source {@code kernels/gemm.cl}):
+ * {@code C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b]} for {@code 0 <= b < batch}.
+ *
+ * <p>Arguments, in this order: {@code A, B, C, M, N, K, lda, ldb, ldc, strideA, strideB, strideC,
+ * batch, alpha, beta}. op(A) is M x K, op(B) is K x N, C is M x N. {@code lda/ldb/ldc} are the row
+ * strides of the matrices as stored (A is stored M x K, or K x M when transposed; B is stored K x N,
+ * or N x K when transposed); {@code strideA/B/C} are the element distances between batch items (0
+ * broadcasts one A or B to every item). With {@code beta == 0} C is write-only.
+ *
+ * <p>A GEMM needs no backward kernel: for {@code C = op(A) op(B)}, {@code d op(A) = dC op(B)^T}
+ * and {@code d op(B) = op(A)^T dC}, which are GEMMs with other transposes.
+ *
+ * <p>Variants are cached: {@link #kernel(boolean, boolean)} (the tuned kernel, GPU tiles),
+ * {@link #kernel(boolean, boolean, GemmTiling)}, {@link #exact} (no bounds guards, for sizes that
+ * are tile multiples), {@link #naive} (the 16x16 baseline) and {@link #select}, which picks the
+ * tiles for a device and the unguarded variant when the sizes allow.
+ */
+public final class Gemm {
+    private Gemm() {}
+
+    private static final String SOURCE = "kernels/gemm.cl";
+    private static final int NAIVE_TILE = 16;
+
+    private record Key(String entry, boolean transA, boolean transB, GemmTiling tiling, boolean exact) {}
+
+    private static final Map<Key, KernelDef> CACHE = new ConcurrentHashMap<>();
+
+    /** The tuned kernel with the GPU tiles, guarded for any size. */
+    public static KernelDef kernel(boolean transA, boolean transB) { return kernel(transA, transB, GemmTiling.GPU); }
+
+    /** The tuned kernel with the given tiles, guarded for any size. */
+    public static KernelDef kernel(boolean transA, boolean transB, GemmTiling tiling) {
+        return CACHE.computeIfAbsent(new Key("gemm_tiled", transA, transB, tiling, false), Gemm::build);
+    }
+
+    /** The tuned kernel without bounds guards: M, N and K must be positive multiples of the tiles. */
+    public static KernelDef exact(boolean transA, boolean transB, GemmTiling tiling) {
+        return CACHE.computeIfAbsent(new Key("gemm_tiled", transA, transB, tiling, true), Gemm::build);
+    }
+
+    /** The deliberately naive baseline: 16x16 local-memory tiles, one element of C per work-item. */
+    public static KernelDef naive(boolean transA, boolean transB) {
+        return CACHE.computeIfAbsent(new Key("gemm_naive", transA, transB, null, false), Gemm::build);
+    }
+
+    /** As {@link #select(Device, boolean, boolean, int, int, int, int)} for one matrix (batch 1). */
+    public static KernelDef select(Device device, boolean transA, boolean transB, int m, int n, int k) {
+        return select(device, transA, transB, m, n, k, 1);
+    }
+
+    /**
+     * The best variant for a device and sizes: the tiles for the device type and problem size
+     * ({@link GemmTiling#forProblem}), unguarded when they divide M, N and K.
+     */
+    public static KernelDef select(Device device, boolean transA, boolean transB, int m, int n, int k, int batch) {
+        GemmTiling t = GemmTiling.forProblem(device.info(), m, n, batch);
+        return m > 0 && n > 0 && k > 0 && t.divides(m, n, k) ? exact(transA, transB, t) : kernel(transA, transB, t);
+    }
+
+    private static KernelDef build(Key key) {
+        KernelDef.Builder b = KernelDef.builder(key.entry(), SOURCE)
+                .in("A", F32).in("B", F32).inOut("C", F32)
+                .intArg("M").intArg("N").intArg("K").intArg("lda").intArg("ldb").intArg("ldc")
+                .intArg("strideA").intArg("strideB").intArg("strideC").intArg("batch")
+                .floatArg("alpha").floatArg("beta")
+                .define("TRANS_A", key.transA() ? 1 : 0).define("TRANS_B", key.transB() ? 1 : 0)
+                .java(a -> reference(a, key.transA(), key.transB()));
+        GemmTiling t = key.tiling();
+        if (t == null) {
+            return b.check(a -> checkArgs(a, key.transA(), key.transB()))
+                    .grid(a -> WorkerGrid.of3D(a.i("N"), a.i("M"), a.i("batch"), NAIVE_TILE, NAIVE_TILE, 1))
+                    .build();
+        }
+        b.define("GEMM_TM", t.tm()).define("GEMM_TN", t.tn()).define("GEMM_TK", t.tk())
+                .define("GEMM_WM", t.wm()).define("GEMM_WN", t.wn()).define("GEMM_EXACT", key.exact() ? 1 : 0);
+        return b.check(a -> {
+                    checkArgs(a, key.transA(), key.transB());
+                    if (key.exact()) checkTileMultiples(a, t);
+                })
+                .grid(a -> WorkerGrid.of3D(
+                        (long) ceilDiv(a.i("N"), t.tn()) * t.workGroupX(), (long) ceilDiv(a.i("M"), t.tm()) * t.workGroupY(), a.i("batch"),
+                        t.workGroupX(), t.workGroupY(), 1))
+                .build();
+    }
+
+    private static int ceilDiv(int a, int b) { return (a + b - 1) / b; }
+
+    // ------------------------------------------------------------------------------------ checks
+
+    static void checkArgs(KernelArgs a, boolean transA, boolean transB) {
+        for (String s : new String[] {"M", "N", "K", "strideA", "strideB", "strideC"}) Checks.positive(a, s, true);
+        Checks.positive(a, "batch", false);
+        int m = a.i("M"), n = a.i("N"), k = a.i("K"), batch = a.i("batch");
+        // stored shapes: rows x cols with row stride ld
+        checkMatrix(a, "A", "lda", "strideA", transA ? k : m, transA ? m : k, batch);
+        checkMatrix(a, "B", "ldb", "strideB", transB ? n : k, transB ? k : n, batch);
+        checkMatrix(a, "C", "ldc", "strideC", m, n, batch);
+        long footprintC = m == 0 || n == 0 ? 0 : (long) (m - 1) * a.i("ldc") + n;
+        if (batch > 1 && a.i("strideC") < footprintC) {
+            throw new IllegalArgumentException("argument 'strideC' (" + a.i("strideC") + ") is smaller than one C matrix (" + footprintC
+                    + " elements): batch items would overlap and race");
+        }
+    }
+
+    private static void checkMatrix(KernelArgs a, String buf, String ld, String stride, int rows, int cols, int batch) {
+        int l = a.i(ld);
+        if (l < Math.max(1, cols)) throw new IllegalArgumentException("argument '" + ld + "' (" + l + ") is smaller than the " + cols + " columns of stored " + buf);
+        if (rows == 0 || cols == 0) return;
+        long needed = (long) (batch - 1) * a.i(stride) + (long) (rows - 1) * l + cols;
+        Checks.atLeast(a, buf, needed);
+    }
+
+    private static void checkTileMultiples(KernelArgs a, GemmTiling t) {
+        int[] tile = {t.tm(), t.tn(), t.tk()};
+        String[] dim = {"M", "N", "K"};
+        for (int i = 0; i < 3; i++) {
+            int v = a.i(dim[i]);
+            if (v <= 0 || v % tile[i] != 0) {
+                throw new IllegalArgumentException("argument '" + dim[i] + "' (" + v + ") must be a positive multiple of " + tile[i] + " for the unguarded GEMM with tiles " + t);
+            }
+        }
+    }
+
+    // --------------------------------------------------------------------------- Java reference
+
+    /** The obvious loop, row by row of C (over all batch items), summing over k in order. */
+    private static void reference(KernelArgs a, boolean transA, boolean transB) {
+        float[] A = a.f32("A"), B = a.f32("B"), C = a.f32("C");
+        int ao = a.off("A"), bo = a.off("B"), co = a.off("C");
+        int m = a.i("M"), n = a.i("N"), k = a.i("K"), lda = a.i("lda"), ldb = a.i("ldb"), ldc = a.i("ldc");
+        int sa = a.i("strideA"), sb = a.i("strideB"), sc = a.i("strideC"), batch = a.i("batch");
+        float alpha = a.f("alpha"), beta = a.f("beta");
+        if (m == 0 || n == 0) return;
+        int grain = Math.max(1, (1 << 16) / Math.max(1, n * Math.max(1, k)));
+        Parallel.forRange(batch * m, grain, (lo, hi) -> {
+            float[] row = new float[n];
+            for (int r = lo; r < hi; r++) {
+                int b = r / m, i = r % m;
+                int ab = ao + b * sa, bb = bo + b * sb, cb = co + b * sc + i * ldc;
+                Arrays.fill(row, 0f);
+                for (int kk = 0; kk < k; kk++) {
+                    float aik = transA ? A[ab + kk * lda + i] : A[ab + i * lda + kk];
+                    if (transB) {
+                        for (int j = 0; j < n; j++) row[j] += aik * B[bb + j * ldb + kk];
+                    } else {
+                        int bk = bb + kk * ldb;
+                        for (int j = 0; j < n; j++) row[j] += aik * B[bk + j];
+                    }
+                }
+                for (int j = 0; j < n; j++) C[cb + j] = beta == 0f ? alpha * row[j] : alpha * row[j] + beta * C[cb + j];
+            }
+        });
+    }
+}

@@ -1,0 +1,216 @@
+#include "common.h"
+
+// GEMM family: batched, row-major
+//   C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b]        for 0 <= b < batch
+// op(A) is M x K, op(B) is K x N, C is M x N. lda/ldb/ldc are the row strides of the STORED
+// matrices (A is stored M x K, or K x M when TRANS_A; B is stored K x N, or N x K when TRANS_B);
+// strideA/B/C are the element distances between batch items. With beta == 0, C is write-only:
+// it is never read, so garbage (NaN) in C cannot leak into the result.
+//
+// Compile-time constants (set by org.hsajava.kernels.Gemm):
+//   TRANS_A, TRANS_B        0/1: op() transposes the stored matrix
+//   GEMM_TM, GEMM_TN        block tile: a work-group computes a TM x TN tile of C
+//   GEMM_TK                 K-tile staged through local memory per step
+//   GEMM_WM, GEMM_WN        micro-tile: each work-item computes WM x WN elements (multiples of 4)
+//   GEMM_EXACT              1: M % TM == N % TN == K % TK == 0 (the host checks): no bounds guards
+
+#ifndef TRANS_A
+#define TRANS_A 0
+#endif
+#ifndef TRANS_B
+#define TRANS_B 0
+#endif
+
+// Element (m, k) of op(A) and (k, n) of op(B) in the stored row-major matrices.
+#if TRANS_A
+#define GEMM_A_AT(A, m, k, lda) (A)[(k) * (lda) + (m)]
+#else
+#define GEMM_A_AT(A, m, k, lda) (A)[(m) * (lda) + (k)]
+#endif
+#if TRANS_B
+#define GEMM_B_AT(B, k, n, ldb) (B)[(n) * (ldb) + (k)]
+#else
+#define GEMM_B_AT(B, k, n, ldb) (B)[(k) * (ldb) + (n)]
+#endif
+
+// The epilogue shared by both kernels: C is read only when beta != 0.
+static inline void gemm_store(__global float* C, int idx, float acc, float alpha, float beta) {
+    C[idx] = beta == 0.0f ? alpha * acc : alpha * acc + beta * C[idx];
+}
+
+// ------------------------------------------------------------------------------------------------
+// Baseline: deliberately naive 16x16 local-memory tiling, one element of C per work-item.
+// Grid: (N, M, batch) rounded up to (16, 16, 1).
+#define GEMM_NAIVE_TS 16
+
+__kernel __attribute__((reqd_work_group_size(GEMM_NAIVE_TS, GEMM_NAIVE_TS, 1)))
+void gemm_naive(__global const float* A, __global const float* B, __global float* C,
+                const int M, const int N, const int K, const int lda, const int ldb, const int ldc,
+                const int strideA, const int strideB, const int strideC, const int batch,
+                const float alpha, const float beta) {
+    __local float As[GEMM_NAIVE_TS][GEMM_NAIVE_TS];
+    __local float Bs[GEMM_NAIVE_TS][GEMM_NAIVE_TS];
+    const int lx = get_local_id(0), ly = get_local_id(1);
+    const int col = get_global_id(0), row = get_global_id(1), b = get_global_id(2);
+    A += b * strideA;
+    B += b * strideB;
+    C += b * strideC;
+    float acc = 0.0f;
+    for (int k0 = 0; k0 < K; k0 += GEMM_NAIVE_TS) {
+        const int ka = k0 + lx, kb = k0 + ly;
+        As[ly][lx] = (row < M && ka < K) ? GEMM_A_AT(A, row, ka, lda) : 0.0f;
+        Bs[ly][lx] = (kb < K && col < N) ? GEMM_B_AT(B, kb, col, ldb) : 0.0f;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int k = 0; k < GEMM_NAIVE_TS; k++) acc += As[ly][k] * Bs[k][lx];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (row < M && col < N) gemm_store(C, row * ldc + col, acc, alpha, beta);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Tuned: register-blocked, local-memory-tiled.
+//
+// A work-group of (TN/WN) x (TM/WM) work-items computes a TM x TN block of C. Per K-step it stages
+// op(A)[TM x TK] and op(B)[TK x TN] in local memory, both stored k-major (As[k][m], Bs[k][n]) so
+// that the inner product reads float4 rows of each. Work-item (tx, ty) owns the rows
+// ty*4 + {0..3} + c*(4*WGY) for c < WM/4 and the columns tx*4 + {0..3} + c*(4*WGX) for c < WN/4:
+// neighbouring work-items read neighbouring float4s (no bank conflicts), and the float4 loads of
+// one work-item are 16-byte aligned. The next K-tile's global loads are issued into registers
+// before the current tile's arithmetic, so memory latency hides behind the FMAs.
+#if defined(GEMM_TM)
+
+#define GEMM_WGX (GEMM_TN / GEMM_WN)
+#define GEMM_WGY (GEMM_TM / GEMM_WM)
+#define GEMM_NT (GEMM_WGX * GEMM_WGY)
+#define GEMM_A_LOADS (GEMM_TM * GEMM_TK / GEMM_NT)
+#define GEMM_B_LOADS (GEMM_TK * GEMM_TN / GEMM_NT)
+// A tile that is written transposed (k varies fastest in the loads) gets 4 floats of padding per
+// row, which spreads those stores over the banks and keeps the rows 16-byte aligned.
+#define GEMM_A_LD (GEMM_TM + (TRANS_A ? 0 : 4))
+#define GEMM_B_LD (GEMM_TN + (TRANS_B ? 4 : 0))
+
+#if GEMM_EXACT
+#define GEMM_IN(cond) 1
+#else
+#define GEMM_IN(cond) (cond)
+#endif
+
+// Loads this work-item's share of the op(A) tile at (m0, k0) into registers (zeros out of range).
+// The load order makes consecutive work-items read consecutive addresses of the stored matrix.
+static inline void gemm_fetch_a(float* ra, __global const float* A, int m0, int k0, int M, int K, int lda, int tid) {
+#pragma unroll
+    for (int r = 0; r < GEMM_A_LOADS; r++) {
+        const int l = tid + r * GEMM_NT;
+#if TRANS_A
+        const int m = l % GEMM_TM, k = l / GEMM_TM;
+#else
+        const int k = l % GEMM_TK, m = l / GEMM_TK;
+#endif
+        ra[r] = GEMM_IN(m0 + m < M && k0 + k < K) ? GEMM_A_AT(A, m0 + m, k0 + k, lda) : 0.0f;
+    }
+}
+
+static inline void gemm_fetch_b(float* rb, __global const float* B, int n0, int k0, int N, int K, int ldb, int tid) {
+#pragma unroll
+    for (int r = 0; r < GEMM_B_LOADS; r++) {
+        const int l = tid + r * GEMM_NT;
+#if TRANS_B
+        const int k = l % GEMM_TK, n = l / GEMM_TK;
+#else
+        const int n = l % GEMM_TN, k = l / GEMM_TN;
+#endif
+        rb[r] = GEMM_IN(n0 + n < N && k0 + k < K) ? GEMM_B_AT(B, k0 + k, n0 + n, ldb) : 0.0f;
+    }
+}
+
+// Writes the registers fetched above into the k-major local tiles.
+static inline void gemm_stage(__local float* As, __local float* Bs, const float* ra, const float* rb, int tid) {
+#pragma unroll
+    for (int r = 0; r < GEMM_A_LOADS; r++) {
+        const int l = tid + r * GEMM_NT;
+#if TRANS_A
+        const int m = l % GEMM_TM, k = l / GEMM_TM;
+#else
+        const int k = l % GEMM_TK, m = l / GEMM_TK;
+#endif
+        As[k * GEMM_A_LD + m] = ra[r];
+    }
+#pragma unroll
+    for (int r = 0; r < GEMM_B_LOADS; r++) {
+        const int l = tid + r * GEMM_NT;
+#if TRANS_B
+        const int k = l % GEMM_TK, n = l / GEMM_TK;
+#else
+        const int n = l % GEMM_TN, k = l / GEMM_TN;
+#endif
+        Bs[k * GEMM_B_LD + n] = rb[r];
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(GEMM_WGX, GEMM_WGY, 1)))
+void gemm_tiled(__global const float* A, __global const float* B, __global float* C,
+                const int M, const int N, const int K, const int lda, const int ldb, const int ldc,
+                const int strideA, const int strideB, const int strideC, const int batch,
+                const float alpha, const float beta) {
+    __local float4 As4[GEMM_TK * GEMM_A_LD / 4];
+    __local float4 Bs4[GEMM_TK * GEMM_B_LD / 4];
+    __local float* As = (__local float*) As4;
+    __local float* Bs = (__local float*) Bs4;
+
+    const int tx = get_local_id(0), ty = get_local_id(1);
+    const int tid = ty * GEMM_WGX + tx;
+    const int n0 = get_group_id(0) * GEMM_TN, m0 = get_group_id(1) * GEMM_TM, b = get_group_id(2);
+    A += b * strideA;
+    B += b * strideB;
+    C += b * strideC;
+
+    float acc[GEMM_WM][GEMM_WN];
+#pragma unroll
+    for (int i = 0; i < GEMM_WM; i++)
+#pragma unroll
+        for (int j = 0; j < GEMM_WN; j++) acc[i][j] = 0.0f;
+
+    float ra[GEMM_A_LOADS], rb[GEMM_B_LOADS];
+    gemm_fetch_a(ra, A, m0, 0, M, K, lda, tid);
+    gemm_fetch_b(rb, B, n0, 0, N, K, ldb, tid);
+
+    for (int k0 = 0; k0 < K; k0 += GEMM_TK) {
+        gemm_stage(As, Bs, ra, rb, tid);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (k0 + GEMM_TK < K) {  // prefetch the next K-tile while this one is multiplied
+            gemm_fetch_a(ra, A, m0, k0 + GEMM_TK, M, K, lda, tid);
+            gemm_fetch_b(rb, B, n0, k0 + GEMM_TK, N, K, ldb, tid);
+        }
+#pragma unroll
+        for (int k = 0; k < GEMM_TK; k++) {
+            float a[GEMM_WM], bv[GEMM_WN];
+#pragma unroll
+            for (int c = 0; c < GEMM_WM / 4; c++) {
+                const float4 v = As4[(k * GEMM_A_LD) / 4 + ty + c * GEMM_WGY];
+                a[4 * c] = v.x; a[4 * c + 1] = v.y; a[4 * c + 2] = v.z; a[4 * c + 3] = v.w;
+            }
+#pragma unroll
+            for (int c = 0; c < GEMM_WN / 4; c++) {
+                const float4 v = Bs4[(k * GEMM_B_LD) / 4 + tx + c * GEMM_WGX];
+                bv[4 * c] = v.x; bv[4 * c + 1] = v.y; bv[4 * c + 2] = v.z; bv[4 * c + 3] = v.w;
+            }
+#pragma unroll
+            for (int i = 0; i < GEMM_WM; i++)
+#pragma unroll
+                for (int j = 0; j < GEMM_WN; j++) acc[i][j] = mad(a[i], bv[j], acc[i][j]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+
+#pragma unroll
+    for (int i = 0; i < GEMM_WM; i++) {
+        const int m = m0 + (i / 4) * (4 * GEMM_WGY) + ty * 4 + (i % 4);
+#pragma unroll
+        for (int j = 0; j < GEMM_WN; j++) {
+            const int n = n0 + (j / 4) * (4 * GEMM_WGX) + tx * 4 + (j % 4);
+            if (GEMM_IN(m < M && n < N)) gemm_store(C, m * ldc + n, acc[i][j], alpha, beta);
+        }
+    }
+}
+
+#endif  // GEMM_TM
