@@ -1,0 +1,77 @@
+package org.hsajava.model.config;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * One {@code configs/*.json} file: the model fields at the top level (authors' names, so the file
+ * reads like their config.json), a {@code "train"} section and an optional {@code "description"}.
+ */
+public record ConfigFile(String description, ModelConfig model, TrainConfig train) {
+
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+
+    public ConfigFile {
+        if (description == null) description = "";
+        if (model == null) throw new ConfigException("(root)", "model fields missing");
+        if (train == null) throw new ConfigException("train", "is required");
+        if (model.hsa() != null && train.seqLen() % model.hsa().chunkSize() != 0) {
+            throw new ConfigException("train.seq_len", train.seqLen() + " is not a multiple of chunk_size "
+                    + model.hsa().chunkSize());
+        }
+    }
+
+    /** Reads and validates a config file; errors name the file and the field. */
+    public static ConfigFile read(Path file) throws IOException {
+        String text = Files.readString(file);
+        try {
+            return parse(text);
+        } catch (ConfigException e) {
+            throw new ConfigException(e.field(), e.getMessage().substring(e.field().length() + 2) + " (in " + file + ")");
+        }
+    }
+
+    public static ConfigFile parse(String json) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(json);
+        } catch (JsonProcessingException e) {
+            throw new ConfigException("(root)", "not valid JSON: " + e.getOriginalMessage()
+                    + (e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr()
+                    + ", column " + e.getLocation().getColumnNr()));
+        }
+        return fromJson(root);
+    }
+
+    public static ConfigFile fromJson(JsonNode root) {
+        if (root == null || !root.isObject()) throw new ConfigException("(root)", "must be a JSON object");
+        JsonNode d = root.get("description");
+        if (d != null && !d.isTextual()) throw new ConfigException("description", "must be a string, got " + d);
+        ModelConfig model = ModelConfig.fromJson(root);
+        return new ConfigFile(d == null ? "" : d.textValue(), model, TrainConfig.fromJson(root.get("train")));
+    }
+
+    public ObjectNode toJson() {
+        ObjectNode o = JsonNodeFactory.instance.objectNode();
+        if (!description.isEmpty()) o.put("description", description);
+        o.setAll(model.toJson());
+        o.set("train", train.toJson());
+        return o;
+    }
+
+    public String toPrettyString() {
+        try {
+            return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(toJson());
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
