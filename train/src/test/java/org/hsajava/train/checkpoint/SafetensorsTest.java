@@ -86,6 +86,34 @@ class SafetensorsTest {
         assertArrayEquals(want, bytes, () -> "got header: " + new String(bytes, 8, bytes.length - 8 - 16, StandardCharsets.UTF_8));
     }
 
+    /**
+     * torch-written.safetensors was produced by {@code safetensors.torch.save_file} (safetensors
+     * 0.8, torch 2.11) from: f32 = arange(6) - 2.5 as [2,3]; bf16 = [1.5, -3, 0.0078125, 65280];
+     * f16 = [[0.5], [-65504], [2^-14]]; i32 = [7, -7, 2^31-1]; i64 = scalar -(2^53 + 1);
+     * metadata {"format": "pt"}. The library orders tensors by alignment, not by name or insertion.
+     */
+    @Test
+    void readsAFileWrittenByPyTorch() throws Exception {
+        byte[] bytes;
+        try (var in = SafetensorsTest.class.getResourceAsStream("/safetensors/torch-written.safetensors")) {
+            bytes = in.readAllBytes();
+        }
+        SafetensorsContent c = Safetensors.decode(bytes, "torch-written.safetensors");
+        assertEquals(Map.of("format", "pt"), c.metadata());
+        assertEquals(List.of("i64", "f32", "i32", "bf16", "f16"), List.copyOf(c.tensors().keySet()));
+        assertArrayEquals(new float[] {-2.5f, -1.5f, -0.5f, 0.5f, 1.5f, 2.5f}, c.get("f32").toFloats());
+        assertArrayEquals(new long[] {2, 3}, c.get("f32").shape());
+        assertArrayEquals(new float[] {1.5f, -3f, 0.0078125f, 65280f}, c.get("bf16").toFloats());
+        assertEquals(SafeDType.BF16, c.get("bf16").dtype());
+        assertArrayEquals(new float[] {0.5f, -65504f, 6.103515625e-05f}, c.get("f16").toFloats());
+        assertArrayEquals(new long[] {3, 1}, c.get("f16").shape());
+        assertArrayEquals(new int[] {7, -7, Integer.MAX_VALUE}, c.get("i32").toInts());
+        assertArrayEquals(new long[] {-9007199254740993L}, c.get("i64").toLongs());
+        assertEquals(0, c.get("i64").shape().length);
+        // Our writer, given the same tensors in the same order, produces the same bytes.
+        assertArrayEquals(bytes, Safetensors.encode(List.copyOf(c.tensors().values()), c.metadata()));
+    }
+
     /** A valid two-tensor file to break in the tests below. */
     static byte[] sample() {
         return Safetensors.encode(List.of(
