@@ -9,6 +9,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * One {@code configs/*.json} file: the model fields at the top level (authors' names, so the file
@@ -57,6 +59,27 @@ public record ConfigFile(String description, ModelConfig model, TrainConfig trai
         if (d != null && !d.isTextual()) throw new ConfigException("description", "must be a string, got " + d);
         ModelConfig model = ModelConfig.fromJson(root);
         return new ConfigFile(d == null ? "" : d.textValue(), model, TrainConfig.fromJson(root.get("train")));
+    }
+
+    /**
+     * Legal but questionable choices, one sentence each, naming the field: selection that is
+     * nearly dense at the training length (the HSA papers need C_train >= 8K to extrapolate), and
+     * shapes the authors' PyTorch/Triton code cannot run (their checkpoints still load there).
+     */
+    public List<String> warnings() {
+        List<String> w = new ArrayList<>();
+        HsaConfig h = model.hsa();
+        if (h == null) return w;
+        int chunks = train.seqLen() / h.chunkSize();
+        if (chunks < 8 * h.chunkTopk()) {
+            w.add("train.seq_len: " + chunks + " chunks per sequence < 8 * chunk_topk = " + 8 * h.chunkTopk()
+                    + ": selection is nearly dense in training and may not extrapolate");
+        }
+        if (h.chunkSize() % 64 != 0) w.add("chunk_size: " + h.chunkSize() + " is not a multiple of 64, which the authors' code asserts");
+        if (h.retrievalDim() % 64 != 0) w.add("retrieval_dim: " + h.retrievalDim() + " is not a multiple of 64, which the authors' code asserts");
+        int g = model.numAttentionHeads() / h.numKvHeads();
+        if (g < 16) w.add("num_kv_heads: " + g + " query heads per HSA KV head; the authors' Triton kernel needs at least 16");
+        return w;
     }
 
     public ObjectNode toJson() {

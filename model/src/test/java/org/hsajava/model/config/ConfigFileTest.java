@@ -242,6 +242,20 @@ class ConfigFileTest {
     }
 
     @Test
+    void warningsFlagDenseSelectionAndShapesTheAuthorsCannotRun() throws IOException {
+        ConfigFile tiny = ConfigFile.read(CONFIGS.resolve("tiny-cpu.json"));
+        List<String> w = tiny.warnings();
+        assertTrue(w.stream().anyMatch(s -> s.startsWith("chunk_size: 16")), w.toString());
+        assertTrue(w.stream().anyMatch(s -> s.startsWith("num_kv_heads: 4 query heads")), w.toString());
+        assertTrue(w.stream().noneMatch(s -> s.startsWith("train.seq_len")), w.toString());
+        assertEquals(List.of(), ConfigFile.read(CONFIGS.resolve("small-gpu.json")).warnings());
+        ObjectNode r = tiny();
+        ((ObjectNode) r.get("train")).put("seq_len", 256);
+        w = ConfigFile.fromJson(r).warnings();
+        assertTrue(w.stream().anyMatch(s -> s.startsWith("train.seq_len: 16 chunks per sequence < 8 * chunk_topk = 32")), w.toString());
+    }
+
+    @Test
     void authorsConfigCarriesEveryFieldTheirModelReads() throws IOException {
         ModelConfig m = ConfigFile.read(CONFIGS.resolve("tiny-cpu.json")).model();
         ObjectNode a = m.toAuthorsConfigJson();
