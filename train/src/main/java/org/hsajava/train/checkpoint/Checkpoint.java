@@ -11,8 +11,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -70,16 +68,18 @@ public final class Checkpoint {
         Files.createDirectory(tmp);
         try {
             ParameterLayout layout = state.layout();
-            Map<String, byte[]> files = new LinkedHashMap<>();
-            files.put(MODEL_FILE, ModelWeights.encode(layout, state.parameters(), SafeDType.F32));
-            files.put(OPTIMIZER_FILE, OptimizerStateFile.encode(layout, state.adamM(), state.adamV(), state.step()));
-            files.put(CONFIG_FILE, pretty(state.model().toAuthorsConfigJson()));
+            Map<String, DurableFiles.Body> files = new LinkedHashMap<>();
+            files.put(MODEL_FILE, out -> Safetensors.write(out,
+                    ModelWeights.tensors(layout, state.parameters(), SafeDType.F32), ModelWeights.METADATA));
+            files.put(OPTIMIZER_FILE, out -> Safetensors.write(out,
+                    OptimizerStateFile.tensors(layout, state.adamM(), state.adamV(), state.step()), OptimizerStateFile.METADATA));
+            files.put(CONFIG_FILE, out -> out.write(pretty(state.model().toAuthorsConfigJson())));
             ObjectNode listed = JsonNodeFactory.instance.objectNode();
-            for (Map.Entry<String, byte[]> f : files.entrySet()) {
-                DurableFiles.write(tmp.resolve(f.getKey()), f.getValue());
+            for (Map.Entry<String, DurableFiles.Body> f : files.entrySet()) {
+                DurableFiles.Summary written = DurableFiles.write(tmp.resolve(f.getKey()), f.getValue());
                 ObjectNode e = listed.putObject(f.getKey());
-                e.put("bytes", f.getValue().length);
-                e.put("sha256", sha256(f.getValue()));
+                e.put("bytes", written.bytes());
+                e.put("sha256", written.sha256());
                 probe.reached(f.getKey());
             }
             DurableFiles.write(tmp.resolve(MANIFEST_FILE), pretty(manifest(state, listed)));
@@ -137,11 +137,10 @@ public final class Checkpoint {
 
         JsonNode listed = m.get("files");
         if (listed == null || !listed.isObject()) throw new CorruptCheckpointException(manifestPath, "\"files\" missing");
-        Map<String, byte[]> contents = new LinkedHashMap<>();
         for (String name : List.of(MODEL_FILE, OPTIMIZER_FILE, CONFIG_FILE)) {
             JsonNode e = listed.get(name);
             if (e == null) throw new CorruptCheckpointException(manifestPath, "\"files\" does not list " + name);
-            contents.put(name, verified(dir.resolve(name), e, manifestPath));
+            verify(dir.resolve(name), e, manifestPath);
         }
 
         ModelConfig model;
@@ -179,23 +178,24 @@ public final class Checkpoint {
         Path modelPath = dir.resolve(MODEL_FILE), optPath = dir.resolve(OPTIMIZER_FILE);
         long optStep;
         try {
-            ModelWeights.readInto(Safetensors.decode(contents.get(MODEL_FILE), MODEL_FILE), layout, params);
+            ModelWeights.readInto(Safetensors.read(modelPath), layout, params);
         } catch (SafetensorsFormatException e) {
             throw new CorruptCheckpointException(modelPath, e.getMessage(), e);
         }
         try {
-            optStep = OptimizerStateFile.readInto(Safetensors.decode(contents.get(OPTIMIZER_FILE), OPTIMIZER_FILE), layout, adamM, adamV);
+            optStep = OptimizerStateFile.readInto(Safetensors.read(optPath), layout, adamM, adamV);
         } catch (SafetensorsFormatException e) {
             throw new CorruptCheckpointException(optPath, e.getMessage(), e);
         }
         if (optStep != step) {
             throw new CorruptCheckpointException(optPath, "step " + optStep + " differs from the manifest's step " + step);
         }
-        parseJson(dir.resolve(CONFIG_FILE), contents.get(CONFIG_FILE));
+        parseJson(dir.resolve(CONFIG_FILE), readFile(dir.resolve(CONFIG_FILE)));
         return new CheckpointState(model, train, step, rng, data, params, adamM, adamV);
     }
 
-    private static byte[] verified(Path file, JsonNode entry, Path manifestPath) throws IOException {
+    /** Size first (cheap, and tells truncation apart), then the streamed SHA-256. */
+    private static void verify(Path file, JsonNode entry, Path manifestPath) throws IOException {
         JsonNode size = entry.get("bytes"), hash = entry.get("sha256");
         if (size == null || !size.isIntegralNumber() || hash == null || !hash.isTextual()) {
             throw new CorruptCheckpointException(manifestPath, "entry for " + file.getFileName() + " needs \"bytes\" and \"sha256\"");
@@ -210,12 +210,10 @@ public final class Checkpoint {
             throw new CorruptCheckpointException(file, "size is " + actualSize + " bytes, the manifest says " + size.longValue()
                     + (actualSize < size.longValue() ? " (truncated)" : ""));
         }
-        byte[] bytes = readFile(file);
-        String actual = sha256(bytes);
+        String actual = DurableFiles.summarize(file).sha256();
         if (!actual.equalsIgnoreCase(hash.textValue())) {
             throw new CorruptCheckpointException(file, "SHA-256 is " + actual + ", the manifest says " + hash.textValue());
         }
-        return bytes;
     }
 
     private static byte[] readFile(Path file) throws IOException {
@@ -246,10 +244,6 @@ public final class Checkpoint {
     }
 
     static String sha256(byte[] bytes) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every JDK has SHA-256", e);
-        }
+        return HexFormat.of().formatHex(DurableFiles.sha256().digest(bytes));
     }
 }

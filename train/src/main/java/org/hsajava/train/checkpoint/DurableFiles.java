@@ -1,7 +1,11 @@
 package org.hsajava.train.checkpoint;
 
+import java.io.BufferedOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -9,7 +13,11 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.Comparator;
+import java.util.HexFormat;
 import java.util.stream.Stream;
 
 /**
@@ -18,6 +26,47 @@ import java.util.stream.Stream;
  */
 final class DurableFiles {
     private DurableFiles() {}
+
+    /** Size and SHA-256 (lower-case hex) of what was written or read. */
+    record Summary(long bytes, String sha256) {}
+
+    /** Writes whatever the body streams, fsyncs, and returns the size and hash of exactly those bytes. */
+    interface Body {
+        void writeTo(OutputStream out) throws IOException;
+    }
+
+    static Summary write(Path file, Body body) throws IOException {
+        MessageDigest sha = sha256();
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            OutputStream out = new BufferedOutputStream(new DigestOutputStream(Channels.newOutputStream(ch), sha), 1 << 20);
+            body.writeTo(out);
+            out.flush();
+            ch.force(true);
+            return new Summary(ch.size(), HexFormat.of().formatHex(sha.digest()));
+        }
+    }
+
+    /** Streams a file through SHA-256 (files may exceed 2 GiB). */
+    static Summary summarize(Path file) throws IOException {
+        MessageDigest sha = sha256();
+        long n = 0;
+        try (InputStream in = Files.newInputStream(file)) {
+            byte[] buf = new byte[1 << 20];
+            for (int r; (r = in.read(buf)) > 0; ) {
+                sha.update(buf, 0, r);
+                n += r;
+            }
+        }
+        return new Summary(n, HexFormat.of().formatHex(sha.digest()));
+    }
+
+    static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JDK has SHA-256", e);
+        }
+    }
 
     static void write(Path file, byte[] bytes) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {

@@ -20,6 +20,11 @@ public final class OptimizerStateFile {
     private OptimizerStateFile() {}
 
     public static byte[] encode(ParameterLayout layout, float[] m, float[] v, long step) {
+        return Safetensors.encode(tensors(layout, m, v, step), METADATA);
+    }
+
+    /** The moments as tensors in layout order ({@code exp_avg}, {@code exp_avg_sq} per parameter), then {@code step}. */
+    public static List<SafeTensor> tensors(ParameterLayout layout, float[] m, float[] v, long step) {
         ModelWeights.checkLength(layout, m);
         ModelWeights.checkLength(layout, v);
         List<SafeTensor> out = new ArrayList<>();
@@ -30,7 +35,7 @@ public final class OptimizerStateFile {
             out.add(SafeTensor.ofFloats(s.name() + ".exp_avg_sq", SafeDType.F32, shape, v, off));
         }
         out.add(SafeTensor.ofLongs(STEP, new long[0], new long[] {step}));
-        return Safetensors.encode(out, METADATA);
+        return out;
     }
 
     /** Fills m and v from the file and returns its step; every tensor must be present, F32, correctly shaped, and nothing else. */

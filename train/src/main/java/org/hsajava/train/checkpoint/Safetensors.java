@@ -7,14 +7,20 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.BufferedOutputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -44,6 +50,38 @@ public final class Safetensors {
 
     /** The whole file as bytes; tensors are laid out in the order given. */
     public static byte[] encode(List<SafeTensor> tensors, Map<String, String> metadata) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try {
+            write(out, tensors, metadata);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // a ByteArrayOutputStream does not fail
+        }
+        return out.toByteArray();
+    }
+
+    /** Streams the file (no size limit beyond each tensor's own array); returns the bytes written. */
+    public static long write(OutputStream out, List<SafeTensor> tensors, Map<String, String> metadata) throws IOException {
+        byte[] header = header(tensors, metadata);
+        byte[] length = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).array();
+        out.write(length);
+        out.write(header);
+        long total = 8L + header.length;
+        for (SafeTensor t : tensors) {
+            out.write(t.rawData());
+            total += t.rawData().length;
+        }
+        out.flush();
+        return total;
+    }
+
+    public static void write(Path file, List<SafeTensor> tensors, Map<String, String> metadata) throws IOException {
+        try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(file), 1 << 16)) {
+            write(out, tensors, metadata);
+        }
+    }
+
+    /** The JSON header padded with spaces to a multiple of 8 bytes, so the data section starts aligned. */
+    static byte[] header(List<SafeTensor> tensors, Map<String, String> metadata) {
         ObjectNode header = JsonNodeFactory.instance.objectNode();
         if (metadata != null && !metadata.isEmpty()) {
             ObjectNode m = header.putObject(METADATA_KEY);
@@ -67,43 +105,72 @@ public final class Safetensors {
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
-        int padded = (json.length + 7) / 8 * 8;
-        long total = 8L + padded + offset;
-        if (total > Integer.MAX_VALUE - 16) {
-            throw new IllegalArgumentException("safetensors file of " + total + " bytes exceeds the 2 GiB this writer supports");
-        }
-        ByteBuffer out = ByteBuffer.allocate((int) total).order(ByteOrder.LITTLE_ENDIAN);
-        out.putLong(padded);
-        out.put(json);
-        for (int i = json.length; i < padded; i++) out.put((byte) ' ');
-        for (SafeTensor t : tensors) out.put(t.rawData());
-        return out.array();
+        byte[] padded = Arrays.copyOf(json, (json.length + 7) / 8 * 8);
+        Arrays.fill(padded, json.length, padded.length, (byte) ' ');
+        return padded;
     }
 
-    public static void write(Path file, List<SafeTensor> tensors, Map<String, String> metadata) throws IOException {
-        Files.write(file, encode(tensors, metadata));
-    }
-
+    /** Reads and validates a file; tensors are read one by one, so the file may exceed 2 GiB. */
     public static SafetensorsContent read(Path file) throws IOException {
-        return decode(Files.readAllBytes(file), file.getFileName().toString());
+        String source = file.getFileName().toString();
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long size = ch.size();
+            if (size < 8) {
+                throw new SafetensorsFormatException(source, "file is " + size + " bytes, shorter than the 8-byte header length");
+            }
+            long n = readFully(ch, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+            checkHeaderLength(source, n, size);
+            Header h = parseHeader(source, readFully(ch, 8, (int) n).array(), size - 8 - n);
+            Map<String, SafeTensor> tensors = new LinkedHashMap<>();
+            for (Entry e : h.entries) {
+                byte[] data = readFully(ch, 8 + n + e.begin, Math.toIntExact(e.end - e.begin)).array();
+                tensors.put(e.name, new SafeTensor(e.name, e.dtype, e.shape, data));
+            }
+            return new SafetensorsContent(source, h.metadata, tensors);
+        }
     }
 
-    /** Parses and validates a whole file; {@code source} names it in errors. */
+    private static ByteBuffer readFully(FileChannel ch, long position, int length) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(length);
+        while (b.hasRemaining()) {
+            if (ch.read(b, position + b.position()) < 0) throw new IOException("unexpected end of file at " + (position + b.position()));
+        }
+        return b.flip();
+    }
+
+    /** Parses and validates a whole file held in memory; {@code source} names it in errors. */
     public static SafetensorsContent decode(byte[] bytes, String source) throws SafetensorsFormatException {
         if (bytes.length < 8) {
             throw new SafetensorsFormatException(source, "file is " + bytes.length + " bytes, shorter than the 8-byte header length");
         }
         long n = ByteBuffer.wrap(bytes, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
-        if (n < 2 || n > MAX_HEADER_BYTES || n > bytes.length - 8L) {
-            throw new SafetensorsFormatException(source, "header length " + n + " is outside the file (" + bytes.length
+        checkHeaderLength(source, n, bytes.length);
+        int headerEnd = 8 + (int) n;
+        Header h = parseHeader(source, Arrays.copyOfRange(bytes, 8, headerEnd), bytes.length - (long) headerEnd);
+        Map<String, SafeTensor> tensors = new LinkedHashMap<>();
+        for (Entry e : h.entries) {
+            byte[] data = Arrays.copyOfRange(bytes, headerEnd + (int) e.begin, headerEnd + (int) e.end);
+            tensors.put(e.name, new SafeTensor(e.name, e.dtype, e.shape, data));
+        }
+        return new SafetensorsContent(source, h.metadata, tensors);
+    }
+
+    private static void checkHeaderLength(String source, long n, long fileSize) throws SafetensorsFormatException {
+        if (n < 2 || n > MAX_HEADER_BYTES || n > fileSize - 8) {
+            throw new SafetensorsFormatException(source, "header length " + n + " is outside the file (" + fileSize
                     + " bytes) or the " + MAX_HEADER_BYTES + "-byte limit");
         }
-        int headerEnd = 8 + (int) n;
+    }
+
+    private record Header(Map<String, String> metadata, List<Entry> entries) {}
+
+    /** Validates the header against a data section of {@code dataLength} bytes: every byte claimed exactly once. */
+    private static Header parseHeader(String source, byte[] headerBytes, long dataLength) throws SafetensorsFormatException {
         String text;
         try {
             text = StandardCharsets.UTF_8.newDecoder()
                     .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(ByteBuffer.wrap(bytes, 8, (int) n)).toString();
+                    .decode(ByteBuffer.wrap(headerBytes)).toString();
         } catch (CharacterCodingException e) {
             throw new SafetensorsFormatException(source, "header is not valid UTF-8");
         }
@@ -118,8 +185,7 @@ public final class Safetensors {
 
         Map<String, String> metadata = new LinkedHashMap<>();
         List<Entry> entries = new ArrayList<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = root.properties().iterator(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : root.properties()) {
             if (e.getKey().equals(METADATA_KEY)) {
                 readMetadata(source, e.getValue(), metadata);
             } else {
@@ -127,7 +193,6 @@ public final class Safetensors {
             }
         }
 
-        long dataLength = bytes.length - (long) headerEnd;
         List<Entry> byOffset = new ArrayList<>(entries);
         byOffset.sort(Comparator.comparingLong(Entry::begin).thenComparingLong(Entry::end));
         long expected = 0;
@@ -144,19 +209,16 @@ public final class Safetensors {
                 throw new SafetensorsFormatException(source, "tensor '" + e.name + "': data_offsets [" + e.begin + ", " + e.end
                         + "] run past the end of the data section (" + dataLength + " bytes; the file may be truncated)");
             }
+            if (e.end - e.begin > Integer.MAX_VALUE - 16) {
+                throw new SafetensorsFormatException(source, "tensor '" + e.name + "' is larger than 2 GiB, which this reader does not support");
+            }
             expected = e.end;
         }
         if (expected != dataLength) {
             throw new SafetensorsFormatException(source, "data section is " + dataLength + " bytes but the tensors cover "
                     + expected + " (trailing bytes)");
         }
-
-        Map<String, SafeTensor> tensors = new LinkedHashMap<>();
-        for (Entry e : entries) {
-            byte[] data = Arrays.copyOfRange(bytes, headerEnd + (int) e.begin, headerEnd + (int) e.end);
-            tensors.put(e.name, new SafeTensor(e.name, e.dtype, e.shape, data));
-        }
-        return new SafetensorsContent(source, metadata, tensors);
+        return new Header(metadata, entries);
     }
 
     private record Entry(String name, SafeDType dtype, long[] shape, long begin, long end) {}

@@ -129,9 +129,21 @@ class SafetensorsTest {
         return b.array();
     }
 
+    /** Rejected both in memory and from a file (the two read paths must agree); returns the message. */
     static String rejected(byte[] bytes) {
         SafetensorsFormatException e = assertThrows(SafetensorsFormatException.class, () -> Safetensors.decode(bytes, "w.safetensors"));
         assertTrue(e.getMessage().startsWith("w.safetensors: "), e.getMessage());
+        try {
+            Path dir = java.nio.file.Files.createTempDirectory("st");
+            Path f = dir.resolve("w.safetensors");
+            java.nio.file.Files.write(f, bytes);
+            SafetensorsFormatException fromFile = assertThrows(SafetensorsFormatException.class, () -> Safetensors.read(f));
+            assertEquals(e.getMessage(), fromFile.getMessage());
+            java.nio.file.Files.delete(f);
+            java.nio.file.Files.delete(dir);
+        } catch (java.io.IOException io) {
+            throw new java.io.UncheckedIOException(io);
+        }
         return e.getMessage();
     }
 
