@@ -37,6 +37,9 @@ public final class BenchCommand implements Callable<Integer> {
         @Option(names = "--json", description = "print JSON (one object with the device, date and rows)")
         boolean json;
 
+        @Mixin
+        ProfileOption profile;
+
         PrintStream progress() { return json ? System.err : System.out; }
 
         void printJson(String bench, Device d, List<Map<String, Object>> rows) throws Exception {
@@ -91,6 +94,7 @@ public final class BenchCommand implements Callable<Integer> {
                 System.out.printf("%-12s %6s %12s %12s%n", "kernel", "N", "median ms", "GFLOP/s");
                 for (GemmBench.Row r : rows) System.out.printf("%-12s %6d %12.3f %12.1f%n", r.kernel(), r.n(), r.medianMs(), r.gflops());
             }
+            ProfileOption.printIfEnabled(common.progress());
             return 0;
         }
     }
@@ -156,9 +160,11 @@ public final class BenchCommand implements Callable<Integer> {
                 out.add(m);
             }
             common.printJson(bench, d, out);
+            ProfileOption.printIfEnabled(common.progress());
             return;
         }
         System.out.printf("%-22s %8s %12s %14s%n", "what", "L", "median ms", "device memory");
         for (Row r : rows) System.out.printf("%-22s %8d %12.3f %14s%n", r.what(), r.length(), r.medianMs(), r.deviceBytes() >= 0 ? DevicesCommand.bytes(r.deviceBytes()) : "");
+        ProfileOption.printIfEnabled(common.progress());
     }
 }

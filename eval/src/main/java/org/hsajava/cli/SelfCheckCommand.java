@@ -13,6 +13,9 @@ public final class SelfCheckCommand implements Callable<Integer> {
     @Mixin
     DeviceOption device;
 
+    @Mixin
+    ProfileOption profile;
+
     @Override
     public Integer call() { return runOn(device.device()); }
 
@@ -21,6 +24,7 @@ public final class SelfCheckCommand implements Callable<Integer> {
         List<SelfCheck.Result> results = SelfCheck.run(d, System.out);
         long failed = results.stream().filter(r -> !r.ok()).count();
         System.out.println(failed == 0 ? "All " + results.size() + " kernel checks passed." : failed + " of " + results.size() + " kernel checks FAILED.");
+        ProfileOption.printIfEnabled(System.out);
         return failed == 0 ? 0 : 1;
     }
 }

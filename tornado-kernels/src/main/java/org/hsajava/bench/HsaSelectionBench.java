@@ -32,30 +32,13 @@ public final class HsaSelectionBench {
 
     public static List<Row> run(Device device, int batch, int[] lengths, PrintStream progress) {
         List<Row> rows = new ArrayList<>();
-        WeightMode mode = WeightMode.STICK;
         for (int L : lengths) {
-            int C = L / S, n = batch * L * H * K;
-            SplittableRandom rng = new SplittableRandom(L);
-            Tensor q = Tensor.of("q_r", normal(rng, batch * L * H * DR)), lm = Tensor.of("landmarks", normal(rng, batch * C * H * DR));
-            Tensor dw = Tensor.of("dweights", normal(rng, n));
-            Tensor idx = Tensor.i32("indices", n), sc = Tensor.f32("scores", n), w = Tensor.f32("weights", n), ds = Tensor.f32("dscores", n);
-            Tensor dq = Tensor.f32("dq_r", batch * L * H * DR), dl = Tensor.f32("dlandmarks", batch * C * H * DR);
-            Tensor starts = Tensor.i32("chunkStart", batch * H * (C + 1)), entries = Tensor.i32("entries", n);
-            TaskGraph fwd = new TaskGraph("selection")
-                    .transferToDevice(DataTransferMode.FIRST_EXECUTION, q, lm, dw)
-                    .task("topk", HsaSelection.topK(DR, K), q, lm, idx, sc, batch, L, H, C, S, 0)
-                    .task("weights", HsaSelection.weights(mode, K), sc, w, batch, L, H, C, S, 0);
-            TaskGraph bwd = new TaskGraph("selectionBackward")
-                    .task("dscores", HsaSelection.weightsBackward(mode, K), sc, w, dw, ds, batch, L, H, C, S, 0)
-                    .task("dq", HsaSelection.queryBackward(DR, K), ds, idx, lm, dq, batch, L, H, C, S, 0);
-            HsaCsr.addBuildTasks(bwd, "csr", idx, starts, entries, batch, L, H, C, S, 0, K);
-            bwd.task("dlandmarks", HsaSelection.landmarkBackward(DR, K), ds, q, starts, entries, dl, batch, L, H, C);
-            try (ExecutionPlan plan = new ExecutionPlan(fwd.snapshot(), bwd.snapshot()).withDevice(device)) {
+            try (ExecutionPlan plan = prepare(device, batch, L)) {
                 plan.execute();  // uploads, compiles, fills the selection the backward reads
-                BenchTimer.Stats f = BenchTimer.time(() -> plan.execute("selection"), 2, 5, 1.0);
+                BenchTimer.Stats f = BenchTimer.time(() -> plan.execute(FORWARD), 2, 5, 1.0);
                 rows.add(new Row("selection", L, f.medianMs(), plan.deviceBytes()));
                 if (progress != null) progress.printf("selection           L=%-8d B=%d  %s%n", L, batch, f);
-                BenchTimer.Stats b = BenchTimer.time(() -> plan.execute("selectionBackward"), 2, 5, 1.0);
+                BenchTimer.Stats b = BenchTimer.time(() -> plan.execute(BACKWARD), 2, 5, 1.0);
                 rows.add(new Row("selection-backward", L, b.medianMs(), plan.deviceBytes()));
                 if (progress != null) {
                     progress.printf("selection-backward  L=%-8d B=%d  %s%n", L, batch, b);
@@ -65,6 +48,35 @@ public final class HsaSelectionBench {
             }
         }
         return rows;
+    }
+
+    /** Graph names of the plan {@link #prepare} returns. */
+    public static final String FORWARD = "selection", BACKWARD = "selectionBackward";
+
+    /**
+     * A plan with the graphs {@link #FORWARD} (scores, top-K, stick-breaking weights) and
+     * {@link #BACKWARD} (weights backward, dq_r, the inverted index, dlandmarks) over random
+     * inputs; execute FORWARD once before BACKWARD. Shared by the bench command and JMH.
+     */
+    public static ExecutionPlan prepare(Device device, int batch, int L) {
+        WeightMode mode = WeightMode.STICK;
+        int C = L / S, n = batch * L * H * K;
+        SplittableRandom rng = new SplittableRandom(L);
+        Tensor q = Tensor.of("q_r", normal(rng, batch * L * H * DR)), lm = Tensor.of("landmarks", normal(rng, batch * C * H * DR));
+        Tensor dw = Tensor.of("dweights", normal(rng, n));
+        Tensor idx = Tensor.i32("indices", n), sc = Tensor.f32("scores", n), w = Tensor.f32("weights", n), ds = Tensor.f32("dscores", n);
+        Tensor dq = Tensor.f32("dq_r", batch * L * H * DR), dl = Tensor.f32("dlandmarks", batch * C * H * DR);
+        Tensor starts = Tensor.i32("chunkStart", batch * H * (C + 1)), entries = Tensor.i32("entries", n);
+        TaskGraph fwd = new TaskGraph(FORWARD)
+                .transferToDevice(DataTransferMode.FIRST_EXECUTION, q, lm, dw)
+                .task("topk", HsaSelection.topK(DR, K), q, lm, idx, sc, batch, L, H, C, S, 0)
+                .task("weights", HsaSelection.weights(mode, K), sc, w, batch, L, H, C, S, 0);
+        TaskGraph bwd = new TaskGraph(BACKWARD)
+                .task("dscores", HsaSelection.weightsBackward(mode, K), sc, w, dw, ds, batch, L, H, C, S, 0)
+                .task("dq", HsaSelection.queryBackward(DR, K), ds, idx, lm, dq, batch, L, H, C, S, 0);
+        HsaCsr.addBuildTasks(bwd, "csr", idx, starts, entries, batch, L, H, C, S, 0, K);
+        bwd.task("dlandmarks", HsaSelection.landmarkBackward(DR, K), ds, q, starts, entries, dl, batch, L, H, C);
+        return new ExecutionPlan(fwd.snapshot(), bwd.snapshot()).withDevice(device);
     }
 
     private static float[] normal(SplittableRandom rng, int n) {

@@ -34,25 +34,36 @@ public final class SwaBench {
     public static List<Row> run(Device device, int batch, int[] lengths, int window, PrintStream progress) {
         List<Row> rows = new ArrayList<>();
         for (int len : lengths) {
-            Shape s = new Shape(batch, len, QUERY_HEADS, KV_HEADS, HEAD_DIM, window);
-            SplittableRandom rng = new SplittableRandom(len);
-            Tensor q = random("q", rng, batch, len, QUERY_HEADS, HEAD_DIM), k = random("k", rng, batch, len, KV_HEADS, HEAD_DIM);
-            Tensor v = random("v", rng, batch, len, KV_HEADS, HEAD_DIM), dO = random("d_o", rng, batch, len, QUERY_HEADS, HEAD_DIM);
-            Tensor o = Tensor.f32("o", batch, len, QUERY_HEADS, HEAD_DIM), lse = Tensor.f32("lse", batch, len, QUERY_HEADS);
-            Tensor delta = Tensor.f32("delta", batch, len, QUERY_HEADS), dq = Tensor.f32("dq", batch, len, QUERY_HEADS, HEAD_DIM);
-            Tensor dk = Tensor.f32("dk", batch, len, KV_HEADS, HEAD_DIM), dv = Tensor.f32("dv", batch, len, KV_HEADS, HEAD_DIM);
-
-            TaskGraph fwd = SlidingWindowAttention.addForward(
-                    new TaskGraph("fwd").transferToDevice(DataTransferMode.FIRST_EXECUTION, q, k, v), "", s, q, k, v, o, lse);
-            TaskGraph both = SlidingWindowAttention.addForward(
-                    new TaskGraph("fwdbwd").transferToDevice(DataTransferMode.FIRST_EXECUTION, q, k, v, dO), "", s, q, k, v, o, lse);
-            SlidingWindowAttention.addBackward(both, "", s, q, k, v, o, lse, dO, delta, dq, dk, dv);
-            try (ExecutionPlan plan = new ExecutionPlan(fwd.snapshot(), both.snapshot()).withDevice(device)) {
-                rows.add(measure(plan, "fwd", "swa fwd", len, progress));
-                rows.add(measure(plan, "fwdbwd", "swa fwd+bwd", len, progress));
+            try (ExecutionPlan plan = prepare(device, batch, len, window)) {
+                rows.add(measure(plan, FORWARD, "swa fwd", len, progress));
+                rows.add(measure(plan, FORWARD_BACKWARD, "swa fwd+bwd", len, progress));
             }
         }
         return rows;
+    }
+
+    /** Graph names of the plan {@link #prepare} returns. */
+    public static final String FORWARD = "fwd", FORWARD_BACKWARD = "fwdbwd";
+
+    /**
+     * A plan with two graphs, {@link #FORWARD} and {@link #FORWARD_BACKWARD}, over random inputs
+     * of the bench shape; inputs upload on the first execution and stay on the device. Shared by
+     * the bench command and the JMH benchmark.
+     */
+    public static ExecutionPlan prepare(Device device, int batch, int len, int window) {
+        Shape s = new Shape(batch, len, QUERY_HEADS, KV_HEADS, HEAD_DIM, window);
+        SplittableRandom rng = new SplittableRandom(len);
+        Tensor q = random("q", rng, batch, len, QUERY_HEADS, HEAD_DIM), k = random("k", rng, batch, len, KV_HEADS, HEAD_DIM);
+        Tensor v = random("v", rng, batch, len, KV_HEADS, HEAD_DIM), dO = random("d_o", rng, batch, len, QUERY_HEADS, HEAD_DIM);
+        Tensor o = Tensor.f32("o", batch, len, QUERY_HEADS, HEAD_DIM), lse = Tensor.f32("lse", batch, len, QUERY_HEADS);
+        Tensor delta = Tensor.f32("delta", batch, len, QUERY_HEADS), dq = Tensor.f32("dq", batch, len, QUERY_HEADS, HEAD_DIM);
+        Tensor dk = Tensor.f32("dk", batch, len, KV_HEADS, HEAD_DIM), dv = Tensor.f32("dv", batch, len, KV_HEADS, HEAD_DIM);
+        TaskGraph fwd = SlidingWindowAttention.addForward(
+                new TaskGraph(FORWARD).transferToDevice(DataTransferMode.FIRST_EXECUTION, q, k, v), "", s, q, k, v, o, lse);
+        TaskGraph both = SlidingWindowAttention.addForward(
+                new TaskGraph(FORWARD_BACKWARD).transferToDevice(DataTransferMode.FIRST_EXECUTION, q, k, v, dO), "", s, q, k, v, o, lse);
+        SlidingWindowAttention.addBackward(both, "", s, q, k, v, o, lse, dO, delta, dq, dk, dv);
+        return new ExecutionPlan(fwd.snapshot(), both.snapshot()).withDevice(device);
     }
 
     private static Row measure(ExecutionPlan plan, String graph, String what, int len, PrintStream progress) {

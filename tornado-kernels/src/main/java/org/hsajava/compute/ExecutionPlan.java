@@ -62,6 +62,7 @@ public final class ExecutionPlan implements AutoCloseable {
         for (ImmutableTaskGraph g : graphs) run(g, timings);
         backend().finish();
         executions++;
+        if (Profiler.enabled()) Profiler.record(timings);
         return new ExecutionResult(timings);
     }
 
@@ -72,6 +73,7 @@ public final class ExecutionPlan implements AutoCloseable {
         List<ExecutionResult.TaskTiming> timings = new ArrayList<>();
         run(g, timings);
         backend().finish();
+        if (Profiler.enabled()) Profiler.record(timings);
         return new ExecutionResult(timings);
     }
 
@@ -107,6 +109,7 @@ public final class ExecutionPlan implements AutoCloseable {
 
     private void run(ImmutableTaskGraph g, List<ExecutionResult.TaskTiming> timings) {
         Backend be = backend();
+        boolean profiling = this.profiling || Profiler.enabled();
         for (Task task : g.tasks()) {
             long t0 = System.nanoTime();
             long deviceNanos = -1;
@@ -150,7 +153,7 @@ public final class ExecutionPlan implements AutoCloseable {
         WorkerGrid grid = grids.get(key).orElseGet(() -> l.kernel().defaultGrid(args));
         checkGrid(key, grid, be.device());
         for (Object a : l.args()) if (a instanceof Tensor t) buffer(t);
-        return be.launch(l.kernel(), args, grid, buffers::get, profiling);
+        return be.launch(l.kernel(), args, grid, buffers::get, profiling || Profiler.enabled());
     }
 
     static void checkGrid(String task, WorkerGrid grid, DeviceInfo d) {
