@@ -43,7 +43,7 @@ public final class TaskGraph {
 
     /** Adds a kernel launch; {@code args} follow the kernel's parameter order. */
     public TaskGraph task(String taskName, KernelDef kernel, Object... args) {
-        if (taskName.contains(".")) throw new IllegalArgumentException("task name must not contain '.': " + taskName);
+        if (taskName == null || taskName.isBlank()) throw new IllegalArgumentException("graph '" + name + "': task name must be non-empty");
         if (!taskNames.add(taskName)) throw new IllegalArgumentException("graph '" + name + "' already has a task '" + taskName + "'");
         String where = "task '" + name + "." + taskName + "' (kernel " + kernel.name() + ")";
         List<Param> params = kernel.params();

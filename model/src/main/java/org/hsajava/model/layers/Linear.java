@@ -1,0 +1,38 @@
+package org.hsajava.model.layers;
+
+import org.hsajava.compute.Device;
+import org.hsajava.compute.KernelDef;
+import org.hsajava.compute.TaskGraph;
+import org.hsajava.compute.Tensor;
+import org.hsajava.kernels.Fill;
+import org.hsajava.kernels.Gemm;
+import org.hsajava.kernels.Reduce;
+
+/**
+ * PyTorch's {@code nn.Linear} as GEMM tasks: {@code y = x·Wᵀ + b} with {@code x [rows, in]},
+ * {@code W [out, in]} (row-major, the state-dict layout), optional {@code b [out]}, {@code y [rows, out]}.
+ * Backward: {@code dx += dy·W}, {@code dW += dyᵀ·x}, {@code db += Σ_rows dy}.
+ */
+public final class Linear {
+    private Linear() {}
+
+    /** Appends {@code y = x·Wᵀ (+ b)}; {@code bias} may be null. */
+    public static void forward(TaskGraph g, String name, Device device, Tensor x, Tensor weight, Tensor bias, Tensor y, int rows, int in, int out) {
+        KernelDef k = Gemm.select(device, false, true, rows, out, in);
+        g.task(name + ".fwd", k, x, weight, y, rows, out, in, in, in, out, 0, 0, 0, 1, 1f, 0f);
+        if (bias != null) g.task(name + ".bias", Fill.ADD_BIAS, y, bias, rows, out);
+    }
+
+    /**
+     * Appends the backward pass: {@code dx += dy·W} (skipped when {@code dx} is null, e.g. for the
+     * first layer's input), {@code dW += dyᵀ·x}, {@code db += Σ dy} (when {@code dBias} is not null).
+     */
+    public static void backward(TaskGraph g, String name, Device device, Tensor x, Tensor weight, Tensor dy,
+                                Tensor dx, Tensor dWeight, Tensor dBias, int rows, int in, int out) {
+        if (dx != null) {
+            g.task(name + ".dx", Gemm.select(device, false, false, rows, in, out), dy, weight, dx, rows, in, out, out, in, in, 0, 0, 0, 1, 1f, 1f);
+        }
+        g.task(name + ".dw", Gemm.select(device, true, false, out, in, rows), dy, x, dWeight, out, in, rows, out, in, in, 0, 0, 0, 1, 1f, 1f);
+        if (dBias != null) g.task(name + ".db", Reduce.COLUMN_SUM, dy, dBias, rows, out, 1);
+    }
+}
