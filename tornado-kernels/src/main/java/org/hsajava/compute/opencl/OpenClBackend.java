@@ -86,28 +86,16 @@ public final class OpenClBackend implements Backend {
     }
 
     @Override
-    public void upload(Buffer buffer, Tensor t) {
-        long mem = ((ClBuffer) buffer).mem;
-        int per = STAGING_BYTES / 4;
-        ByteBuffer staging = MemoryUtil.memAlloc((int) Math.min(STAGING_BYTES, Math.max(4, t.bytes())));
-        try {
-            for (int done = 0; done < t.size(); done += per) {
-                int n = Math.min(per, t.size() - done);
-                int from = t.rootOffset() + done;
-                staging.clear();
-                if (t.dtype() == DType.F32) staging.asFloatBuffer().put(t.f32(), from, n);
-                else staging.asIntBuffer().put(t.i32(), from, n);
-                staging.limit(n * 4);
-                ClException.check(clEnqueueWriteBuffer(queue, mem, true, (long) from * 4, staging, null, null), "clEnqueueWriteBuffer(" + t.name() + ")");
-            }
-        } finally {
-            MemoryUtil.memFree(staging);
-        }
-    }
+    public void upload(Buffer buffer, Tensor t) { transfer((ClBuffer) buffer, t, true); }
 
     @Override
-    public void download(Buffer buffer, Tensor t) {
-        long mem = ((ClBuffer) buffer).mem;
+    public void download(Buffer buffer, Tensor t) { transfer((ClBuffer) buffer, t, false); }
+
+    /**
+     * Moves {@code t}'s range between its host array and the device in blocks of at most
+     * {@link #STAGING_BYTES}, through one off-heap staging buffer (a view moves only its range).
+     */
+    private void transfer(ClBuffer buffer, Tensor t, boolean toDevice) {
         int per = STAGING_BYTES / 4;
         ByteBuffer staging = MemoryUtil.memAlloc((int) Math.min(STAGING_BYTES, Math.max(4, t.bytes())));
         try {
@@ -115,9 +103,15 @@ public final class OpenClBackend implements Backend {
                 int n = Math.min(per, t.size() - done);
                 int from = t.rootOffset() + done;
                 staging.clear().limit(n * 4);
-                ClException.check(clEnqueueReadBuffer(queue, mem, true, (long) from * 4, staging, null, null), "clEnqueueReadBuffer(" + t.name() + ")");
-                if (t.dtype() == DType.F32) staging.asFloatBuffer().get(t.f32(), from, n);
-                else staging.asIntBuffer().get(t.i32(), from, n);
+                if (toDevice) {
+                    if (t.dtype() == DType.F32) staging.asFloatBuffer().put(t.f32(), from, n);
+                    else staging.asIntBuffer().put(t.i32(), from, n);
+                    ClException.check(clEnqueueWriteBuffer(queue, buffer.mem, true, (long) from * 4, staging, null, null), "clEnqueueWriteBuffer(" + t.name() + ")");
+                } else {
+                    ClException.check(clEnqueueReadBuffer(queue, buffer.mem, true, (long) from * 4, staging, null, null), "clEnqueueReadBuffer(" + t.name() + ")");
+                    if (t.dtype() == DType.F32) staging.asFloatBuffer().get(t.f32(), from, n);
+                    else staging.asIntBuffer().get(t.i32(), from, n);
+                }
             }
         } finally {
             MemoryUtil.memFree(staging);
