@@ -3,6 +3,7 @@ package org.hsajava.model.layers;
 import org.hsajava.compute.Device;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
+import org.hsajava.kernels.Fill;
 import org.hsajava.kernels.SwiGlu;
 import org.hsajava.model.ModelParameters;
 
@@ -53,7 +54,7 @@ final class HsaBypassMlp {
 
     /** {@code dx += ∂(Σ y·dy)/∂x}, and the weight gradients; x is the forward's input. */
     void backward(TaskGraph g, Tensor x, Tensor dy, Tensor dx) {
-        g.task(name + ".zeroDAct", org.hsajava.kernels.Fill.FILL, dAct, rows * width, 0f);
+        g.task(name + ".zeroDAct", Fill.FILL, dAct, rows * width, 0f);
         Linear.backward(g, name + ".down", device, act, downW, dy, dAct, dDownW, null, rows, width, d);
         g.task(name + ".swigluBwd", SwiGlu.BACKWARD, gate, up, dAct, dGate, dUp, rows * width);
         Linear.backward(g, name + ".gate", device, x, gateW, dGate, dx, dGateW, null, rows, d, width);

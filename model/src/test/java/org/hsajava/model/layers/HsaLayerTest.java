@@ -195,6 +195,54 @@ class HsaLayerTest {
         }
     }
 
+    /**
+     * A second step of the same plan: forward outputs and dweights are recomputed from scratch (the
+     * retrieval forward zeroes dweights), gradients accumulate (starting from the first step's).
+     */
+    @ParameterizedTest
+    @MethodSource("devices")
+    void aSecondStepRecomputesActivationsAndAccumulatesGradients(String dev) {
+        Device device = device(dev);
+        Case c = new Case(2, 2, 72, false, 1, false, true, true);
+        HsaRef.Dims d = c.dims();
+        ModelConfig cfg = c.config();
+        ModelParameters params = HsaFixture.params(cfg, 5);
+        params.allGrads().set(new float[params.allGrads().size()]);
+        int rows = d.rows(), D = d.D(), lmSize = d.B() * d.C() * d.Hk() * d.dr(), mem = d.B() * d.C() * d.S() * d.Hk() * d.hd();
+        Rand r = new Rand(99);
+        Tensor th = Tensor.of("h", r.normal(rows * D, 1)), tdh = Tensor.f32("dh", rows * D), tout = Tensor.f32("out", rows * D), tdOut = Tensor.of("dOut", r.normal(rows * D, 1));
+        Tensor tlm = Tensor.of("landmarks", r.normal(lmSize, 1)), tdlm = Tensor.f32("dLandmarks", lmSize);
+        Tensor tk = Tensor.of("memK", r.normal(mem, 1)), tv = Tensor.of("memV", r.normal(mem, 1)), tdk = Tensor.f32("dMemK", mem), tdv = Tensor.f32("dMemV", mem);
+        LayerContext ctx = new LayerContext(cfg, params, device, c.batch(), c.length());
+        RetrievalLayer retrieval = new RetrievalLayer(ctx, RETRIEVAL, th, tdh, tlm, tdlm);
+        HsaLayer hsa = new HsaLayer(ctx, HSA, th, tdh, tout, tdOut, tk, tv, tdk, tdv, retrieval.selection());
+        TaskGraph g = new TaskGraph("steps").transferToDevice(DataTransferMode.FIRST_EXECUTION, params.all(), th, tdOut, tlm, tk, tv)
+                .transferToDevice(DataTransferMode.FIRST_EXECUTION, params.allGrads(), tdh, tdlm, tdk, tdv);
+        retrieval.forward(g);
+        hsa.forward(g);
+        hsa.backward(g);
+        retrieval.backward(g);
+        Tensor dweights = retrieval.selection().dweights();
+        g.transferToHost(DataTransferMode.EVERY_EXECUTION, tout, dweights, tdh, tdlm, tdk, tdv, params.allGrads());
+        try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(device)) {
+            plan.execute();
+            float[][] first = {tout.toF32Array(), dweights.toF32Array()};
+            float[][] grads1 = {tdh.toF32Array(), tdlm.toF32Array(), tdk.toF32Array(), tdv.toF32Array(), params.allGrads().toF32Array()};
+            plan.execute();
+            assertArrayEquals(first[0], tout.toF32Array(), "out of the second step");
+            assertArrayEquals(first[1], dweights.toF32Array(), "dweights of the second step (not accumulated across steps)");
+            float[][] grads2 = {tdh.toF32Array(), tdlm.toF32Array(), tdk.toF32Array(), tdv.toF32Array(), params.allGrads().toF32Array()};
+            String[] what = {"dh", "dLandmarks", "dMemK", "dMemV", "parameter gradients"};
+            for (int i = 0; i < what.length; i++) {
+                float[] twice = grads1[i].clone();
+                for (int j = 0; j < twice.length; j++) twice[j] *= 2;
+                assertClose(what[i] + " after two steps", twice, grads2[i], 1e-6);
+            }
+        }
+    }
+
+    static Stream<String> devices() { return Stream.of("java", "opencl"); }
+
     @Test
     void rejectsHsaOnlyFalseNamingTheField() {
         Case c = new Case(1, 1, 64, false, 0, true, false, false);
