@@ -141,7 +141,4 @@ public final class SwaAttention implements Layer {
         Linear.backward(g, name + ".k_proj", device, x, kProj.w, dkRaw, dx, kProj.dw, kProj.db, rows, dModel, kw);
         Linear.backward(g, name + ".v_proj", device, x, vProj.w, dv, dx, vProj.dw, vProj.db, rows, dModel, kw);
     }
-
-    /** The attention output before o_proj, {@code [rows, HQ·hd]} (for tests and inspection). */
-    public Tensor attentionOutput() { return o; }
 }

@@ -96,7 +96,4 @@ public final class SwaDecoderLayer implements Layer {
         inputNorm.backward(g, dA, dh, true);           // dh += norm1'(dA)
         Ops.addInto(g, name + ".dhResidual", dh1, dh, n);
     }
-
-    /** The input of the MLP's norm, {@code h + attn(norm(h))}, {@code [rows, D]} (saved activation). */
-    public Tensor afterAttention() { return h1; }
 }

@@ -1,6 +1,8 @@
 package org.hsajava.model.layers;
 
 import static org.hsajava.compute.testing.Close.assertClose;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -20,9 +22,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 class SwaDecoderLayerTest {
 
     record Case(String what, AttentionKind kind, int batch, int length, int heads, int kvHeads, int window, boolean bias, int index) {
@@ -35,6 +34,7 @@ class SwaDecoderLayerTest {
                 new Case("swa B2 L13 W5 GQA 4/2", AttentionKind.SWA_ONLY, 2, 13, 4, 2, 5, false, 1),
                 new Case("swa B1 L7 W3 biases GQA 4/1", AttentionKind.SWA_ONLY, 1, 7, 4, 1, 3, true, 0),
                 new Case("swa B1 L70 W9 (crosses 64-row tiles)", AttentionKind.SWA_ONLY, 1, 70, 2, 2, 9, false, 0),
+                new Case("swa B2 L6 W20 (window beyond the sequence)", AttentionKind.SWA_ONLY, 2, 6, 4, 2, 20, false, 1),
                 new Case("full_causal B2 L11 MHA 2/2", AttentionKind.FULL_CAUSAL, 2, 11, 2, 2, 3, true, 1));
     }
 
