@@ -1,0 +1,144 @@
+package org.hsajava.model.layers;
+
+import org.hsajava.compute.DataTransferMode;
+import org.hsajava.compute.Device;
+import org.hsajava.compute.TaskGraph;
+import org.hsajava.compute.Tensor;
+import org.hsajava.kernels.Rope;
+import org.hsajava.kernels.SlidingWindowAttention;
+import org.hsajava.model.ModelParameters;
+import org.hsajava.model.config.AttentionKind;
+import org.hsajava.model.config.ModelConfig;
+
+/**
+ * The authors' {@code SlidingWindowAttention} (docs/authors-model.md §2.2, §3.3) without its
+ * residual: {@code out = o_proj(swa(rope(q_norm(q_proj x)), rope(k_norm(k_proj x)), v_proj x))}.
+ * Used by {@link SwaDecoderLayer} ({@code self_attn.}) and by HSA layers with an SWA sublayer
+ * ({@code attn.}).
+ *
+ * <p>Shapes, row-major over {@code rows = batch·length} tokens: {@code x, out [rows, D]};
+ * q {@code [rows, HQ, hd]}, k and v {@code [rows, Hs, hd]} (heads head-major inside a row, as the
+ * projections produce them). q/k are RMS-normed per head (eps {@code rms_norm_eps}, one weight of
+ * size hd) BEFORE RoPE (theta {@code rope_theta}, position = index inside the sequence). Key j is
+ * visible to query t iff {@code t - W <= j <= t} (W = {@code sliding_window}; the full_causal
+ * baseline uses W = L); query head g reads KV head {@code g / (HQ/Hs)}; scale {@code 1/sqrt(hd)}.
+ * Biases on q/k/v/o exist iff {@code attention_bias}.
+ */
+public final class SwaAttention implements Layer {
+    private final String name;
+    private final Device device;
+    private final int rows, dModel, hd, heads, kvHeads, length;
+    private final SlidingWindowAttention.Shape shape;
+    private final Tensor x, out, dx, dOut;
+    private final Proj qProj, kProj, vProj, oProj;
+    private final RmsNormBlock qNorm, kNorm;
+    private final Tensor ropeFreq;
+    // saved activations: raw projections (the norms' inputs), normed+rotated q/k, v, attention output and its log-sum-exp
+    private final Tensor qRaw, kRaw, q, k, v, o, lse;
+    // backward scratch (shared across layers through the pool)
+    private final Tensor dO, delta, dq, dk, dv, dqRaw, dkRaw;
+
+    /** A projection's parameters and their gradients (bias and its gradient null without attention_bias). */
+    private record Proj(Tensor w, Tensor b, Tensor dw, Tensor db) {
+        static Proj of(ModelParameters p, String prefix) {
+            boolean bias = p.has(prefix + ".bias");
+            return new Proj(p.param(prefix + ".weight"), bias ? p.param(prefix + ".bias") : null,
+                    p.grad(prefix + ".weight"), bias ? p.grad(prefix + ".bias") : null);
+        }
+    }
+
+    /**
+     * @param prefix state-dict prefix of the attention module, e.g. {@code backbone.layers.3.self_attn.}
+     * @param x      input {@code [rows, D]} (the pre-normed residual stream; kept for the backward)
+     * @param out    output {@code [rows, D]}, overwritten
+     * @param dx     gradient of x, {@code [rows, D]}: the backward ADDS into it (null: not needed)
+     * @param dOut   gradient of out, {@code [rows, D]}
+     */
+    public SwaAttention(LayerContext ctx, ScratchPool scratch, String name, String prefix, Tensor x, Tensor out, Tensor dx, Tensor dOut) {
+        ModelConfig c = ctx.config();
+        ModelParameters p = ctx.params();
+        if (!p.has(prefix + "q_proj.weight")) throw new IllegalArgumentException(name + ": the model has no SWA attention parameters under '" + prefix + "'");
+        this.name = name;
+        this.device = ctx.device();
+        this.rows = ctx.rows();
+        this.length = ctx.length();
+        this.dModel = c.hiddenSize();
+        this.hd = c.headDim();
+        this.heads = c.numAttentionHeads();
+        this.kvHeads = c.numKeyValueHeads();
+        // W >= L is full causal attention; the kernel then sees every earlier key.
+        int window = c.attentionKind() == AttentionKind.FULL_CAUSAL ? length : Math.min(c.slidingWindow(), length);
+        this.shape = new SlidingWindowAttention.Shape(ctx.batch(), length, heads, kvHeads, hd, window);
+        requireSize(name, "x", x, rows * dModel);
+        requireSize(name, "out", out, rows * dModel);
+        requireSize(name, "dOut", dOut, rows * dModel);
+        if (dx != null) requireSize(name, "dx", dx, rows * dModel);
+        this.x = x;
+        this.out = out;
+        this.dx = dx;
+        this.dOut = dOut;
+        this.qProj = Proj.of(p, prefix + "q_proj");
+        this.kProj = Proj.of(p, prefix + "k_proj");
+        this.vProj = Proj.of(p, prefix + "v_proj");
+        this.oProj = Proj.of(p, prefix + "o_proj");
+        int qw = heads * hd, kw = kvHeads * hd;
+        this.qRaw = Tensor.f32(name + ".qRaw", rows, qw);
+        this.kRaw = Tensor.f32(name + ".kRaw", rows, kw);
+        this.q = Tensor.f32(name + ".q", rows, qw);
+        this.k = Tensor.f32(name + ".k", rows, kw);
+        this.v = Tensor.f32(name + ".v", rows, kw);
+        this.o = Tensor.f32(name + ".o", rows, qw);
+        this.lse = Tensor.f32(name + ".lse", rows, heads);
+        this.qNorm = new RmsNormBlock(ctx, scratch, name + ".q_norm", prefix + "q_norm.weight", c.rmsNormEps(), rows * heads, hd, qRaw, q);
+        this.kNorm = new RmsNormBlock(ctx, scratch, name + ".k_norm", prefix + "k_norm.weight", c.rmsNormEps(), rows * kvHeads, hd, kRaw, k);
+        this.ropeFreq = Tensor.of(name + ".ropeFreq", Rope.frequencyTable(hd, c.ropeTheta()));
+        this.dO = scratch.f32("SwaAttention.dO", rows, qw);
+        this.delta = scratch.f32("SwaAttention.delta", rows, heads);
+        this.dq = scratch.f32("SwaAttention.dq", rows, qw);
+        this.dk = scratch.f32("SwaAttention.dk", rows, kw);
+        this.dv = scratch.f32("SwaAttention.dv", rows, kw);
+        this.dqRaw = scratch.f32("SwaAttention.dqRaw", rows, qw);
+        this.dkRaw = scratch.f32("SwaAttention.dkRaw", rows, kw);
+    }
+
+    static void requireSize(String layer, String what, Tensor t, int n) {
+        if (t == null) throw new IllegalArgumentException(layer + ": tensor '" + what + "' must be given");
+        if (t.size() != n) throw new IllegalArgumentException(layer + ": tensor '" + what + "' (" + t + ") must have " + n + " elements, has " + t.size());
+    }
+
+    @Override
+    public String name() { return name; }
+
+    @Override
+    public void forward(TaskGraph g) {
+        int qw = heads * hd, kw = kvHeads * hd;
+        g.transferToDevice(DataTransferMode.FIRST_EXECUTION, ropeFreq);
+        Linear.forward(g, name + ".q_proj", device, x, qProj.w, qProj.b, qRaw, rows, dModel, qw);
+        Linear.forward(g, name + ".k_proj", device, x, kProj.w, kProj.b, kRaw, rows, dModel, kw);
+        Linear.forward(g, name + ".v_proj", device, x, vProj.w, vProj.b, v, rows, dModel, kw);
+        qNorm.forward(g);
+        kNorm.forward(g);
+        g.task(name + ".q_rope", Rope.FORWARD_CONTIGUOUS, q, q, ropeFreq, rows, length, heads, hd, 0);
+        g.task(name + ".k_rope", Rope.FORWARD_CONTIGUOUS, k, k, ropeFreq, rows, length, kvHeads, hd, 0);
+        SlidingWindowAttention.addForward(g, name + ".swa.", shape, q, k, v, o, lse);
+        Linear.forward(g, name + ".o_proj", device, o, oProj.w, oProj.b, out, rows, qw, dModel);
+    }
+
+    @Override
+    public void backward(TaskGraph g) {
+        int qw = heads * hd, kw = kvHeads * hd;
+        // The rope table is uploaded here too, in case the backward runs in a plan of its own.
+        g.transferToDevice(DataTransferMode.FIRST_EXECUTION, ropeFreq);
+        Ops.projectBack(g, name + ".o_proj.dx", device, dOut, oProj.w, dO, rows, qw, dModel);
+        Linear.backward(g, name + ".o_proj", device, o, oProj.w, dOut, null, oProj.dw, oProj.db, rows, qw, dModel);
+        SlidingWindowAttention.addBackward(g, name + ".swa.", shape, q, k, v, o, lse, dO, delta, dq, dk, dv);
+        // RoPE is a rotation: its backward turns the gradient back by the same angle.
+        g.task(name + ".q_rope.bwd", Rope.BACKWARD_CONTIGUOUS, dq, dq, ropeFreq, rows, length, heads, hd, 0);
+        g.task(name + ".k_rope.bwd", Rope.BACKWARD_CONTIGUOUS, dk, dk, ropeFreq, rows, length, kvHeads, hd, 0);
+        qNorm.backward(g, dq, dqRaw, false);
+        kNorm.backward(g, dk, dkRaw, false);
+        Linear.backward(g, name + ".q_proj", device, x, qProj.w, dqRaw, dx, qProj.dw, qProj.db, rows, dModel, qw);
+        Linear.backward(g, name + ".k_proj", device, x, kProj.w, dkRaw, dx, kProj.dw, kProj.db, rows, dModel, kw);
+        Linear.backward(g, name + ".v_proj", device, x, vProj.w, dv, dx, vProj.dw, vProj.db, rows, dModel, kw);
+    }
+}

@@ -1,0 +1,88 @@
+package org.hsajava.model.layers;
+
+import org.hsajava.compute.Device;
+import org.hsajava.compute.TaskGraph;
+import org.hsajava.compute.Tensor;
+import org.hsajava.kernels.SwiGlu;
+import org.hsajava.model.ModelParameters;
+
+/**
+ * Liger's {@code LigerSwiGLUMLP} (docs/authors-model.md §2.2, §3.3), without residual:
+ * {@code out = down_proj( silu(gate_proj x) ⊙ up_proj x )}, no biases. The SWA layers' {@code mlp.},
+ * the HSA layers' bypass {@code _mlp.} (both width {@code intermediate_size}) and the chunk
+ * encoder's {@code mlp.} (its own width) are this block with their own prefix and width.
+ *
+ * <p>Shapes over {@code rows = batch·length}: {@code x, out [rows, D]}; saved {@code gate, up, act [rows, width]}.
+ */
+public final class SwiGluMlp implements Layer {
+    private final String name;
+    private final Device device;
+    private final int rows, dModel, width;
+    private final Tensor x, out, dx, dOut;
+    private final Tensor wGate, wUp, wDown, dwGate, dwUp, dwDown;
+    private final Tensor gate, up, act;
+    private final Tensor dAct, dUp;
+
+    /**
+     * @param prefix state-dict prefix, e.g. {@code backbone.layers.3.mlp.} or {@code backbone.layers.14._mlp.}
+     * @param width  intermediate width (the gate/up output size)
+     * @param x      input {@code [rows, D]} (kept for the backward)
+     * @param out    output {@code [rows, D]}, overwritten
+     * @param dx     gradient of x: the backward ADDS into it (null: not needed)
+     * @param dOut   gradient of out
+     */
+    public SwiGluMlp(LayerContext ctx, ScratchPool scratch, String name, String prefix, int width, Tensor x, Tensor out, Tensor dx, Tensor dOut) {
+        ModelParameters p = ctx.params();
+        if (!p.has(prefix + "gate_proj.weight")) throw new IllegalArgumentException(name + ": the model has no SwiGLU MLP parameters under '" + prefix + "'");
+        this.name = name;
+        this.device = ctx.device();
+        this.rows = ctx.rows();
+        this.dModel = ctx.config().hiddenSize();
+        this.width = width;
+        int[] gateShape = p.layout().get(prefix + "gate_proj.weight").shape();
+        if (gateShape[0] != width || gateShape[1] != dModel) {
+            throw new IllegalArgumentException(name + ": '" + prefix + "gate_proj.weight' is " + java.util.Arrays.toString(gateShape) + ", expected [" + width + ", " + dModel + "]");
+        }
+        SwaAttention.requireSize(name, "x", x, rows * dModel);
+        SwaAttention.requireSize(name, "out", out, rows * dModel);
+        SwaAttention.requireSize(name, "dOut", dOut, rows * dModel);
+        if (dx != null) SwaAttention.requireSize(name, "dx", dx, rows * dModel);
+        this.x = x;
+        this.out = out;
+        this.dx = dx;
+        this.dOut = dOut;
+        this.wGate = p.param(prefix + "gate_proj.weight");
+        this.wUp = p.param(prefix + "up_proj.weight");
+        this.wDown = p.param(prefix + "down_proj.weight");
+        this.dwGate = p.grad(prefix + "gate_proj.weight");
+        this.dwUp = p.grad(prefix + "up_proj.weight");
+        this.dwDown = p.grad(prefix + "down_proj.weight");
+        this.gate = Tensor.f32(name + ".gate", rows, width);
+        this.up = Tensor.f32(name + ".up", rows, width);
+        this.act = Tensor.f32(name + ".act", rows, width);
+        this.dAct = scratch.f32("SwiGluMlp.dAct", rows, width);
+        this.dUp = scratch.f32("SwiGluMlp.dUp", rows, width);
+    }
+
+    @Override
+    public String name() { return name; }
+
+    @Override
+    public void forward(TaskGraph g) {
+        Linear.forward(g, name + ".gate_proj", device, x, wGate, null, gate, rows, dModel, width);
+        Linear.forward(g, name + ".up_proj", device, x, wUp, null, up, rows, dModel, width);
+        g.task(name + ".swiglu", SwiGlu.FORWARD, gate, up, act, rows * width);
+        Linear.forward(g, name + ".down_proj", device, act, wDown, null, out, rows, width, dModel);
+    }
+
+    @Override
+    public void backward(TaskGraph g) {
+        Ops.projectBack(g, name + ".down_proj.dx", device, dOut, wDown, dAct, rows, width, dModel);
+        Linear.backward(g, name + ".down_proj", device, act, wDown, dOut, null, dwDown, null, rows, width, dModel);
+        // The gate gradient overwrites dAct in place: the kernel is element-wise and reads dAct[i] before writing it.
+        Tensor dGate = dAct;
+        g.task(name + ".swiglu.bwd", SwiGlu.BACKWARD, gate, up, dAct, dGate, dUp, rows * width);
+        Linear.backward(g, name + ".gate_proj", device, x, wGate, dGate, dx, dwGate, null, rows, dModel, width);
+        Linear.backward(g, name + ".up_proj", device, x, wUp, dUp, dx, dwUp, null, rows, dModel, width);
+    }
+}

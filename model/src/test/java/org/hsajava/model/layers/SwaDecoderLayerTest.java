@@ -1,0 +1,92 @@
+package org.hsajava.model.layers;
+
+import static org.hsajava.compute.testing.Close.assertClose;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.hsajava.compute.DataTransferMode;
+import org.hsajava.compute.Device;
+import org.hsajava.compute.TaskGraph;
+import org.hsajava.compute.Tensor;
+import org.hsajava.compute.testing.Rand;
+import org.hsajava.model.ModelParameters;
+import org.hsajava.model.config.AttentionKind;
+import org.hsajava.model.config.ModelConfig;
+import org.hsajava.model.reference.GradCheck;
+import org.hsajava.model.reference.RefOps;
+import org.hsajava.model.reference.SwaReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class SwaDecoderLayerTest {
+
+    record Case(String what, AttentionKind kind, int batch, int length, int heads, int kvHeads, int window, boolean bias, int index) {
+        @Override
+        public String toString() { return what; }
+    }
+
+    static List<Case> cases() {
+        return List.of(
+                new Case("swa B2 L13 W5 GQA 4/2", AttentionKind.SWA_ONLY, 2, 13, 4, 2, 5, false, 1),
+                new Case("swa B1 L7 W3 biases GQA 4/1", AttentionKind.SWA_ONLY, 1, 7, 4, 1, 3, true, 0),
+                new Case("swa B1 L70 W9 (crosses 64-row tiles)", AttentionKind.SWA_ONLY, 1, 70, 2, 2, 9, false, 0),
+                new Case("swa B2 L6 W20 (window beyond the sequence)", AttentionKind.SWA_ONLY, 2, 6, 4, 2, 20, false, 1),
+                new Case("full_causal B2 L11 MHA 2/2", AttentionKind.FULL_CAUSAL, 2, 11, 2, 2, 3, true, 1));
+    }
+
+    static List<Arguments> devicesAndCases() {
+        List<Arguments> out = new ArrayList<>();
+        LayerTests.devices().forEach(d -> cases().forEach(c -> out.add(Arguments.of(d, c))));
+        return out;
+    }
+
+    @ParameterizedTest(name = "{1} on {0}")
+    @MethodSource("devicesAndCases")
+    void forwardAndBackwardMatchTheDoubleReference(Device device, Case k) {
+        int d = 32, inter = 48;
+        ModelConfig c = LayerTests.swaConfig(k.kind(), 37, d, inter, k.heads(), k.kvHeads(), 2, k.window(), true, k.bias());
+        ModelParameters p = LayerTests.randomParams(c, 11);
+        float[] prefill = LayerTests.prefillGrads(p, 12);
+        int rows = k.batch() * k.length();
+        Rand r = new Rand(13);
+        float[] h = r.normal(rows * d, 1), dOut = r.normal(rows * d, 1), dhPrefill = r.normal(rows * d, 0.1);
+        Tensor th = Tensor.of("h", h), tout = Tensor.f32("out", rows * d), tdh = Tensor.of("dh", dhPrefill.clone()), tdOut = Tensor.of("dOut", dOut);
+
+        LayerContext ctx = new LayerContext(c, p, device, k.batch(), k.length());
+        SwaDecoderLayer layer = new SwaDecoderLayer(ctx, k.index(), th, tout, tdh, tdOut);
+        TaskGraph g = new TaskGraph("swa").transferToDevice(DataTransferMode.EVERY_EXECUTION, p.all(), p.allGrads(), th, tdh, tdOut);
+        layer.forward(g);
+        layer.backward(g);
+        g.transferToHost(DataTransferMode.EVERY_EXECUTION, tout, tdh, p.allGrads());
+        LayerTests.run(device, g);
+
+        SwaReference ref = new SwaReference(p, k.batch(), k.length());
+        double[] hd = RefOps.toDouble(h), dOutD = RefOps.toDouble(dOut);
+        assertClose("out", ref.decoderLayer(hd, k.index()), tout.toF32Array(), 1e-4);
+        GradCheck.check("dh", v -> RefOps.dot(ref.decoderLayer(v, k.index()), dOutD), hd, LayerTests.minus(tdh.toF32Array(), dhPrefill), 60, 1e-3, 1);
+        LayerTests.checkParameterGradients(p, ref, "backbone.layers." + k.index() + ".", prefill,
+                () -> RefOps.dot(ref.decoderLayer(hd, k.index()), dOutD), 40, 1e-3);
+        // the other layer's gradients are untouched
+        String other = "backbone.layers." + (1 - k.index()) + ".mlp.up_proj.weight";
+        float[] untouched = LayerTests.added(p, other, prefill);
+        for (float v : untouched) assertTrue(v == 0, other + " changed");
+    }
+
+    @Test
+    void rejectsWrongSizesAndMissingLayersByName() {
+        ModelConfig c = LayerTests.swaConfig(AttentionKind.SWA_ONLY, 37, 32, 48, 4, 2, 2, 5, true, false);
+        ModelParameters p = ModelParameters.of(org.hsajava.model.config.ParameterLayout.of(c));
+        LayerContext ctx = new LayerContext(c, p, org.hsajava.compute.testing.TestDevices.java(), 2, 13);
+        Tensor ok = Tensor.f32("h", 26 * 32), ok2 = Tensor.f32("o", 26 * 32), ok3 = Tensor.f32("dh", 26 * 32), ok4 = Tensor.f32("dout", 26 * 32);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new SwaDecoderLayer(ctx, 0, Tensor.f32("h", 25 * 32), ok2, ok3, ok4));
+        assertTrue(e.getMessage().contains("'h'"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new SwaDecoderLayer(ctx, 2, ok, ok2, ok3, ok4));
+        assertTrue(e.getMessage().contains("backbone.layers.2."), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new SwaDecoderLayer(ctx, 0, ok, ok, ok3, ok4));
+        assertTrue(e.getMessage().contains("other than the input"), e.getMessage());
+    }
+}
