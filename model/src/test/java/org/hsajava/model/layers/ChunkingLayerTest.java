@@ -1,6 +1,7 @@
 package org.hsajava.model.layers;
 
 import static org.hsajava.compute.testing.Close.assertClose;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -87,7 +88,7 @@ class ChunkingLayerTest {
         TaskGraph g = new TaskGraph("chunking").transferToDevice(DataTransferMode.EVERY_EXECUTION, params.all(), params.allGrads(), th, tdh, tdK, tdV, tdL);
         layer.forward(g);
         layer.backward(g);
-        g.transferToHost(DataTransferMode.EVERY_EXECUTION, memK, memV, lmk, tdh, params.allGrads());
+        g.transferToHost(DataTransferMode.EVERY_EXECUTION, th, memK, memV, lmk, tdh, params.allGrads());
         try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(device)) {
             plan.execute();
         }
@@ -97,6 +98,7 @@ class ChunkingLayerTest {
         double[] hd = toDouble(h), dKd = toDouble(dK), dVd = toDouble(dV), dLd = toDouble(dL);
         ChunkingReference.Memory ref = ChunkingReference.forward(cfg, w, hd, batch, length);
         String at = device + " enc=" + encoderLayers + " B=" + batch + " L=" + length + ": ";
+        assertArrayEquals(h, th.toF32Array(), at + "the layer only reads h");
         assertClose(at + "mem_k", ref.memK(), memK.toF32Array(), 1e-4);
         assertClose(at + "mem_v", ref.memV(), memV.toF32Array(), 1e-4);
         assertClose(at + "landmarks", ref.landmarks(), lmk.toF32Array(), 1e-4);
