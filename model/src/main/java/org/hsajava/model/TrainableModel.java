@@ -40,6 +40,12 @@ public interface TrainableModel extends AutoCloseable {
      */
     Scalar lossScale();
 
+    /**
+     * Host-side preparation after {@link #inputIds()} and {@link #targets()} were written and before
+     * the next execution (the embedding's inverted index, for example). The trainer calls it.
+     */
+    default void prepareInputs() {}
+
     /** Forward, per-row losses (downloaded) and backward (gradients accumulated). */
     ImmutableTaskGraph trainStep();
 
