@@ -1,0 +1,14 @@
+package org.hsajava.train.loop;
+
+/**
+ * One optimizer step, as logged to {@code metrics.jsonl}.
+ *
+ * @param step        update count, from 1
+ * @param loss        mean cross-entropy over the valid targets of the step's micro-batches
+ * @param lr          learning rate used by this update
+ * @param gradNorm    global L2 norm of the gradient before clipping
+ * @param tokens      input tokens processed by the step (batch · length · grad_accumulation)
+ * @param tokensPerS  input tokens per second over the run so far (this process)
+ * @param elapsed     seconds since this process started training
+ */
+public record StepMetrics(long step, double loss, double lr, double gradNorm, long tokens, double tokensPerS, double elapsed) {}
