@@ -87,11 +87,18 @@ public final class MixedBatchSource implements BatchSource {
                 if (corpus == null) throw new ConfigException("train.task_mix.corpus", "needs train.corpus");
                 tasks.add(null);
             } else {
+                SyntheticTask task;
                 try {
-                    tasks.add(SyntheticTasks.create(canonical(name), tokenizer, filler, mask));
+                    task = SyntheticTasks.create(canonical(name), tokenizer, filler, mask);
                 } catch (IllegalArgumentException ex) {
                     throw new ConfigException("train.task_mix." + name, "is neither \"corpus\" nor a synthetic task: " + ex.getMessage());
                 }
+                try {
+                    task.generate(length + 1, 0.5, new SplittableRandom(0)); // a probe: fail now, not at step 1000
+                } catch (IllegalArgumentException ex) {
+                    throw new ConfigException("train.task_mix." + name, "does not fit train.seq_len = " + length + ": " + ex.getMessage());
+                }
+                tasks.add(task);
             }
             names.add(name);
             total += e.getValue();

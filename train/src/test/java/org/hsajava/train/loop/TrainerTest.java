@@ -60,9 +60,26 @@ class TrainerTest {
     @ParameterizedTest
     @MethodSource("devices")
     void resumeContinuesExactly(Device d) throws IOException {
-        Path corpus = ToyRuns.corpus(dir);
         int n = 5;
-        TrainConfig t = ToyRuns.config(2, 11, 2 * n, 2, corpus, n);
+        checkResume(d, ToyRuns.config(2, 11, 2 * n, 2, ToyRuns.corpus(dir), n), n);
+    }
+
+    /** The same with corpus rows and passkey samples mixed, loss on answers only (the passkey rows' RNG must resume too). */
+    @ParameterizedTest
+    @MethodSource("devices")
+    void resumeContinuesExactlyWithSyntheticTasksMixedIn(Device d) throws IOException {
+        int n = 3;
+        java.util.Map<String, Double> mix = new java.util.LinkedHashMap<>();
+        mix.put("corpus", 1.0);
+        mix.put("passkey", 1.0);
+        TrainConfig c = ToyRuns.config(2, 72, 2 * n, 2, ToyRuns.corpus(dir), n);
+        TrainConfig t = new TrainConfig(c.batchSize(), c.seqLen(), c.steps(), c.lr(), c.warmupSteps(), c.minLrRatio(), c.weightDecay(),
+                c.beta1(), c.beta2(), c.adamEps(), c.gradClip(), c.gradAccumulation(), c.seed(), c.tokenizer(), c.corpus(),
+                mix, org.hsajava.model.config.LossTokens.ANSWERS, c.checkpointInterval(), c.keepCheckpoints(), c.evalInterval());
+        checkResume(d, t, n);
+    }
+
+    private void checkResume(Device d, TrainConfig t, int n) throws IOException {
         double[] straight;
         float[] params, m, v;
         try (Trainer tr = ToyRuns.trainer(d, t, null)) {
@@ -72,7 +89,7 @@ class TrainerTest {
             m = s.adamM();
             v = s.adamV();
         }
-        Path run = dir.resolve("run");
+        Path run = dir.resolve("run-" + t.seqLen());
         double[] first, second;
         try (Trainer tr = ToyRuns.trainer(d, t, run)) {
             first = ToyRuns.losses(tr, n);
