@@ -137,7 +137,29 @@ public final class Trainer implements AutoCloseable {
         data.restore(s.dataPosition());
         step = s.step();
         lastSavedStep = step;
+        dropMetricsAfter(step);
         return this;
+    }
+
+    /**
+     * A run that stopped after its last checkpoint logged steps that the resumed run repeats; their
+     * lines go, so {@code metrics.jsonl} stays one line per step.
+     */
+    private void dropMetricsAfter(long last) {
+        if (runDir == null) return;
+        Path f = runDir.resolve(METRICS_FILE);
+        if (!Files.exists(f)) return;
+        try {
+            java.util.List<String> keep = new java.util.ArrayList<>();
+            for (String line : Files.readAllLines(f, StandardCharsets.UTF_8)) {
+                if (line.isBlank()) continue;
+                JsonNode o = JSON.readTree(line);
+                if (o.path("step").asLong(Long.MAX_VALUE) <= last) keep.add(line);
+            }
+            Files.write(f, keep, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot rewrite " + f + ": " + e.getMessage(), e);
+        }
     }
 
     /** Resumes from the newest checkpoint of this run folder, if there is one; returns whether it did. */

@@ -94,6 +94,12 @@ class TrainerTest {
         try (Trainer tr = ToyRuns.trainer(d, t, run)) {
             first = ToyRuns.losses(tr, n);
         }
+        // The first run went on past its checkpoint before it stopped: those steps are redone, and logged once.
+        try (Trainer tr = ToyRuns.trainer(d, t, run)) {
+            tr.resumeLatest();
+            tr.withListener((x, sm) -> { if (sm.step() == n + 2) throw new IllegalStateException("simulated crash"); });
+            assertThrows(IllegalStateException.class, () -> tr.runUntil(2 * n));
+        }
         CheckpointState end;
         try (Trainer tr = ToyRuns.trainer(d, t, run)) {
             assertTrue(tr.resumeLatest());
@@ -109,6 +115,13 @@ class TrainerTest {
         assertArrayEquals(m, end.adamM(), 0f);
         assertArrayEquals(v, end.adamV(), 0f);
         assertEquals(2 * n, end.step());
+        List<String> lines = Files.readAllLines(run.resolve(Trainer.METRICS_FILE));
+        assertEquals(2 * n, lines.size(), "one metrics line per step");
+        for (int i = 0; i < 2 * n; i++) {
+            JsonNode o = new ObjectMapper().readTree(lines.get(i));
+            assertEquals(i + 1, o.get("step").asLong());
+            assertEquals(joined[i], o.get("loss").asDouble(), 0.0);
+        }
     }
 
     @ParameterizedTest
