@@ -12,6 +12,7 @@ import org.hsajava.model.config.ConfigFile;
 import org.hsajava.model.config.ModelConfig;
 import org.hsajava.model.config.TrainConfig;
 import org.hsajava.train.checkpoint.CheckpointStore;
+import org.hsajava.train.data.Split;
 import org.hsajava.train.loop.MixedBatchSource;
 import org.hsajava.train.loop.ProgressBar;
 import org.hsajava.train.loop.Trainer;
@@ -44,6 +45,10 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--resume", paramLabel = "DIR", description = "continue the run in DIR from its latest checkpoint")
     Path resume;
+
+    @Option(names = "--val-batches", paramLabel = "N", defaultValue = "4",
+            description = "batches of held-out rows for val_loss every train.eval_interval steps (0 = no validation; default ${DEFAULT-VALUE})")
+    int valBatches;
 
     @Option(names = "--toy-bigram", description = "train the toy bigram model (embedding -> LM head) instead of the config's model: a smoke run of the training loop")
     boolean toyBigram;
@@ -84,6 +89,8 @@ public final class TrainCommand implements Callable<Integer> {
             o.printf(Locale.ROOT, "Training the toy bigram model (%,d parameters, V=%d, D=%d) on %s: %d steps of %,d tokens; run folder %s%n",
                     2L * toy.vocabSize() * toy.hiddenSize(), toy.vocabSize(), toy.hiddenSize(), d, train.steps(), train.tokensPerStep(), run);
             trainer.withConsole(o, ProgressBar.stdoutIsTerminal());
+            if (valBatches < 0) throw new IllegalArgumentException("--val-batches must be >= 0, got " + valBatches);
+            if (valBatches > 0) trainer.withValidation(new MixedBatchSource(train, tokenizer, train.seqLen(), null, Split.Part.VALIDATION), valBatches);
             if (trainer.completedSteps() >= train.steps()) {
                 o.println("Nothing to do: the run already has " + trainer.completedSteps() + " of " + train.steps() + " steps.");
                 return 0;

@@ -66,11 +66,20 @@ public final class MixedBatchSource implements BatchSource {
 
     /** Builds the source for rows of {@code length} tokens; {@code train.corpus} is read relative to {@code baseDir}. */
     public MixedBatchSource(TrainConfig train, Tokenizer tokenizer, int length, Path baseDir) {
+        this(train, tokenizer, length, baseDir, Split.Part.TRAIN);
+    }
+
+    /**
+     * The training rows ({@link Split.Part#TRAIN}) or held-out rows for validation
+     * ({@link Split.Part#VALIDATION}: the corpus's validation documents and synthetic samples from a
+     * different random stream, so they are not the training samples).
+     */
+    public MixedBatchSource(TrainConfig train, Tokenizer tokenizer, int length, Path baseDir, Split.Part part) {
         this.tokenizer = tokenizer;
         this.length = length;
         this.seed = train.seed();
-        this.rng = new SplitMix64(train.seed() ^ 0x5DEECE66DL);
-        this.corpus = train.corpus().isEmpty() ? null : trainingPart(openCorpus(train.corpus(), baseDir));
+        this.rng = new SplitMix64(train.seed() ^ (part == Split.Part.TRAIN ? 0x5DEECE66DL : 0x2545F4914F6CDD1DL));
+        this.corpus = train.corpus().isEmpty() ? null : part(openCorpus(train.corpus(), baseDir), part);
         Filler filler;
         try {
             filler = corpus == null ? SentencePool.repeated(tokenizer) : SentencePool.fromCorpus(corpus, tokenizer, 1 << 20);
@@ -121,11 +130,11 @@ public final class MixedBatchSource implements BatchSource {
     }
 
     /**
-     * The training split, or the whole corpus when the split leaves nothing to train on (a corpus of
-     * one or a few documents whose hashes all fall in validation).
+     * One part of the split, or the whole corpus when that part is empty (a corpus of one or a few
+     * documents whose hashes all fall on one side: then validation rows are training text too).
      */
-    private static Corpus trainingPart(Corpus all) {
-        Corpus part = new Split(VALIDATION_FRACTION, 0).select(all, Split.Part.TRAIN);
+    private static Corpus part(Corpus all, Split.Part which) {
+        Corpus part = new Split(VALIDATION_FRACTION, 0).select(all, which);
         try (DocumentReader r = part.open()) {
             return r.next() != null ? part : all;
         } catch (IOException e) {

@@ -32,13 +32,14 @@ public final class ProgressBar {
         long done = m.step() - firstStep + 1;
         double perStep = done > 0 ? m.elapsed() / done : 0;
         String text = String.format(Locale.ROOT, "step %d/%d  loss %.4f  lr %.2e  |g| %.3g  %s tok/s  ETA %s",
-                m.step(), total, m.loss(), m.lr(), m.gradNorm(), tokens(m.tokensPerS()), duration(perStep * (total - m.step())));
+                m.step(), total, m.loss(), m.lr(), m.gradNorm(), tokens(m.tokensPerS()), duration(perStep * (total - m.step())))
+                + (m.evaluated() ? String.format(Locale.ROOT, "  val %.4f", m.valLoss()) : "");
         if (terminal) {
             int filled = (int) Math.min(WIDTH, WIDTH * m.step() / Math.max(1, total));
             out.print("\r[" + "#".repeat(filled) + ".".repeat(WIDTH - filled) + "] " + text + "   ");
             open = true;
             if (m.step() >= total) finish();
-        } else if (m.step() % every == 0 || m.step() >= total || done == 1) {
+        } else if (m.step() % every == 0 || m.step() >= total || done == 1 || m.evaluated()) {
             out.println(text);
         }
         out.flush();

@@ -65,6 +65,9 @@ public final class Trainer implements AutoCloseable {
     private PrintStream console;
     private boolean terminal;
     private StepListener listener = (t, m) -> {};
+    private BatchSource validation;
+    private com.fasterxml.jackson.databind.JsonNode validationStart;
+    private int validationBatches;
     private long step;
     private long startStep;
     private long lastSavedStep = -1;
@@ -115,6 +118,38 @@ public final class Trainer implements AutoCloseable {
     public Trainer withListener(StepListener listener) {
         this.listener = listener;
         return this;
+    }
+
+    /**
+     * Validation every {@code eval_interval} steps and at the last step: the mean loss over
+     * {@code batches} batches of {@code source}, the same rows every time (the source is rewound to
+     * where it stands now), logged as {@code val_loss}. Training is not affected: the eval graph
+     * touches neither gradients nor parameters, and the source is separate from the training data.
+     */
+    public Trainer withValidation(BatchSource source, int batches) {
+        if (batches < 1) throw new IllegalArgumentException("validation needs at least one batch, got " + batches);
+        this.validation = source;
+        this.validationStart = source.position();
+        this.validationBatches = batches;
+        return this;
+    }
+
+    /** The validation loss now (see {@link #withValidation}). */
+    public double validate() {
+        if (validation == null) throw new IllegalStateException("no validation source (withValidation)");
+        validation.restore(validationStart);
+        int rows = model.batch() * model.length();
+        int[] in = new int[rows], tg = new int[rows];
+        double sum = 0;
+        long valid = 0;
+        for (int i = 0; i < validationBatches; i++) {
+            valid += validation.next(in, tg, model.batch(), model.length());
+            model.inputIds().set(in);
+            model.targets().set(tg);
+            plan.execute(model.evalStep().name());
+            for (float x : model.rowLosses().toF32Array()) sum += x;
+        }
+        return valid == 0 ? Double.NaN : sum / valid;
     }
 
     /**
@@ -185,6 +220,7 @@ public final class Trainer implements AutoCloseable {
         try {
             while (step < lastStep) {
                 StepMetrics m = trainStep();
+                if (validation != null && (step % train.evalInterval() == 0 || step == lastStep)) m = m.withValLoss(validate());
                 appendMetrics(m);
                 if (store != null && (step % train.checkpointInterval() == 0 || step == lastStep)) {
                     if (bar != null && terminal) bar.finish();
@@ -218,7 +254,7 @@ public final class Trainer implements AutoCloseable {
         long tokens = (long) train.gradAccumulation() * model.batch() * model.length();
         tokensThisRun += tokens;
         double elapsed = (System.nanoTime() - startNanos) / 1e9;
-        return new StepMetrics(t, loss, lr, norm, tokens, elapsed > 0 ? tokensThisRun / elapsed : 0, elapsed);
+        return new StepMetrics(t, loss, lr, norm, tokens, elapsed > 0 ? tokensThisRun / elapsed : 0, elapsed, Double.NaN);
     }
 
     /**
@@ -241,18 +277,6 @@ public final class Trainer implements AutoCloseable {
             for (float x : losses) sum += x;
         }
         return sum / valid;
-    }
-
-    /** Mean loss of the model on one batch of rows, without touching gradients or parameters. */
-    public double evaluate(int[] inputs, int[] targets) {
-        int valid = 0;
-        for (int x : targets) if (x != org.hsajava.kernels.CrossEntropy.IGNORE_INDEX) valid++;
-        model.inputIds().set(inputs);
-        model.targets().set(targets);
-        plan.execute(model.evalStep().name());
-        double sum = 0;
-        for (float x : model.rowLosses().toF32Array()) sum += x;
-        return valid == 0 ? Double.NaN : sum / valid;
     }
 
     /** Saves step, parameters, AdamW moments and data position through the run's {@link CheckpointStore}. */
@@ -301,6 +325,7 @@ public final class Trainer implements AutoCloseable {
         o.put("grad_norm", m.gradNorm());
         o.put("tokens_per_s", m.tokensPerS());
         o.put("elapsed", m.elapsed());
+        if (m.evaluated()) o.put("val_loss", m.valLoss());
         try (BufferedWriter w = Files.newBufferedWriter(runDir.resolve(METRICS_FILE), StandardCharsets.UTF_8,
                 StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
             w.write(JSON.writeValueAsString(o));
@@ -308,11 +333,12 @@ public final class Trainer implements AutoCloseable {
         }
     }
 
-    /** Frees the device memory of the plan (the model's activations included). */
+    /** Frees the device memory of the plan (the model's activations included) and closes the data sources. */
     @Override
     public void close() {
         plan.close();
         try {
+            if (validation != null) validation.close();
             data.close();
         } catch (RuntimeException e) {
             throw e;

@@ -175,6 +175,40 @@ class TrainerTest {
         for (int i = 0; i < gA.length; i++) assertEquals(gA[i], gB[i], 1e-5f * max, "gradient element " + i);
     }
 
+    /** val_loss every eval_interval steps and at the end, on the same rows each time; training itself unchanged. */
+    @ParameterizedTest
+    @MethodSource("devices")
+    void validationIsLoggedAndDoesNotChangeTraining(Device d) throws IOException {
+        Path corpus = ToyRuns.corpus(dir);
+        TrainConfig c = ToyRuns.config(2, 12, 5, 1, corpus, 1000, 0.05);
+        TrainConfig t = new TrainConfig(c.batchSize(), c.seqLen(), c.steps(), c.lr(), c.warmupSteps(), c.minLrRatio(), c.weightDecay(),
+                c.beta1(), c.beta2(), c.adamEps(), c.gradClip(), c.gradAccumulation(), c.seed(), c.tokenizer(), c.corpus(),
+                c.taskMix(), c.lossOn(), c.checkpointInterval(), c.keepCheckpoints(), 2);
+        double[] plain;
+        try (Trainer tr = ToyRuns.trainer(d, t, null)) { plain = ToyRuns.losses(tr, 5); }
+        Path run = dir.resolve("val");
+        double[] withVal;
+        double again;
+        try (Trainer tr = ToyRuns.trainer(d, t, run)) {
+            tr.withValidation(new MixedBatchSource(t, org.hsajava.train.text.Tokenizers.create("byte"), t.seqLen(), null,
+                    org.hsajava.train.data.Split.Part.VALIDATION), 3);
+            withVal = ToyRuns.losses(tr, 5);
+            again = tr.validate();
+        }
+        assertArrayEquals(plain, withVal, 0.0);
+        ObjectMapper json = new ObjectMapper();
+        List<String> lines = Files.readAllLines(run.resolve(Trainer.METRICS_FILE));
+        double[] val = new double[6];
+        for (int i = 0; i < 5; i++) {
+            JsonNode o = json.readTree(lines.get(i));
+            boolean want = (i + 1) % 2 == 0 || i + 1 == 5;
+            assertEquals(want, o.has("val_loss"), lines.get(i));
+            if (want) val[i + 1] = o.get("val_loss").asDouble();
+        }
+        assertTrue(val[4] < val[2] && val[2] < Math.log(260), "validation loss falls: " + val[2] + ", " + val[4]);
+        assertEquals(val[5], again, 0.0, "same rows, same parameters: same loss");
+    }
+
     /** Checkpoint folders at the interval and at the end; their contents are the trainer's state. */
     @ParameterizedTest
     @MethodSource("devices")
