@@ -222,11 +222,14 @@ public final class Trainer implements AutoCloseable {
                 StepMetrics m = trainStep();
                 if (validation != null && (step % train.evalInterval() == 0 || step == lastStep)) m = m.withValLoss(validate());
                 appendMetrics(m);
-                if (store != null && (step % train.checkpointInterval() == 0 || step == lastStep)) {
-                    if (bar != null && terminal) bar.finish();
-                    saveCheckpoint();
+                Path saved = store != null && (step % train.checkpointInterval() == 0 || step == lastStep) ? saveCheckpoint() : null;
+                if (bar != null) {
+                    bar.update(m, startStep);
+                    if (saved != null) {
+                        bar.finish(); // keeps the redrawn line of this step above the note
+                        console.println("checkpoint " + saved);
+                    }
                 }
-                if (bar != null) bar.update(m, startStep);
                 listener.afterStep(this, m);
             }
         } finally {
