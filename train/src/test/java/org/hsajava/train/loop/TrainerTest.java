@@ -209,6 +209,30 @@ class TrainerTest {
         assertEquals(val[5], again, 0.0, "same rows, same parameters: same loss");
     }
 
+    /** With grad_clip far below the norm, the first update's moments are those of the clipped gradient. */
+    @ParameterizedTest
+    @MethodSource("devices")
+    void clippingScalesTheGradientThatAdamWSees(Device d) throws IOException {
+        TrainConfig c = ToyRuns.config(2, 9, 3, 1, ToyRuns.corpus(dir), 1000);
+        double clip = 1e-3;
+        TrainConfig t = new TrainConfig(c.batchSize(), c.seqLen(), c.steps(), c.lr(), c.warmupSteps(), c.minLrRatio(), c.weightDecay(),
+                c.beta1(), c.beta2(), c.adamEps(), clip, c.gradAccumulation(), c.seed(), c.tokenizer(), c.corpus(),
+                c.taskMix(), c.lossOn(), c.checkpointInterval(), c.keepCheckpoints(), c.evalInterval());
+        try (Trainer tr = ToyRuns.trainer(d, t, null)) {
+            StepMetrics m = tr.trainStep();
+            float[] g = tr.gradients(), adamM = tr.state().adamM(), adamV = tr.state().adamV();
+            double sq = 0;
+            for (float x : g) sq += (double) x * x;
+            assertEquals(Math.sqrt(sq), m.gradNorm(), 1e-5 * m.gradNorm(), "norm before clipping");
+            double f = clip / (m.gradNorm() + 1e-6);
+            assertTrue(f < 0.1, "clips: " + f);
+            for (int i = 0; i < g.length; i++) {
+                assertEquals((1 - t.beta1()) * g[i] * f, adamM[i], 1e-5 * Math.abs((1 - t.beta1()) * g[i] * f) + 1e-20, "m " + i);
+                assertEquals((1 - t.beta2()) * g[i] * f * g[i] * f, adamV[i], 1e-5 * (1 - t.beta2()) * g[i] * f * g[i] * f + 1e-24, "v " + i);
+            }
+        }
+    }
+
     /** Checkpoint folders at the interval and at the end; their contents are the trainer's state. */
     @ParameterizedTest
     @MethodSource("devices")
