@@ -41,6 +41,8 @@ import org.hsajava.train.text.Tokenizer;
  *       tokens with its needle at a uniformly drawn depth; targets are the answer tokens only when
  *       {@code loss_on} is "answers", every token otherwise.</li>
  * </ul>
+ * Task filler: sentences of the corpus (its first 2^20 tokens) when {@code train.corpus} is set,
+ * otherwise the passkey papers' repeated sentences.
  * All randomness comes from one {@link SplitMix64} seeded by {@code train.seed}; with the packer's
  * position it forms {@link #position()}.
  */
