@@ -31,8 +31,12 @@ public record ParameterSpec(String name, int[] shape, long offset, InitRule init
     /** One past the last element in the flat buffer. */
     public long end() { return offset + size(); }
 
-    /** AdamW's decoupled weight decay applies to weight matrices and embeddings, not to norms or biases. */
-    public boolean weightDecay() { return init == InitRule.NORMAL; }
+    /**
+     * AdamW's decoupled weight decay applies to weight matrices and embeddings, not to norms, biases
+     * or the chunk encoder's learned CLS vector (a single embedding-like vector, not a weight matrix:
+     * decaying it would pull every chunk's landmark towards the plain mean of its tokens).
+     */
+    public boolean weightDecay() { return init == InitRule.NORMAL && !name.endsWith(".cls_emb"); }
 
     @Override
     public boolean equals(Object o) {

@@ -145,9 +145,10 @@ class ParameterLayoutTest {
                     : (n.contains("norm") || n.contains("layernorm")) ? InitRule.ONES : InitRule.NORMAL;
             assertEquals(want, s.init(), n);
             assertEquals(want == InitRule.NORMAL ? 0.05 : 0.0, s.std(), n);
-            assertEquals(want == InitRule.NORMAL, s.weightDecay(), n);
+            assertEquals(want == InitRule.NORMAL && !n.endsWith(".cls_emb"), s.weightDecay(), n);
         }
         assertEquals(InitRule.NORMAL, ParameterLayout.of(withEncoder()).get("backbone.layers.1.cls_emb").init());
+        assertFalse(ParameterLayout.of(withEncoder()).get("backbone.layers.1.cls_emb").weightDecay(), "no weight decay on the CLS vector");
     }
 
     @Test

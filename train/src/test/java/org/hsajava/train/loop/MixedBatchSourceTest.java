@@ -1,0 +1,107 @@
+package org.hsajava.train.loop;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.hsajava.kernels.CrossEntropy;
+import org.hsajava.model.config.ConfigException;
+import org.hsajava.model.config.LossTokens;
+import org.hsajava.model.config.TrainConfig;
+import org.hsajava.train.text.Tokenizer;
+import org.hsajava.train.text.Tokenizers;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class MixedBatchSourceTest {
+    static final int L = 90;
+    @TempDir Path dir;
+
+    private TrainConfig config(Map<String, Double> mix, LossTokens on, String corpus) {
+        return new TrainConfig(3, L, 10, 1e-3, 0, 0.2, 0, 0.9, 0.95, 1e-8, 1, 1, 99, "byte", corpus, mix, on, 5, 3, 5);
+    }
+
+    @Test
+    void answersOnlyMarksExactlyTheAnswerTokens() {
+        Tokenizer tok = Tokenizers.create("byte");
+        MixedBatchSource s = new MixedBatchSource(config(Map.of("passkey", 1.0), LossTokens.ANSWERS, ""), tok, L, null);
+        int[] in = new int[3 * L], tg = new int[3 * L];
+        int valid = s.next(in, tg, 3, L);
+        assertEquals(3 * 6, valid, "' 12345': 6 answer bytes per row");
+        for (int r = 0; r < 3; r++) {
+            StringBuilder answer = new StringBuilder();
+            for (int t = 0; t < L; t++) {
+                int target = tg[r * L + t];
+                if (t + 1 < L) assertEquals(in[r * L + t + 1], target == CrossEntropy.IGNORE_INDEX ? in[r * L + t + 1] : target, "targets are next inputs");
+                if (target != CrossEntropy.IGNORE_INDEX) answer.append((char) target);
+            }
+            assertTrue(answer.toString().matches(" \\d{5}"), "answer '" + answer + "'");
+            assertTrue(tok.decode(in, r * L, (r + 1) * L).contains("The passkey is: " + answer.substring(1)), "the key is in the context");
+        }
+    }
+
+    @Test
+    void allTokensModeAndCorpusRowsTrainOnEveryPosition() throws IOException {
+        Path corpus = ToyRuns.corpus(dir);
+        Map<String, Double> mix = new LinkedHashMap<>();
+        mix.put("corpus", 1.0);
+        mix.put("passkey", 1.0);
+        MixedBatchSource s = new MixedBatchSource(config(mix, LossTokens.ALL, corpus.toString()), Tokenizers.create("byte"), L, null);
+        int[] in = new int[3 * L], tg = new int[3 * L];
+        for (int i = 0; i < 4; i++) {
+            assertEquals(3 * L, s.next(in, tg, 3, L));
+            for (int x : tg) assertTrue(x >= 0 && x < 260);
+        }
+        assertEquals(java.util.List.of("corpus", "passkey"), s.names());
+    }
+
+    /** position() after k batches, restored into a fresh source, gives exactly the batches that followed. */
+    @Test
+    void restoreContinuesExactly() throws IOException {
+        Path corpus = ToyRuns.corpus(dir);
+        Map<String, Double> mix = new LinkedHashMap<>();
+        mix.put("corpus", 2.0);
+        mix.put("passkey", 1.0);
+        TrainConfig c = config(mix, LossTokens.ANSWERS, corpus.toString());
+        Tokenizer tok = Tokenizers.create("byte");
+        MixedBatchSource a = new MixedBatchSource(c, tok, L, null);
+        int[] in = new int[3 * L], tg = new int[3 * L];
+        for (int i = 0; i < 5; i++) a.next(in, tg, 3, L);
+        JsonNode pos = a.position();
+        int[][] want = new int[6][];
+        for (int i = 0; i < 3; i++) {
+            a.next(in, tg, 3, L);
+            want[2 * i] = in.clone();
+            want[2 * i + 1] = tg.clone();
+        }
+        MixedBatchSource b = new MixedBatchSource(c, tok, L, null);
+        b.restore(pos);
+        for (int i = 0; i < 3; i++) {
+            b.next(in, tg, 3, L);
+            assertArrayEquals(want[2 * i], in, "inputs of batch " + i);
+            assertArrayEquals(want[2 * i + 1], tg, "targets of batch " + i);
+        }
+        a.close();
+        b.close();
+    }
+
+    @Test
+    void unknownSourcesAndMissingCorpusNameTheField() {
+        Tokenizer tok = Tokenizers.create("byte");
+        ConfigException e = assertThrows(ConfigException.class, () -> new MixedBatchSource(config(Map.of("books", 1.0), LossTokens.ALL, ""), tok, L, null));
+        assertTrue(e.getMessage().contains("train.task_mix.books"), e.getMessage());
+        ConfigException tooLong = assertThrows(ConfigException.class, () -> new MixedBatchSource(config(Map.of("s_niah", 1.0), LossTokens.ALL, ""), tok, L, null));
+        assertTrue(tooLong.getMessage().contains("train.task_mix.s_niah") && tooLong.getMessage().contains("seq_len"), tooLong.getMessage());
+        assertEquals("niah_single", MixedBatchSource.canonical("s_niah"));
+        assertEquals("variable_tracking", MixedBatchSource.canonical("vt"));
+        ConfigException f = assertThrows(ConfigException.class,
+                () -> new MixedBatchSource(config(Map.of("passkey", 1.0), LossTokens.ALL, dir.resolve("nope.txt").toString()), tok, L, null));
+        assertTrue(f.getMessage().contains("train.corpus"), f.getMessage());
+    }
+}
