@@ -18,6 +18,9 @@ import org.hsajava.train.loop.ProgressBar;
 import org.hsajava.train.loop.Trainer;
 import org.hsajava.train.text.Tokenizer;
 import org.hsajava.train.text.Tokenizers;
+import org.hsajava.model.DrtModel;
+import org.hsajava.model.ModelParameters;
+import org.hsajava.model.config.ParameterLayout;
 import org.hsajava.train.toy.BigramModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -25,9 +28,9 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code ./hsa train}: trains the model of a config file on a device, with a progress bar,
- * {@code metrics.jsonl} and checkpoints in the run folder, and exact resume. Until the SWA+HSA model
- * exists it refuses such configs (rather than silently training something else); {@code --toy-bigram}
- * runs the training loop with the toy bigram model for smoke tests.
+ * {@code metrics.jsonl} and checkpoints in the run folder, and exact resume. It
+ * runs the SWA+HSA model ({@link DrtModel}) or the config's baseline; {@code --toy-bigram} runs the
+ * training loop with the toy bigram model instead, for smoke tests.
  */
 @Command(name = "train", description = "Train a model from a config file (metrics.jsonl and checkpoints in the run folder).")
 public final class TrainCommand implements Callable<Integer> {
@@ -60,12 +63,7 @@ public final class TrainCommand implements Callable<Integer> {
         TrainConfig train = steps == null ? file.train() : withSteps(file.train(), steps);
         Tokenizer tokenizer = Tokenizers.create(train.tokenizer());
         ModelConfig model = file.model();
-        // The config's warnings are about its HSA shapes, which a toy run does not use.
-        if (!toyBigram) {
-            throw new IllegalStateException("the " + model.attentionKind().jsonName() + " model of " + config
-                    + " is not available yet (the SWA+HSA model and its baselines are still being built); "
-                    + "--toy-bigram trains a toy bigram model with this config's data and recipe instead, as a smoke run of the training loop");
-        }
+        if (!toyBigram) file.warnings().forEach(w -> o.println("warning: " + w));
         if (tokenizer.vocabSize() > model.vocabSize()) {
             throw new IllegalArgumentException("vocab_size: " + model.vocabSize() + " is smaller than the " + tokenizer.name()
                     + " tokenizer's " + tokenizer.vocabSize() + " ids (in " + config + ")");
@@ -76,8 +74,9 @@ public final class TrainCommand implements Callable<Integer> {
             throw new IllegalStateException("run folder " + run + " already holds checkpoints; pass --resume " + run + " to continue it, or choose another --out");
         }
         Device d = device.device();
-        ModelConfig toy = BigramModel.config(model.vocabSize(), model.hiddenSize(), model.initializerRange());
-        try (TrainableModel m = BigramModel.create(toy, d, train.batchSize(), train.seqLen(), train.seed());
+        ModelConfig built = toyBigram ? BigramModel.config(model.vocabSize(), model.hiddenSize(), model.initializerRange()) : model;
+        try (TrainableModel m = toyBigram ? BigramModel.create(built, d, train.batchSize(), train.seqLen(), train.seed())
+                : new DrtModel(model, ModelParameters.of(ParameterLayout.of(model)).initialize(train.seed()), d, train.batchSize(), train.seqLen());
              Trainer trainer = new Trainer(m, train, new MixedBatchSource(train, tokenizer, train.seqLen(), null), run)) {
             if (resume != null) {
                 if (!resume.equals(run)) copyLatest(resume, run);
@@ -86,8 +85,8 @@ public final class TrainCommand implements Callable<Integer> {
             }
             Files.createDirectories(run);
             Files.writeString(run.resolve("train-config.json"), new ConfigFile(file.description(), file.model(), train).toPrettyString());
-            o.printf(Locale.ROOT, "Training the toy bigram model (%,d parameters, V=%d, D=%d) on %s: %d steps of %,d tokens; run folder %s%n",
-                    2L * toy.vocabSize() * toy.hiddenSize(), toy.vocabSize(), toy.hiddenSize(), d, train.steps(), train.tokensPerStep(), run);
+            o.printf(Locale.ROOT, "Training the %s model (%,d parameters) on %s: %d steps of %,d tokens; run folder %s%n",
+                    toyBigram ? "toy bigram" : model.attentionKind().jsonName(), m.parameters().layout().parameterCount(), d, train.steps(), train.tokensPerStep(), run);
             trainer.withConsole(o, ProgressBar.stdoutIsTerminal());
             if (valBatches < 0) throw new IllegalArgumentException("--val-batches must be >= 0, got " + valBatches);
             if (valBatches > 0) trainer.withValidation(new MixedBatchSource(train, tokenizer, train.seqLen(), null, Split.Part.VALIDATION), valBatches);

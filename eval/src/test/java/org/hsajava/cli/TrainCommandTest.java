@@ -40,11 +40,24 @@ class TrainCommandTest {
         return p;
     }
 
+    /** The CI smoke run of the real SWA+HSA model: a few steps of tiny-cpu, loss falls, checkpoint written and reloaded. */
     @Test
-    void hsaConfigsSayTheModelIsNotAvailableYet() throws IOException {
-        assertEquals(2, hsa("train", "--config", smallConfig().toString(), "--device", "java", "--out", dir.resolve("r").toString()));
-        assertTrue(err.toString().contains("hsa model") && err.toString().contains("not available yet") && err.toString().contains("--toy-bigram"), err.toString());
-        assertTrue(Files.notExists(dir.resolve("r")), "nothing trained");
+    void tinyCpuTrainsLossFallsAndResumes() throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode c = (ObjectNode) json.readTree(Path.of("..", "configs", "tiny-cpu.json").toFile());
+        ObjectNode t = (ObjectNode) c.get("train");
+        t.put("batch_size", 2).put("seq_len", 128).put("steps", 8).put("warmup_steps", 1).put("lr", 0.003).put("checkpoint_interval", 4).put("corpus", "bundled");
+        t.putObject("task_mix").put("corpus", 1.0);
+        Path cfg = dir.resolve("tiny.json"), run = dir.resolve("tiny-run");
+        json.writeValue(cfg.toFile(), c);
+        assertEquals(0, hsa("train", "--config", cfg.toString(), "--device", "opencl", "--out", run.toString()), err.toString());
+        List<String> lines = Files.readAllLines(run.resolve(Trainer.METRICS_FILE));
+        assertEquals(8, lines.size());
+        double first = json.readTree(lines.get(0)).get("loss").asDouble(), last = json.readTree(lines.get(7)).get("loss").asDouble();
+        assertTrue(last < first - 0.3, "loss should fall in 8 steps: " + first + " -> " + last);
+        assertEquals(List.of(4L, 8L), new CheckpointStore(run.resolve(Trainer.CHECKPOINTS), 3).steps());
+        assertEquals(0, hsa("train", "--config", cfg.toString(), "--device", "opencl", "--resume", run.toString(), "--steps", "10"), err.toString());
+        assertEquals(10, Files.readAllLines(run.resolve(Trainer.METRICS_FILE)).size());
     }
 
     @Test

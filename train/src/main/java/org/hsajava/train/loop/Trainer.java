@@ -146,6 +146,7 @@ public final class Trainer implements AutoCloseable {
             valid += validation.next(in, tg, model.batch(), model.length());
             model.inputIds().set(in);
             model.targets().set(tg);
+            model.prepareInputs();
             plan.execute(model.evalStep().name());
             for (float x : model.rowLosses().toF32Array()) sum += x;
         }
@@ -275,6 +276,7 @@ public final class Trainer implements AutoCloseable {
         for (int i = 0; i < accum; i++) {
             model.inputIds().set(microInputs[i]);
             model.targets().set(microTargets[i]);
+            model.prepareInputs();
             plan.execute(model.trainStep().name());
             float[] losses = model.rowLosses().toF32Array();
             for (float x : losses) sum += x;
