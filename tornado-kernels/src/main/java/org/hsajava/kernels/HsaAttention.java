@@ -40,7 +40,7 @@ public final class HsaAttention {
     private HsaAttention() {}
 
     /** Work-group size of every HSA attention kernel. */
-    public static final int WG = 64;
+    public static final int WG = Integer.getInteger("hsa.attn.wg", 64);
 
     private static final String SRC = "kernels/hsa_attn.cl";
     private static final Map<String, KernelDef> CACHE = new ConcurrentHashMap<>();
@@ -50,7 +50,7 @@ public final class HsaAttention {
      * (n = 0 or 1: the softmax off-by-one; scale normally 1/sqrt(D)). Writes o and lse.
      */
     public static KernelDef forward(int d, int s, int g) {
-        return CACHE.computeIfAbsent("fwd/" + d + "/" + s + "/" + g, key -> withDefines(KernelDef.builder("hsa_attn_fwd", SRC), d, s, g)
+        return CACHE.computeIfAbsent("fwd/" + d + "/" + s + "/" + g, key -> withDefines(KernelDef.builder("hsa_attn_fwd", SRC), Kind.FWD, d, s, g)
                 .in("q", F32).in("k", F32).in("v", F32).in("indices", I32).in("weights", F32)
                 .out("o", F32).out("lse", F32)
                 .intArg("B").intArg("L").intArg("HQ").intArg("H").intArg("K").intArg("n").floatArg("scale")
@@ -72,7 +72,7 @@ public final class HsaAttention {
      * delta, B, L, HQ, H, K, scale}. Writes dq, dweights and delta (which {@link #backwardKv} needs).
      */
     public static KernelDef backwardQ(int d, int s, int g) {
-        return CACHE.computeIfAbsent("bwdq/" + d + "/" + s + "/" + g, key -> withDefines(KernelDef.builder("hsa_attn_bwd_q", SRC), d, s, g)
+        return CACHE.computeIfAbsent("bwdq/" + d + "/" + s + "/" + g, key -> withDefines(KernelDef.builder("hsa_attn_bwd_q", SRC), Kind.BWD_Q, d, s, g)
                 .in("q", F32).in("k", F32).in("v", F32).in("indices", I32).in("weights", F32)
                 .in("dout", F32).in("lse", F32)
                 .out("dq", F32).out("dweights", F32).out("delta", F32)
@@ -98,7 +98,7 @@ public final class HsaAttention {
      * {@code t*K + slot}, valid slots only, ascending within a chunk). Writes every element of dk, dv.
      */
     public static KernelDef backwardKv(int d, int s, int g) {
-        return CACHE.computeIfAbsent("bwdkv/" + d + "/" + s + "/" + g, key -> withDefines(KernelDef.builder("hsa_attn_bwd_kv", SRC), d, s, g)
+        return CACHE.computeIfAbsent("bwdkv/" + d + "/" + s + "/" + g, key -> withDefines(KernelDef.builder("hsa_attn_bwd_kv", SRC), Kind.BWD_KV, d, s, g)
                 .in("q", F32).in("k", F32).in("v", F32).in("weights", F32).in("dout", F32)
                 .in("lse", F32).in("delta", F32).in("chunkStart", I32).in("entries", I32)
                 .out("dk", F32).out("dv", F32)
@@ -120,22 +120,62 @@ public final class HsaAttention {
                 })
                 .grid(a -> {
                     Dims x = Dims.of(a, d, s, g);
-                    return WorkerGrid.of1D((long) x.B * x.H * x.C * (s / rowsPerKvGroup(d, s)) * WG, WG);
+                    return WorkerGrid.of1D((long) x.B * x.H * x.C * (s / rowsPerKvGroup(d, s, g)) * WG, WG);
                 })
                 .java(a -> backwardKvJava(a, Dims.of(a, d, s, g)))
                 .build());
     }
 
     /** Chunk rows per bwd_kv work-group (HSA_BR in the source). */
-    static int rowsPerKvGroup(int d, int s) { return Math.min(s, 1024 / d); }
+    static int rowsPerKvGroup(int d, int s, int g) { return Tiles.of(Kind.BWD_KV, d, s, g).rows; }
 
-    private static KernelDef.Builder withDefines(KernelDef.Builder b, int d, int s, int g) {
+    /** The three kernels, which size their local memory differently. */
+    enum Kind { FWD, BWD_Q, BWD_KV }
+
+    /**
+     * Local memory budget of one work-group, in floats (44 KiB): under the 48 KiB of static local
+     * memory that NVIDIA allows, and small enough for 5+ groups per H100 SM.
+     */
+    static final int LOCAL_FLOATS = Integer.getInteger("hsa.attn.localFloats", 11264);
+
+    /**
+     * Tile choices of one kernel (the -D constants HSA_T / HSA_BR, HSA_NSEG, HSA_MAXM of the source):
+     * {@code rows} chunk rows per K/V tile (fwd, bwd_q) or per bwd_kv work-group, the largest power
+     * of two up to S whose local memory fits {@link #LOCAL_FLOATS}; {@code nseg} work-items per
+     * score row in the softmax passes; {@code maxm} register rows of the largest micro-tile.
+     */
+    record Tiles(int rows, int nseg, int maxm) {
+        static Tiles of(Kind kind, int d, int s, int g) {
+            int ldd = d + 4, lds = s + 4, g4 = (g + 3) / 4 * 4, ldg = g4 + 4;
+            int nseg = 1;
+            while (nseg * 2 <= s / 4 && nseg * 2 * g <= WG) nseg *= 2;
+            int fixed = switch (kind) {
+                case FWD -> g * ldd + g * lds + 2 * g * nseg;
+                case BWD_Q -> 2 * g * ldd + 2 * g * lds + g * nseg;
+                case BWD_KV -> 2 * g4 * ldd + 2 * g;
+            };
+            int perRow = kind == Kind.BWD_KV ? 2 * ldd + 2 * ldg : ldd;
+            int rows = s;
+            while (rows > 4 && fixed + rows * perRow > LOCAL_FLOATS) rows /= 2;
+            // micro-tile rows: NT (NA x NB over D) has ceil(NA / (WG / (NB/4))) per work-item,
+            // NN (NA x D) has ceil(NA / (WG / (D/4)))
+            int maxm = kind == Kind.BWD_KV ? Math.max(ntRows(g, rows), nnRows(rows, d)) : Math.max(ntRows(g, rows), nnRows(g, d));
+            return new Tiles(rows, nseg, maxm);
+        }
+
+        private static int ntRows(int na, int nb) { return Math.ceilDiv(na, WG / (nb / 4)); }
+        private static int nnRows(int na, int d) { return Math.ceilDiv(na, WG / (d / 4)); }
+    }
+
+    private static KernelDef.Builder withDefines(KernelDef.Builder b, Kind kind, int d, int s, int g) {
         requirePow2In16To128("D", d);
         requirePow2In16To128("S", s);
         if (g < 1 || g * s > 2048 || g * d > 2048) {
             throw new IllegalArgumentException("G=" + g + " unsupported with D=" + d + ", S=" + s + ": need G >= 1, G*S <= 2048 and G*D <= 2048");
         }
-        return b.define("D", d).define("S", s).define("G", g).define("WG", WG);
+        Tiles t = Tiles.of(kind, d, s, g);
+        return b.define("D", d).define("S", s).define("G", g).define("WG", WG)
+                .define("HSA_T", t.rows).define("HSA_BR", t.rows).define("HSA_NSEG", t.nseg).define("HSA_MAXM", t.maxm);
     }
 
     private static void requirePow2In16To128(String what, int v) {
