@@ -11,6 +11,7 @@
 // query heads per KV head, WG work-group size (1-D groups), and per kernel
 //   HSA_T     chunk rows per K/V tile in local memory (fwd, bwd_q; a power of two dividing S)
 //   HSA_BR    chunk rows owned by one bwd_kv work-group
+//   HSA_E     CSR entries (tokens) bwd_kv handles per step
 //   HSA_NSEG  work-items sharing one score row in the softmax/delta passes (segments of S/NSEG)
 //   HSA_MAXM  register rows of the largest micro-tile below (the host computes it from the above)
 // The host sizes HSA_T/HSA_BR so that a work-group's local memory stays within ~44 KiB.
@@ -36,8 +37,13 @@
 // reading the same column of 8 consecutive rows hit 8 different groups of 4 banks.
 #define HSA_LDD (D + 4)
 #define HSA_LDS (S + 4)
-#define HSA_G4 (CEIL_DIV(G, 4) * 4)
-#define HSA_LDG (HSA_G4 + 4)
+// bwd_kv stages HSA_E entries (tokens) per step: their E*G query rows side by side.
+#ifndef HSA_E
+#define HSA_E 1
+#endif
+#define HSA_GE (HSA_E * G)
+#define HSA_GE4 (CEIL_DIV(HSA_GE, 4) * 4)
+#define HSA_LDG (HSA_GE4 + 4)
 #define HSA_SEGL (S / HSA_NSEG)
 
 // Copies `rows` rows of D floats, `stride` floats apart in global memory, into a local tile of row
@@ -351,12 +357,17 @@ void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global c
 //   dS_j = wP_j * (dout[t,g] . v[c*S+j] - delta[t,g,slot])
 //   dv[c*S+j] = sum_entries sum_g wP_j dout[t,g]
 //   dk[c*S+j] = scale * sum_entries sum_g dS_j q[t,g]
-// One work-group per (bh, c, block of BR rows); entries in list order, so the sums are
+// One work-group per (c, bh, block of BR rows); entries in list order, so the sums are
 // deterministic and each dk/dv element has exactly one writer (no atomics). Rows of chunks no
-// token selected get 0. The group's K/V rows stay in local memory; per entry it stages the token's
-// G query and output-gradient rows, computes the BR x G blocks wP and dS with the NT
-// micro-kernel (scores and dp in registers, same mapping, so the softmax needs no extra pass),
-// and accumulates dk, dv (BR x D) in registers with the NN micro-kernel.
+// token selected get 0. The group's K/V rows stay in local memory; per step it stages the G query
+// and output-gradient rows of HSA_E entries (E*G rows: fewer barriers per entry, and larger
+// micro-tiles), computes the BR x E*G blocks wP and dS with the NT micro-kernel (scores and dp in
+// registers, same mapping, so the softmax needs no extra pass), and accumulates dk, dv (BR x D) in
+// registers with the NN micro-kernel. A missing last entry of a step gets zero rows and weight 0,
+// so it adds exact zeros.
+// Groups run chunk-major (all (b, h) of chunk 0 first): early chunks are selected by many more
+// tokens (about K*S*ln(C/(c+1)) entries), so their long lists start first and the short ones
+// fill in behind them.
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global const float* v,
                      __global const float* weights, __global const float* dout,
@@ -367,25 +378,26 @@ void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global 
                      const float scale) {
     __local float4 ks[HSA_BR * HSA_LDD / 4];
     __local float4 vs[HSA_BR * HSA_LDD / 4];
-    __local float4 qs[HSA_G4 * HSA_LDD / 4];   // rows G..G4-1 stay zero
-    __local float4 dos[HSA_G4 * HSA_LDD / 4];
-    __local float4 wp4[HSA_BR * HSA_LDG / 4];  // wP[j][g], columns G.. stay zero
-    __local float4 ds4[HSA_BR * HSA_LDG / 4];  // dS[j][g]
-    __local float stat[2 * G];                 // lse and delta of the entry's G rows
+    __local float4 qs[HSA_GE4 * HSA_LDD / 4];  // row ee*G + g: query head g of the step's entry ee
+    __local float4 dos[HSA_GE4 * HSA_LDD / 4]; // rows GE..GE4-1 stay zero
+    __local float4 wp4[HSA_BR * HSA_LDG / 4];  // wP[j][row], columns GE.. stay zero
+    __local float4 ds4[HSA_BR * HSA_LDG / 4];  // dS[j][row]
+    __local float stat[2 * HSA_GE];            // lse and delta of each row
+    __local float wl[HSA_E];                   // weight of each entry (0: no entry)
     __local float* wp = (__local float*) wp4;
     __local float* ds = (__local float*) ds4;
 
     const int C = L / S, Lkv = C * S, stride = H * D;
     const int blocks = S / HSA_BR;
-    // ((b*H + h)*C + c)*blocks + rb. With C = 0 the grid still has one group, which does nothing;
+    // (c*B*H + b*H + h)*blocks + rb. With C = 0 the grid still has one group, which does nothing;
     // it runs through with empty loops instead of returning early: these kernels avoid early
     // returns before barriers, after a PoCL 3.1 crash (heap corruption) with such a version,
     // although a return uniform over the group is legal OpenCL.
     const int group = get_group_id(0);
     const bool live = group < B * H * C * blocks;
     const int lid = get_local_id(0);
-    const int rb = live ? group % blocks : 0, bhc = live ? group / blocks : 0;
-    const int c = live ? bhc % C : 0, bh = live ? bhc / C : 0;
+    const int rb = live ? group % blocks : 0, cbh = live ? group / blocks : 0;
+    const int bh = live ? cbh % (B * H) : 0, c = live ? cbh / (B * H) : 0;
     const int b = bh / H, h = bh % H;
     const size_t rowsOff = ((size_t) (b * Lkv + c * S + rb * HSA_BR) * H + h) * D;
 
@@ -393,9 +405,10 @@ void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global 
         hsa_load_rows(ks, k + rowsOff, HSA_BR, stride);
         hsa_load_rows(vs, v + rowsOff, HSA_BR, stride);
     }
-    for (int i = lid; i < (HSA_G4 - G) * (D / 4); i += WG) {
-        qs[G * (HSA_LDD / 4) + i / (D / 4) * (HSA_LDD / 4) + i % (D / 4)] = (float4) 0.0f;
-        dos[G * (HSA_LDD / 4) + i / (D / 4) * (HSA_LDD / 4) + i % (D / 4)] = (float4) 0.0f;
+    for (int i = lid; i < (HSA_GE4 - HSA_GE) * (D / 4); i += WG) {
+        const int at = (HSA_GE + i / (D / 4)) * (HSA_LDD / 4) + i % (D / 4);
+        qs[at] = (float4) 0.0f;
+        dos[at] = (float4) 0.0f;
     }
     for (int i = lid; i < HSA_BR * HSA_LDG / 4; i += WG) { wp4[i] = (float4) 0.0f; ds4[i] = (float4) 0.0f; }
 
@@ -404,19 +417,32 @@ void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global 
     for (int m = 0; m < HSA_MAXM; m++) { accK[m] = (float4) 0.0f; accV[m] = (float4) 0.0f; }
 
     const int first = live ? chunkStart[bh * (C + 1) + c] : 0, last = live ? chunkStart[bh * (C + 1) + c + 1] : 0;
-    for (int e = first; e < last; e++) {
-        const int entry = entries[e];
-        const int t = entry / K, slot = entry % K;
-        const int bt = b * L + t;
-        const int tokBase = (bt * HQ + h * G) * D;
-        const int lseBase = (bt * HQ + h * G) * K + slot;
-        const float w = weights[(bt * H + h) * K + slot];
-        barrier(CLK_LOCAL_MEM_FENCE);          // previous entry done with qs, dos, wp, ds, stat
-        hsa_load_rows(qs, q + tokBase, G, D);
-        hsa_load_rows(dos, dout + tokBase, G, D);
-        for (int g = lid; g < G; g += WG) {
-            stat[g] = lse[lseBase + g * K];
-            stat[G + g] = delta[lseBase + g * K];
+    for (int e0 = first; e0 < last; e0 += HSA_E) {
+        barrier(CLK_LOCAL_MEM_FENCE);          // previous step done with qs, dos, wp, ds, stat, wl
+        for (int ee = 0; ee < HSA_E; ee++) {   // uniform branches: e is the same for the whole group
+            __local float4* qrows = qs + ee * G * (HSA_LDD / 4);
+            __local float4* drows = dos + ee * G * (HSA_LDD / 4);
+            if (e0 + ee < last) {
+                const int entry = entries[e0 + ee];
+                const int t = entry / K, slot = entry % K;
+                const int bt = b * L + t;
+                const int tokBase = (bt * HQ + h * G) * D;
+                const int lseBase = (bt * HQ + h * G) * K + slot;
+                hsa_load_rows(qrows, q + tokBase, G, D);
+                hsa_load_rows(drows, dout + tokBase, G, D);
+                for (int g = lid; g < G; g += WG) {
+                    stat[ee * G + g] = lse[lseBase + g * K];
+                    stat[HSA_GE + ee * G + g] = delta[lseBase + g * K];
+                }
+                if (lid == 0) wl[ee] = weights[(bt * H + h) * K + slot];
+            } else {
+                for (int i = lid; i < G * (D / 4); i += WG) {
+                    qrows[i / (D / 4) * (HSA_LDD / 4) + i % (D / 4)] = (float4) 0.0f;
+                    drows[i / (D / 4) * (HSA_LDD / 4) + i % (D / 4)] = (float4) 0.0f;
+                }
+                for (int g = lid; g < G; g += WG) { stat[ee * G + g] = 0.0f; stat[HSA_GE + ee * G + g] = 0.0f; }
+                if (lid == 0) wl[ee] = 0.0f;
+            }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         {
@@ -425,26 +451,26 @@ void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global 
             for (int m = 0; m < HSA_MAXM; m++)
 #pragma unroll
                 for (int n = 0; n < 4; n++) { sc[m][n] = 0.0f; dpv[m][n] = 0.0f; }
-            hsa_nt_acc(sc, qs, ks, G, HSA_BR);     // q_g . k_j
-            hsa_nt_acc(dpv, dos, vs, G, HSA_BR);   // dout_g . v_j
+            hsa_nt_acc(sc, qs, ks, HSA_GE, HSA_BR);     // q_row . k_j
+            hsa_nt_acc(dpv, dos, vs, HSA_GE, HSA_BR);   // dout_row . v_j
 #pragma unroll
             for (int m = 0; m < HSA_MAXM; m++) {
-                const int g = HSA_NT_ROW(HSA_BR, m);
-                if (m < HSA_NT_MA(G, HSA_BR) && g < G) {
-                    const float l = stat[g], dl = stat[G + g];
+                const int r = HSA_NT_ROW(HSA_BR, m);
+                if (m < HSA_NT_MA(HSA_GE, HSA_BR) && r < HSA_GE) {
+                    const float l = stat[r], dl = stat[HSA_GE + r], w = wl[r / G];
 #pragma unroll
                     for (int n = 0; n < 4; n++) {
                         const int j = HSA_NT_COL(HSA_BR, n);
                         const float pw = w * exp(scale * sc[m][n] - l);
-                        wp[j * HSA_LDG + g] = pw;
-                        ds[j * HSA_LDG + g] = pw * (dpv[m][n] - dl);
+                        wp[j * HSA_LDG + r] = pw;
+                        ds[j * HSA_LDG + r] = pw * (dpv[m][n] - dl);
                     }
                 }
             }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        hsa_nn_acc(accV, wp4, HSA_LDG / 4, dos, HSA_BR, HSA_G4);   // dv_j += sum_g wP[j][g] dout_g
-        hsa_nn_acc(accK, ds4, HSA_LDG / 4, qs, HSA_BR, HSA_G4);    // dk_j += sum_g dS[j][g] q_g
+        hsa_nn_acc(accV, wp4, HSA_LDG / 4, dos, HSA_BR, HSA_GE4);   // dv_j += sum_row wP[j][row] dout_row
+        hsa_nn_acc(accK, ds4, HSA_LDG / 4, qs, HSA_BR, HSA_GE4);    // dk_j += sum_row dS[j][row] q_row
     }
 #pragma unroll
     for (int m = 0; m < HSA_MAXM; m++) {

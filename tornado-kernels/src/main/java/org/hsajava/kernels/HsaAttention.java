@@ -39,8 +39,11 @@ import org.hsajava.compute.java.Parallel;
 public final class HsaAttention {
     private HsaAttention() {}
 
-    /** Work-group size of every HSA attention kernel. */
+    /** Default work-group size of the HSA attention kernels (system property hsa.attn.wg, or hsa.attn.wg.FWD etc. per kernel, for tuning runs). */
     public static final int WG = Integer.getInteger("hsa.attn.wg", 64);
+
+    /** Work-group size of one kernel. */
+    static int wg(Kind kind) { return Integer.getInteger("hsa.attn.wg." + kind, WG); }
 
     private static final String SRC = "kernels/hsa_attn.cl";
     private static final Map<String, KernelDef> CACHE = new ConcurrentHashMap<>();
@@ -62,7 +65,7 @@ public final class HsaAttention {
                     Checks.exactly(a, "o", x.qSize());
                     Checks.exactly(a, "lse", x.lseSize());
                 })
-                .grid(a -> perToken(Dims.of(a, d, s, g)))
+                .grid(a -> perToken(Dims.of(a, d, s, g), wg(Kind.FWD)))
                 .java(a -> forwardJava(a, Dims.of(a, d, s, g)))
                 .build());
     }
@@ -86,7 +89,7 @@ public final class HsaAttention {
                     Checks.exactly(a, "dweights", x.selSize());
                     Checks.exactly(a, "delta", x.lseSize());
                 })
-                .grid(a -> perToken(Dims.of(a, d, s, g)))
+                .grid(a -> perToken(Dims.of(a, d, s, g), wg(Kind.BWD_Q)))
                 .java(a -> backwardQJava(a, Dims.of(a, d, s, g)))
                 .build());
     }
@@ -120,7 +123,8 @@ public final class HsaAttention {
                 })
                 .grid(a -> {
                     Dims x = Dims.of(a, d, s, g);
-                    return WorkerGrid.of1D((long) x.B * x.H * x.C * (s / rowsPerKvGroup(d, s, g)) * WG, WG);
+                    int wg = wg(Kind.BWD_KV);
+                    return WorkerGrid.of1D((long) x.B * x.H * x.C * (s / rowsPerKvGroup(d, s, g)) * wg, wg);
                 })
                 .java(a -> backwardKvJava(a, Dims.of(a, d, s, g)))
                 .build());
@@ -139,32 +143,44 @@ public final class HsaAttention {
     static final int LOCAL_FLOATS = Integer.getInteger("hsa.attn.localFloats", 11264);
 
     /**
-     * Tile choices of one kernel (the -D constants HSA_T / HSA_BR, HSA_NSEG, HSA_MAXM of the source):
-     * {@code rows} chunk rows per K/V tile (fwd, bwd_q) or per bwd_kv work-group, the largest power
-     * of two up to S whose local memory fits {@link #LOCAL_FLOATS}; {@code nseg} work-items per
-     * score row in the softmax passes; {@code maxm} register rows of the largest micro-tile.
+     * Tile choices of one kernel (the -D constants of the source): {@code wg} work-group size;
+     * {@code rows} chunk rows per K/V tile (fwd, bwd_q: HSA_T) or per bwd_kv work-group (HSA_BR),
+     * the largest power of two up to S whose local memory fits {@link #LOCAL_FLOATS}; {@code e}
+     * CSR entries per bwd_kv step (HSA_E: 2 where that costs no rows, else 1); {@code nseg}
+     * work-items per score row in the softmax passes (HSA_NSEG); {@code maxm} register rows of
+     * the largest micro-tile (HSA_MAXM).
      */
-    record Tiles(int rows, int nseg, int maxm) {
+    record Tiles(int wg, int rows, int e, int nseg, int maxm) {
         static Tiles of(Kind kind, int d, int s, int g) {
-            int ldd = d + 4, lds = s + 4, g4 = (g + 3) / 4 * 4, ldg = g4 + 4;
+            int wg = HsaAttention.wg(kind);
+            if (kind != Kind.BWD_KV) return of(kind, wg, d, s, g, 1);
+            Integer forced = Integer.getInteger("hsa.attn.kvEntries");
+            if (forced != null) return of(kind, wg, d, s, g, forced);
+            Tiles one = of(kind, wg, d, s, g, 1), two = of(kind, wg, d, s, g, 2);
+            return two.rows >= one.rows ? two : one;
+        }
+
+        private static Tiles of(Kind kind, int wg, int d, int s, int g, int e) {
+            int ge = e * g, ldd = d + 4, lds = s + 4, ge4 = (ge + 3) / 4 * 4, ldg = ge4 + 4;
             int nseg = 1;
-            while (nseg * 2 <= s / 4 && nseg * 2 * g <= WG) nseg *= 2;
+            while (nseg * 2 <= s / 4 && nseg * 2 * g <= wg) nseg *= 2;
             int fixed = switch (kind) {
                 case FWD -> g * ldd + g * lds + 2 * g * nseg;
                 case BWD_Q -> 2 * g * ldd + 2 * g * lds + g * nseg;
-                case BWD_KV -> 2 * g4 * ldd + 2 * g;
+                case BWD_KV -> 2 * ge4 * ldd + 2 * ge + e;
             };
             int perRow = kind == Kind.BWD_KV ? 2 * ldd + 2 * ldg : ldd;
             int rows = s;
             while (rows > 4 && fixed + rows * perRow > LOCAL_FLOATS) rows /= 2;
             // micro-tile rows: NT (NA x NB over D) has ceil(NA / (WG / (NB/4))) per work-item,
             // NN (NA x D) has ceil(NA / (WG / (D/4)))
-            int maxm = kind == Kind.BWD_KV ? Math.max(ntRows(g, rows), nnRows(rows, d)) : Math.max(ntRows(g, rows), nnRows(g, d));
-            return new Tiles(rows, nseg, maxm);
+            int maxm = kind == Kind.BWD_KV ? Math.max(ntRows(wg, ge, rows), nnRows(wg, rows, d))
+                    : Math.max(ntRows(wg, g, rows), nnRows(wg, g, d));
+            return new Tiles(wg, rows, e, nseg, maxm);
         }
 
-        private static int ntRows(int na, int nb) { return Math.ceilDiv(na, WG / (nb / 4)); }
-        private static int nnRows(int na, int d) { return Math.ceilDiv(na, WG / (d / 4)); }
+        private static int ntRows(int wg, int na, int nb) { return Math.ceilDiv(na, wg / (nb / 4)); }
+        private static int nnRows(int wg, int na, int d) { return Math.ceilDiv(na, wg / (d / 4)); }
     }
 
     private static KernelDef.Builder withDefines(KernelDef.Builder b, Kind kind, int d, int s, int g) {
@@ -174,15 +190,15 @@ public final class HsaAttention {
             throw new IllegalArgumentException("G=" + g + " unsupported with D=" + d + ", S=" + s + ": need G >= 1, G*S <= 2048 and G*D <= 2048");
         }
         Tiles t = Tiles.of(kind, d, s, g);
-        return b.define("D", d).define("S", s).define("G", g).define("WG", WG)
-                .define("HSA_T", t.rows).define("HSA_BR", t.rows).define("HSA_NSEG", t.nseg).define("HSA_MAXM", t.maxm);
+        return b.define("D", d).define("S", s).define("G", g).define("WG", t.wg)
+                .define("HSA_T", t.rows).define("HSA_BR", t.rows).define("HSA_E", t.e).define("HSA_NSEG", t.nseg).define("HSA_MAXM", t.maxm);
     }
 
     private static void requirePow2In16To128(String what, int v) {
         if (v != 16 && v != 32 && v != 64 && v != 128) throw new IllegalArgumentException(what + " must be 16, 32, 64 or 128, got " + v);
     }
 
-    private static WorkerGrid perToken(Dims x) { return WorkerGrid.of1D((long) x.B * x.L * x.H * WG, WG); }
+    private static WorkerGrid perToken(Dims x, int wg) { return WorkerGrid.of1D((long) x.B * x.L * x.H * wg, wg); }
 
     /** The sizes of one launch, from the scalar arguments and the compile-time constants. */
     private record Dims(int B, int L, int HQ, int H, int K, int D, int S, int G, int C, float scale) {
