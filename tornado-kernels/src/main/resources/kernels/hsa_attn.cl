@@ -12,7 +12,6 @@
 //   HSA_T     chunk rows per K/V tile in local memory (fwd, bwd_q; a power of two dividing S)
 //   HSA_BR    chunk rows owned by one bwd_kv work-group
 //   HSA_E     CSR entries (tokens) bwd_kv handles per step
-//   HSA_PREFETCH  1: fwd/bwd_q pipeline whole-chunk tiles through registers (needs HSA_T == S)
 //   HSA_NSEG  work-items sharing one score row in the softmax/delta passes (segments of S/NSEG)
 //   HSA_MAXM  register rows of the largest micro-tile below (the host computes it from the above)
 // The host sizes HSA_T/HSA_BR so that a work-group's local memory stays within ~44 KiB.
@@ -56,33 +55,6 @@ static inline void hsa_load_rows(__local float4* dst, __global const float* src,
         dst[r * (HSA_LDD / 4) + c] = vload4(c, src + (size_t) r * stride);
     }
 }
-
-#ifndef HSA_PREFETCH
-#define HSA_PREFETCH 0
-#endif
-#if HSA_PREFETCH
-// Software pipelining of the per-token kernels when a whole chunk is one tile (HSA_T == S): the
-// next K or V chunk is fetched from global memory into registers (HSA_PF float4s per work-item)
-// while the current one is multiplied, then staged into local memory after a barrier. Without it
-// each group stalls on global latency twice per slot, with only ~8 groups per SM to cover it.
-#define HSA_TILE4 (HSA_T * D / 4)
-#define HSA_PF CEIL_DIV(HSA_TILE4, WG)
-static inline void hsa_fetch_rows(float4* r, __global const float* src, const int stride) {
-#pragma unroll
-    for (int u = 0; u < HSA_PF; u++) {
-        const int i = get_local_id(0) + u * WG;
-        if (HSA_TILE4 % WG == 0 || i < HSA_TILE4) r[u] = vload4(i % (D / 4), src + (size_t) (i / (D / 4)) * stride);
-    }
-}
-
-static inline void hsa_stage_rows(__local float4* dst, const float4* r) {
-#pragma unroll
-    for (int u = 0; u < HSA_PF; u++) {
-        const int i = get_local_id(0) + u * WG;
-        if (HSA_TILE4 % WG == 0 || i < HSA_TILE4) dst[(i / (D / 4)) * (HSA_LDD / 4) + i % (D / 4)] = r[u];
-    }
-}
-#endif
 
 // Micro-kernel "NT": acc[m][n] += sum_{d<D} A[a][d] * Bt[b][d] for this work-item's rows
 // a = ra + RG*m (m < MA, a < NA) and columns b = cb + CG*n (n < 4), where CG = NB/4 column groups,
@@ -241,27 +213,6 @@ void hsa_attn_fwd(__global const float* q, __global const float* k, __global con
 #pragma unroll
     for (int m = 0; m < HSA_MAXM; m++) acc[m] = (float4) 0.0f;
 
-#if HSA_PREFETCH
-    // K of slot 0 (indices are read only for valid slots)
-    float4 pre[HSA_PF];
-    if (nvalid > 0) hsa_fetch_rows(pre, k + ((size_t) (b * Lkv + indices[item * K] * S) * H + h) * D, stride);
-    for (int slot = 0; slot < nvalid; slot++) {
-        const int c = indices[item * K + slot];
-        const float w = weights[item * K + slot];
-        const size_t chunkOff = ((size_t) (b * Lkv + c * S) * H + h) * D;
-        barrier(CLK_LOCAL_MEM_FENCE);          // kv and p free (previous slot done)
-        hsa_stage_rows(kv, pre);               // K of this slot
-        barrier(CLK_LOCAL_MEM_FENCE);
-        hsa_fetch_rows(pre, v + chunkOff, stride);   // V in flight during scores and softmax
-        hsa_scores(p, 0, qs, kv, scale);
-        barrier(CLK_LOCAL_MEM_FENCE);
-        hsa_softmax(p, part, n, w, lse + lseBase + slot, K);   // p = w * P
-        hsa_stage_rows(kv, pre);               // K reads ended before the softmax barriers
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (slot + 1 < nvalid) hsa_fetch_rows(pre, k + ((size_t) (b * Lkv + indices[item * K + slot + 1] * S) * H + h) * D, stride);
-        hsa_nn_acc(acc, p4, HSA_LDS / 4, kv, G, S);
-    }
-#else
     for (int slot = 0; slot < nvalid; slot++) {
         const int c = indices[item * K + slot];
         const float w = weights[item * K + slot];
@@ -281,7 +232,6 @@ void hsa_attn_fwd(__global const float* q, __global const float* k, __global con
             hsa_nn_acc(acc, p4 + j0 / 4, HSA_LDS / 4, kv, G, HSA_T);
         }
     }
-#endif
 #pragma unroll
     for (int m = 0; m < HSA_MAXM; m++) {
         const int g = HSA_NN_ROW(m);
@@ -330,26 +280,10 @@ void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global c
 #pragma unroll
     for (int m = 0; m < HSA_MAXM; m++) acc[m] = (float4) 0.0f;
 
-#if HSA_PREFETCH
-    float4 pre[HSA_PF];
-    if (nvalid > 0) hsa_fetch_rows(pre, v + ((size_t) (b * Lkv + indices[item * K] * S) * H + h) * D, stride);
-#endif
     for (int slot = 0; slot < nvalid; slot++) {
         const int c = indices[item * K + slot];
         const float w = weights[item * K + slot];
         const size_t chunkOff = ((size_t) (b * Lkv + c * S) * H + h) * D;
-#if HSA_PREFETCH
-        barrier(CLK_LOCAL_MEM_FENCE);          // kv, p, dp, part free (previous slot done)
-        hsa_stage_rows(kv, pre);               // V of this slot
-        barrier(CLK_LOCAL_MEM_FENCE);
-        hsa_fetch_rows(pre, k + chunkOff, stride);   // K in flight during dp
-        hsa_scores(dp, 0, dos, kv, 1.0f);
-        barrier(CLK_LOCAL_MEM_FENCE);
-        hsa_stage_rows(kv, pre);
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (slot + 1 < nvalid) hsa_fetch_rows(pre, v + ((size_t) (b * Lkv + indices[item * K + slot + 1] * S) * H + h) * D, stride);
-        hsa_scores(p, 0, qs, kv, scale);
-#else
         for (int j0 = 0; j0 < S; j0 += HSA_T) {
             barrier(CLK_LOCAL_MEM_FENCE);      // kv, p, dp, part free (previous tile / slot done)
             hsa_load_rows(kv, v + chunkOff + (size_t) j0 * stride, HSA_T, stride);
@@ -362,7 +296,6 @@ void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global c
             barrier(CLK_LOCAL_MEM_FENCE);
             hsa_scores(p, j0, qs, kv, scale);
         }
-#endif
         barrier(CLK_LOCAL_MEM_FENCE);
         // P = exp(s - lse) in place; partial sums of P * dp per row segment
         for (int i = lid; i < G * HSA_NSEG; i += WG) {

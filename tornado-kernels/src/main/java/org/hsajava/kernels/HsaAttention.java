@@ -143,12 +143,6 @@ public final class HsaAttention {
     static final int LOCAL_FLOATS = Integer.getInteger("hsa.attn.localFloats", 11264);
 
     /**
-     * Whether fwd and bwd_q pipeline whole-chunk K/V tiles through registers (HSA_PREFETCH; only
-     * where a chunk is one tile). Property hsa.attn.prefetch=false turns it off, for comparisons.
-     */
-    static final boolean PREFETCH = !"false".equals(System.getProperty("hsa.attn.prefetch"));
-
-    /**
      * Tile choices of one kernel (the -D constants of the source): {@code wg} work-group size;
      * {@code rows} chunk rows per K/V tile (fwd, bwd_q: HSA_T) or per bwd_kv work-group (HSA_BR),
      * the largest power of two up to S whose local memory fits {@link #LOCAL_FLOATS}; {@code e}
@@ -197,8 +191,7 @@ public final class HsaAttention {
         }
         Tiles t = Tiles.of(kind, d, s, g);
         return b.define("D", d).define("S", s).define("G", g).define("WG", t.wg)
-                .define("HSA_T", t.rows).define("HSA_BR", t.rows).define("HSA_E", t.e).define("HSA_NSEG", t.nseg).define("HSA_MAXM", t.maxm)
-                .define("HSA_PREFETCH", kind != Kind.BWD_KV && t.rows == s && PREFETCH ? 1 : 0);
+                .define("HSA_T", t.rows).define("HSA_BR", t.rows).define("HSA_E", t.e).define("HSA_NSEG", t.nseg).define("HSA_MAXM", t.maxm);
     }
 
     private static void requirePow2In16To128(String what, int v) {
