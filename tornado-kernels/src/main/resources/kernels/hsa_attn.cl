@@ -7,93 +7,196 @@
 // lse, delta [B, L, HQ, K] (per token, query head, slot; slot innermost).
 // Query head g of KV head h is h*G + g. Slot k of token t is valid iff k < min(K, t/S).
 //
-// Compile-time constants (-D): D head dim, S chunk size, G = HQ/H query heads per KV head,
-// WG work-group size (all kernels use 1-D work-groups of WG items).
+// Compile-time constants (-D, chosen by HsaAttention.java): D head dim, S chunk size, G = HQ/H
+// query heads per KV head, WG work-group size (1-D groups), and per kernel
+//   HSA_T     chunk rows per K/V tile in local memory (fwd, bwd_q; a power of two dividing S)
+//   HSA_BR    chunk rows owned by one bwd_kv work-group
+//   HSA_E     CSR entries (tokens) bwd_kv handles per step
+//   HSA_NSEG  work-items sharing one score row in the softmax/delta passes (segments of S/NSEG)
+//   HSA_MAXM  register rows of the largest micro-tile below (the host computes it from the above)
+// The host sizes HSA_T/HSA_BR so that a work-group's local memory stays within ~44 KiB.
 //
 // Work split: one work-group per (batch, token, KV head) in the forward and in bwd_q, holding
-// the G query heads of that KV head as the rows of its small matrices; each selected chunk's K/V
-// rows go through local memory in tiles of BS rows. Tokens in a block select different chunks, so
-// one token per group is the unit that shares a tile. bwd_kv: one work-group per (batch, KV head,
-// chunk, block of BR chunk rows), walking the inverted selection index (CSR) of its chunk.
+// the G query heads of that KV head as the rows of its small matrices (G x D and G x S); tokens
+// select different chunks, so one token per group is the unit that shares a K/V tile. bwd_kv: one
+// work-group per (batch, KV head, chunk, block of BR chunk rows), walking the inverted selection
+// index (CSR) of its chunk.
+//
+// The small matrix products all go through two register-blocked micro-kernels (hsa_nt_acc,
+// hsa_nn_acc): each work-item owns up to HSA_MAXM rows x 4 columns of the result and reads its
+// operands from local memory as float4. A single dot product per work-item read straight from
+// local memory (the first version) was bound by local-memory loads, one load per FMA; here it is
+// (MA + 4) float4 loads per 16*MA FMAs.
 
 #ifndef WG
 #define WG 64
 #endif
 
-// Chunk rows per K/V tile in the per-token kernels: at most 2048 floats of tile.
-#define HSA_BS (S < 2048 / D ? S : 2048 / D)
-// Chunk rows owned by one bwd_kv work-group: at most 1024 floats of K (and of V).
-#define HSA_BR (S < 1024 / D ? S : 1024 / D)
-// Local row stride of K/V tiles: padded by one so that work-items reading consecutive rows at
-// the same column hit different local memory banks.
-#define HSA_LD (D + 1)
-// Private accumulators per work-item for a G x D (per-token kernels) or BR x D (bwd_kv) result.
-#define HSA_ACC_Q CEIL_DIV(G * D, WG)
-#define HSA_ACC_KV CEIL_DIV(HSA_BR * D, WG)
+// Local row strides, in floats. Rows of D (or S, or G rounded up to 4) values are padded by 4
+// floats: rows stay 16-byte aligned for float4 access, and the 8 work-items of a quarter-warp
+// reading the same column of 8 consecutive rows hit 8 different groups of 4 banks.
+#define HSA_LDD (D + 4)
+#define HSA_LDS (S + 4)
+// bwd_kv stages HSA_E entries (tokens) per step: their E*G query rows side by side.
+#ifndef HSA_E
+#define HSA_E 1
+#endif
+#define HSA_GE (HSA_E * G)
+#define HSA_GE4 (CEIL_DIV(HSA_GE, 4) * 4)
+#define HSA_LDG (HSA_GE4 + 4)
+#define HSA_SEGL (S / HSA_NSEG)
 
-// Copies `rows` rows of D floats, `stride` floats apart in global memory, into a local tile with
-// row stride HSA_LD; the whole work-group takes part.
-static inline void hsa_load_rows(__local float* dst, __global const float* src, const int rows, const int stride) {
-    for (int i = get_local_id(0); i < rows * D; i += WG) {
-        const int r = i / D, d = i % D;
-        dst[r * HSA_LD + d] = src[r * stride + d];
+// Copies `rows` rows of D floats, `stride` floats apart in global memory, into a local tile of row
+// stride HSA_LDD, as float4s, with the whole work-group (consecutive work-items, consecutive
+// float4s of a row: coalesced global reads, conflict-free local writes).
+static inline void hsa_load_rows(__local float4* dst, __global const float* src, const int rows, const int stride) {
+    for (int i = get_local_id(0); i < rows * (D / 4); i += WG) {
+        const int r = i / (D / 4), c = i % (D / 4);
+        dst[r * (HSA_LDD / 4) + c] = vload4(c, src + (size_t) r * stride);
     }
 }
 
-// Copies n contiguous floats from global to local memory with the whole work-group.
-static inline void hsa_load_flat(__local float* dst, __global const float* src, const int n) {
-    for (int i = get_local_id(0); i < n; i += WG) dst[i] = src[i];
-}
-
-// Dot product of a contiguous local row (length D) with a padded local tile row.
-static inline float hsa_dot(__local const float* a, __local const float* b) {
-    float s = 0.0f;
-    for (int d = 0; d < D; d++) s = fma(a[d], b[d], s);
-    return s;
-}
-
-// Scores of the G rows of `rows_local` (G x D, contiguous) against the S rows of one chunk
-// (global, row stride `stride`), written to sc (G x S): sc[g][j] = scale * rows[g] . key[j].
-// Uses `tile` (HSA_BS x HSA_LD). Starts and ends with the group past a barrier for `tile`,
-// but the caller must put a barrier between these writes of sc and any read of them.
-static inline void hsa_chunk_scores(__local float* sc, __local const float* rows_local, __local float* tile,
-                                    __global const float* chunk, const int stride, const float scale) {
-    for (int j0 = 0; j0 < S; j0 += HSA_BS) {
-        barrier(CLK_LOCAL_MEM_FENCE);
-        hsa_load_rows(tile, chunk + j0 * stride, HSA_BS, stride);
-        barrier(CLK_LOCAL_MEM_FENCE);
-        for (int i = get_local_id(0); i < G * HSA_BS; i += WG) {
-            const int g = i / HSA_BS, j = i % HSA_BS;
-            sc[g * S + j0 + j] = scale * hsa_dot(rows_local + g * D, tile + j * HSA_LD);
+// Micro-kernel "NT": acc[m][n] += sum_{d<D} A[a][d] * Bt[b][d] for this work-item's rows
+// a = ra + RG*m (m < MA, a < NA) and columns b = cb + CG*n (n < 4), where CG = NB/4 column groups,
+// RG = WG/CG row groups, cb = lid % CG, ra = lid / CG (hsa_nt_row / hsa_nt_col below give the
+// same mapping). A (NA rows) and Bt (NB rows, NB a multiple of 4) are local, row stride HSA_LDD.
+// Neighbouring work-items read neighbouring rows of Bt (conflict-free thanks to the padding) and
+// share the rows of A (broadcast). Columns are strided rather than contiguous so that the Bt reads
+// of a quarter-warp land in distinct banks.
+static inline void hsa_nt_acc(float (*acc)[4], __local const float4* A, __local const float4* Bt, const int NA, const int NB) {
+    const int CG = NB / 4, RG = WG / CG, MA = CEIL_DIV(NA, RG);
+    const int lid = get_local_id(0), cb = lid % CG, ra = lid / CG;
+#pragma unroll
+    for (int d4 = 0; d4 < D / 4; d4++) {
+        float4 b[4];
+#pragma unroll
+        for (int n = 0; n < 4; n++) b[n] = Bt[(cb + CG * n) * (HSA_LDD / 4) + d4];
+#pragma unroll
+        for (int m = 0; m < HSA_MAXM; m++) {
+            const int a = ra + RG * m;
+            if (m < MA && (NA % RG == 0 || a < NA)) {
+                const float4 x = A[a * (HSA_LDD / 4) + d4];
+#pragma unroll
+                for (int n = 0; n < 4; n++) acc[m][n] = fma(x.w, b[n].w, fma(x.z, b[n].z, fma(x.y, b[n].y, fma(x.x, b[n].x, acc[m][n]))));
+            }
         }
     }
 }
 
-// log(sum_j exp(s_j) + n) over one row of S scores, computed stably (n = 0 or 1).
-static inline float hsa_row_lse(__local const float* s, const int n) {
-    float m = -INFINITY;
-    for (int j = 0; j < S; j++) m = fmax(m, s[j]);
-    const float mm = n > 0 ? fmax(m, 0.0f) : m;
-    float sum = 0.0f;
-    for (int j = 0; j < S; j++) sum += exp(s[j] - mm);
-    if (n > 0) sum += (float) n * exp(-mm);
-    return mm + log(sum);
+// Row a and column b of element acc[m][n] of hsa_nt_acc (NB as given there).
+#define HSA_NT_ROW(NB, m) (get_local_id(0) / ((NB) / 4) + (WG / ((NB) / 4)) * (m))
+#define HSA_NT_COL(NB, n) (get_local_id(0) % ((NB) / 4) + ((NB) / 4) * (n))
+#define HSA_NT_MA(NA, NB) CEIL_DIV(NA, WG / ((NB) / 4))
+
+// Micro-kernel "NN": acc[m] += sum_{j<NJ} P[a][j] * V[j][4c .. 4c+3] for this work-item's rows
+// a = ra + RG*m (m < MA, a < NA), CG = D/4 column groups of 4, RG = WG/CG, c = lid % CG,
+// ra = lid / CG. P is local with row stride ldp4 float4s (NJ a multiple of 4), V local with row
+// stride HSA_LDD. Consecutive work-items read consecutive float4s of a V row; P rows broadcast.
+static inline void hsa_nn_acc(float4* acc, __local const float4* P, const int ldp4, __local const float4* V, const int NA, const int NJ) {
+    const int CG = D / 4, RG = WG / CG, MA = CEIL_DIV(NA, RG);
+    const int lid = get_local_id(0), c = lid % CG, ra = lid / CG;
+#pragma unroll 2
+    for (int j4 = 0; j4 < NJ / 4; j4++) {
+        const float4 v0 = V[(4 * j4) * (HSA_LDD / 4) + c], v1 = V[(4 * j4 + 1) * (HSA_LDD / 4) + c];
+        const float4 v2 = V[(4 * j4 + 2) * (HSA_LDD / 4) + c], v3 = V[(4 * j4 + 3) * (HSA_LDD / 4) + c];
+#pragma unroll
+        for (int m = 0; m < HSA_MAXM; m++) {
+            const int a = ra + RG * m;
+            if (m < MA && (NA % RG == 0 || a < NA)) {
+                const float4 p = P[a * ldp4 + j4];
+                acc[m] = fma((float4) p.w, v3, fma((float4) p.z, v2, fma((float4) p.y, v1, fma((float4) p.x, v0, acc[m]))));
+            }
+        }
+    }
+}
+
+#define HSA_NN_ROW(m) (get_local_id(0) / (D / 4) + (WG / (D / 4)) * (m))
+#define HSA_NN_COL4() (get_local_id(0) % (D / 4))
+#define HSA_NN_MA(NA) CEIL_DIV(NA, WG / (D / 4))
+
+// Scores of the G rows of qs against `rows` chunk rows in kv, times alpha, into p[g][j0 + j]
+// (row stride HSA_LDS). The caller orders these writes before any read of p with a barrier.
+static inline void hsa_scores(__local float* p, const int j0, __local const float4* qs, __local const float4* kv, const float alpha) {
+    float acc[HSA_MAXM][4];
+#pragma unroll
+    for (int m = 0; m < HSA_MAXM; m++)
+#pragma unroll
+        for (int n = 0; n < 4; n++) acc[m][n] = 0.0f;
+    hsa_nt_acc(acc, qs, kv, G, HSA_T);
+#pragma unroll
+    for (int m = 0; m < HSA_MAXM; m++) {
+        const int g = HSA_NT_ROW(HSA_T, m);
+        if (m < HSA_NT_MA(G, HSA_T) && g < G)
+#pragma unroll
+            for (int n = 0; n < 4; n++) p[g * HSA_LDS + j0 + HSA_NT_COL(HSA_T, n)] = alpha * acc[m][n];
+    }
+}
+
+// Softmax of the G score rows p[g][0..S) in place, as
+//   p_j := w * exp(p_j - lse_g),  lse_g = mm + log(sum_j exp(p_j - mm) + n exp(-mm)),
+// mm = max_j p_j (max(.., 0) when n > 0, which keeps exp(-mm) finite); writes lse_g to
+// lseOut[g * K]. Each row is split into HSA_NSEG segments of HSA_SEGL values, one work-item per
+// segment; partial maxima and sums go through `part` (2 * G * HSA_NSEG floats) in a fixed order
+// (deterministic). Starts after a barrier that completed p; the caller puts a barrier between the
+// final writes of p and their reads.
+static inline void hsa_softmax(__local float* p, __local float* part, const int n, const float w,
+                               __global float* lseOut, const int K) {
+    const int lid = get_local_id(0);
+    for (int i = lid; i < G * HSA_NSEG; i += WG) {
+        __local const float4* row = (__local const float4*) (p + (i / HSA_NSEG) * HSA_LDS + (i % HSA_NSEG) * HSA_SEGL);
+        float4 m4 = row[0];
+        for (int u = 1; u < HSA_SEGL / 4; u++) m4 = fmax(m4, row[u]);
+        part[i] = fmax(fmax(m4.x, m4.y), fmax(m4.z, m4.w));
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int i = lid; i < G * HSA_NSEG; i += WG) {
+        const int g = i / HSA_NSEG;
+        float m = part[g * HSA_NSEG];
+        for (int s = 1; s < HSA_NSEG; s++) m = fmax(m, part[g * HSA_NSEG + s]);
+        const float mm = n > 0 ? fmax(m, 0.0f) : m;
+        __local float4* row = (__local float4*) (p + g * HSA_LDS + (i % HSA_NSEG) * HSA_SEGL);
+        float sum = 0.0f;
+        for (int u = 0; u < HSA_SEGL / 4; u++) {
+            const float4 e = exp(row[u] - mm);
+            row[u] = e;
+            sum += (e.x + e.y) + (e.z + e.w);
+        }
+        part[G * HSA_NSEG + i] = sum;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int i = lid; i < G * HSA_NSEG; i += WG) {
+        const int g = i / HSA_NSEG;
+        float m = part[g * HSA_NSEG], z = part[G * HSA_NSEG + g * HSA_NSEG];
+        for (int s = 1; s < HSA_NSEG; s++) {
+            m = fmax(m, part[g * HSA_NSEG + s]);
+            z += part[G * HSA_NSEG + g * HSA_NSEG + s];
+        }
+        const float mm = n > 0 ? fmax(m, 0.0f) : m;
+        if (n > 0) z += (float) n * exp(-mm);
+        if (i % HSA_NSEG == 0) lseOut[g * K] = mm + log(z);
+        const float f = w / z;
+        __local float4* row = (__local float4*) (p + g * HSA_LDS + (i % HSA_NSEG) * HSA_SEGL);
+        for (int u = 0; u < HSA_SEGL / 4; u++) row[u] *= f;
+    }
 }
 
 // Forward. For token t, query head g (of KV head h), valid slot k selecting chunk c = idx[t,h,k]:
 //   s_j   = scale * q[t,g] . k[c*S + j]                                (0 <= j < S)
 //   lse   = log(sum_j exp(s_j) + n)                     -> lse[t,g,k]   (0 for invalid slots)
 //   o[t,g] = sum_k w[t,h,k] * sum_j exp(s_j - lse) * v[c*S + j]
-// Tokens with no valid slot get o = 0. One work-group per (b, t, h).
-__kernel void hsa_attn_fwd(__global const float* q, __global const float* k, __global const float* v,
-                           __global const int* indices, __global const float* weights,
-                           __global float* o, __global float* lse,
-                           const int B, const int L, const int HQ, const int H, const int K,
-                           const int n, const float scale) {
-    __local float qs[G * D];
-    __local float tile[HSA_BS * HSA_LD];
-    __local float p[G * S];
-    __local float rowLse[G];
+// Tokens with no valid slot get o = 0. One work-group per (b, t, h). Per slot: K tiles -> scores
+// (G x S, local), softmax in place, V tiles -> o accumulated in registers (G x D micro-tiles).
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void hsa_attn_fwd(__global const float* q, __global const float* k, __global const float* v,
+                  __global const int* indices, __global const float* weights,
+                  __global float* o, __global float* lse,
+                  const int B, const int L, const int HQ, const int H, const int K,
+                  const int n, const float scale) {
+    __local float4 qs[G * HSA_LDD / 4];
+    __local float4 kv[HSA_T * HSA_LDD / 4];
+    __local float4 p4[G * HSA_LDS / 4];
+    __local float part[2 * G * HSA_NSEG];
+    __local float* p = (__local float*) p4;
 
     const int item = get_group_id(0);          // (b*L + t)*H + h; the grid has exactly B*L*H groups
     const int lid = get_local_id(0);
@@ -103,43 +206,36 @@ __kernel void hsa_attn_fwd(__global const float* q, __global const float* k, __g
     const int qbase = (bt * HQ + h * G) * D;   // G rows of D, contiguous
     const int lseBase = (bt * HQ + h * G) * K; // lse[t, h*G + g, slot] = lseBase + g*K + slot
 
-    hsa_load_flat(qs, q + qbase, G * D);
+    hsa_load_rows(qs, q + qbase, G, D);
     for (int i = lid; i < G * K; i += WG) if (i % K >= nvalid) lse[lseBase + i] = 0.0f;
 
-    float acc[HSA_ACC_Q];
-    for (int r = 0; r < HSA_ACC_Q; r++) acc[r] = 0.0f;
+    float4 acc[HSA_MAXM];
+#pragma unroll
+    for (int m = 0; m < HSA_MAXM; m++) acc[m] = (float4) 0.0f;
 
     for (int slot = 0; slot < nvalid; slot++) {
         const int c = indices[item * K + slot];
         const float w = weights[item * K + slot];
         const size_t chunkOff = ((size_t) (b * Lkv + c * S) * H + h) * D;
-        hsa_chunk_scores(p, qs, tile, k + chunkOff, stride, scale);
-        barrier(CLK_LOCAL_MEM_FENCE);
-        for (int g = lid; g < G; g += WG) {
-            const float l = hsa_row_lse(p + g * S, n);
-            rowLse[g] = l;
-            lse[lseBase + g * K + slot] = l;
+        for (int j0 = 0; j0 < S; j0 += HSA_T) {
+            barrier(CLK_LOCAL_MEM_FENCE);      // kv and p free (previous tile / slot done)
+            hsa_load_rows(kv, k + chunkOff + (size_t) j0 * stride, HSA_T, stride);
+            barrier(CLK_LOCAL_MEM_FENCE);
+            hsa_scores(p, j0, qs, kv, scale);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int i = lid; i < G * S; i += WG) p[i] = exp(p[i] - rowLse[i / S]);
-        for (int j0 = 0; j0 < S; j0 += HSA_BS) {
+        hsa_softmax(p, part, n, w, lse + lseBase + slot, K);   // p = w * P
+        for (int j0 = 0; j0 < S; j0 += HSA_T) {
             barrier(CLK_LOCAL_MEM_FENCE);
-            hsa_load_rows(tile, v + chunkOff + (size_t) j0 * stride, HSA_BS, stride);
+            hsa_load_rows(kv, v + chunkOff + (size_t) j0 * stride, HSA_T, stride);
             barrier(CLK_LOCAL_MEM_FENCE);
-            for (int r = 0; r < HSA_ACC_Q; r++) {
-                const int i = lid + r * WG;
-                if (i < G * D) {
-                    const int g = i / D, d = i % D;
-                    float s = 0.0f;
-                    for (int j = 0; j < HSA_BS; j++) s = fma(p[g * S + j0 + j], tile[j * HSA_LD + d], s);
-                    acc[r] = fma(w, s, acc[r]);
-                }
-            }
+            hsa_nn_acc(acc, p4 + j0 / 4, HSA_LDS / 4, kv, G, HSA_T);
         }
     }
-    for (int r = 0; r < HSA_ACC_Q; r++) {
-        const int i = lid + r * WG;
-        if (i < G * D) o[qbase + i] = acc[r];
+#pragma unroll
+    for (int m = 0; m < HSA_MAXM; m++) {
+        const int g = HSA_NN_ROW(m);
+        if (m < HSA_NN_MA(G) && g < G) vstore4(acc[m], HSA_NN_COL4(), o + qbase + g * D);
     }
 }
 
@@ -150,20 +246,23 @@ __kernel void hsa_attn_fwd(__global const float* q, __global const float* k, __g
 //   dweights[t,h,k] = sum_g delta[t,g,k]           (0 for invalid slots, as is delta)
 //   dS_j         = w[t,h,k] * P_j * (dp_j - delta[t,g,k])
 //   dq[t,g]      = scale * sum_k sum_j dS_j k[c*S + j]
-// delta feeds hsa_attn_bwd_kv. One work-group per (b, t, h).
-__kernel void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global const float* v,
-                             __global const int* indices, __global const float* weights,
-                             __global const float* dout, __global const float* lse,
-                             __global float* dq, __global float* dweights, __global float* delta,
-                             const int B, const int L, const int HQ, const int H, const int K,
-                             const float scale) {
-    __local float qs[G * D];
-    __local float dos[G * D];
-    __local float tile[HSA_BS * HSA_LD];
-    __local float p[G * S];
-    __local float dp[G * S];
-    __local float rowLse[G];
-    __local float rowDelta[G];
+// delta feeds hsa_attn_bwd_kv. One work-group per (b, t, h). Per slot: V tiles -> dp, K tiles ->
+// scores (K last, so that with a single tile, HSA_T == S, it stays in local memory for dq).
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global const float* v,
+                    __global const int* indices, __global const float* weights,
+                    __global const float* dout, __global const float* lse,
+                    __global float* dq, __global float* dweights, __global float* delta,
+                    const int B, const int L, const int HQ, const int H, const int K,
+                    const float scale) {
+    __local float4 qs[G * HSA_LDD / 4];
+    __local float4 dos[G * HSA_LDD / 4];
+    __local float4 kv[HSA_T * HSA_LDD / 4];
+    __local float4 p4[G * HSA_LDS / 4];
+    __local float4 dp4[G * HSA_LDS / 4];
+    __local float part[G * HSA_NSEG];
+    __local float* p = (__local float*) p4;
+    __local float* dp = (__local float*) dp4;
 
     const int item = get_group_id(0);          // (b*L + t)*H + h; the grid has exactly B*L*H groups
     const int lid = get_local_id(0);
@@ -173,54 +272,75 @@ __kernel void hsa_attn_bwd_q(__global const float* q, __global const float* k, _
     const int qbase = (bt * HQ + h * G) * D;
     const int lseBase = (bt * HQ + h * G) * K;
 
-    hsa_load_flat(qs, q + qbase, G * D);
-    hsa_load_flat(dos, dout + qbase, G * D);
+    hsa_load_rows(qs, q + qbase, G, D);
+    hsa_load_rows(dos, dout + qbase, G, D);
     for (int i = lid; i < G * K; i += WG) if (i % K >= nvalid) delta[lseBase + i] = 0.0f;
 
-    float acc[HSA_ACC_Q];
-    for (int r = 0; r < HSA_ACC_Q; r++) acc[r] = 0.0f;
+    float4 acc[HSA_MAXM];
+#pragma unroll
+    for (int m = 0; m < HSA_MAXM; m++) acc[m] = (float4) 0.0f;
 
     for (int slot = 0; slot < nvalid; slot++) {
         const int c = indices[item * K + slot];
         const float w = weights[item * K + slot];
         const size_t chunkOff = ((size_t) (b * Lkv + c * S) * H + h) * D;
-        // rowLse/rowDelta of the previous slot were last read before the barriers inside
-        // hsa_chunk_scores, and are next read after the barrier that follows it.
-        hsa_chunk_scores(p, qs, tile, k + chunkOff, stride, scale);
-        hsa_chunk_scores(dp, dos, tile, v + chunkOff, stride, 1.0f);
-        for (int g = lid; g < G; g += WG) rowLse[g] = lse[lseBase + g * K + slot];
+        for (int j0 = 0; j0 < S; j0 += HSA_T) {
+            barrier(CLK_LOCAL_MEM_FENCE);      // kv, p, dp, part free (previous tile / slot done)
+            hsa_load_rows(kv, v + chunkOff + (size_t) j0 * stride, HSA_T, stride);
+            barrier(CLK_LOCAL_MEM_FENCE);
+            hsa_scores(dp, j0, dos, kv, 1.0f);
+        }
+        for (int j0 = 0; j0 < S; j0 += HSA_T) {
+            barrier(CLK_LOCAL_MEM_FENCE);
+            hsa_load_rows(kv, k + chunkOff + (size_t) j0 * stride, HSA_T, stride);
+            barrier(CLK_LOCAL_MEM_FENCE);
+            hsa_scores(p, j0, qs, kv, scale);
+        }
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int i = lid; i < G * S; i += WG) p[i] = exp(p[i] - rowLse[i / S]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-        for (int g = lid; g < G; g += WG) {
+        // P = exp(s - lse) in place; partial sums of P * dp per row segment
+        for (int i = lid; i < G * HSA_NSEG; i += WG) {
+            const int g = i / HSA_NSEG, off = g * HSA_LDS + (i % HSA_NSEG) * HSA_SEGL;
+            const float l = lse[lseBase + g * K + slot];
+            __local float4* pr = (__local float4*) (p + off);
+            __local const float4* dr = (__local const float4*) (dp + off);
             float s = 0.0f;
-            for (int j = 0; j < S; j++) s = fma(p[g * S + j], dp[g * S + j], s);
-            rowDelta[g] = s;
-            delta[lseBase + g * K + slot] = s;
+            for (int u = 0; u < HSA_SEGL / 4; u++) {
+                const float4 e = exp(pr[u] - l), pd = e * dr[u];
+                pr[u] = e;
+                s += (pd.x + pd.y) + (pd.z + pd.w);
+            }
+            part[i] = s;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int i = lid; i < G * S; i += WG) p[i] = w * p[i] * (dp[i] - rowDelta[i / S]);   // dS
-        for (int j0 = 0; j0 < S; j0 += HSA_BS) {
-            barrier(CLK_LOCAL_MEM_FENCE);
-            hsa_load_rows(tile, k + chunkOff + (size_t) j0 * stride, HSA_BS, stride);
-            barrier(CLK_LOCAL_MEM_FENCE);
-            for (int r = 0; r < HSA_ACC_Q; r++) {
-                const int i = lid + r * WG;
-                if (i < G * D) {
-                    const int g = i / D, d = i % D;
-                    float s = 0.0f;
-                    for (int j = 0; j < HSA_BS; j++) s = fma(p[g * S + j0 + j], tile[j * HSA_LD + d], s);
-                    acc[r] += s;
-                }
-            }
+        // delta, and dS = w P (dp - delta) in place of P
+        for (int i = lid; i < G * HSA_NSEG; i += WG) {
+            const int g = i / HSA_NSEG, off = g * HSA_LDS + (i % HSA_NSEG) * HSA_SEGL;
+            float dl = part[g * HSA_NSEG];
+            for (int s = 1; s < HSA_NSEG; s++) dl += part[g * HSA_NSEG + s];
+            if (i % HSA_NSEG == 0) delta[lseBase + g * K + slot] = dl;
+            __local float4* pr = (__local float4*) (p + off);
+            __local const float4* dr = (__local const float4*) (dp + off);
+            for (int u = 0; u < HSA_SEGL / 4; u++) pr[u] = w * pr[u] * (dr[u] - dl);
         }
+#if HSA_T < S
+        for (int j0 = 0; j0 < S; j0 += HSA_T) {
+            barrier(CLK_LOCAL_MEM_FENCE);
+            hsa_load_rows(kv, k + chunkOff + (size_t) j0 * stride, HSA_T, stride);
+            barrier(CLK_LOCAL_MEM_FENCE);
+            hsa_nn_acc(acc, p4 + j0 / 4, HSA_LDS / 4, kv, G, HSA_T);
+        }
+#else
+        barrier(CLK_LOCAL_MEM_FENCE);          // dS complete; kv still holds the whole K chunk
+        hsa_nn_acc(acc, p4, HSA_LDS / 4, kv, G, S);
+#endif
     }
-    for (int r = 0; r < HSA_ACC_Q; r++) {
-        const int i = lid + r * WG;
-        if (i < G * D) dq[qbase + i] = scale * acc[r];
+#pragma unroll
+    for (int m = 0; m < HSA_MAXM; m++) {
+        const int g = HSA_NN_ROW(m);
+        if (m < HSA_NN_MA(G) && g < G) vstore4(scale * acc[m], HSA_NN_COL4(), dq + qbase + g * D);
     }
     // dweights from this group's own delta writes, after the slot loop: a global fence makes them
-    // visible inside the group. (Summing rowDelta in an `if (lid == 0)` block inside the slot loop
+    // visible inside the group. (Summing delta in an `if (lid == 0)` block inside the slot loop
     // was silently dropped by PoCL 3.1 when the tile loops ran more than once; oclgrind was right.)
     barrier(CLK_GLOBAL_MEM_FENCE);
     for (int slot = lid; slot < K; slot += WG) {
@@ -237,34 +357,47 @@ __kernel void hsa_attn_bwd_q(__global const float* q, __global const float* k, _
 //   dS_j = wP_j * (dout[t,g] . v[c*S+j] - delta[t,g,slot])
 //   dv[c*S+j] = sum_entries sum_g wP_j dout[t,g]
 //   dk[c*S+j] = scale * sum_entries sum_g dS_j q[t,g]
-// One work-group per (bh, c, block of BR rows); entries in list order, so the sums are
+// One work-group per (c, bh, block of BR rows); entries in list order, so the sums are
 // deterministic and each dk/dv element has exactly one writer (no atomics). Rows of chunks no
-// token selected get 0.
-__kernel void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global const float* v,
-                              __global const float* weights, __global const float* dout,
-                              __global const float* lse, __global const float* delta,
-                              __global const int* chunkStart, __global const int* entries,
-                              __global float* dk, __global float* dv,
-                              const int B, const int L, const int HQ, const int H, const int K,
-                              const float scale) {
-    __local float ks[HSA_BR * HSA_LD];
-    __local float vs[HSA_BR * HSA_LD];
-    __local float qs[G * D];
-    __local float dos[G * D];
-    __local float wp[G * HSA_BR];
-    __local float ds[G * HSA_BR];
+// token selected get 0. The group's K/V rows stay in local memory; per step it stages the G query
+// and output-gradient rows of HSA_E entries (E*G rows: fewer barriers per entry, and larger
+// micro-tiles), computes the BR x E*G blocks wP and dS with the NT micro-kernel (scores and dp in
+// registers, same mapping, so the softmax needs no extra pass), and accumulates dk, dv (BR x D) in
+// registers with the NN micro-kernel. A missing last entry of a step gets zero rows and weight 0,
+// so it adds exact zeros.
+// Groups run chunk-major (all (b, h) of chunk 0 first): early chunks are selected by many more
+// tokens (about K*S*ln(C/(c+1)) entries), so their long lists start first and the short ones
+// fill in behind them.
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global const float* v,
+                     __global const float* weights, __global const float* dout,
+                     __global const float* lse, __global const float* delta,
+                     __global const int* chunkStart, __global const int* entries,
+                     __global float* dk, __global float* dv,
+                     const int B, const int L, const int HQ, const int H, const int K,
+                     const float scale) {
+    __local float4 ks[HSA_BR * HSA_LDD / 4];
+    __local float4 vs[HSA_BR * HSA_LDD / 4];
+    __local float4 qs[HSA_GE4 * HSA_LDD / 4];  // row ee*G + g: query head g of the step's entry ee
+    __local float4 dos[HSA_GE4 * HSA_LDD / 4]; // rows GE..GE4-1 stay zero
+    __local float4 wp4[HSA_BR * HSA_LDG / 4];  // wP[j][row], columns GE.. stay zero
+    __local float4 ds4[HSA_BR * HSA_LDG / 4];  // dS[j][row]
+    __local float stat[2 * HSA_GE];            // lse and delta of each row
+    __local float wl[HSA_E];                   // weight of each entry (0: no entry)
+    __local float* wp = (__local float*) wp4;
+    __local float* ds = (__local float*) ds4;
 
     const int C = L / S, Lkv = C * S, stride = H * D;
     const int blocks = S / HSA_BR;
-    // ((b*H + h)*C + c)*blocks + rb. With C = 0 the grid still has one group, which does nothing;
+    // (c*B*H + b*H + h)*blocks + rb. With C = 0 the grid still has one group, which does nothing;
     // it runs through with empty loops instead of returning early: these kernels avoid early
     // returns before barriers, after a PoCL 3.1 crash (heap corruption) with such a version,
     // although a return uniform over the group is legal OpenCL.
     const int group = get_group_id(0);
     const bool live = group < B * H * C * blocks;
     const int lid = get_local_id(0);
-    const int rb = live ? group % blocks : 0, bhc = live ? group / blocks : 0;
-    const int c = live ? bhc % C : 0, bh = live ? bhc / C : 0;
+    const int rb = live ? group % blocks : 0, cbh = live ? group / blocks : 0;
+    const int bh = live ? cbh % (B * H) : 0, c = live ? cbh / (B * H) : 0;
     const int b = bh / H, h = bh % H;
     const size_t rowsOff = ((size_t) (b * Lkv + c * S + rb * HSA_BR) * H + h) * D;
 
@@ -272,51 +405,80 @@ __kernel void hsa_attn_bwd_kv(__global const float* q, __global const float* k, 
         hsa_load_rows(ks, k + rowsOff, HSA_BR, stride);
         hsa_load_rows(vs, v + rowsOff, HSA_BR, stride);
     }
+    for (int i = lid; i < (HSA_GE4 - HSA_GE) * (D / 4); i += WG) {
+        const int at = (HSA_GE + i / (D / 4)) * (HSA_LDD / 4) + i % (D / 4);
+        qs[at] = (float4) 0.0f;
+        dos[at] = (float4) 0.0f;
+    }
+    for (int i = lid; i < HSA_BR * HSA_LDG / 4; i += WG) { wp4[i] = (float4) 0.0f; ds4[i] = (float4) 0.0f; }
 
-    float accK[HSA_ACC_KV], accV[HSA_ACC_KV];
-    for (int r = 0; r < HSA_ACC_KV; r++) { accK[r] = 0.0f; accV[r] = 0.0f; }
+    float4 accK[HSA_MAXM], accV[HSA_MAXM];
+#pragma unroll
+    for (int m = 0; m < HSA_MAXM; m++) { accK[m] = (float4) 0.0f; accV[m] = (float4) 0.0f; }
 
     const int first = live ? chunkStart[bh * (C + 1) + c] : 0, last = live ? chunkStart[bh * (C + 1) + c + 1] : 0;
-    for (int e = first; e < last; e++) {
-        const int entry = entries[e];
-        const int t = entry / K, slot = entry % K;
-        const int bt = b * L + t;
-        const int tokBase = (bt * HQ + h * G) * D;
-        const int lseBase = (bt * HQ + h * G) * K + slot;
-        const float w = weights[(bt * H + h) * K + slot];
-        barrier(CLK_LOCAL_MEM_FENCE);          // previous entry done with qs, dos, wp, ds
-        hsa_load_flat(qs, q + tokBase, G * D);
-        hsa_load_flat(dos, dout + tokBase, G * D);
-        barrier(CLK_LOCAL_MEM_FENCE);
-        for (int i = lid; i < G * HSA_BR; i += WG) {
-            const int g = i / HSA_BR, j = i % HSA_BR;
-            const float pj = exp(scale * hsa_dot(qs + g * D, ks + j * HSA_LD) - lse[lseBase + g * K]);
-            const float dpj = hsa_dot(dos + g * D, vs + j * HSA_LD);
-            wp[i] = w * pj;
-            ds[i] = w * pj * (dpj - delta[lseBase + g * K]);
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        for (int r = 0; r < HSA_ACC_KV; r++) {
-            const int i = lid + r * WG;
-            if (i < HSA_BR * D) {
-                const int j = i / D, d = i % D;
-                float sk = 0.0f, sv = 0.0f;
-                for (int g = 0; g < G; g++) {
-                    sv = fma(wp[g * HSA_BR + j], dos[g * D + d], sv);
-                    sk = fma(ds[g * HSA_BR + j], qs[g * D + d], sk);
+    for (int e0 = first; e0 < last; e0 += HSA_E) {
+        barrier(CLK_LOCAL_MEM_FENCE);          // previous step done with qs, dos, wp, ds, stat, wl
+        for (int ee = 0; ee < HSA_E; ee++) {   // uniform branches: e is the same for the whole group
+            __local float4* qrows = qs + ee * G * (HSA_LDD / 4);
+            __local float4* drows = dos + ee * G * (HSA_LDD / 4);
+            if (e0 + ee < last) {
+                const int entry = entries[e0 + ee];
+                const int t = entry / K, slot = entry % K;
+                const int bt = b * L + t;
+                const int tokBase = (bt * HQ + h * G) * D;
+                const int lseBase = (bt * HQ + h * G) * K + slot;
+                hsa_load_rows(qrows, q + tokBase, G, D);
+                hsa_load_rows(drows, dout + tokBase, G, D);
+                for (int g = lid; g < G; g += WG) {
+                    stat[ee * G + g] = lse[lseBase + g * K];
+                    stat[HSA_GE + ee * G + g] = delta[lseBase + g * K];
                 }
-                accV[r] += sv;
-                accK[r] += sk;
+                if (lid == 0) wl[ee] = weights[(bt * H + h) * K + slot];
+            } else {
+                for (int i = lid; i < G * (D / 4); i += WG) {
+                    qrows[i / (D / 4) * (HSA_LDD / 4) + i % (D / 4)] = (float4) 0.0f;
+                    drows[i / (D / 4) * (HSA_LDD / 4) + i % (D / 4)] = (float4) 0.0f;
+                }
+                for (int g = lid; g < G; g += WG) { stat[ee * G + g] = 0.0f; stat[HSA_GE + ee * G + g] = 0.0f; }
+                if (lid == 0) wl[ee] = 0.0f;
             }
         }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        {
+            float sc[HSA_MAXM][4], dpv[HSA_MAXM][4];
+#pragma unroll
+            for (int m = 0; m < HSA_MAXM; m++)
+#pragma unroll
+                for (int n = 0; n < 4; n++) { sc[m][n] = 0.0f; dpv[m][n] = 0.0f; }
+            hsa_nt_acc(sc, qs, ks, HSA_GE, HSA_BR);     // q_row . k_j
+            hsa_nt_acc(dpv, dos, vs, HSA_GE, HSA_BR);   // dout_row . v_j
+#pragma unroll
+            for (int m = 0; m < HSA_MAXM; m++) {
+                const int r = HSA_NT_ROW(HSA_BR, m);
+                if (m < HSA_NT_MA(HSA_GE, HSA_BR) && r < HSA_GE) {
+                    const float l = stat[r], dl = stat[HSA_GE + r], w = wl[r / G];
+#pragma unroll
+                    for (int n = 0; n < 4; n++) {
+                        const int j = HSA_NT_COL(HSA_BR, n);
+                        const float pw = w * exp(scale * sc[m][n] - l);
+                        wp[j * HSA_LDG + r] = pw;
+                        ds[j * HSA_LDG + r] = pw * (dpv[m][n] - dl);
+                    }
+                }
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        hsa_nn_acc(accV, wp4, HSA_LDG / 4, dos, HSA_BR, HSA_GE4);   // dv_j += sum_row wP[j][row] dout_row
+        hsa_nn_acc(accK, ds4, HSA_LDG / 4, qs, HSA_BR, HSA_GE4);    // dk_j += sum_row dS[j][row] q_row
     }
-    for (int r = 0; r < HSA_ACC_KV; r++) {
-        const int i = lid + r * WG;
-        if (live && i < HSA_BR * D) {
-            const int j = i / D, d = i % D;
-            const size_t at = rowsOff + (size_t) j * stride + d;
-            dk[at] = scale * accK[r];
-            dv[at] = accV[r];
+#pragma unroll
+    for (int m = 0; m < HSA_MAXM; m++) {
+        const int j = HSA_NN_ROW(m);
+        if (live && m < HSA_NN_MA(HSA_BR) && j < HSA_BR) {
+            const size_t at = rowsOff + (size_t) j * stride;
+            vstore4(scale * accK[m], HSA_NN_COL4(), dk + at);
+            vstore4(accV[m], HSA_NN_COL4(), dv + at);
         }
     }
 }

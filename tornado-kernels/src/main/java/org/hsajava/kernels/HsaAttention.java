@@ -34,13 +34,24 @@ import org.hsajava.compute.java.Parallel;
  * agree on every valid slot, and the selection backward multiplies these entries by zero weights.
  *
  * <p>Compile-time variants: head dim D and chunk size S in {16, 32, 64, 128}, and G, with
- * {@code G*S <= 2048} and {@code G*D <= 2048} (local memory stays under ~40 KiB).
+ * {@code G*S <= 2048} and {@code G*D <= 2048}. The tile sizes that the source takes as -D constants
+ * (K/V rows per tile, bwd_kv rows per group and entries per step, micro-tile rows) are derived
+ * from these by {@link Tiles} so that a work-group's local memory stays within 44 KiB.
+ *
+ * <p>Speed (H100, fp32, B=8, HQ=16, H=1, D=64, S=64, K=8, 2026-11-23): forward 3.4 / 13.6 / 55.0 ms
+ * and forward+backward 16.3 / 51.7 / 211 ms at L = 4K / 16K / 64K; the small products run at
+ * 20-25 TFLOP/s. Work-group size 64 beat 32 and 128 for every kernel, and register prefetch of the
+ * next K/V chunk made the per-token kernels slower (they are bound by local-memory and issue
+ * throughput, not by global latency).
  */
 public final class HsaAttention {
     private HsaAttention() {}
 
-    /** Work-group size of every HSA attention kernel. */
-    public static final int WG = 64;
+    /** Default work-group size of the HSA attention kernels (system property hsa.attn.wg, or hsa.attn.wg.FWD etc. per kernel, for tuning runs). */
+    public static final int WG = Integer.getInteger("hsa.attn.wg", 64);
+
+    /** Work-group size of one kernel. */
+    static int wg(Kind kind) { return Integer.getInteger("hsa.attn.wg." + kind, WG); }
 
     private static final String SRC = "kernels/hsa_attn.cl";
     private static final Map<String, KernelDef> CACHE = new ConcurrentHashMap<>();
@@ -50,7 +61,7 @@ public final class HsaAttention {
      * (n = 0 or 1: the softmax off-by-one; scale normally 1/sqrt(D)). Writes o and lse.
      */
     public static KernelDef forward(int d, int s, int g) {
-        return CACHE.computeIfAbsent("fwd/" + d + "/" + s + "/" + g, key -> withDefines(KernelDef.builder("hsa_attn_fwd", SRC), d, s, g)
+        return CACHE.computeIfAbsent("fwd/" + d + "/" + s + "/" + g, key -> withDefines(KernelDef.builder("hsa_attn_fwd", SRC), Kind.FWD, d, s, g)
                 .in("q", F32).in("k", F32).in("v", F32).in("indices", I32).in("weights", F32)
                 .out("o", F32).out("lse", F32)
                 .intArg("B").intArg("L").intArg("HQ").intArg("H").intArg("K").intArg("n").floatArg("scale")
@@ -62,7 +73,7 @@ public final class HsaAttention {
                     Checks.exactly(a, "o", x.qSize());
                     Checks.exactly(a, "lse", x.lseSize());
                 })
-                .grid(a -> perToken(Dims.of(a, d, s, g)))
+                .grid(a -> perToken(Dims.of(a, d, s, g), wg(Kind.FWD)))
                 .java(a -> forwardJava(a, Dims.of(a, d, s, g)))
                 .build());
     }
@@ -72,7 +83,7 @@ public final class HsaAttention {
      * delta, B, L, HQ, H, K, scale}. Writes dq, dweights and delta (which {@link #backwardKv} needs).
      */
     public static KernelDef backwardQ(int d, int s, int g) {
-        return CACHE.computeIfAbsent("bwdq/" + d + "/" + s + "/" + g, key -> withDefines(KernelDef.builder("hsa_attn_bwd_q", SRC), d, s, g)
+        return CACHE.computeIfAbsent("bwdq/" + d + "/" + s + "/" + g, key -> withDefines(KernelDef.builder("hsa_attn_bwd_q", SRC), Kind.BWD_Q, d, s, g)
                 .in("q", F32).in("k", F32).in("v", F32).in("indices", I32).in("weights", F32)
                 .in("dout", F32).in("lse", F32)
                 .out("dq", F32).out("dweights", F32).out("delta", F32)
@@ -86,7 +97,7 @@ public final class HsaAttention {
                     Checks.exactly(a, "dweights", x.selSize());
                     Checks.exactly(a, "delta", x.lseSize());
                 })
-                .grid(a -> perToken(Dims.of(a, d, s, g)))
+                .grid(a -> perToken(Dims.of(a, d, s, g), wg(Kind.BWD_Q)))
                 .java(a -> backwardQJava(a, Dims.of(a, d, s, g)))
                 .build());
     }
@@ -98,7 +109,7 @@ public final class HsaAttention {
      * {@code t*K + slot}, valid slots only, ascending within a chunk). Writes every element of dk, dv.
      */
     public static KernelDef backwardKv(int d, int s, int g) {
-        return CACHE.computeIfAbsent("bwdkv/" + d + "/" + s + "/" + g, key -> withDefines(KernelDef.builder("hsa_attn_bwd_kv", SRC), d, s, g)
+        return CACHE.computeIfAbsent("bwdkv/" + d + "/" + s + "/" + g, key -> withDefines(KernelDef.builder("hsa_attn_bwd_kv", SRC), Kind.BWD_KV, d, s, g)
                 .in("q", F32).in("k", F32).in("v", F32).in("weights", F32).in("dout", F32)
                 .in("lse", F32).in("delta", F32).in("chunkStart", I32).in("entries", I32)
                 .out("dk", F32).out("dv", F32)
@@ -120,29 +131,82 @@ public final class HsaAttention {
                 })
                 .grid(a -> {
                     Dims x = Dims.of(a, d, s, g);
-                    return WorkerGrid.of1D((long) x.B * x.H * x.C * (s / rowsPerKvGroup(d, s)) * WG, WG);
+                    int wg = wg(Kind.BWD_KV);
+                    return WorkerGrid.of1D((long) x.B * x.H * x.C * (s / rowsPerKvGroup(d, s, g)) * wg, wg);
                 })
                 .java(a -> backwardKvJava(a, Dims.of(a, d, s, g)))
                 .build());
     }
 
     /** Chunk rows per bwd_kv work-group (HSA_BR in the source). */
-    static int rowsPerKvGroup(int d, int s) { return Math.min(s, 1024 / d); }
+    static int rowsPerKvGroup(int d, int s, int g) { return Tiles.of(Kind.BWD_KV, d, s, g).rows; }
 
-    private static KernelDef.Builder withDefines(KernelDef.Builder b, int d, int s, int g) {
+    /** The three kernels, which size their local memory differently. */
+    enum Kind { FWD, BWD_Q, BWD_KV }
+
+    /**
+     * Local memory budget of one work-group, in floats (44 KiB): under the 48 KiB of static local
+     * memory that NVIDIA allows, and small enough for 5+ groups per H100 SM.
+     */
+    static final int LOCAL_FLOATS = Integer.getInteger("hsa.attn.localFloats", 11264);
+
+    /**
+     * Tile choices of one kernel (the -D constants of the source): {@code wg} work-group size;
+     * {@code rows} chunk rows per K/V tile (fwd, bwd_q: HSA_T) or per bwd_kv work-group (HSA_BR),
+     * the largest power of two up to S whose local memory fits {@link #LOCAL_FLOATS}; {@code e}
+     * CSR entries per bwd_kv step (HSA_E: 2 where that costs no rows, else 1); {@code nseg}
+     * work-items per score row in the softmax passes (HSA_NSEG); {@code maxm} register rows of
+     * the largest micro-tile (HSA_MAXM).
+     */
+    record Tiles(int wg, int rows, int e, int nseg, int maxm) {
+        static Tiles of(Kind kind, int d, int s, int g) {
+            int wg = HsaAttention.wg(kind);
+            if (kind != Kind.BWD_KV) return of(kind, wg, d, s, g, 1);
+            Integer forced = Integer.getInteger("hsa.attn.kvEntries");
+            if (forced != null) return of(kind, wg, d, s, g, forced);
+            Tiles one = of(kind, wg, d, s, g, 1), two = of(kind, wg, d, s, g, 2);
+            return two.rows >= one.rows ? two : one;
+        }
+
+        private static Tiles of(Kind kind, int wg, int d, int s, int g, int e) {
+            int ge = e * g, ldd = d + 4, lds = s + 4, ge4 = (ge + 3) / 4 * 4, ldg = ge4 + 4;
+            int nseg = 1;
+            while (nseg * 2 <= s / 4 && nseg * 2 * g <= wg) nseg *= 2;
+            int fixed = switch (kind) {
+                case FWD -> g * ldd + g * lds + 2 * g * nseg;
+                case BWD_Q -> 2 * g * ldd + 2 * g * lds + g * nseg;
+                case BWD_KV -> 2 * ge4 * ldd + 2 * ge + e;
+            };
+            int perRow = kind == Kind.BWD_KV ? 2 * ldd + 2 * ldg : ldd;
+            int rows = s;
+            while (rows > 4 && fixed + rows * perRow > LOCAL_FLOATS) rows /= 2;
+            // micro-tile rows: NT (NA x NB over D) has ceil(NA / (WG / (NB/4))) per work-item,
+            // NN (NA x D) has ceil(NA / (WG / (D/4)))
+            int maxm = kind == Kind.BWD_KV ? Math.max(ntRows(wg, ge, rows), nnRows(wg, rows, d))
+                    : Math.max(ntRows(wg, g, rows), nnRows(wg, g, d));
+            return new Tiles(wg, rows, e, nseg, maxm);
+        }
+
+        private static int ntRows(int wg, int na, int nb) { return Math.ceilDiv(na, wg / (nb / 4)); }
+        private static int nnRows(int wg, int na, int d) { return Math.ceilDiv(na, wg / (d / 4)); }
+    }
+
+    private static KernelDef.Builder withDefines(KernelDef.Builder b, Kind kind, int d, int s, int g) {
         requirePow2In16To128("D", d);
         requirePow2In16To128("S", s);
         if (g < 1 || g * s > 2048 || g * d > 2048) {
             throw new IllegalArgumentException("G=" + g + " unsupported with D=" + d + ", S=" + s + ": need G >= 1, G*S <= 2048 and G*D <= 2048");
         }
-        return b.define("D", d).define("S", s).define("G", g).define("WG", WG);
+        Tiles t = Tiles.of(kind, d, s, g);
+        return b.define("D", d).define("S", s).define("G", g).define("WG", t.wg)
+                .define("HSA_T", t.rows).define("HSA_BR", t.rows).define("HSA_E", t.e).define("HSA_NSEG", t.nseg).define("HSA_MAXM", t.maxm);
     }
 
     private static void requirePow2In16To128(String what, int v) {
         if (v != 16 && v != 32 && v != 64 && v != 128) throw new IllegalArgumentException(what + " must be 16, 32, 64 or 128, got " + v);
     }
 
-    private static WorkerGrid perToken(Dims x) { return WorkerGrid.of1D((long) x.B * x.L * x.H * WG, WG); }
+    private static WorkerGrid perToken(Dims x, int wg) { return WorkerGrid.of1D((long) x.B * x.L * x.H * wg, wg); }
 
     /** The sizes of one launch, from the scalar arguments and the compile-time constants. */
     private record Dims(int B, int L, int HQ, int H, int K, int D, int S, int G, int C, float scale) {
