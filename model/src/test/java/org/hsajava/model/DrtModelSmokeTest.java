@@ -24,6 +24,17 @@ import org.junit.jupiter.params.provider.MethodSource;
 class DrtModelSmokeTest {
     static Stream<String> configs() { return Stream.of("tiny-cpu", "tiny-swa", "tiny-full"); }
 
+    /** Every shipped config builds a model: the layers' own checks (kernel head sizes, tiles) pass. */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"tiny-cpu", "tiny-swa", "tiny-full", "small-gpu"})
+    void everyShippedConfigBuilds(String name) throws Exception {
+        ModelConfig c = ConfigFile.read(Path.of("..", "configs", name + ".json")).model();
+        ModelParameters p = ModelParameters.of(ParameterLayout.of(c));
+        try (DrtModel m = new DrtModel(c, p, TestDevices.java(), 1, 256)) {
+            assertTrue(m.layers().size() >= c.numSwaLayers(), "layers of " + name);
+        }
+    }
+
     @ParameterizedTest
     @MethodSource("configs")
     void oneStepAgreesOnJavaAndOpenCl(String name) throws Exception {
