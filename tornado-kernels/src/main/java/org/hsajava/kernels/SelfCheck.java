@@ -84,6 +84,7 @@ public final class SelfCheck {
         cases.add(new Case("hsa selection top-K + stick weights (L=300, S=16, K=8)", 1e-5, SelfCheck::selection));
         cases.add(new Case("hsa attention fwd+bwd (L=200, G=16, D=S=64)", 1e-4, SelfCheck::hsaAttention));
         cases.add(new Case("sliding-window attention fwd+bwd (L=300, W=64)", 1e-4, SelfCheck::slidingWindow));
+        cases.add(new Case("segment attention fwd+bwd (6 x 65 tokens, encoder)", 1e-4, SelfCheck::segmentAttention));
         return cases;
     }
 
@@ -132,6 +133,22 @@ public final class SelfCheck {
         Tensor dq = Tensor.f32("dq", nq), dk = Tensor.f32("dk", nk), dv = Tensor.f32("dv", nk);
         TaskGraph g = SlidingWindowAttention.addForward(new TaskGraph("swa").transferToDevice(DataTransferMode.EVERY_EXECUTION, q, k, v, dO), "", s, q, k, v, o, lse);
         SlidingWindowAttention.addBackward(g, "", s, q, k, v, o, lse, dO, delta, dq, dk, dv)
+                .transferToHost(DataTransferMode.EVERY_EXECUTION, o, dq, dk, dv);
+        try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(d)) {
+            plan.execute();
+        }
+        return concat(concat(o.toF32Array(), dq.toF32Array()), concat(dk.toF32Array(), dv.toF32Array()));
+    }
+
+    /** o, dq, dk and dv of the chunk encoder's bidirectional attention inside segments of S+1 tokens. */
+    private static float[] segmentAttention(Device d) {
+        SegmentAttention.Shape s = new SegmentAttention.Shape(6, 65, 4, 2, 32);
+        int nq = 6 * 65 * 4 * 32, nk = 6 * 65 * 2 * 32;
+        Tensor q = Tensor.of("q", random(nq, 30)), k = Tensor.of("k", random(nk, 31)), v = Tensor.of("v", random(nk, 32)), dO = Tensor.of("d_o", random(nq, 33));
+        Tensor o = Tensor.f32("o", nq), lse = Tensor.f32("lse", 6 * 65 * 4), delta = Tensor.f32("delta", 6 * 65 * 4);
+        Tensor dq = Tensor.f32("dq", nq), dk = Tensor.f32("dk", nk), dv = Tensor.f32("dv", nk);
+        TaskGraph g = SegmentAttention.addForward(new TaskGraph("seg").transferToDevice(DataTransferMode.EVERY_EXECUTION, q, k, v, dO), "", s, q, k, v, o, lse);
+        SegmentAttention.addBackward(g, "", s, q, k, v, o, lse, dO, delta, dq, dk, dv)
                 .transferToHost(DataTransferMode.EVERY_EXECUTION, o, dq, dk, dv);
         try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(d)) {
             plan.execute();
