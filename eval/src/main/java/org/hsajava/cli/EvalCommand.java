@@ -78,7 +78,7 @@ public final class EvalCommand implements Callable<Integer> {
                 : SentencePool.fromCorpus(corpus.equals(MixedBatchSource.BUNDLED) ? Corpora.bundled() : Corpora.open(Path.of(corpus)), tokenizer, 1 << 20);
         Device d = device.device();
         System.out.printf(Locale.ROOT, "Checkpoint %s (step %d, %s model) on %s%n", checkpoint, state.step(), state.model().attentionKind().jsonName(), d);
-        System.out.printf("%-20s %9s %6s %9s %9s%n", "task", "length", "depth", "accuracy", "seconds");
+        System.out.printf("%-20s %9s %6s %9s %13s %14s %9s%n", "task", "length", "depth", "accuracy", "answer tokens", "needle chosen", "seconds");
         List<TeacherForcedEval.Cell> cells = new ArrayList<>();
         for (String lengthSpec : lengths) {
             int length = BenchCommand.parseSizes(lengthSpec)[0];
@@ -93,7 +93,8 @@ public final class EvalCommand implements Callable<Integer> {
                     for (double depth : depths) {
                         TeacherForcedEval.Cell c = TeacherForcedEval.run(model, plan, task, depth, samples, seed);
                         cells.add(c);
-                        System.out.printf(Locale.ROOT, "%-20s %9d %6.2f %8.1f%% %9.1f%n", c.task(), c.length(), c.depth(), 100 * c.accuracy(), c.seconds());
+                        System.out.printf(Locale.ROOT, "%-20s %9d %6.2f %8.1f%% %12.1f%% %13s %9.1f%n", c.task(), c.length(), c.depth(), 100 * c.accuracy(), 100 * c.tokenAccuracy(),
+                                c.retrievalHits() < 0 ? "-" : String.format(Locale.ROOT, "%.1f%%", 100 * c.retrievalHitRate()), c.seconds());
                     }
                 }
             }
@@ -115,6 +116,8 @@ public final class EvalCommand implements Callable<Integer> {
             m.put("length", c.length());
             m.put("depth", c.depth());
             m.put("accuracy", c.accuracy());
+            m.put("answerTokenAccuracy", c.tokenAccuracy());
+            if (c.retrievalHits() >= 0) m.put("needleChunkSelected", c.retrievalHitRate());
             m.put("samples", c.samples());
             m.put("seconds", c.seconds());
             rows.add(m);

@@ -5,6 +5,8 @@ import java.util.SplittableRandom;
 import org.hsajava.compute.ExecutionPlan;
 import org.hsajava.compute.Tensor;
 import org.hsajava.model.DrtModel;
+import org.hsajava.model.layers.ChunkSelection;
+import org.hsajava.model.layers.RetrievalLayer;
 import org.hsajava.train.tasks.Sample;
 import org.hsajava.train.tasks.SyntheticTask;
 
@@ -16,9 +18,20 @@ import org.hsajava.train.tasks.SyntheticTask;
 public final class TeacherForcedEval {
     private TeacherForcedEval() {}
 
-    /** One cell of an evaluation grid. */
-    public record Cell(String task, int length, double depth, int samples, int correct, double seconds) {
+    /**
+     * One cell of an evaluation grid. {@code retrievalHits} counts the samples whose needle chunk (a
+     * chunk holding the first answer token's copy in the needle) is among the chunks the first
+     * retrieval layer selects, for KV head 0, at the position that predicts the first answer token;
+     * -1 when the model has no retrieval. It tells a retrieval failure from a copy failure.
+     */
+    public record Cell(String task, int length, double depth, int samples, int correct, int answerTokens, int tokensCorrect,
+                       int retrievalHits, double seconds) {
         public double accuracy() { return samples == 0 ? 0 : (double) correct / samples; }
+
+        /** Fraction of single answer tokens predicted right (partial credit; not the exact-match score). */
+        public double tokenAccuracy() { return answerTokens == 0 ? 0 : (double) tokensCorrect / answerTokens; }
+
+        public double retrievalHitRate() { return retrievalHits < 0 || samples == 0 ? Double.NaN : (double) retrievalHits / samples; }
     }
 
     /**
@@ -30,7 +43,9 @@ public final class TeacherForcedEval {
         long t0 = System.nanoTime();
         int batch = model.batch(), length = model.length();
         SplittableRandom rng = new SplittableRandom(seed);
-        int correct = 0;
+        int correct = 0, hits = 0, answerTokens = 0, tokensCorrect = 0;
+        ChunkSelection selection = model.layers().stream().filter(l -> l instanceof RetrievalLayer)
+                .map(l -> ((RetrievalLayer) l).selection()).findFirst().orElse(null);
         for (int done = 0; done < samples; done += batch) {
             int n = Math.min(batch, samples - done);
             Sample[] batchSamples = new Sample[n];
@@ -53,12 +68,35 @@ public final class TeacherForcedEval {
             for (int b = 0; b < n; b++) {
                 boolean all = true;
                 for (int p : batchSamples[b].answerPositions()) {
-                    all &= argmax(l, off + (b * length + p - 1) * vocab, vocab) == batchSamples[b].tokens()[p];
+                    boolean right = argmax(l, off + (b * length + p - 1) * vocab, vocab) == batchSamples[b].tokens()[p];
+                    all &= right;
+                    answerTokens++;
+                    if (right) tokensCorrect++;
                 }
                 if (all) correct++;
             }
+            if (selection != null) {
+                plan.transferToHost(selection.indices());
+                for (int b = 0; b < n; b++) if (needleSelected(batchSamples[b], selection, b, length, model.parameters().layout().config().hsa().chunkSize())) hits++;
+            }
         }
-        return new Cell(task.name(), length, depth, samples, correct, (System.nanoTime() - t0) / 1e9);
+        return new Cell(task.name(), length, depth, samples, correct, answerTokens, tokensCorrect, selection == null ? -1 : hits, (System.nanoTime() - t0) / 1e9);
+    }
+
+    /** Is a chunk holding the needle's copy of the first answer token selected where that token is predicted? */
+    private static boolean needleSelected(Sample s, ChunkSelection sel, int b, int length, int chunkSize) {
+        int[] tokens = s.tokens();
+        int first = s.answerPositions()[0];
+        int answerToken = tokens[first];
+        int heads = sel.indices().dim(2), slots = sel.slots();
+        int[] idx = sel.indices().i32();
+        int base = sel.indices().rootOffset() + ((b * length + first - 1) * heads) * slots;
+        for (int p = Math.max(0, s.needleStart()); p < first && p < s.needleStart() + 64; p++) {
+            if (tokens[p] != answerToken) continue;
+            int chunk = p / chunkSize;
+            for (int k = 0; k < Math.min(slots, (first - 1) / chunkSize); k++) if (idx[base + k] == chunk) return true;
+        }
+        return false;
     }
 
     static int argmax(float[] a, int from, int n) {
