@@ -46,7 +46,7 @@ public final class HsaLayer implements Layer {
     private final Tensor h, dh, out, dOut, memK, memV, dMemK, dMemV;
     private final ChunkSelection sel;
     private final Tensor preNormW, dPreNormW, qW, dQW, qNormW, dQNormW, oW, dOW, mlpNormW, dMlpNormW;
-    private final HsaBypassMlp mlp;
+    private final SwiGluMlp mlp;
     private final KernelDef fwd, bwdQ, bwdKv;
 
     // Saved activations.
@@ -117,7 +117,6 @@ public final class HsaLayer implements Layer {
         this.dOW = p.grad(pre + "o_proj.weight");
         this.mlpNormW = p.param(pre + "_mlp_norm.weight");
         this.dMlpNormW = p.grad(pre + "_mlp_norm.weight");
-        this.mlp = new HsaBypassMlp(name + ".mlp", device, p, pre + "_mlp.", rows, D, ctx.config().intermediateSize());
         this.fwd = HsaAttention.forward(hd, S, groups);
         this.bwdQ = HsaAttention.backwardQ(hd, S, groups);
         this.bwdKv = HsaAttention.backwardKv(hd, S, groups);
@@ -136,6 +135,8 @@ public final class HsaLayer implements Layer {
 
         this.du = Tensor.f32(name + ".du", rows, D);
         this.dm = Tensor.f32(name + ".dm", rows, D);
+        // The bypass MLP is the same SwiGLU block as the SWA layers' (its own parameters under "_mlp.").
+        this.mlp = new SwiGluMlp(ctx, new ScratchPool(name + ".scratch"), name + ".mlp", pre + "_mlp.", ctx.config().intermediateSize(), m, out, dm, dOut);
         this.dCtx = Tensor.f32(name + ".dCtx", B, L, HQ, hd);
         this.dQn = Tensor.f32(name + ".dQn", B, L, HQ, hd);
         this.dQ = qkNorm ? Tensor.f32(name + ".dQ", B, L, HQ, hd) : dQn;
@@ -165,7 +166,7 @@ public final class HsaLayer implements Layer {
         g.task(t + "u", Fill.COPY, h, u, nd);
         g.task(t + "uAddO", Residual.AXPBY, o, u, nd, 1f, 1f);
         g.task(t + "mlpNorm", RmsNorm.FORWARD, u, mlpNormW, m, rstdMlp, rows, D, RetrievalLayer.EPS);
-        mlp.forward(g, m, out);
+        mlp.forward(g);
         g.task(t + "residual", Residual.AXPBY, bypass ? h : u, out, nd, 1f, 1f);
     }
 
@@ -177,7 +178,7 @@ public final class HsaLayer implements Layer {
         // the MLP, and through res either h directly or u (whose gradient then flows on into h).
         if (bypass) g.task(t + "dhResidual", Residual.AXPBY, dOut, dh, nd, 1f, 1f);
         g.task(t + "zeroDm", Fill.FILL, dm, nd, 0f);
-        mlp.backward(g, m, dOut, dm);
+        mlp.backward(g);
         g.task(t + "mlpNormDx", RmsNorm.BACKWARD_DX, dm, u, mlpNormW, rstdMlp, du, rows, D);
         RmsNorm.weightGradient(g, t + "mlpNormDw", dm, u, rstdMlp, partialsRows, dMlpNormW, rows, D, true);
         if (!bypass) g.task(t + "duResidual", Residual.AXPBY, dOut, du, nd, 1f, 1f);
