@@ -13,7 +13,7 @@ import org.hsajava.kernels.RmsNorm;
  * over N segments of T tokens:
  * <pre>
  *   x1 = x0 + EncoderAttention(input_layernorm(x0))
- *   x2 = x1 + EncoderMlp(post_attention_layernorm(x1))          all norms eps 1e-6
+ *   x2 = x1 + SwiGluMlp(post_attention_layernorm(x1))          all norms eps 1e-6
  * </pre>
  * {@code x0, x2, dx0, dx2: [N·T, D]}; parameters under {@code prefix} ({@code ...encoder.layers.j.}).
  * Forward overwrites x2; backward ADDS into dx0 and the parameter gradients.
@@ -30,7 +30,7 @@ public final class EncoderLayer implements Layer {
     private final Tensor a1, rstd1, yAttn, x1, a2, rstd2, yMlp;   // saved
     private final Tensor da, dx1, tmp, partials;                   // backward scratch
     private final EncoderAttention attention;
-    private final EncoderMlp mlp;
+    private final SwiGluMlp mlp;
 
     public EncoderLayer(LayerContext ctx, String name, String prefix, int segments, int segmentLength, Tensor x0, Tensor x2, Tensor dx0, Tensor dx2) {
         this.name = name;
@@ -57,7 +57,7 @@ public final class EncoderLayer implements Layer {
         partials = Tensor.f32(name + ".normPartials", RmsNorm.blocks(rows, RmsNorm.DW_BLOCK_ROWS) * dModel);
         // yAttn and yMlp are only read through their gradients, which equal dx1 and dx2: pass those.
         attention = new EncoderAttention(ctx, name + ".self_attn", prefix + "self_attn.", segments, segmentLength, a1, yAttn, da, dx1);
-        mlp = new EncoderMlp(ctx, name + ".mlp", prefix + "mlp.", rows, a2, yMlp, da, dx2);
+        mlp = new SwiGluMlp(ctx, new ScratchPool(name + ".scratch"), name + ".mlp", prefix + "mlp.", rows, ctx.config().encoderIntermediateSize(), a2, yMlp, da, dx2);
     }
 
     @Override

@@ -10,7 +10,8 @@ import org.hsajava.model.ModelParameters;
  * Liger's {@code LigerSwiGLUMLP} (docs/authors-model.md §2.2, §3.3), without residual:
  * {@code out = down_proj( silu(gate_proj x) ⊙ up_proj x )}, no biases. The SWA layers' {@code mlp.},
  * the HSA layers' bypass {@code _mlp.} (both width {@code intermediate_size}) and the chunk
- * encoder's {@code mlp.} (its own width) are this block with their own prefix and width.
+ * encoder's {@code mlp.} (width {@code Ie = int(D·8/3 // 64 · 64)}, over its S+1-token chunk rows;
+ * encoder_dropout, 0 in every config, is not modelled) are this block with their own prefix and width.
  *
  * <p>Shapes over {@code rows = batch·length}: {@code x, out [rows, D]}; saved {@code gate, up, act [rows, width]}.
  */
@@ -32,11 +33,16 @@ public final class SwiGluMlp implements Layer {
      * @param dOut   gradient of out
      */
     public SwiGluMlp(LayerContext ctx, ScratchPool scratch, String name, String prefix, int width, Tensor x, Tensor out, Tensor dx, Tensor dOut) {
+        this(ctx, scratch, name, prefix, ctx.rows(), width, x, out, dx, dOut);
+    }
+
+    /** As above over {@code rows} rows instead of batch·length (the chunk encoder runs over chunks of S+1 tokens). */
+    public SwiGluMlp(LayerContext ctx, ScratchPool scratch, String name, String prefix, int rows, int width, Tensor x, Tensor out, Tensor dx, Tensor dOut) {
         ModelParameters p = ctx.params();
         if (!p.has(prefix + "gate_proj.weight")) throw new IllegalArgumentException(name + ": the model has no SwiGLU MLP parameters under '" + prefix + "'");
         this.name = name;
         this.device = ctx.device();
-        this.rows = ctx.rows();
+        this.rows = rows;
         this.dModel = ctx.config().hiddenSize();
         this.width = width;
         int[] gateShape = p.layout().get(prefix + "gate_proj.weight").shape();
