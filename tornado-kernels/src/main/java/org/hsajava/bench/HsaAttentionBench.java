@@ -51,6 +51,18 @@ public final class HsaAttentionBench {
         return rows;
     }
 
+    /** Graph names of the plan {@link #prepare} returns. */
+    public static final String FORWARD = "fwd", FORWARD_BACKWARD = "fwdbwd";
+
+    /**
+     * A plan with the graphs {@link #FORWARD} and {@link #FORWARD_BACKWARD} over random inputs and a
+     * random valid selection at the bench shape; inputs upload on the first execution. For JMH.
+     */
+    public static ExecutionPlan prepare(Device device, int batch, int length) {
+        Problem p = Problem.random(batch, length, 1234 + length);
+        return new ExecutionPlan(p.forwardGraph(), p.trainingGraph()).withDevice(device);
+    }
+
     /** Device memory, in bytes, that forward plus backward hold at one length (runs it once). */
     public static long deviceBytes(Device device, int batch, int length) {
         Problem p = Problem.random(batch, length, 1);

@@ -1,6 +1,7 @@
 package org.hsajava.bench.jmh;
 
 import java.util.concurrent.TimeUnit;
+import org.hsajava.bench.HsaAttentionBench;
 import org.hsajava.bench.HsaSelectionBench;
 import org.hsajava.bench.SwaBench;
 import org.hsajava.compute.Devices;
@@ -44,6 +45,7 @@ public class AttentionJmh {
 
     private ExecutionPlan swa;
     private ExecutionPlan selection;
+    private ExecutionPlan hsa;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -51,6 +53,8 @@ public class AttentionJmh {
         swa.execute();                      // uploads and compiles outside the measurement
         selection = HsaSelectionBench.prepare(Devices.select(device), batch, length);
         selection.execute();
+        hsa = HsaAttentionBench.prepare(Devices.select(device), batch, length);
+        hsa.execute();
     }
 
     @Benchmark
@@ -65,9 +69,16 @@ public class AttentionJmh {
     @Benchmark
     public void hsaSelectionBackward() { selection.execute(HsaSelectionBench.BACKWARD); }
 
+    @Benchmark
+    public void hsaForward() { hsa.execute(HsaAttentionBench.FORWARD); }
+
+    @Benchmark
+    public void hsaForwardBackward() { hsa.execute(HsaAttentionBench.FORWARD_BACKWARD); }
+
     @TearDown(Level.Trial)
     public void tearDown() {
         swa.close();
         selection.close();
+        hsa.close();
     }
 }
