@@ -119,6 +119,47 @@ public record ModelConfig(
         return hsa == null ? numLowerLayers : numLowerLayers + 1 + hsa.numUpperGroups() * (hsa.swaLayersPerGroup() + 2);
     }
 
+    /** Our model fields, by their JSON (= the authors') names. */
+    private static final String[] MODEL_JSON_NAMES = {"vocab_size", "hidden_size", "intermediate_size", "num_attention_heads",
+            "num_key_value_heads", "head_dim", "num_lower_layers", "sliding_window", "rope_theta", "rms_norm_eps",
+            "layer_norm_epsilon", "initializer_range", "tie_word_embeddings", "attention_bias", "torch_dtype",
+            "pad_token_id", "max_position_embeddings"};
+
+    /**
+     * Reads the authors' {@code config.json} (as {@link #toAuthorsConfigJson} writes it, or as their
+     * training writes it). The attention kind follows from it: {@code num_upper_groups > 0} is HSA,
+     * otherwise {@code sliding_window = -1} is full causal attention and any other window SWA only.
+     * Options of theirs that we do not model are accepted only at their neutral values (an error
+     * names the field otherwise); Hugging Face bookkeeping fields are ignored.
+     */
+    public static ModelConfig fromAuthorsConfigJson(JsonNode authors) {
+        if (authors == null || !authors.isObject()) throw new ConfigException("config.json", "must be a JSON object");
+        requireNeutral(authors, "rope_scaling", n -> n.isNull());
+        requireNeutral(authors, "partial_rotary_factor", n -> n.asDouble() == 1.0);
+        requireNeutral(authors, "hidden_act", n -> n.asText().equals("silu") || n.asText().equals("swish"));
+        for (String flag : new String[] {"singlehead_retrieval", "enable_pos_decay", "mask_slide_window", "skip_hsa"}) {
+            requireNeutral(authors, flag, n -> !n.asBoolean());
+        }
+        if (authors.path("encoder_layers").asInt(0) > 0 && authors.has("enable_enc_cls") && !authors.get("enable_enc_cls").asBoolean()) {
+            throw new ConfigException("enable_enc_cls", "is false with an encoder; HSA-Java's chunk encoder always has the CLS landmark");
+        }
+        ObjectNode ours = JsonNodeFactory.instance.objectNode();
+        boolean hsa = authors.path("num_upper_groups").asInt(0) > 0;
+        int window = authors.path("sliding_window").asInt(1);
+        AttentionKind kind = hsa ? AttentionKind.HSA : window < 0 ? AttentionKind.FULL_CAUSAL : AttentionKind.SWA_ONLY;
+        ours.put("attention_kind", kind.jsonName());
+        for (String name : MODEL_JSON_NAMES) if (authors.has(name)) ours.set(name, authors.get(name));
+        if (kind == AttentionKind.FULL_CAUSAL) ours.put("sliding_window", authors.path("max_position_embeddings").asInt(4096));
+        if (hsa) for (String name : HsaConfig.JSON_NAMES) if (authors.has(name)) ours.set(name, authors.get(name));
+        return fromJson(ours);
+    }
+
+    private static void requireNeutral(JsonNode authors, String field, java.util.function.Predicate<JsonNode> neutral) {
+        if (authors.has(field) && !neutral.test(authors.get(field))) {
+            throw new ConfigException(field, "is " + authors.get(field) + "; HSA-Java does not model this option (only its default)");
+        }
+    }
+
     /** Reads the model section (the top level of a config file, minus {@code train}/{@code description}). */
     public static ModelConfig fromJson(JsonNode node) {
         JsonFields f = new JsonFields(node, "");

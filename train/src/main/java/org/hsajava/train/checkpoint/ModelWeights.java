@@ -16,7 +16,7 @@ import org.hsajava.model.config.ParameterSpec;
  */
 public final class ModelWeights {
     /** Hugging Face's loader refuses safetensors files without {@code format} in their metadata. */
-    static final Map<String, String> METADATA = Map.of("format", "pt");
+    public static final Map<String, String> METADATA = Map.of("format", "pt");
 
     private ModelWeights() {}
 
