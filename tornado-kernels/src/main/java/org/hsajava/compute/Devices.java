@@ -18,6 +18,7 @@ public final class Devices {
 
     private static List<Device> all;
     private static String openClProblem;
+    private static Device java;
 
     private Devices() {}
 
@@ -32,10 +33,21 @@ public final class Devices {
             } catch (OpenClPlatforms.Unavailable e) {
                 openClProblem = e.getMessage();
             }
-            list.add(new Device(JavaBackend.info(list.size()), "java"));
+            list.add(javaDevice(list.size()));
             all = List.copyOf(list);
         }
         return all;
+    }
+
+    /**
+     * The Java backend. Asking for it does not load any OpenCL driver (a run that names
+     * {@code --device java} never touches OpenCL).
+     */
+    public static synchronized Device java() { return javaDevice(all == null ? 0 : all.size() - 1); }
+
+    private static synchronized Device javaDevice(int index) {
+        if (java == null) java = new Device(JavaBackend.info(index), "java");
+        return java;
     }
 
     /** Why no OpenCL device is available, or null when at least one is. */
@@ -56,7 +68,7 @@ public final class Devices {
         if (spec == null || spec.isBlank()) spec = System.getenv(ENV);
         if (spec == null || spec.isBlank()) return preferred();
         String s = spec.trim().toLowerCase(Locale.ROOT);
-        if (s.equals("java")) return all().getLast();
+        if (s.equals("java")) return java();
         List<Device> cl = openCl();
         if (s.equals("opencl")) {
             if (cl.isEmpty()) throw new IllegalArgumentException("device 'opencl' requested but " + openClProblem());
