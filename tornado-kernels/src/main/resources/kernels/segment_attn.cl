@@ -111,15 +111,7 @@ void seg_attn_fwd(__global const float* q, __global const float* k, __global con
     }
 }
 
-// Backward preprocessing, one work-item per row i = (n, t, g):  delta_i = dO_i . O_i
-// Grid: global roundUp(rows, 64), local 64.
-__kernel void seg_attn_bwd_delta(__global const float* o, __global const float* d_o, __global float* delta, const int rows) {
-    const int i = get_global_id(0);
-    if (i >= rows) return;
-    float s = 0.0f;
-    for (int d = 0; d < HEAD_DIM; d++) s = fma(o[i * HEAD_DIM + d], d_o[i * HEAD_DIM + d], s);
-    delta[i] = s;
-}
+// Backward preprocessing (delta_i = dO_i . O_i per row) is swa.cl's swa_bwd_delta, shared.
 
 // Backward for the queries, one work-group per (block of SEG_BQ queries, segment n, query head g):
 //   dS_tj = P_tj * (dO_t . v_j - delta_t),   dq_t = scale * sum_j dS_tj k_j

@@ -62,9 +62,14 @@ public final class TeacherForcedEval {
             model.prepareInputs();
             plan.execute(model.evalStep().name());
             Tensor logits = model.logits();
-            plan.transferToHost(logits);
-            float[] l = logits.f32();
             int vocab = logits.dim(1), off = logits.rootOffset();
+            for (int b = 0; b < n; b++) {
+                // Only the rows that predict answer tokens come back (the whole [B·L, V] block is large at long contexts).
+                int[] answers = batchSamples[b].answerPositions();
+                int firstRow = b * length + answers[0] - 1, lastRow = b * length + answers[answers.length - 1] - 1;
+                plan.transferToHost(logits.view("answerLogits", firstRow * vocab, (lastRow - firstRow + 1) * vocab));
+            }
+            float[] l = logits.f32();
             for (int b = 0; b < n; b++) {
                 boolean all = true;
                 for (int p : batchSamples[b].answerPositions()) {

@@ -64,7 +64,7 @@ public final class SegmentAttention {
         }
     }
 
-    private enum Kind { FWD, DELTA, DQ, DKDV }
+    private enum Kind { FWD, DQ, DKDV }
 
     private record Key(Kind kind, int headDim, Tiles tiles) {}
 
@@ -72,7 +72,8 @@ public final class SegmentAttention {
 
     public static KernelDef forward(int headDim) { return forward(headDim, Tiles.defaultFor(headDim)); }
 
-    public static KernelDef backwardDelta(int headDim) { return get(Kind.DELTA, headDim, Tiles.defaultFor(headDim)); }
+    /** {@code delta = rowsum(d_o ∘ o)}: the same row-wise kernel as sliding-window attention's, shared. */
+    public static KernelDef backwardDelta(int headDim) { return SlidingWindowAttention.backwardDelta(headDim); }
 
     public static KernelDef backwardDq(int headDim) { return backwardDq(headDim, Tiles.defaultFor(headDim)); }
 
@@ -99,17 +100,6 @@ public final class SegmentAttention {
                     .java(a -> SegJava.forward(a, dim))
                     .grid(a -> rowGrid(a, t, "HQ"))
                     .check(a -> checkShapes(a, dim, "o", "lse"));
-            case DELTA -> KernelDef.builder("seg_attn_bwd_delta", SOURCE)
-                    .in("o", F32).in("d_o", F32).out("delta", F32).intArg("rows")
-                    .java(a -> SegJava.delta(a, dim))
-                    .grid(a -> WorkerGrid.of1D(Math.max(1, a.i("rows")), 64))
-                    .check(a -> {
-                        Checks.positive(a, "rows", true);
-                        long rows = a.i("rows");
-                        Checks.atLeast(a, "o", rows * dim);
-                        Checks.atLeast(a, "d_o", rows * dim);
-                        Checks.atLeast(a, "delta", rows);
-                    });
             case DQ -> KernelDef.builder("seg_attn_bwd_dq", SOURCE)
                     .in("q", F32).in("k", F32).in("v", F32).in("d_o", F32).in("lse", F32).in("delta", F32).out("dq", F32)
                     .java(a -> SegJava.dq(a, dim))
@@ -121,7 +111,7 @@ public final class SegmentAttention {
                     .grid(a -> rowGrid(a, t, "H"))
                     .check(a -> checkShapes(a, dim, "d_o", "lse", "delta", "dk", "dv"));
         };
-        if (key.kind() != Kind.DELTA) b.intArg("N").intArg("T").intArg("HQ").intArg("H").floatArg("scale");
+        b.intArg("N").intArg("T").intArg("HQ").intArg("H").floatArg("scale");
         return b.define("HEAD_DIM", dim).define("SEG_BQ", t.rows()).define("SEG_BK", t.tile()).build();
     }
 
@@ -217,18 +207,6 @@ public final class SegmentAttention {
                         for (int d = 0; d < dim; d++) o[oi + d] += p[j] / sum * v[vi + d];
                     }
                     lse[lo + nt * hq + g] = max + (float) Math.log(sum);
-                }
-            });
-        }
-
-        static void delta(KernelArgs a, int dim) {
-            float[] o = a.f32("o"), dO = a.f32("d_o"), delta = a.f32("delta");
-            int oo = a.off("o"), go = a.off("d_o"), de = a.off("delta");
-            Parallel.forRange(a.i("rows"), 4096, (from, to) -> {
-                for (int r = from; r < to; r++) {
-                    float s = 0;
-                    for (int d = 0; d < dim; d++) s += o[oo + r * dim + d] * dO[go + r * dim + d];
-                    delta[de + r] = s;
                 }
             });
         }
