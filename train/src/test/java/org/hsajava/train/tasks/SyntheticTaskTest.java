@@ -39,7 +39,7 @@ class SyntheticTaskTest {
 
     /** Every kind of needle the tasks insert into the filler. */
     private static final Pattern NEEDLE = Pattern.compile(
-            " The passkey is: \\d+\\.| One of the special magic numbers for \\w+ is: \\d+\\.| VAR [A-Z]{5} = \\w+\\.| Pairs: [^.]*\\.");
+            " The passkey is: \\d+\\.| One of the special magic numbers for \\w+ is: \\d+\\.| VAR [A-Z]{5} = \\w+\\.| Pairs: [^.]*\\.| Copy: [a-z0-9]+\\.");
 
     static synchronized Filler corpusFiller(Tokenizer tokenizer) {
         return CORPUS_FILLERS.computeIfAbsent(tokenizer.name(), name -> {
@@ -189,6 +189,14 @@ class SyntheticTaskTest {
                 assertEquals(4, expected.size(), where);
                 assertEquals(expected, answers, where);
             }
+            case "copy" -> {
+                Matcher m = Pattern.compile(" Copy: ([a-z0-9]{16,48})\\.").matcher(context);
+                assertTrue(m.find(), where);
+                String copied = m.group(1);
+                assertTrue(context.endsWith(" Copy: " + copied.charAt(0)), where + ": the cue is the first character");
+                assertEquals(List.of(copied.substring(1) + "."), answers, where);
+                assertFalse(m.find(), where + ": one string");
+            }
             default -> throw new AssertionError(name);
         }
     }
@@ -201,7 +209,7 @@ class SyntheticTaskTest {
         int start = sample.needleStart();
         String at = tokenizer.decode(sample.tokens(), start, Math.min(sample.length(), start + 40));
         assertTrue(at.startsWith(" The passkey is:") || at.startsWith(" One of the special magic numbers")
-                || at.startsWith(" VAR ") || at.startsWith(" Pairs:"), where + ": needle at " + start + ": " + at);
+                || at.startsWith(" VAR ") || at.startsWith(" Pairs:") || at.startsWith(" Copy:"), where + ": needle at " + start + ": " + at);
         String before = tokenizer.decode(sample.tokens(), 1, start);
         int otherNeedles = 0;
         Matcher m = NEEDLE.matcher(before);
