@@ -140,6 +140,19 @@ public final class StreamingPass implements AutoCloseable {
         this.exec = new ExecutionPlan(graphs.toArray(org.hsajava.compute.ImmutableTaskGraph[]::new)).withDevice(device);
     }
 
+    /**
+     * A block of about four receptive fields (at least 1024 tokens), a multiple of the chunk: the
+     * recompute overhead context/block stays near 25% while the window's activations stay a few
+     * receptive fields long.
+     */
+    public static int defaultBlock(ModelConfig config) {
+        LayerPlan plan = LayerPlan.of(config);
+        long context = plan.lowerContext() + plan.upperContext();
+        int chunk = plan.hasMemory() ? config.hsa().chunkSize() : 1;
+        long block = Math.max(4 * context, 1024);
+        return Math.toIntExact(Math.ceilDiv(block, chunk) * chunk);
+    }
+
     /** New tokens per block. */
     public int block() { return block; }
 
