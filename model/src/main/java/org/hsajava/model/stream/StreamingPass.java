@@ -58,6 +58,7 @@ public final class StreamingPass implements AutoCloseable {
     private final ChunkMemory memory;
     private final ExecutionPlan exec;
     private final boolean hasUpper;
+    private final long plannedBytes;
     private long peakBytes;
 
     /**
@@ -137,8 +138,20 @@ public final class StreamingPass implements AutoCloseable {
         TaskGraph up = new TaskGraph("params").transferToDevice(DataTransferMode.FIRST_EXECUTION, params.all());
         List<org.hsajava.compute.ImmutableTaskGraph> graphs = new ArrayList<>(List.of(up.snapshot(), lower.snapshot(), head.snapshot()));
         if (hasUpper) graphs.add(upper.snapshot());
+        java.util.Set<Tensor> roots = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (org.hsajava.compute.ImmutableTaskGraph graph : graphs) roots.addAll(graph.tensors());
+        this.plannedBytes = roots.stream().mapToLong(t -> Math.max(4, t.bytes())).sum();
+        long available = device.info().globalMemBytes();
+        if (device.info().isOpenCl() && available > 0 && plannedBytes > available) {
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
+                    "streaming %d tokens needs %.2f GiB of device memory (chunk memory %.2f GiB, window of %d tokens), %s has %.2f GiB: use a shorter context or a smaller block",
+                    this.capacityTokens, plannedBytes / 1073741824.0, memoryBytes() / 1073741824.0, window, device.name(), available / 1073741824.0));
+        }
         this.exec = new ExecutionPlan(graphs.toArray(org.hsajava.compute.ImmutableTaskGraph[]::new)).withDevice(device);
     }
+
+    /** Device bytes the pass will hold once every graph has run (computed from its tensors before any allocation). */
+    public long plannedBytes() { return plannedBytes; }
 
     /**
      * A block of about four receptive fields (at least 1024 tokens), a multiple of the chunk: the

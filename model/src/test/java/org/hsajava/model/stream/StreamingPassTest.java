@@ -96,6 +96,7 @@ class StreamingPassTest {
             try (StreamingPass pass = new StreamingPass(c, p, dev, lengths[i], 256)) {
                 pass.logits(tokens, new int[] {lengths[i] - 1});
                 memory[i] = pass.memoryBytes();
+                assertEquals(pass.plannedBytes(), pass.peakDeviceBytes(), "planned vs allocated device bytes");
                 rest[i] = pass.peakDeviceBytes() - memory[i];
             }
         }
@@ -105,6 +106,19 @@ class StreamingPassTest {
         assertEquals(perToken * lengths[1], memory[1]);
         assertEquals(rest[0], rest[1], "device bytes besides the chunk memory at " + lengths[0] + " vs " + lengths[1] + " tokens");
         assertTrue(rest[0] > 0);
+    }
+
+    /** Every shipped config builds a streaming pass and a decoder (the kernels support its shapes); nothing runs. */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"tiny-cpu", "tiny-swa", "small-gpu"})
+    void everyLocalShippedConfigBuilds(String name) throws Exception {
+        ModelConfig c = org.hsajava.model.config.ConfigFile.read(java.nio.file.Path.of("..", "configs", name + ".json")).model();
+        ModelParameters p = ModelParameters.of(org.hsajava.model.config.ParameterLayout.of(c));
+        try (StreamingPass pass = new StreamingPass(c, p, TestDevices.java(), 1 << 20, StreamingPass.defaultBlock(c));
+             IncrementalDecoder dec = new IncrementalDecoder(c, p, TestDevices.java(), 4096)) {
+            assertTrue(pass.plannedBytes() > pass.memoryBytes());
+            assertEquals(0, dec.position());
+        }
     }
 
     @Test
