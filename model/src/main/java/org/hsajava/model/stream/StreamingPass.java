@@ -2,10 +2,15 @@ package org.hsajava.model.stream;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Set;
 import org.hsajava.compute.DataTransferMode;
 import org.hsajava.compute.Device;
 import org.hsajava.compute.ExecutionPlan;
+import org.hsajava.compute.ImmutableTaskGraph;
 import org.hsajava.compute.Scalar;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
@@ -136,18 +141,18 @@ public final class StreamingPass implements AutoCloseable {
         Linear.forward(head, "head.lm_head", device, normed, params.param(ParameterLayout.LM_HEAD), null, logits, HEAD_ROWS, d, vocab);
 
         TaskGraph up = new TaskGraph("params").transferToDevice(DataTransferMode.FIRST_EXECUTION, params.all());
-        List<org.hsajava.compute.ImmutableTaskGraph> graphs = new ArrayList<>(List.of(up.snapshot(), lower.snapshot(), head.snapshot()));
+        List<ImmutableTaskGraph> graphs = new ArrayList<>(List.of(up.snapshot(), lower.snapshot(), head.snapshot()));
         if (hasUpper) graphs.add(upper.snapshot());
-        java.util.Set<Tensor> roots = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-        for (org.hsajava.compute.ImmutableTaskGraph graph : graphs) roots.addAll(graph.tensors());
+        Set<Tensor> roots = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (ImmutableTaskGraph graph : graphs) roots.addAll(graph.tensors());
         this.plannedBytes = roots.stream().mapToLong(t -> Math.max(4, t.bytes())).sum();
         long available = device.info().globalMemBytes();
         if (device.info().isOpenCl() && available > 0 && plannedBytes > available) {
-            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "streaming %d tokens needs %.2f GiB of device memory (chunk memory %.2f GiB, window of %d tokens), %s has %.2f GiB: use a shorter context or a smaller block",
                     this.capacityTokens, plannedBytes / 1073741824.0, memoryBytes() / 1073741824.0, window, device.name(), available / 1073741824.0));
         }
-        this.exec = new ExecutionPlan(graphs.toArray(org.hsajava.compute.ImmutableTaskGraph[]::new)).withDevice(device);
+        this.exec = new ExecutionPlan(graphs.toArray(ImmutableTaskGraph[]::new)).withDevice(device);
     }
 
     /** Device bytes the pass will hold once every graph has run (computed from its tensors before any allocation). */

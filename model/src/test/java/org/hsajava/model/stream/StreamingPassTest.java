@@ -5,16 +5,20 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Path;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.hsajava.compute.Device;
 import org.hsajava.compute.testing.TestDevices;
 import org.hsajava.model.ModelParameters;
+import org.hsajava.model.config.ConfigFile;
 import org.hsajava.model.config.ModelConfig;
+import org.hsajava.model.config.ParameterLayout;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The streaming pass gives the full forward pass's logits (the same weights, the same tokens) at
@@ -110,10 +114,10 @@ class StreamingPassTest {
 
     /** Every shipped config builds a streaming pass and a decoder (the kernels support its shapes); nothing runs. */
     @ParameterizedTest
-    @org.junit.jupiter.params.provider.ValueSource(strings = {"tiny-cpu", "tiny-swa", "small-gpu"})
+    @ValueSource(strings = {"tiny-cpu", "tiny-swa", "small-gpu"})
     void everyLocalShippedConfigBuilds(String name) throws Exception {
-        ModelConfig c = org.hsajava.model.config.ConfigFile.read(java.nio.file.Path.of("..", "configs", name + ".json")).model();
-        ModelParameters p = ModelParameters.of(org.hsajava.model.config.ParameterLayout.of(c));
+        ModelConfig c = ConfigFile.read(Path.of("..", "configs", name + ".json")).model();
+        ModelParameters p = ModelParameters.of(ParameterLayout.of(c));
         try (StreamingPass pass = new StreamingPass(c, p, TestDevices.java(), 1 << 20, StreamingPass.defaultBlock(c));
              IncrementalDecoder dec = new IncrementalDecoder(c, p, TestDevices.java(), 4096)) {
             assertTrue(pass.plannedBytes() > pass.memoryBytes());
