@@ -186,23 +186,24 @@ static inline void hsa_softmax(__local float* p, __local float* part, const int 
 //   o[t,g] = sum_k w[t,h,k] * sum_j exp(s_j - lse) * v[c*S + j]
 // Tokens with no valid slot get o = 0. One work-group per (b, t, h). Per slot: K tiles -> scores
 // (G x S, local), softmax in place, V tiles -> o accumulated in registers (G x D micro-tiles).
-__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void hsa_attn_fwd(__global const float* q, __global const float* k, __global const float* v,
-                  __global const int* indices, __global const float* weights,
-                  __global float* o, __global float* lse,
-                  const int B, const int L, const int HQ, const int H, const int K,
-                  const int n, const float scale) {
-    __local float4 qs[G * HSA_LDD / 4];
-    __local float4 kv[HSA_T * HSA_LDD / 4];
-    __local float4 p4[G * HSA_LDS / 4];
-    __local float part[2 * G * HSA_NSEG];
+//
+// The body takes the geometry of the memory apart from the queries': row i of q is the token at
+// position t = t0 + i, and k/v hold C chunks per sequence (Lkv = C*S rows), so slot k is valid
+// iff k < min(K, min(C, t/S)) (the selection kernels' rule). Training calls it through
+// hsa_attn_fwd with t0 = 0, C = L/S; streaming evaluation and decoding through hsa_attn_fwd_at
+// with a window of positions deep into a long context and a memory sized for all of it.
+static inline void hsa_attn_fwd_body(__global const float* q, __global const float* k, __global const float* v,
+                                     __global const int* indices, __global const float* weights,
+                                     __global float* o, __global float* lse,
+                                     const int L, const int HQ, const int H, const int K,
+                                     const int n, const float scale, const int t0, const int C,
+                                     __local float4* qs, __local float4* kv, __local float4* p4, __local float* part) {
     __local float* p = (__local float*) p4;
-
-    const int item = get_group_id(0);          // (b*L + t)*H + h; the grid has exactly B*L*H groups
+    const int item = get_group_id(0);          // (b*L + i)*H + h; the grid has exactly B*L*H groups
     const int lid = get_local_id(0);
-    const int h = item % H, bt = item / H, t = bt % L, b = bt / L;
-    const int Lkv = (L / S) * S, stride = H * D;
-    const int nvalid = min(K, t / S);
+    const int h = item % H, bt = item / H, t = t0 + bt % L, b = bt / L;
+    const int Lkv = C * S, stride = H * D;
+    const int nvalid = min(K, min(C, t / S));
     const int qbase = (bt * HQ + h * G) * D;   // G rows of D, contiguous
     const int lseBase = (bt * HQ + h * G) * K; // lse[t, h*G + g, slot] = lseBase + g*K + slot
 
@@ -216,10 +217,10 @@ void hsa_attn_fwd(__global const float* q, __global const float* k, __global con
     for (int slot = 0; slot < nvalid; slot++) {
         const int c = indices[item * K + slot];
         const float w = weights[item * K + slot];
-        const size_t chunkOff = ((size_t) (b * Lkv + c * S) * H + h) * D;
+        const size_t chunkOff = ((size_t) b * Lkv + (size_t) c * S) * stride;
         for (int j0 = 0; j0 < S; j0 += HSA_T) {
             barrier(CLK_LOCAL_MEM_FENCE);      // kv and p free (previous tile / slot done)
-            hsa_load_rows(kv, k + chunkOff + (size_t) j0 * stride, HSA_T, stride);
+            hsa_load_rows(kv, k + chunkOff + (size_t) j0 * stride + h * D, HSA_T, stride);
             barrier(CLK_LOCAL_MEM_FENCE);
             hsa_scores(p, j0, qs, kv, scale);
         }
@@ -227,7 +228,7 @@ void hsa_attn_fwd(__global const float* q, __global const float* k, __global con
         hsa_softmax(p, part, n, w, lse + lseBase + slot, K);   // p = w * P
         for (int j0 = 0; j0 < S; j0 += HSA_T) {
             barrier(CLK_LOCAL_MEM_FENCE);
-            hsa_load_rows(kv, v + chunkOff + (size_t) j0 * stride, HSA_T, stride);
+            hsa_load_rows(kv, v + chunkOff + (size_t) j0 * stride + h * D, HSA_T, stride);
             barrier(CLK_LOCAL_MEM_FENCE);
             hsa_nn_acc(acc, p4 + j0 / 4, HSA_LDS / 4, kv, G, HSA_T);
         }
@@ -237,6 +238,34 @@ void hsa_attn_fwd(__global const float* q, __global const float* k, __global con
         const int g = HSA_NN_ROW(m);
         if (m < HSA_NN_MA(G) && g < G) vstore4(acc[m], HSA_NN_COL4(), o + qbase + g * D);
     }
+}
+
+// Training's forward: queries and memory of the same sequences, positions from 0, C = L/S.
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void hsa_attn_fwd(__global const float* q, __global const float* k, __global const float* v,
+                  __global const int* indices, __global const float* weights,
+                  __global float* o, __global float* lse,
+                  const int B, const int L, const int HQ, const int H, const int K,
+                  const int n, const float scale) {
+    __local float4 qs[G * HSA_LDD / 4];
+    __local float4 kv[HSA_T * HSA_LDD / 4];
+    __local float4 p4[G * HSA_LDS / 4];
+    __local float part[2 * G * HSA_NSEG];
+    hsa_attn_fwd_body(q, k, v, indices, weights, o, lse, L, HQ, H, K, n, scale, 0, L / S, qs, kv, p4, part);
+}
+
+// The forward for L query rows at positions t0 .. t0+L-1 against a memory of C chunks per sequence.
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void hsa_attn_fwd_at(__global const float* q, __global const float* k, __global const float* v,
+                     __global const int* indices, __global const float* weights,
+                     __global float* o, __global float* lse,
+                     const int B, const int L, const int HQ, const int H, const int K,
+                     const int n, const float scale, const int t0, const int C) {
+    __local float4 qs[G * HSA_LDD / 4];
+    __local float4 kv[HSA_T * HSA_LDD / 4];
+    __local float4 p4[G * HSA_LDS / 4];
+    __local float part[2 * G * HSA_NSEG];
+    hsa_attn_fwd_body(q, k, v, indices, weights, o, lse, L, HQ, H, K, n, scale, t0, C, qs, kv, p4, part);
 }
 
 // Backward, per token: dq, dweights and delta. For token t, KV head h, valid slot k (chunk c),

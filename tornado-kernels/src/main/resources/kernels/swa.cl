@@ -299,3 +299,67 @@ void swa_bwd_dkdv(__global const float* q, __global const float* k, __global con
         }
     }
 }
+
+// Decoding: ONE query per (batch, query head) against a ring-buffer cache of the layer's last keys
+// and values (the incremental decoder keeps the window's W+1 keys there; their order does not
+// matter to attention):
+//   q, o      [B, HQ, D]          kc, vc [B, R, H, D]: slots 0 .. count-1 hold keys (1 <= count <= R)
+//   scores    [B, HQ, R]          scratch for the probabilities
+//   o = sum_{j < count} softmax_j(scale * q . k_j) v_j
+// One work-group of SWA_DEC_WG work-items per (b, g): scores (strided over slots, into scratch),
+// the maximum and the sum by tree reductions in local memory (fixed order: deterministic), then one
+// work-item per output element. Grid: global (SWA_DEC_WG * B * HQ), local SWA_DEC_WG.
+#ifndef SWA_DEC_WG
+#define SWA_DEC_WG 64
+#endif
+
+// Tree reduction of red[0 .. SWA_DEC_WG) into red[0] (max or sum); every work-item must call it.
+static inline float swa_dec_reduce(__local float* red, float x, const int isMax) {
+    const int lid = get_local_id(0);
+    red[lid] = x;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int span = SWA_DEC_WG / 2; span > 0; span /= 2) {
+        if (lid < span) red[lid] = isMax ? fmax(red[lid], red[lid + span]) : red[lid] + red[lid + span];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float r = red[0];
+    barrier(CLK_LOCAL_MEM_FENCE);    // red is free again for the next reduction
+    return r;
+}
+
+__kernel __attribute__((reqd_work_group_size(SWA_DEC_WG, 1, 1)))
+void swa_decode(__global const float* q, __global const float* kc, __global const float* vc,
+                __global float* o, __global float* scores,
+                const int B, const int HQ, const int H, const int R, const int count, const float scale) {
+    __local float red[SWA_DEC_WG];
+    const int bg = get_group_id(0);            // b * HQ + g; the grid has exactly B * HQ groups
+    const int lid = get_local_id(0);
+    const int b = bg / HQ, g = bg - b * HQ, h = g / (HQ / H);
+    __global const float* qr = q + (size_t) bg * HEAD_DIM;
+    __global float* sc = scores + (size_t) bg * R;
+
+    float m = -INFINITY;
+    for (int j = lid; j < count; j += SWA_DEC_WG) {
+        __global const float* kr = kc + ((size_t) (b * R + j) * H + h) * HEAD_DIM;
+        float s = 0.0f;
+        for (int d = 0; d < HEAD_DIM; d++) s = fma(qr[d], kr[d], s);
+        s *= scale;
+        sc[j] = s;
+        m = fmax(m, s);
+    }
+    m = swa_dec_reduce(red, m, 1);
+    float l = 0.0f;
+    for (int j = lid; j < count; j += SWA_DEC_WG) {
+        const float e = exp(sc[j] - m);
+        sc[j] = e;
+        l += e;
+    }
+    l = swa_dec_reduce(red, l, 0);
+    barrier(CLK_GLOBAL_MEM_FENCE);            // every probability written above is visible below
+    const float inv = 1.0f / l;
+    for (int d = lid; d < HEAD_DIM; d += SWA_DEC_WG) {
+        float acc = 0.0f;
+        for (int j = 0; j < count; j++) acc = fma(sc[j], vc[((size_t) (b * R + j) * H + h) * HEAD_DIM + d], acc);
+        o[(size_t) bg * HEAD_DIM + d] = acc * inv;
+    }
+}

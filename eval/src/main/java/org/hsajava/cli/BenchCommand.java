@@ -18,14 +18,14 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code ./hsa bench gemm|hsa|swa}: the project's benchmark command (JMH classes exist beside it). */
-@Command(name = "bench", description = "Benchmarks: GEMM, HSA (selection, attention) and sliding-window attention.",
-        subcommands = {BenchCommand.Gemm.class, BenchCommand.Hsa.class, BenchCommand.Swa.class})
+/** {@code ./hsa bench gemm|hsa|swa|stream}: the project's benchmark command (JMH classes exist beside it). */
+@Command(name = "bench", description = "Benchmarks: GEMM, HSA (selection, attention), sliding-window attention, streaming passes.",
+        subcommands = {BenchCommand.Gemm.class, BenchCommand.Hsa.class, BenchCommand.Swa.class, StreamBenchCommand.class})
 public final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        System.out.println("Choose one: ./hsa bench gemm | hsa | swa  (--help for options)");
+        System.out.println("Choose one: ./hsa bench gemm | hsa | swa | stream  (--help for options)");
         return 2;
     }
 

@@ -24,6 +24,10 @@ import org.hsajava.compute.java.Parallel;
  * denominator {@code log(sum exp(s) + n)} and {@code dout·O_k}; 0 for invalid slots. Query head g
  * belongs to KV head {@code g / G}, G = HQ/H.
  *
+ * <p>{@link #forwardAt} is the same forward for a window of query positions {@code t0 .. t0+L-1}
+ * against a memory of C chunks sized on its own (streaming evaluation over a long context, and
+ * decoding one token at a time); {@link #forward} is its special case {@code t0 = 0, C = L/S}.
+ *
  * <p>Backward is two launches, in this order: {@link #backwardQ} (dq, dweights and delta, per
  * token) then {@link #backwardKv} (dk, dv, per chunk through the inverted selection index; it reads
  * delta). Both recompute the chunk softmax from the saved lse. Everything is deterministic and
@@ -75,6 +79,34 @@ public final class HsaAttention {
                 })
                 .grid(a -> perToken(Dims.of(a, d, s, g), wg(Kind.FWD)))
                 .java(a -> forwardJava(a, Dims.of(a, d, s, g)))
+                .build());
+    }
+
+    /**
+     * Forward for a window of query positions against a memory sized on its own (streaming
+     * evaluation, decoding). Arguments: {@code q, k, v, indices, weights, o, lse, B, L, HQ, H, K, n,
+     * scale, t0, C}: row i of q is the token at position {@code t0 + i}; {@code k, v} are
+     * {@code [B, C·S, H, D]}; slot k of a row at position t is valid iff {@code k < min(K, min(C, t/S))}
+     * (the selection kernels' rule). With {@code t0 = 0, C = L/S} it is {@link #forward}.
+     */
+    public static KernelDef forwardAt(int d, int s, int g) {
+        return CACHE.computeIfAbsent("fwdat/" + d + "/" + s + "/" + g, key -> withDefines(KernelDef.builder("hsa_attn_fwd_at", SRC), Kind.FWD, d, s, g)
+                .in("q", F32).in("k", F32).in("v", F32).in("indices", I32).in("weights", F32)
+                .out("o", F32).out("lse", F32)
+                .intArg("B").intArg("L").intArg("HQ").intArg("H").intArg("K").intArg("n").floatArg("scale").intArg("t0").intArg("C")
+                .check(a -> {
+                    Checks.positive(a, "t0", true);
+                    Checks.positive(a, "C", true);
+                    if ((long) a.i("t0") + a.i("L") > Integer.MAX_VALUE) throw new IllegalArgumentException("argument 't0' + 'L' overflows int positions");
+                    Dims x = Dims.at(a, d, s, g);
+                    int n = a.i("n");
+                    if (n != 0 && n != 1) throw new IllegalArgumentException("argument 'n' must be 0 or 1, got " + n);
+                    x.checkCommon(a);
+                    Checks.exactly(a, "o", x.qSize());
+                    Checks.exactly(a, "lse", x.lseSize());
+                })
+                .grid(a -> perToken(Dims.at(a, d, s, g), wg(Kind.FWD)))
+                .java(a -> forwardJava(a, Dims.at(a, d, s, g)))
                 .build());
     }
 
@@ -209,10 +241,16 @@ public final class HsaAttention {
     private static WorkerGrid perToken(Dims x, int wg) { return WorkerGrid.of1D((long) x.B * x.L * x.H * wg, wg); }
 
     /** The sizes of one launch, from the scalar arguments and the compile-time constants. */
-    private record Dims(int B, int L, int HQ, int H, int K, int D, int S, int G, int C, float scale) {
+    private record Dims(int B, int L, int HQ, int H, int K, int D, int S, int G, int C, int t0, float scale) {
+        /** Training's geometry: positions from 0, C = L/S chunks of the same sequences. */
         static Dims of(KernelArgs a, int d, int s, int g) {
             int l = a.i("L");
-            return new Dims(a.i("B"), l, a.i("HQ"), a.i("H"), a.i("K"), d, s, g, Math.max(0, l) / s, a.f("scale"));
+            return new Dims(a.i("B"), l, a.i("HQ"), a.i("H"), a.i("K"), d, s, g, Math.max(0, l) / s, 0, a.f("scale"));
+        }
+
+        /** {@link #forwardAt}'s geometry: positions from t0, C chunks given. */
+        static Dims at(KernelArgs a, int d, int s, int g) {
+            return new Dims(a.i("B"), a.i("L"), a.i("HQ"), a.i("H"), a.i("K"), d, s, g, a.i("C"), a.i("t0"), a.f("scale"));
         }
 
         void checkShapes(KernelArgs a) {
@@ -234,7 +272,8 @@ public final class HsaAttention {
         long selSize() { return (long) B * L * H * K; }
         long lseSize() { return (long) B * L * HQ * K; }
         int lkv() { return C * S; }
-        int valid(int t) { return Math.min(K, t / S); }
+        /** Valid slots of query row i (position t0 + i). */
+        int valid(int i) { return Math.min(K, Math.min(C, (t0 + i) / S)); }
     }
 
     // ------------------------------------------------------------------ Java oracles

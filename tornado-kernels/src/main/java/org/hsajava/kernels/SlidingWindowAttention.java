@@ -34,6 +34,11 @@ import org.hsajava.compute.java.Parallel;
  *   <li>{@link #backwardDkDv(int)}: {@code q, k, v, d_o, lse, delta, dk, dv, B, L, HQ, H, W, scale}</li>
  * </ul>
  * {@link #addForward} and {@link #addBackward} append the whole pass to a task graph.
+ *
+ * <p>{@link #decode(int)}: one query per (batch, query head) against a ring-buffer cache of keys
+ * and values, for decoding one token at a time: {@code q, kCache, vCache, o, scores, B, HQ, H, R, count, scale}
+ * with {@code q, o [B, HQ, D]}, {@code kCache, vCache [B, R, H, D]} of which slots {@code 0 .. count-1}
+ * hold keys (any order), {@code scores [B, HQ, R]} scratch.
  */
 public final class SlidingWindowAttention {
     private SlidingWindowAttention() {}
@@ -63,7 +68,10 @@ public final class SlidingWindowAttention {
         }
     }
 
-    private enum Kind { FWD, DELTA, DQ, DKDV }
+    private enum Kind { FWD, DELTA, DQ, DKDV, DECODE }
+
+    /** Work-group size of {@link #decode(int)} (a power of two: its reductions are trees). */
+    static final int DECODE_WG = 64;
 
     private record Key(Kind kind, int headDim, Tiles tiles) {}
 
@@ -79,6 +87,9 @@ public final class SlidingWindowAttention {
     public static KernelDef backwardDq(int headDim) { return backwardDq(headDim, Tiles.defaultFor(headDim)); }
 
     public static KernelDef backwardDkDv(int headDim) { return backwardDkDv(headDim, Tiles.defaultFor(headDim)); }
+
+    /** One query against a ring-buffer KV cache (decoding); see the class comment for its arguments. */
+    public static KernelDef decode(int headDim) { return get(Kind.DECODE, headDim, Tiles.defaultFor(headDim)); }
 
     /** As {@link #forward(int)} with explicit tiles (tests use small ones to cross many tile edges). */
     public static KernelDef forward(int headDim, Tiles tiles) { return get(Kind.FWD, headDim, tiles); }
@@ -122,7 +133,15 @@ public final class SlidingWindowAttention {
                     .java(a -> SwaJava.dkdv(a, dim))
                     .grid(a -> WorkerGrid.of2D(Math.max(1, a.i("L")), Math.max(1, a.i("B") * a.i("H")), t.rows(), 1))
                     .check(a -> checkShapes(a, dim, "d_o", "lse", "delta", "dk", "dv"));
+            case DECODE -> KernelDef.builder("swa_decode", SOURCE)
+                    .in("q", F32).in("kCache", F32).in("vCache", F32).out("o", F32).out("scores", F32)
+                    .intArg("B").intArg("HQ").intArg("H").intArg("R").intArg("count").floatArg("scale")
+                    .define("SWA_DEC_WG", DECODE_WG)
+                    .java(a -> SwaJava.decode(a, dim))
+                    .grid(a -> WorkerGrid.of1D((long) DECODE_WG * a.i("B") * a.i("HQ"), DECODE_WG))
+                    .check(a -> checkDecode(a, dim));
         };
+        if (key.kind() == Kind.DECODE) return b.define("HEAD_DIM", dim).build();
         if (key.kind() != Kind.DELTA) b.intArg("B").intArg("L").intArg("HQ").intArg("H").intArg("W").floatArg("scale");
         return b.define("HEAD_DIM", dim).define("SWA_BQ", t.rows()).define("SWA_BK", t.tile()).define("SWA_BK_DKDV", t.dkdvTile()).build();
     }
@@ -150,6 +169,19 @@ public final class SlidingWindowAttention {
                 default -> throw new AssertionError(name);
             }
         }
+    }
+
+    private static void checkDecode(KernelArgs a, int dim) {
+        for (String s : new String[] {"B", "HQ", "H", "R", "count"}) Checks.positive(a, s, false);
+        int hq = a.i("HQ"), h = a.i("H"), r = a.i("R"), count = a.i("count");
+        if (hq % h != 0) throw new IllegalArgumentException("argument 'HQ' (" + hq + ") must be a multiple of argument 'H' (" + h + ")");
+        if (count > r) throw new IllegalArgumentException("argument 'count' (" + count + ") exceeds the cache size 'R' (" + r + ")");
+        long b = a.i("B");
+        Checks.exactly(a, "q", b * hq * dim);
+        Checks.exactly(a, "o", b * hq * dim);
+        Checks.exactly(a, "kCache", b * r * h * dim);
+        Checks.exactly(a, "vCache", b * r * h * dim);
+        Checks.atLeast(a, "scores", b * hq * r);
     }
 
     // ------------------------------------------------------------------ task-graph helpers
@@ -225,6 +257,32 @@ public final class SlidingWindowAttention {
                         for (int d = 0; d < dim; d++) o[oi + d] += p * v[vi + d];
                     }
                     lse[lo + bt * hq + g] = max + (float) Math.log(sum);
+                }
+            });
+        }
+
+        static void decode(KernelArgs a, int dim) {
+            float[] q = a.f32("q"), k = a.f32("kCache"), v = a.f32("vCache"), o = a.f32("o");
+            int qo = a.off("q"), ko = a.off("kCache"), vo = a.off("vCache"), oo = a.off("o");
+            int hq = a.i("HQ"), h = a.i("H"), r = a.i("R"), count = a.i("count");
+            float scale = a.f("scale");
+            Parallel.forEach(a.i("B") * hq, bg -> {
+                int b = bg / hq, kh = bg % hq / (hq / h);
+                float[] p = new float[count];
+                float max = Float.NEGATIVE_INFINITY;
+                for (int j = 0; j < count; j++) {
+                    int ki = ko + ((b * r + j) * h + kh) * dim;
+                    float dot = 0;
+                    for (int d = 0; d < dim; d++) dot += q[qo + bg * dim + d] * k[ki + d];
+                    p[j] = dot * scale;
+                    max = Math.max(max, p[j]);
+                }
+                float sum = 0;
+                for (int j = 0; j < count; j++) sum += p[j] = (float) Math.exp(p[j] - max);
+                for (int d = 0; d < dim; d++) {
+                    float acc = 0;
+                    for (int j = 0; j < count; j++) acc += p[j] * v[vo + ((b * r + j) * h + kh) * dim + d];
+                    o[oo + bg * dim + d] = acc / sum;
                 }
             });
         }

@@ -1,6 +1,7 @@
 package org.hsajava.model.layers;
 
 import org.hsajava.compute.Device;
+import org.hsajava.compute.Scalar;
 import org.hsajava.model.ModelParameters;
 import org.hsajava.model.config.ModelConfig;
 
@@ -8,13 +9,28 @@ import org.hsajava.model.config.ModelConfig;
  * What every layer is built with: the model config, the parameters (and gradients), the device the
  * graphs will run on (kernel variants such as GEMM tilings are chosen for it), and the activation
  * shape {@code batch × length} that all activations are planned for up front.
+ *
+ * <p>{@code positionStart} is the absolute position of row 0 of every sequence, read at each
+ * execution: null (training, full forward passes) means 0; streaming evaluation runs the layers
+ * over windows deep into a long context and moves it from window to window. Only RoPE reads it.
  */
-public record LayerContext(ModelConfig config, ModelParameters params, Device device, int batch, int length) {
+public record LayerContext(ModelConfig config, ModelParameters params, Device device, int batch, int length, Scalar positionStart) {
 
     public LayerContext {
         if (batch < 1 || length < 1) throw new IllegalArgumentException("batch and length must be positive, got " + batch + " x " + length);
     }
 
+    /** A context whose sequences start at position 0. */
+    public LayerContext(ModelConfig config, ModelParameters params, Device device, int batch, int length) {
+        this(config, params, device, batch, length, null);
+    }
+
     /** Number of token rows, batch × length. */
     public int rows() { return batch * length; }
+
+    /** The position of row 0 as a kernel argument: the scalar, or the constant 0. */
+    public Object positionArgument() { return positionStart == null ? (Object) 0 : positionStart; }
+
+    /** The same context for another sequence length (same position scalar). */
+    public LayerContext withLength(int newLength) { return new LayerContext(config, params, device, batch, newLength, positionStart); }
 }

@@ -19,7 +19,8 @@ import org.hsajava.model.config.ModelConfig;
  * <p>Shapes, row-major over {@code rows = batch·length} tokens: {@code x, out [rows, D]};
  * q {@code [rows, HQ, hd]}, k and v {@code [rows, Hs, hd]} (heads head-major inside a row, as the
  * projections produce them). q/k are RMS-normed per head (eps {@code rms_norm_eps}, one weight of
- * size hd) BEFORE RoPE (theta {@code rope_theta}, position = index inside the sequence). Key j is
+ * size hd) BEFORE RoPE (theta {@code rope_theta}, position = index inside the sequence, plus the
+ * context's {@link LayerContext#positionStart()} for windows of a long context). Key j is
  * visible to query t iff {@code t - W <= j <= t} (W = {@code sliding_window}; the full_causal
  * baseline uses W = L); query head g reads KV head {@code g / (HQ/Hs)}; scale {@code 1/sqrt(hd)}.
  * Biases on q/k/v/o exist iff {@code attention_bias}.
@@ -33,6 +34,7 @@ public final class SwaAttention implements Layer {
     private final Proj qProj, kProj, vProj, oProj;
     private final RmsNormBlock qNorm, kNorm;
     private final Tensor ropeFreq;
+    private final Object positionStart;   // RoPE position of row 0: 0, or the streaming window's scalar
     // saved activations: raw projections (the norms' inputs), normed+rotated q/k, v, attention output and its log-sum-exp
     private final Tensor qRaw, kRaw, q, k, v, o, lse;
     // backward scratch (shared across layers through the pool)
@@ -62,6 +64,7 @@ public final class SwaAttention implements Layer {
         this.device = ctx.device();
         this.rows = ctx.rows();
         this.length = ctx.length();
+        this.positionStart = ctx.positionArgument();
         this.dModel = c.hiddenSize();
         this.hd = c.headDim();
         this.heads = c.numAttentionHeads();
@@ -118,8 +121,8 @@ public final class SwaAttention implements Layer {
         Linear.forward(g, name + ".v_proj", device, x, vProj.w, vProj.b, v, rows, dModel, kw);
         qNorm.forward(g);
         kNorm.forward(g);
-        g.task(name + ".q_rope", Rope.FORWARD_CONTIGUOUS, q, q, ropeFreq, rows, length, heads, hd, 0);
-        g.task(name + ".k_rope", Rope.FORWARD_CONTIGUOUS, k, k, ropeFreq, rows, length, kvHeads, hd, 0);
+        g.task(name + ".q_rope", Rope.FORWARD_CONTIGUOUS, q, q, ropeFreq, rows, length, heads, hd, positionStart);
+        g.task(name + ".k_rope", Rope.FORWARD_CONTIGUOUS, k, k, ropeFreq, rows, length, kvHeads, hd, positionStart);
         SlidingWindowAttention.addForward(g, name + ".swa.", shape, q, k, v, o, lse);
         Linear.forward(g, name + ".o_proj", device, o, oProj.w, oProj.b, out, rows, qw, dModel);
     }
@@ -133,8 +136,8 @@ public final class SwaAttention implements Layer {
         Linear.backward(g, name + ".o_proj", device, o, oProj.w, dOut, null, oProj.dw, oProj.db, rows, qw, dModel);
         SlidingWindowAttention.addBackward(g, name + ".swa.", shape, q, k, v, o, lse, dO, delta, dq, dk, dv);
         // RoPE is a rotation: its backward turns the gradient back by the same angle.
-        g.task(name + ".q_rope.bwd", Rope.BACKWARD_CONTIGUOUS, dq, dq, ropeFreq, rows, length, heads, hd, 0);
-        g.task(name + ".k_rope.bwd", Rope.BACKWARD_CONTIGUOUS, dk, dk, ropeFreq, rows, length, kvHeads, hd, 0);
+        g.task(name + ".q_rope.bwd", Rope.BACKWARD_CONTIGUOUS, dq, dq, ropeFreq, rows, length, heads, hd, positionStart);
+        g.task(name + ".k_rope.bwd", Rope.BACKWARD_CONTIGUOUS, dk, dk, ropeFreq, rows, length, kvHeads, hd, positionStart);
         qNorm.backward(g, dq, dqRaw, false);
         kNorm.backward(g, dk, dkRaw, false);
         Linear.backward(g, name + ".q_proj", device, x, qProj.w, dqRaw, dx, qProj.dw, qProj.db, rows, dModel, qw);
