@@ -14,11 +14,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import org.hsajava.model.ModelParameters;
-import org.hsajava.model.config.ConfigFile;
-import org.hsajava.model.config.ParameterLayout;
-import org.hsajava.train.checkpoint.CheckpointState;
-import org.hsajava.train.checkpoint.CheckpointStore;
+import org.hsajava.eval.TestCheckpoints;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -29,15 +25,8 @@ import picocli.CommandLine;
 class EvalCommandTest {
     @TempDir Path dir;
 
-    /** A run folder holding one checkpoint (step 5) of {@code config} with seeded random parameters. */
     static Path checkpoint(Path dir, String config) throws Exception {
-        ConfigFile file = ConfigFile.read(Path.of("..", "configs", config + ".json"));
-        ModelParameters p = ModelParameters.of(ParameterLayout.of(file.model())).initialize(3);
-        int n = p.all().size();
-        Path run = dir.resolve(config);
-        new CheckpointStore(run.resolve("checkpoints"), 1)
-                .save(new CheckpointState(file.model(), file.train(), 5, new long[] {1}, null, p.all().toF32Array(), new float[n], new float[n]));
-        return run;
+        return TestCheckpoints.write(dir, config);
     }
 
     static int hsa(StringWriter err, String... args) {
