@@ -12,7 +12,7 @@ import java.util.function.DoubleFunction;
  * markers (the training length), axis labels and a legend.
  */
 final class LineChart {
-    private static final double W = 520, H = 300, LEFT = 76, RIGHT = 16, TOP = 34, BOTTOM = 52;
+    private static final double W = 520, H = 312, LEFT = 76, RIGHT = 16, TOP = 44, BOTTOM = 52;
 
     record Point(double x, double y, String tooltip) {}
 
@@ -80,12 +80,12 @@ final class LineChart {
             double x = px.apply(m.x());
             svg.open("g", "class", "marker");
             svg.title(m.label());
-            svg.line(x, TOP, x, TOP + plotH, m.color(), 1.5, "stroke-dasharray", "5 4");
+            svg.line(x, TOP - 16, x, TOP + plotH, m.color(), 1.5, "stroke-dasharray", "5 4");
             boolean rightHalf = x > LEFT + plotW / 2;  // label on the side with room
-            svg.text(rightHalf ? x - 5 : x + 5, TOP + 12, m.label(), rightHalf ? "end" : "start", "marker-label", "fill", m.color());
+            svg.text(rightHalf ? x - 4 : x + 4, TOP - 6, m.label(), rightHalf ? "end" : "start", "marker-label", "fill", m.color());
             svg.close("g");
         }
-        for (Series s : series) {
+        for (Series s : series.reversed()) {  // the first run (the model under study) is drawn last, on top
             StringBuilder pts = new StringBuilder();
             List<Point> shown = s.points().stream().filter(p -> Double.isFinite(p.y()) && (!yAxis.log() || p.y() > 0)).toList();
             for (Point p : shown) pts.append(Svg.num(px.apply(p.x()))).append(',').append(Svg.num(py.apply(clamp(p.y(), yAxis)))).append(' ');
