@@ -121,6 +121,7 @@ public final class EvalCommand implements Callable<Integer> {
         progress.finish();
         if (out != null) {
             Files.createDirectories(out);
+            // through merge so that a baseline labelled like the model (say two "hsa" runs) gets a distinct label
             EvalReport report = ReportJson.merge(List.of(EvalReport.of(date, commandLine, reports)), null, date, commandLine);
             Path kept = ReportJson.keepPrevious(out.resolve(ReportJson.FILE));
             if (kept != null) System.out.println("kept the previous report as " + kept);

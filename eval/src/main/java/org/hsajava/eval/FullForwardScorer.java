@@ -36,7 +36,12 @@ public final class FullForwardScorer implements SequenceScorer, ChunkSelectionPr
         p.all().set(parameters);
         this.model = new DrtModel(config, p, device, batch, length);
         this.plan = new ExecutionPlan(paramsGraph(p), model.evalStep()).withDevice(device);
-        plan.execute(PARAMS_GRAPH);
+        try {
+            plan.execute(PARAMS_GRAPH);
+        } catch (RuntimeException | Error e) {
+            plan.close();  // free what the upload allocated before passing the failure on
+            throw e;
+        }
         this.selection = model.layers().stream().filter(l -> l instanceof RetrievalLayer)
                 .map(l -> ((RetrievalLayer) l).selection()).findFirst().orElse(null);
         this.chunkSize = config.hasHsa() ? config.hsa().chunkSize() : 0;
