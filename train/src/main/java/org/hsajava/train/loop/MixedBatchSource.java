@@ -50,6 +50,8 @@ public final class MixedBatchSource implements BatchSource {
     public static final String CORPUS = "corpus";
     /** Documents whose stable hash falls below this go to validation and are never trained on. */
     public static final double VALIDATION_FRACTION = 0.05;
+    /** The train/validation split of {@code train.corpus} (evaluation reads the same held-out documents). */
+    public static final Split SPLIT = new Split(VALIDATION_FRACTION, 0);
     public static final int SHUFFLE_BLOCK = 16;
     /** The bundled public-domain corpus ({@link Corpora#bundled()}) as a {@code train.corpus} value. */
     public static final String BUNDLED = "bundled";
@@ -136,7 +138,7 @@ public final class MixedBatchSource implements BatchSource {
      * documents whose hashes all fall on one side: then validation rows are training text too).
      */
     private static Corpus part(Corpus all, Split.Part which) {
-        Corpus part = new Split(VALIDATION_FRACTION, 0).select(all, which);
+        Corpus part = SPLIT.select(all, which);
         try (DocumentReader r = part.open()) {
             return r.next() != null ? part : all;
         } catch (IOException e) {
