@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /** Entry point of {@code ./hsa}: one subcommand per job. */
 @Command(name = "hsa", mixinStandardHelpOptions = true, version = "hsa-java 0.1.0",
         description = "Hierarchical Sparse Attention models in Java, with portable OpenCL kernels.",
-        subcommands = {DevicesCommand.class, SelfCheckCommand.class, BenchCommand.class, EvalCommand.class, ReportCommand.class, GenerateCommand.class, ExportCommand.class, ImportCommand.class, DemoCommand.class, TrainCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {DevicesCommand.class, SelfCheckCommand.class, BenchCommand.class, EvalCommand.class, ReportCommand.class, ScoreCommand.class, GenerateCommand.class, ExportCommand.class, ImportCommand.class, DemoCommand.class, TrainCommand.class, CommandLine.HelpCommand.class})
 public final class HsaCli implements Callable<Integer> {
 
     @Override
