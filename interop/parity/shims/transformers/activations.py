@@ -1,0 +1,3 @@
+from torch import nn
+
+ACT2FN = {"silu": nn.SiLU(), "swish": nn.SiLU()}

@@ -1,0 +1,2 @@
+class GenerationMixin:
+    """Generation is not used by the parity harness."""

@@ -1,0 +1,2 @@
+class AttentionMaskConverter:
+    """Type name only."""

@@ -1,0 +1,1 @@
+from typing import Unpack  # noqa: F401  (type hints only)
