@@ -43,6 +43,16 @@ PATCHES = [
           "        pass  # parity harness: chunk_size % 64 is a Triton block-shape limit; the plain-torch HSA has none\n",
           "chunk_size % 64 == 0 is asserted for their Triton kernel's block shapes; the plain-torch HSA shim takes any "
           "chunk size, so small CPU models (S = 16) run."),
+    Patch("lmk-norm-chain", "model/hsa_layers.py",
+          "                q_emb = self.lmk_q_norm(q_emb)\n                landmarks = self.lmk_k_norm(landmarks)\n"
+          "            scores = torch.einsum('N C h d, N D h d->N C h D', q_emb, landmarks) / math.sqrt(per_head_dim)\n",
+          "                q_emb = self.lmk_q_norm(q_emb)\n"
+          "            # parity harness: normalise a local copy; the memory's landmarks pass on unchanged\n"
+          "            scores = torch.einsum('N C h d, N D h d->N C h D', q_emb, self.lmk_k_norm(landmarks) if self.enable_lmk_norm else landmarks) / math.sqrt(per_head_dim)\n",
+          "enable_lmk_norm with 2+ groups: their training path (RetrievalLayer.forward, cache_params None) overwrites "
+          "`landmarks` with lmk_k_norm(landmarks) and returns it, so DRTModel.forward hands group g the landmarks already "
+          "normalised by groups 0..g-1 (RMSNorms chained). Their own inference path does not (each group normalises the "
+          "memory's landmarks, read afresh from the cache), nor does HSA-Java; patched to the inference path's semantics."),
 ]
 
 

@@ -82,12 +82,14 @@ def make_random_model(cls, config_json, out_dir, seed, perturb):
     return perturbed
 
 
-def make_tokens(path, vocab, length, sequences, seed):
-    """Sequence 0: uniform random ids; the others: a random first half, then that half again (a copy task)."""
+def make_tokens(path, vocab, length, sequences, seed, chunk_size):
+    """Sequence 0: uniform random ids. The others: random, then from L/2 + S/2 + 1 on a copy of their
+    start (a copy task). The copy is shifted off the chunk grid: an aligned copy would make chunks
+    identical, their landmark scores tie, and the top-K choice among equal scores is arbitrary."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + length)
     ids = torch.randint(0, vocab, (sequences, length), generator=g)
-    half = length // 2
-    ids[1:, half:2 * half] = ids[1:, :half]
+    start = length // 2 + chunk_size // 2 + 1
+    ids[1:, start:] = ids[1:, :length - start]
     write_safetensors(path, {"input_ids": ids.numpy().astype(np.int64)}, {"seed": seed})
     return ids
 
@@ -184,7 +186,7 @@ def main():
     ap.add_argument("--sequences", type=int, default=2, help="sequences per length (default 2: one random, one copy task)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-perturb", action="store_true", help="keep their init's constant norm weights (1) and biases (0)")
-    ap.add_argument("--without-patch", action="append", default=[], choices=["swa-layout", "chunk-size-64"],
+    ap.add_argument("--without-patch", action="append", default=[], choices=["swa-layout", "chunk-size-64", "lmk-norm-chain"],
                     help="diagnosis: leave one of authors.py's patches out (e.g. swa-layout shows what their SWA bug does)")
     ap.add_argument("--reuse", action="store_true", help="reuse trained runs already in --work")
     ap.add_argument("--work", default=os.path.join(HERE, "work"), help="scratch folder (git-ignored; default interop/parity/work)")
@@ -231,7 +233,7 @@ def main():
         for multiple in map(int, args.multiples.split(",")):
             length = multiple * unit
             tokens = os.path.join(cdir, f"tokens-{length}.safetensors")
-            ids = make_tokens(tokens, cfg["vocab_size"], length, args.sequences, args.seed)
+            ids = make_tokens(tokens, cfg["vocab_size"], length, args.sequences, args.seed, cfg["chunk_size"])
             for model_name, run, hf in models:
                 t0 = time.time()
                 ref, ref_eval, ref_sel = authors_outputs(cls, hf, ids)
