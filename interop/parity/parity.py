@@ -177,7 +177,7 @@ def main():
     src.add_argument("--authors-git-dir", help="bare git dir (or .git) of RamstorageAI/long-context-modeling")
     src.add_argument("--authors-checkout", help="a checkout of RamstorageAI/long-context-modeling")
     ap.add_argument("--authors-rev", default="HEAD", help="revision to extract from --authors-git-dir (default HEAD)")
-    ap.add_argument("--configs", default="configs/tiny-cpu.json,interop/parity/configs/parity-variant.json",
+    ap.add_argument("--configs", default="configs/tiny-cpu.json,interop/parity/configs/parity-variant.json,interop/parity/configs/parity-mean-landmark.json",
                     help="comma-separated config files (relative to the repository root)")
     ap.add_argument("--train-steps", type=int, default=40, help="steps of ./hsa train for the trained model (default 40)")
     ap.add_argument("--train-device", default=None, help="--device for ./hsa train (default: the launcher's default)")
