@@ -2,8 +2,9 @@ package org.hsajava.eval;
 
 /**
  * An optional extra of a {@link SequenceScorer} whose model retrieves chunks: which chunks the first
- * retrieval layer selected in the last {@link SequenceScorer#logits} call. It tells a retrieval
- * failure (the needle's chunk was not selected) from a copy failure (it was, the answer is still wrong).
+ * retrieval layer selected in the last {@link SequenceScorer#logits} call, and with what weights. It
+ * tells a retrieval failure (the needle's chunk was not selected) from a weighting failure (selected,
+ * but with a weight near 0, so the HSA layer reads almost nothing of it) from a copy failure.
  */
 public interface ChunkSelectionProbe {
     /** The probe of {@code scorer}, or null when it has none or its model does not retrieve. */
@@ -23,4 +24,7 @@ public interface ChunkSelectionProbe {
      * past of that position (at most {@code row / chunkSize} of them).
      */
     int[] selectedChunks(int sequence, int row);
+
+    /** The weights of the chunks {@link #selectedChunks} returns for the same arguments, slot by slot. */
+    float[] selectedWeights(int sequence, int row);
 }

@@ -28,6 +28,7 @@ public final class FullForwardScorer implements SequenceScorer, ChunkSelectionPr
     private final int chunkSize;
     private long peakBytes;
     private int[] selectedIndices;  // host copy of the last call's selection, fetched on first use
+    private float[] selectedWeights;
     private boolean closed;
 
     /** Builds the model for {@code batch × length} on {@code device} and uploads {@code parameters} (the flat buffer). */
@@ -88,6 +89,7 @@ public final class FullForwardScorer implements SequenceScorer, ChunkSelectionPr
         model.prepareInputs();
         plan.execute(model.evalStep().name());
         selectedIndices = null;
+        selectedWeights = null;
         peakBytes = Math.max(peakBytes, plan.deviceBytes());
 
         Tensor logits = model.logits();
@@ -132,6 +134,20 @@ public final class FullForwardScorer implements SequenceScorer, ChunkSelectionPr
         int base = idx.rootOffset() + ((sequence * model.length() + row) * heads) * slots;
         int n = Math.min(slots, row / chunkSize);
         return Arrays.copyOfRange(selectedIndices, base, base + n);
+    }
+
+    @Override
+    public float[] selectedWeights(int sequence, int row) {
+        if (selection == null) throw new IllegalStateException("this model has no retrieval layer");
+        if (selectedWeights == null) {
+            plan.transferToHost(selection.weights());
+            selectedWeights = selection.weights().f32();
+        }
+        Tensor w = selection.weights();
+        int heads = w.dim(2), slots = selection.slots();
+        int base = w.rootOffset() + ((sequence * model.length() + row) * heads) * slots;
+        int n = Math.min(slots, row / chunkSize);
+        return Arrays.copyOfRange(selectedWeights, base, base + n);
     }
 
     @Override

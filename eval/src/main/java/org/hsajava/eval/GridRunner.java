@@ -92,7 +92,7 @@ public final class GridRunner {
             for (String t : grid.retrievalTasks()) tasks.add(SyntheticTasks.create(t, tokenizer, filler, LossMask.ANSWER));
         }
         table.printf(Locale.ROOT, "%s: checkpoint %s (step %d, %s model) on %s%n", label, checkpoint, state.step(), state.model().attentionKind().jsonName(), device);
-        table.printf("%-18s %8s %6s %6s %9s %9s %8s %9s %10s%n", "task", "length", "depth", "seed", "accuracy", "ans.tok", "needle", "seconds", "memory");
+        table.printf("%-18s %8s %6s %6s %9s %9s %8s %8s %9s %10s%n", "task", "length", "depth", "seed", "accuracy", "ans.tok", "needle", "needle w", "seconds", "memory");
         List<CellResult> cells = new ArrayList<>();
         for (int length : grid.lengths()) {
             String reason = notRunReason(state.model(), length);
@@ -125,7 +125,7 @@ public final class GridRunner {
                 progress.starting(label);
                 TeacherForcedEval.Cell c = TeacherForcedEval.run(scorer, task, length, depth, grid.samples(), seed);
                 CellResult r = CellResult.accuracy(c.task(), length, depth, seed, c.samples(), c.correct(), c.answerTokens(), c.tokensCorrect(),
-                        c.retrievalHits() < 0 ? null : c.retrievalHitRate(), c.seconds(), c.peakDeviceBytes());
+                        finite(c.needleSelectedRate()), finite(c.meanNeedleWeight()), c.seconds(), c.peakDeviceBytes());
                 cells.add(r);
                 record(r, label, (double) grid.samples() * length);
             }
@@ -196,11 +196,12 @@ public final class GridRunner {
     private void record(CellResult r, String label, double work) {
         progress.finish();
         if (r.ran() && r.accuracy() != null) {
-            table.printf(Locale.ROOT, "%-18s %8s %6.2f %6d %8.1f%% %8.1f%% %8s %9.2f %10s%n", r.task(), Bytes.tokens(r.length()), r.depth(), r.seed(),
+            table.printf(Locale.ROOT, "%-18s %8s %6.2f %6d %8.1f%% %8.1f%% %8s %8s %9.2f %10s%n", r.task(), Bytes.tokens(r.length()), r.depth(), r.seed(),
                     100 * r.accuracy(), 100 * r.answerTokenAccuracy(),
-                    r.needleChunkSelected() == null ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * r.needleChunkSelected()), r.seconds(), Bytes.human(r.peakMemoryBytes()));
+                    r.needleChunkSelected() == null ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * r.needleChunkSelected()),
+                    r.needleChunkWeight() == null ? "-" : String.format(Locale.ROOT, "%.3f", r.needleChunkWeight()), r.seconds(), Bytes.human(r.peakMemoryBytes()));
         } else if (r.ran()) {
-            table.printf(Locale.ROOT, "%-18s %8s %6s %6s %9s %9s %8s %9.2f %10s   ppl %.3f (%d tokens)%n", r.task(), Bytes.tokens(r.length()), "-", "-", "-", "-", "-",
+            table.printf(Locale.ROOT, "%-18s %8s %6s %6s %9s %9s %8s %8s %9.2f %10s   ppl %.3f (%d tokens)%n", r.task(), Bytes.tokens(r.length()), "-", "-", "-", "-", "-", "-",
                     r.seconds(), Bytes.human(r.peakMemoryBytes()), r.perplexity(), r.tokens());
         } else {
             table.printf(Locale.ROOT, "%-18s %8s %6s %6s   %s%n", r.task(), Bytes.tokens(r.length()), r.depth() == null ? "-" : String.format(Locale.ROOT, "%.2f", r.depth()),
@@ -247,4 +248,6 @@ public final class GridRunner {
         h.put("task_mix", state.train().taskMix());
         return h;
     }
+
+    private static Double finite(double x) { return Double.isFinite(x) ? x : null; }
 }

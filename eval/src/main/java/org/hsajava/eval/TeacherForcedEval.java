@@ -1,6 +1,7 @@
 package org.hsajava.eval;
 
 import java.util.SplittableRandom;
+import org.hsajava.train.tasks.AnswerSpan;
 import org.hsajava.train.tasks.Sample;
 import org.hsajava.train.tasks.SyntheticTask;
 
@@ -14,20 +15,27 @@ public final class TeacherForcedEval {
     private TeacherForcedEval() {}
 
     /**
-     * One cell of an evaluation grid. {@code retrievalHits} counts the samples whose needle chunk (a
-     * chunk holding the first answer token's copy in the needle) is among the chunks the first
-     * retrieval layer selects, for KV head 0, at the position that predicts the first answer token;
-     * -1 when the scorer cannot tell ({@link ChunkSelectionProbe}). It tells a retrieval failure from
-     * a copy failure.
+     * One cell of an evaluation grid. The needle figures look, for every answer token whose copy in
+     * the needle lies in a chunk wholly before the position that predicts it ({@code needleTokens} of
+     * them), at that chunk in the first retrieval layer's choice for KV head 0 at that position:
+     * {@code needleSelected} counts the tokens where it is among the selected chunks and
+     * {@code needleWeight} sums the weight it gets there (0 when not selected). {@code needleTokens}
+     * is -1 when the scorer cannot tell ({@link ChunkSelectionProbe}). Together they tell a retrieval
+     * failure (not selected) from a weighting failure (selected with a weight near 0) from a copy
+     * failure (selected and weighted, the answer still wrong).
      */
     public record Cell(String task, int length, double depth, long seed, int samples, int correct, int answerTokens, int tokensCorrect,
-                       int retrievalHits, double seconds, long peakDeviceBytes) {
+                       int needleTokens, int needleSelected, double needleWeight, double seconds, long peakDeviceBytes) {
         public double accuracy() { return samples == 0 ? 0 : (double) correct / samples; }
 
         /** Fraction of single answer tokens predicted right (partial credit; not the exact-match score). */
         public double tokenAccuracy() { return answerTokens == 0 ? 0 : (double) tokensCorrect / answerTokens; }
 
-        public double retrievalHitRate() { return retrievalHits < 0 || samples == 0 ? Double.NaN : (double) retrievalHits / samples; }
+        /** Fraction of the probed answer tokens whose needle chunk was selected; NaN when nothing was probed. */
+        public double needleSelectedRate() { return needleTokens <= 0 ? Double.NaN : (double) needleSelected / needleTokens; }
+
+        /** Mean weight the needle chunk got over the probed answer tokens; NaN when nothing was probed. */
+        public double meanNeedleWeight() { return needleTokens <= 0 ? Double.NaN : needleWeight / needleTokens; }
     }
 
     /**
@@ -39,7 +47,8 @@ public final class TeacherForcedEval {
         long t0 = System.nanoTime();
         SplittableRandom rng = new SplittableRandom(seed);
         ChunkSelectionProbe probe = ChunkSelectionProbe.of(scorer);
-        int correct = 0, hits = 0, answerTokens = 0, tokensCorrect = 0;
+        int correct = 0, answerTokens = 0, tokensCorrect = 0;
+        NeedleProbe needle = new NeedleProbe();
         for (int done = 0; done < samples; done += scorer.maxBatch()) {
             int n = Math.min(scorer.maxBatch(), samples - done);
             Sample[] batch = new Sample[n];
@@ -61,24 +70,53 @@ public final class TeacherForcedEval {
                     if (right) tokensCorrect++;
                 }
                 if (all) correct++;
-                if (probe != null && needleSelected(batch[b], probe, b)) hits++;
+                if (probe != null) needle.add(batch[b], probe, b);
             }
         }
-        return new Cell(task.name(), length, depth, seed, samples, correct, answerTokens, tokensCorrect, probe == null ? -1 : hits,
-                (System.nanoTime() - t0) / 1e9, scorer.peakDeviceBytes());
+        return new Cell(task.name(), length, depth, seed, samples, correct, answerTokens, tokensCorrect,
+                probe == null ? -1 : needle.tokens, needle.selected, needle.weight, (System.nanoTime() - t0) / 1e9, scorer.peakDeviceBytes());
     }
 
-    /** Is a chunk holding the needle's copy of the first answer token selected where that token is predicted? */
-    private static boolean needleSelected(Sample s, ChunkSelectionProbe probe, int b) {
-        int[] tokens = s.tokens();
-        int first = s.answerPositions()[0];
-        int[] selected = probe.selectedChunks(b, first - 1);
-        for (int p = Math.max(0, s.needleStart()); p < first && p < s.needleStart() + 64; p++) {
-            if (tokens[p] != tokens[first]) continue;
-            int chunk = p / probe.chunkSize();
-            for (int c : selected) if (c == chunk) return true;
+    /** Sums, over answer tokens, whether and how strongly the chunk holding the token's needle copy was chosen. */
+    private static final class NeedleProbe {
+        int tokens, selected;
+        double weight;
+
+        void add(Sample s, ChunkSelectionProbe probe, int b) {
+            int[] t = s.tokens();
+            for (AnswerSpan span : s.answers()) {
+                int copy = needleCopy(t, s.needleStart(), span);
+                if (copy < 0) continue;
+                for (int i = 0; i < span.length(); i++) {
+                    int row = span.start() + i - 1, chunk = (copy + i) / probe.chunkSize();
+                    if ((chunk + 1) * probe.chunkSize() > row) continue;   // not wholly in the past: the local window's business
+                    tokens++;
+                    int[] chunks = probe.selectedChunks(b, row);
+                    float[] weights = probe.selectedWeights(b, row);
+                    for (int k = 0; k < chunks.length; k++) {
+                        if (chunks[k] != chunk) continue;
+                        selected++;
+                        weight += weights[k];
+                        break;
+                    }
+                }
+            }
         }
-        return false;
+    }
+
+    /**
+     * Where the span's tokens occur, in order, in the sample between the primary needle's start and
+     * the span (the needle's copy of the answer), or -1 (answers assembled from several needles,
+     * such as variable tracking's list of names, have no single copy).
+     */
+    static int needleCopy(int[] tokens, int needleStart, AnswerSpan span) {
+        if (needleStart < 0) return -1;
+        for (int p = needleStart; p + span.length() <= span.start(); p++) {
+            boolean match = true;
+            for (int i = 0; i < span.length() && match; i++) match = tokens[p + i] == tokens[span.start() + i];
+            if (match) return p;
+        }
+        return -1;
     }
 
     static int argmax(float[] row) {

@@ -79,8 +79,9 @@ class EvalCommandTest {
             double acc = c.get("accuracy").asDouble(), tokens = c.get("answerTokenAccuracy").asDouble();
             assertTrue(acc >= 0 && acc <= tokens && tokens <= 1, c.toString());
             if (config.equals("tiny-cpu")) {
-                double hit = c.get("needleChunkSelected").asDouble();
+                double hit = c.get("needleChunkSelected").asDouble(), weight = c.get("needleChunkWeight").asDouble();
                 assertTrue(hit >= 0 && hit <= 1, c.toString());
+                assertTrue(weight >= 0 && weight <= hit, "a weight only where selected, each at most 1: " + c);
             } else {
                 assertFalse(c.has("needleChunkSelected"), "a model without retrieval has no selection to report");
             }

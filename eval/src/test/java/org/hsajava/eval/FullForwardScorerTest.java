@@ -76,6 +76,15 @@ class FullForwardScorerTest {
                 assertEquals(Math.min(topk, row / chunk), sel.length, "row " + row);
                 for (int k : sel) assertTrue(k >= 0 && (k + 1) * chunk <= row, "chunk " + k + " lies wholly before row " + row);
                 assertEquals(sel.length, IntStream.of(sel).distinct().count(), "no chunk twice");
+                float[] w = s.selectedWeights(0, row);
+                assertEquals(sel.length, w.length, "one weight per selected chunk, row " + row);
+                double sum = 0;
+                for (float x : w) {
+                    assertTrue(x >= 0, "stick-breaking weights are not negative, row " + row);
+                    sum += x;
+                }
+                assertTrue(sum <= 1 + 1e-6, "stick-breaking weights sum to at most 1, row " + row + ": " + sum);
+                if (sel.length > 0) assertTrue(sum > 0, "random scores give the chosen chunks some weight, row " + row);
             }
         }
         ModelConfig swa = config("tiny-swa");

@@ -12,12 +12,12 @@ import java.util.function.Function;
  * Σ correct / Σ samples, so every sample weighs the same; the per-cell accuracies give the spread.
  * Cells that did not run are counted apart and keep their notes.
  */
-record Pooled(int cells, int samples, int correct, int answerTokens, int answerTokensCorrect, double needleSum, int needleSamples,
+record Pooled(int cells, int samples, int correct, int answerTokens, int answerTokensCorrect, double needleSum, double needleWeightSum, int needleSamples,
               double minAccuracy, double maxAccuracy, double seconds, long peakBytes, List<String> notes) {
 
     static Pooled of(List<CellResult> group) {
         int cells = 0, samples = 0, correct = 0, at = 0, atc = 0, needleSamples = 0;
-        double needle = 0, min = 1, max = 0, seconds = 0;
+        double needle = 0, needleWeight = 0, min = 1, max = 0, seconds = 0;
         long peak = 0;
         List<String> notes = new ArrayList<>();
         for (CellResult c : group) {
@@ -32,6 +32,7 @@ record Pooled(int cells, int samples, int correct, int answerTokens, int answerT
             atc += c.answerTokensCorrect();
             if (c.needleChunkSelected() != null) {
                 needle += c.needleChunkSelected() * c.samples();
+                needleWeight += (c.needleChunkWeight() == null ? 0 : c.needleChunkWeight()) * c.samples();
                 needleSamples += c.samples();
             }
             min = Math.min(min, c.accuracy());
@@ -39,7 +40,7 @@ record Pooled(int cells, int samples, int correct, int answerTokens, int answerT
             seconds += c.seconds();
             peak = Math.max(peak, c.peakMemoryBytes());
         }
-        return new Pooled(cells, samples, correct, at, atc, needle, needleSamples, min, max, seconds, peak, List.copyOf(notes));
+        return new Pooled(cells, samples, correct, at, atc, needle, needleWeight, needleSamples, min, max, seconds, peak, List.copyOf(notes));
     }
 
     boolean ran() { return samples > 0; }
@@ -54,7 +55,8 @@ record Pooled(int cells, int samples, int correct, int answerTokens, int answerT
         StringBuilder s = new StringBuilder(String.format(Locale.ROOT, "exact match %.1f%% (%d/%d)", 100 * accuracy(), correct, samples));
         if (cells > 1) s.append(String.format(Locale.ROOT, ", per cell %.0f–%.0f%% over %d cells", 100 * minAccuracy, 100 * maxAccuracy, cells));
         s.append(String.format(Locale.ROOT, "; answer tokens %.1f%%", 100 * answerTokenAccuracy()));
-        if (needleSamples > 0) s.append(String.format(Locale.ROOT, "; needle chunk selected %.0f%%", 100 * needleSum / needleSamples));
+        if (needleSamples > 0) s.append(String.format(Locale.ROOT, "; needle chunk selected %.0f%%, mean weight %.3f", 100 * needleSum / needleSamples,
+                needleWeightSum / needleSamples));
         s.append(String.format(Locale.ROOT, "; %.2f s", seconds));
         if (!notes.isEmpty()) s.append("; some cells not run: ").append(String.join("; ", notes));
         return s.toString();

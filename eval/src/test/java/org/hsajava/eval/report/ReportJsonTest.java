@@ -30,7 +30,7 @@ class ReportJsonTest {
             assertTrue(run.has(field), "run field " + field);
         JsonNode ok = run.get("cells").get(0), notRun = run.get("cells").get(12), ppl = run.get("cells").get(run.get("cells").size() - 3);
         for (String field : List.of("task", "length", "depth", "seed", "status", "samples", "correct", "accuracy", "answerTokens",
-                "answerTokensCorrect", "answerTokenAccuracy", "needleChunkSelected", "seconds", "peakMemoryBytes"))
+                "answerTokensCorrect", "answerTokenAccuracy", "needleChunkSelected", "needleChunkWeight", "seconds", "peakMemoryBytes"))
             assertTrue(ok.has(field), "accuracy cell field " + field + " in " + ok);
         assertFalse(ok.has("note") || ok.has("perplexity"), "fields that do not apply are left out: " + ok);
         assertEquals("not_run", notRun.get("status").asText(), notRun.toString());

@@ -25,7 +25,7 @@ final class SampleReports {
                             continue;
                         }
                         int correct = (int) Math.round(10 * Math.max(0, 1 - decay * Math.log(length / 1024.0 + depth) - (seed - 1) * 0.1));
-                        cells.add(CellResult.accuracy(task, length, depth, seed, 10, correct, 50, correct * 5, kind.equals("hsa") ? 0.8 : null, 1.5, 1L << 26));
+                        cells.add(CellResult.accuracy(task, length, depth, seed, 10, correct, 50, correct * 5, kind.equals("hsa") ? 0.8 : null, kind.equals("hsa") ? 0.25 : null, 1.5, 1L << 26));
                     }
                 }
             }
