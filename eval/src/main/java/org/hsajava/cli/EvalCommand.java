@@ -119,17 +119,24 @@ public final class EvalCommand implements Callable<Integer> {
             reports.add(runner.run(name, run.getValue(), state, text, date, commandLine));
         }
         progress.finish();
-        if (out != null) {
-            Files.createDirectories(out);
-            // through merge so that a baseline labelled like the model (say two "hsa" runs) gets a distinct label
-            EvalReport report = ReportJson.merge(List.of(EvalReport.of(date, commandLine, reports)), null, date, commandLine);
-            Path kept = ReportJson.keepPrevious(out.resolve(ReportJson.FILE));
-            if (kept != null) System.out.println("kept the previous report as " + kept);
-            ReportJson.write(report, out.resolve(ReportJson.FILE));
-            HtmlReport.write(report, out.resolve(HtmlReport.FILE));
-            System.out.println("wrote " + out.resolve(ReportJson.FILE) + " and " + out.resolve(HtmlReport.FILE));
-        }
+        if (out != null) writeReport(out, date, commandLine, reports);
         return 0;
+    }
+
+    /**
+     * Writes {@code report.json} and {@code report.html} of {@code reports} (the model first, then its
+     * baselines) into {@code out}, keeping an earlier {@code report.json} there; shared with {@code ./hsa demo}.
+     */
+    static EvalReport writeReport(Path out, String date, String commandLine, List<RunReport> reports) throws java.io.IOException {
+        Files.createDirectories(out);
+        // through merge so that a baseline labelled like the model (say two "hsa" runs) gets a distinct label
+        EvalReport report = ReportJson.merge(List.of(EvalReport.of(date, commandLine, reports)), null, date, commandLine);
+        Path kept = ReportJson.keepPrevious(out.resolve(ReportJson.FILE));
+        if (kept != null) System.out.println("kept the previous report as " + kept);
+        ReportJson.write(report, out.resolve(ReportJson.FILE));
+        HtmlReport.write(report, out.resolve(HtmlReport.FILE));
+        System.out.println("wrote " + out.resolve(ReportJson.FILE) + " and " + out.resolve(HtmlReport.FILE));
+        return report;
     }
 
     /** The checkpoint under study first, then the baselines, by label (null: the model's attention kind). */

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.hsajava.compute.Device;
@@ -56,11 +57,31 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--toy-bigram", description = "train the toy bigram model (embedding -> LM head) instead of the config's model: a smoke run of the training loop")
     boolean toyBigram;
 
+    @Option(names = "--minutes", paramLabel = "M",
+            description = "stop after M minutes at a step boundary, with a checkpoint (--resume continues the run; the schedule still spans the steps)")
+    Double minutes;
+
+    /** What one training call did. */
+    record Outcome(Path run, long completedSteps, long plannedSteps, boolean stoppedByTimeLimit, long parameterCount) {}
+
     @Override
     public Integer call() throws IOException {
-        PrintStream o = System.out;
         ConfigFile file = ConfigFile.read(config);
         TrainConfig train = steps == null ? file.train() : withSteps(file.train(), steps);
+        Path run = out != null ? out : resume != null ? resume : Path.of("runs", baseName(config));
+        train(file, train, run, device.device(), System.out);
+        return 0;
+    }
+
+    /**
+     * The body of {@code ./hsa train}, shared with {@code ./hsa demo}: trains {@code file}'s model with
+     * the {@code train} settings (the file's, or changed by the caller) into the run folder {@code run}
+     * on {@code d}, honouring this command's {@code --resume}, {@code --val-batches}, {@code --minutes}
+     * and {@code --toy-bigram}; {@link #config} only names the file in messages.
+     */
+    Outcome train(ConfigFile file, TrainConfig train, Path run, Device d, PrintStream o) throws IOException {
+        if (minutes != null && !(minutes > 0 && minutes < 1e6)) throw new IllegalArgumentException("--minutes must be > 0, got " + minutes);
+        if (valBatches < 0) throw new IllegalArgumentException("--val-batches must be >= 0, got " + valBatches);
         Tokenizer tokenizer = Tokenizers.create(train.tokenizer());
         ModelConfig model = file.model();
         if (!toyBigram) file.warnings().forEach(w -> o.println("warning: " + w));
@@ -68,12 +89,10 @@ public final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("vocab_size: " + model.vocabSize() + " is smaller than the " + tokenizer.name()
                     + " tokenizer's " + tokenizer.vocabSize() + " ids (in " + config + ")");
         }
-        Path run = out != null ? out : resume != null ? resume : Path.of("runs", baseName(config));
         Path checkpoints = run.resolve(Trainer.CHECKPOINTS);
         if (resume == null && Files.exists(checkpoints) && !new CheckpointStore(checkpoints, 1).steps().isEmpty()) {
             throw new IllegalStateException("run folder " + run + " already holds checkpoints; pass --resume " + run + " to continue it, or choose another --out");
         }
-        Device d = device.device();
         ModelConfig built = toyBigram ? BigramModel.config(model.vocabSize(), model.hiddenSize(), model.initializerRange()) : model;
         try (TrainableModel m = toyBigram ? BigramModel.create(built, d, train.batchSize(), train.seqLen(), train.seed())
                 : new DrtModel(model, ModelParameters.of(ParameterLayout.of(model)).initialize(train.seed()), d, train.batchSize(), train.seqLen());
@@ -85,19 +104,29 @@ public final class TrainCommand implements Callable<Integer> {
             }
             Files.createDirectories(run);
             Files.writeString(run.resolve("train-config.json"), new ConfigFile(file.description(), file.model(), train).toPrettyString());
-            o.printf(Locale.ROOT, "Training the %s model (%,d parameters) on %s: %d steps of %,d tokens; run folder %s%n",
-                    toyBigram ? "toy bigram" : model.attentionKind().jsonName(), m.parameters().layout().parameterCount(), d, train.steps(), train.tokensPerStep(), run);
+            long parameterCount = m.parameters().layout().parameterCount();
+            o.printf(Locale.ROOT, "Training the %s model (%,d parameters) on %s: %d steps of %,d tokens%s; run folder %s%n",
+                    toyBigram ? "toy bigram" : model.attentionKind().jsonName(), parameterCount, d, train.steps(), train.tokensPerStep(),
+                    minutes == null ? "" : String.format(Locale.ROOT, ", for at most %s", minutesText(minutes)), run);
             trainer.withConsole(o, ProgressBar.stdoutIsTerminal());
-            if (valBatches < 0) throw new IllegalArgumentException("--val-batches must be >= 0, got " + valBatches);
+            if (minutes != null) trainer.withTimeLimit(Duration.ofMillis(Math.round(minutes * 60_000)));
             if (valBatches > 0) trainer.withValidation(new MixedBatchSource(train, tokenizer, train.seqLen(), null, Split.Part.VALIDATION), valBatches);
             if (trainer.completedSteps() >= train.steps()) {
                 o.println("Nothing to do: the run already has " + trainer.completedSteps() + " of " + train.steps() + " steps.");
-                return 0;
+                return new Outcome(run, trainer.completedSteps(), train.steps(), false, parameterCount);
             }
             trainer.run();
+            if (trainer.stoppedByTimeLimit()) {
+                o.println("Stopped after " + minutesText(minutes) + " (--minutes) at step " + trainer.completedSteps() + " of " + train.steps()
+                        + "; continue with --resume " + run + ".");
+            }
             o.println("Done: " + trainer.completedSteps() + " steps; metrics in " + run.resolve(Trainer.METRICS_FILE) + ", checkpoints in " + checkpoints);
+            return new Outcome(run, trainer.completedSteps(), train.steps(), trainer.stoppedByTimeLimit(), parameterCount);
         }
-        return 0;
+    }
+
+    static String minutesText(double m) {
+        return m == Math.rint(m) ? String.format(Locale.ROOT, "%.0f min", m) : String.format(Locale.ROOT, "%.2f min", m);
     }
 
     static TrainConfig withSteps(TrainConfig t, long n) {

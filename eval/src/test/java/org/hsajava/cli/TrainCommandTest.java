@@ -60,6 +60,35 @@ class TrainCommandTest {
         assertEquals(10, Files.readAllLines(run.resolve(Trainer.METRICS_FILE)).size());
     }
 
+    /** --minutes stops at a step boundary with a checkpoint there; --resume then finishes the run. */
+    @Test
+    void minutesStopsTheRunWithACheckpointAndResumeFinishesIt() throws IOException {
+        Path cfg = smallConfig(), run = dir.resolve("timed");
+        CommandLine cl = HsaCli.commandLine();
+        cl.setErr(new PrintWriter(err, true));
+        java.io.PrintStream stdout = System.out;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        System.setOut(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+        int rc;
+        try {
+            // 6 ms: far less than one step, so the run stops after its first
+            rc = cl.execute("train", "--config", cfg.toString(), "--toy-bigram", "--device", "java", "--out", run.toString(), "--minutes", "0.0001");
+        } finally {
+            System.setOut(stdout);
+        }
+        String printed = captured.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, rc, err.toString());
+        assertTrue(printed.contains("Stopped after") && printed.contains("at step 1 of 4"), printed);
+        assertEquals(List.of(1L), new CheckpointStore(run.resolve(Trainer.CHECKPOINTS), 3).steps());
+        assertEquals(1, Files.readAllLines(run.resolve(Trainer.METRICS_FILE)).size());
+        assertEquals(0, hsa("train", "--config", cfg.toString(), "--toy-bigram", "--device", "java", "--resume", run.toString()), err.toString());
+        assertEquals(List.of(1L, 2L, 4L), new CheckpointStore(run.resolve(Trainer.CHECKPOINTS), 3).steps());
+        assertEquals(4, Files.readAllLines(run.resolve(Trainer.METRICS_FILE)).size());
+
+        assertEquals(2, hsa("train", "--config", cfg.toString(), "--toy-bigram", "--device", "java", "--out", dir.resolve("bad").toString(), "--minutes", "0"));
+        assertTrue(err.toString().contains("--minutes must be > 0"), err.toString());
+    }
+
     @Test
     void toyRunWritesMetricsAndCheckpointsAndResumes() throws IOException {
         Path cfg = smallConfig(), run = dir.resolve("run");

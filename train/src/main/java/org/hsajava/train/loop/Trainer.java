@@ -11,7 +11,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.Optional;
+import java.util.function.LongSupplier;
 import org.hsajava.compute.ExecutionPlan;
 import org.hsajava.compute.ImmutableTaskGraph;
 import org.hsajava.compute.TaskGraph;
@@ -43,9 +45,11 @@ import org.hsajava.train.optim.LrSchedule;
  *   <li>log (progress bar, {@code metrics.jsonl}) and, every {@code checkpoint_interval} steps and at
  *       the last step, a checkpoint (parameters, AdamW moments, data position, step).</li>
  * </ol>
- * Nothing depends on wall time or thread timing, so the same device, seed and data give the same
- * loss curve, and {@link #resume} continues a run bit for bit: the state after step N is exactly
- * parameters, moments, step and the data source's position.
+ * Nothing inside a step depends on wall time or thread timing, so the same device, seed and data give
+ * the same loss curve, and {@link #resume} continues a run bit for bit: the state after step N is
+ * exactly parameters, moments, step and the data source's position. Only where a run stops may depend
+ * on the clock ({@link #withTimeLimit}): it then stops at a step boundary as if that step were its
+ * last (validation and checkpoint included), so it resumes like any other run.
  */
 public final class Trainer implements AutoCloseable {
     public static final String METRICS_FILE = "metrics.jsonl", CHECKPOINTS = "checkpoints";
@@ -73,6 +77,9 @@ public final class Trainer implements AutoCloseable {
     private long lastSavedStep = -1;
     private long startNanos;
     private long tokensThisRun;
+    private Duration timeLimit;
+    private LongSupplier clock = System::nanoTime;
+    private boolean stoppedByTimeLimit;
 
     /** Called after every completed step (after its checkpoint, if any). */
     @FunctionalInterface
@@ -133,6 +140,27 @@ public final class Trainer implements AutoCloseable {
         this.validationBatches = batches;
         return this;
     }
+
+    /**
+     * Each {@link #runUntil} call stops once {@code limit} has passed since it started: at the end of
+     * the step during which the time ran out, with that step's validation and checkpoint as for a last
+     * step (so at least one step is taken). Null: no limit. The schedule still spans
+     * {@code train.steps}, so a stopped run can be resumed and finished.
+     */
+    public Trainer withTimeLimit(Duration limit) {
+        if (limit != null && limit.isNegative()) throw new IllegalArgumentException("time limit must be >= 0, got " + limit);
+        this.timeLimit = limit;
+        return this;
+    }
+
+    /** The clock (nanoseconds) behind the time limit and the logged elapsed time; tests replace it. */
+    Trainer withClock(LongSupplier nanoClock) {
+        this.clock = nanoClock;
+        return this;
+    }
+
+    /** Whether the last {@link #runUntil} stopped because of the time limit, before its last step. */
+    public boolean stoppedByTimeLimit() { return stoppedByTimeLimit; }
 
     /** The validation loss now (see {@link #withValidation}). */
     public double validate() {
@@ -212,18 +240,25 @@ public final class Trainer implements AutoCloseable {
     /** Trains until {@code train.steps}. */
     public void run() throws IOException { runUntil(train.steps()); }
 
-    /** Trains until {@code lastStep} steps are done (the schedule still spans {@code train.steps}). */
+    /**
+     * Trains until {@code lastStep} steps are done (the schedule still spans {@code train.steps}), or
+     * until the time limit ({@link #withTimeLimit}) runs out.
+     */
     public void runUntil(long lastStep) throws IOException {
         startStep = step + 1;
-        startNanos = System.nanoTime();
+        startNanos = clock.getAsLong();
         tokensThisRun = 0;
+        stoppedByTimeLimit = false;
+        long limitNanos = timeLimit == null ? Long.MAX_VALUE : saturatedNanos(timeLimit);
         ProgressBar bar = console == null ? null : new ProgressBar(console, terminal, lastStep);
         try {
             while (step < lastStep) {
                 StepMetrics m = trainStep();
-                if (validation != null && (step % train.evalInterval() == 0 || step == lastStep)) m = m.withValLoss(validate());
+                boolean timeUp = timeLimit != null && step < lastStep && clock.getAsLong() - startNanos >= limitNanos;  // a difference: nanoTime may wrap
+                boolean last = step == lastStep || timeUp;
+                if (validation != null && (step % train.evalInterval() == 0 || last)) m = m.withValLoss(validate());
                 appendMetrics(m);
-                Path saved = store != null && (step % train.checkpointInterval() == 0 || step == lastStep) ? saveCheckpoint() : null;
+                Path saved = store != null && (step % train.checkpointInterval() == 0 || last) ? saveCheckpoint() : null;
                 if (bar != null) {
                     bar.update(m, startStep);
                     if (saved != null) {
@@ -232,9 +267,21 @@ public final class Trainer implements AutoCloseable {
                     }
                 }
                 listener.afterStep(this, m);
+                if (timeUp) {
+                    stoppedByTimeLimit = true;
+                    break;
+                }
             }
         } finally {
             if (bar != null) bar.finish();
+        }
+    }
+
+    private static long saturatedNanos(Duration d) {
+        try {
+            return d.toNanos();
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE;
         }
     }
 
@@ -257,7 +304,7 @@ public final class Trainer implements AutoCloseable {
         step = t;
         long tokens = (long) train.gradAccumulation() * model.batch() * model.length();
         tokensThisRun += tokens;
-        double elapsed = (System.nanoTime() - startNanos) / 1e9;
+        double elapsed = (clock.getAsLong() - startNanos) / 1e9;
         return new StepMetrics(t, loss, lr, norm, tokens, elapsed > 0 ? tokensThisRun / elapsed : 0, elapsed, Double.NaN);
     }
 

@@ -124,6 +124,70 @@ class TrainerTest {
         }
     }
 
+    /**
+     * A time limit stops the run at a step boundary as if that step were the last: validation and a
+     * checkpoint at that step, nothing after it; resuming from it and finishing equals the
+     * uninterrupted run bit for bit. The clock is a fake one that advances one second per step.
+     */
+    @ParameterizedTest
+    @MethodSource("devices")
+    void aTimeLimitStopsCleanlyAtAStepBoundaryAndTheRunResumesExactly(Device d) throws IOException {
+        TrainConfig c = ToyRuns.config(2, 11, 8, 1, ToyRuns.corpus(dir), 5);
+        TrainConfig t = new TrainConfig(c.batchSize(), c.seqLen(), c.steps(), c.lr(), c.warmupSteps(), c.minLrRatio(), c.weightDecay(),
+                c.beta1(), c.beta2(), c.adamEps(), c.gradClip(), c.gradAccumulation(), c.seed(), c.tokenizer(), c.corpus(),
+                c.taskMix(), c.lossOn(), c.checkpointInterval(), c.keepCheckpoints(), 1000);
+        double[] straight;
+        try (Trainer tr = ToyRuns.trainer(d, t, null)) { straight = ToyRuns.losses(tr, 8); }
+
+        Path run = dir.resolve("timed");
+        long[] now = {0};
+        double[] first;
+        try (Trainer tr = ToyRuns.trainer(d, t, run)) {
+            tr.withValidation(validationSource(t), 1).withClock(() -> now[0]).withTimeLimit(java.time.Duration.ofMillis(2500));
+            List<Double> losses = new java.util.ArrayList<>();
+            tr.withListener((x, m) -> { losses.add(m.loss()); now[0] += 1_000_000_000L; });
+            tr.runUntil(8);
+            first = losses.stream().mapToDouble(Double::doubleValue).toArray();
+            // after step k the clock reads k - 1 s (the listener advances it after the check): 3 s >= 2.5 s after step 4
+            assertTrue(tr.stoppedByTimeLimit());
+            assertEquals(4, tr.completedSteps());
+        }
+        assertEquals(List.of(4L), new CheckpointStore(run.resolve(Trainer.CHECKPOINTS), 3).steps(), "a checkpoint at the stopping step (the interval is 5)");
+        List<String> lines = Files.readAllLines(run.resolve(Trainer.METRICS_FILE));
+        assertEquals(4, lines.size());
+        for (int i = 0; i < 4; i++) {
+            assertEquals(i == 3, new ObjectMapper().readTree(lines.get(i)).has("val_loss"), "only the stopping step is validated (the interval is 1000): " + lines.get(i));
+        }
+
+        double[] second;
+        try (Trainer tr = ToyRuns.trainer(d, t, run)) {
+            assertTrue(tr.resumeLatest());
+            tr.withTimeLimit(java.time.Duration.ofHours(1));
+            second = ToyRuns.losses(tr, 8);
+            assertTrue(!tr.stoppedByTimeLimit(), "reached its last step");
+            assertEquals(8, tr.completedSteps());
+        }
+        double[] joined = new double[8];
+        System.arraycopy(first, 0, joined, 0, 4);
+        System.arraycopy(second, 0, joined, 4, 4);
+        assertArrayEquals(straight, joined, 0.0);
+
+        // a zero limit still takes one step (and checkpoints it)
+        try (Trainer tr = ToyRuns.trainer(d, t, dir.resolve("zero"))) {
+            tr.withTimeLimit(java.time.Duration.ZERO).runUntil(8);
+            assertEquals(1, tr.completedSteps());
+            assertTrue(tr.stoppedByTimeLimit());
+        }
+        assertEquals(List.of(1L), new CheckpointStore(dir.resolve("zero").resolve(Trainer.CHECKPOINTS), 3).steps());
+        try (Trainer tr = ToyRuns.trainer(d, t, null)) {
+            assertThrows(IllegalArgumentException.class, () -> tr.withTimeLimit(java.time.Duration.ofSeconds(-1)));
+        }
+    }
+
+    private static MixedBatchSource validationSource(TrainConfig t) {
+        return new MixedBatchSource(t, org.hsajava.train.text.Tokenizers.create("byte"), t.seqLen(), null, org.hsajava.train.data.Split.Part.VALIDATION);
+    }
+
     @ParameterizedTest
     @MethodSource("devices")
     void nanStopsTheRunAndLeavesTheLastCheckpointIntact(Device d) throws IOException {
