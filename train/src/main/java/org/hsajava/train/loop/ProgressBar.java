@@ -13,13 +13,23 @@ public final class ProgressBar {
     private final boolean terminal;
     private final long total;
     private final long every;
+    private final double timeLimitSeconds;
     private boolean open;
 
     public ProgressBar(PrintStream out, boolean terminal, long total) {
+        this(out, terminal, total, Double.POSITIVE_INFINITY);
+    }
+
+    /**
+     * @param timeLimitSeconds the run stops after this many seconds of training even before
+     *                         {@code total} (the ETA is then the sooner of the two); infinity for none
+     */
+    public ProgressBar(PrintStream out, boolean terminal, long total, double timeLimitSeconds) {
         this.out = out;
         this.terminal = terminal;
         this.total = total;
         this.every = Math.max(1, total / 100);
+        this.timeLimitSeconds = timeLimitSeconds;
     }
 
     /** True when the JVM's stdout is an interactive console. */
@@ -32,7 +42,7 @@ public final class ProgressBar {
         long done = m.step() - firstStep + 1;
         double perStep = done > 0 ? m.elapsed() / done : 0;
         String text = String.format(Locale.ROOT, "step %d/%d  loss %.4f  lr %.2e  |g| %.3g  %s tok/s  ETA %s",
-                m.step(), total, m.loss(), m.lr(), m.gradNorm(), tokens(m.tokensPerS()), duration(perStep * (total - m.step())))
+                m.step(), total, m.loss(), m.lr(), m.gradNorm(), tokens(m.tokensPerS()), duration(eta(perStep * (total - m.step()), m.elapsed())))
                 + (m.evaluated() ? String.format(Locale.ROOT, "  val %.4f", m.valLoss()) : "");
         if (terminal) {
             int filled = (int) Math.min(WIDTH, WIDTH * m.step() / Math.max(1, total));
@@ -51,6 +61,11 @@ public final class ProgressBar {
             out.println();
             open = false;
         }
+    }
+
+    /** Seconds left: until the last step, or until the time limit when that comes first. */
+    double eta(double untilLastStep, double elapsed) {
+        return Math.min(untilLastStep, timeLimitSeconds - elapsed);
     }
 
     static String tokens(double perS) {

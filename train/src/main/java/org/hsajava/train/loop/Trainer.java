@@ -250,7 +250,8 @@ public final class Trainer implements AutoCloseable {
         tokensThisRun = 0;
         stoppedByTimeLimit = false;
         long limitNanos = timeLimit == null ? Long.MAX_VALUE : saturatedNanos(timeLimit);
-        ProgressBar bar = console == null ? null : new ProgressBar(console, terminal, lastStep);
+        ProgressBar bar = console == null ? null
+                : new ProgressBar(console, terminal, lastStep, timeLimit == null ? Double.POSITIVE_INFINITY : limitNanos / 1e9);
         try {
             while (step < lastStep) {
                 StepMetrics m = trainStep();
