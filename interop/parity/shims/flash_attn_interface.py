@@ -7,6 +7,9 @@ Key j is visible to query i (aligned bottom-right, i.e. query i sits at position
 then softmax(q.k * softmax_scale) v with softmax_scale = d^-0.5 by default: masked attention in the
 input dtype (fp32 here), materialising the [B, H, Lq, Lk] scores; a query that sees no key gets 0
 (FlashAttention's convention). Returns only the output tensor (some FA3 builds also return the lse).
+With a left window (sliding-window attention) the queries are processed in blocks against only the
+keys the block can see, so time and memory are O(Lq * window) rather than O(Lq * Lk): the same
+masked softmax (the keys left out would get exp(-inf) = 0), just not materialised.
 """
 import torch
 
@@ -23,9 +26,27 @@ def flash_attn_func(q, k, v, *args, softmax_scale=None, causal=False, window_siz
     scale = d ** -0.5 if softmax_scale is None else softmax_scale
     k = k.repeat_interleave(H // Hkv, dim=2)
     v = v.repeat_interleave(H // Hkv, dim=2)
+    left, right = window_size
+    if left >= 0 and (causal or right >= 0) and Lq > 2 * max(left, 1):
+        block = max(left, 64)
+        outputs = []
+        reach = min(0, right) if causal and right >= 0 else (0 if causal else right)  # last visible key - query
+        for q0 in range(0, Lq, block):
+            q1 = min(Lq, q0 + block)
+            k0 = max(0, q0 + (Lk - Lq) - left)
+            k1 = min(Lk, q1 - 1 + (Lk - Lq) + reach + 1)
+            outputs.append(_masked_attention(q[:, q0:q1], k[:, k0:k1], v[:, k0:k1], scale, causal, window_size,
+                                             q_offset=q0 + (Lk - Lq), k_offset=k0))
+        return torch.cat(outputs, dim=1)
+    return _masked_attention(q, k, v, scale, causal, window_size, q_offset=Lk - Lq, k_offset=0)
+
+
+def _masked_attention(q, k, v, scale, causal, window_size, q_offset, k_offset):
+    """softmax(q.k * scale, masked) v, query i at position i + q_offset, key j at j + k_offset."""
+    Lq, Lk = q.shape[1], k.shape[1]
     scores = torch.einsum("bqhd,bkhd->bhqk", q, k) * scale
-    i = torch.arange(Lq, device=q.device).view(Lq, 1) + (Lk - Lq)
-    j = torch.arange(Lk, device=q.device).view(1, Lk)
+    i = torch.arange(Lq, device=q.device).view(Lq, 1) + q_offset
+    j = torch.arange(Lk, device=q.device).view(1, Lk) + k_offset
     visible = torch.ones(Lq, Lk, dtype=torch.bool, device=q.device)
     left, right = window_size
     if causal:

@@ -16,6 +16,8 @@ import org.hsajava.train.checkpoint.CheckpointStore;
 import org.hsajava.train.data.Split;
 import org.hsajava.train.loop.MixedBatchSource;
 import org.hsajava.train.loop.ProgressBar;
+import org.hsajava.train.loop.BatchSource;
+import org.hsajava.train.loop.RecordingBatchSource;
 import org.hsajava.train.loop.Trainer;
 import org.hsajava.train.text.Tokenizer;
 import org.hsajava.train.text.Tokenizers;
@@ -61,6 +63,11 @@ public final class TrainCommand implements Callable<Integer> {
             description = "stop after M minutes at a step boundary, with a checkpoint (--resume continues the run; the schedule still spans the steps)")
     Double minutes;
 
+    @Option(names = "--record-batches", paramLabel = "FILE",
+            description = "write every micro-batch this run trains on (inputs, targets) to a safetensors file at the end: "
+                    + "for replaying the same rows elsewhere (interop/parity/train_parity.py)")
+    Path recordBatches;
+
     /** What one training call did. */
     record Outcome(Path run, long completedSteps, long plannedSteps, boolean stoppedByTimeLimit, long parameterCount) {}
 
@@ -93,10 +100,13 @@ public final class TrainCommand implements Callable<Integer> {
         if (resume == null && Files.exists(checkpoints) && !new CheckpointStore(checkpoints, 1).steps().isEmpty()) {
             throw new IllegalStateException("run folder " + run + " already holds checkpoints; pass --resume " + run + " to continue it, or choose another --out");
         }
+        MixedBatchSource rows = new MixedBatchSource(train, tokenizer, train.seqLen(), null);
+        RecordingBatchSource recorder = recordBatches == null ? null : new RecordingBatchSource(rows);
+        BatchSource data = recorder == null ? rows : recorder;
         ModelConfig built = toyBigram ? BigramModel.config(model.vocabSize(), model.hiddenSize(), model.initializerRange()) : model;
         try (TrainableModel m = toyBigram ? BigramModel.create(built, d, train.batchSize(), train.seqLen(), train.seed())
                 : new DrtModel(model, ModelParameters.of(ParameterLayout.of(model)).initialize(train.seed()), d, train.batchSize(), train.seqLen());
-             Trainer trainer = new Trainer(m, train, new MixedBatchSource(train, tokenizer, train.seqLen(), null), run)) {
+             Trainer trainer = new Trainer(m, train, data, run)) {
             if (resume != null) {
                 if (!resume.equals(run)) copyLatest(resume, run);
                 if (!trainer.resumeLatest()) throw new IllegalStateException("no complete checkpoint in " + resume.resolve(Trainer.CHECKPOINTS));
@@ -116,6 +126,10 @@ public final class TrainCommand implements Callable<Integer> {
                 return new Outcome(run, trainer.completedSteps(), train.steps(), false, parameterCount);
             }
             trainer.run();
+            if (recorder != null) {
+                recorder.write(recordBatches);
+                o.println("Recorded the " + recorder.microBatches() + " micro-batches of this run in " + recordBatches);
+            }
             if (trainer.stoppedByTimeLimit()) {
                 o.println("Stopped after " + minutesText(minutes) + " (--minutes) at step " + trainer.completedSteps() + " of " + train.steps()
                         + "; continue with --resume " + run + ".");

@@ -108,7 +108,7 @@ public final class Trainer implements AutoCloseable {
         ImmutableTaskGraph zero = new TaskGraph(ZERO_GRAPH).task("fill", Fill.FILL, params.allGrads(), n, 0f).snapshot();
         this.plan = new ExecutionPlan(zero, model.trainStep(), model.evalStep(), optimizer.gradNormGraph(), optimizer.stepGraph())
                 .withDevice(model.device());
-        plan.transferToDevice(params.all());
+        plan.transferToDevice(params.all(), optimizer.m(), optimizer.v()); // the moments start at 0; uploaded so that state() works before the first step
         this.store = runDir == null ? null : new CheckpointStore(runDir.resolve(CHECKPOINTS), train.keepCheckpoints());
         int rows = model.batch() * model.length();
         microInputs = new int[train.gradAccumulation()][rows];
@@ -198,7 +198,9 @@ public final class Trainer implements AutoCloseable {
         System.arraycopy(s.adamM(), 0, optimizer.m().f32(), 0, s.adamM().length);
         System.arraycopy(s.adamV(), 0, optimizer.v().f32(), 0, s.adamV().length);
         plan.transferToDevice(params.all(), optimizer.m(), optimizer.v());
-        data.restore(s.dataPosition());
+        // An empty position is a checkpoint that has drawn no rows yet (./hsa import writes one at step 0):
+        // this fresh source is already at the start.
+        if (s.dataPosition() != null && !s.dataPosition().isEmpty()) data.restore(s.dataPosition());
         step = s.step();
         lastSavedStep = step;
         dropMetricsAfter(step);

@@ -21,6 +21,8 @@ import org.hsajava.model.config.TrainConfig;
 import org.hsajava.train.checkpoint.CheckpointState;
 import org.hsajava.train.checkpoint.CheckpointStore;
 import org.hsajava.train.optim.LrSchedule;
+import org.hsajava.train.text.Tokenizers;
+import org.hsajava.train.toy.BigramModel;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -77,6 +79,48 @@ class TrainerTest {
                 c.beta1(), c.beta2(), c.adamEps(), c.gradClip(), c.gradAccumulation(), c.seed(), c.tokenizer(), c.corpus(),
                 mix, org.hsajava.model.config.LossTokens.ANSWERS, c.checkpointInterval(), c.keepCheckpoints(), c.evalInterval());
         checkResume(d, t, n);
+    }
+
+    /**
+     * A step-0 checkpoint with no data position (what {@code ./hsa import} writes: weights from
+     * elsewhere, fresh optimizer state) resumes into exactly the run a fresh trainer with those
+     * weights would take: the same rows, the same losses. The recorder sees those rows.
+     */
+    @ParameterizedTest
+    @MethodSource("devices")
+    void aStepZeroCheckpointWithoutDataPositionResumesAtTheStartOfTheData(Device d) throws IOException {
+        TrainConfig t = ToyRuns.config(2, 11, 4, 2, ToyRuns.corpus(dir), 100);
+        double[] fresh;
+        CheckpointState init;
+        try (Trainer tr = ToyRuns.trainer(d, t, null)) {
+            init = tr.state();
+            fresh = ToyRuns.losses(tr, 4);
+        }
+        Path run = dir.resolve("imported");
+        new CheckpointStore(run.resolve(Trainer.CHECKPOINTS), 3).save(new CheckpointState(init.model(), t, 0, new long[0], null,
+                init.parameters(), new float[init.parameters().length], new float[init.parameters().length]));
+        BigramModel m = BigramModel.create(BigramModel.config(ToyRuns.VOCAB, ToyRuns.DIM, 0.02), d, t.batchSize(), t.seqLen(), t.seed() + 1);
+        RecordingBatchSource recorder = new RecordingBatchSource(new MixedBatchSource(t, Tokenizers.create(t.tokenizer()), t.seqLen(), null));
+        double[] resumed;
+        try (Trainer tr = new Trainer(m, t, recorder, run)) {
+            assertTrue(tr.resumeLatest());
+            assertEquals(0, tr.completedSteps());
+            resumed = ToyRuns.losses(tr, 4);
+        }
+        assertArrayEquals(fresh, resumed, 0.0);
+        assertEquals(4 * 2, recorder.microBatches(), "4 steps of 2 micro-batches");
+        Path file = dir.resolve("rows.safetensors");
+        recorder.write(file);
+        var content = org.hsajava.train.checkpoint.Safetensors.read(file);
+        int[] inputs = content.get("inputs").toInts(), targets = content.get("targets").toInts();
+        assertArrayEquals(new long[] {8 * 2, 11}, content.get("inputs").shape());
+        MixedBatchSource again = new MixedBatchSource(t, Tokenizers.create(t.tokenizer()), t.seqLen(), null);
+        int[] in = new int[2 * 11], out = new int[2 * 11];
+        for (int b = 0; b < 8; b++) {
+            again.next(in, out, 2, 11);
+            assertArrayEquals(in, Arrays.copyOfRange(inputs, b * 22, b * 22 + 22), "inputs of micro-batch " + b);
+            assertArrayEquals(out, Arrays.copyOfRange(targets, b * 22, b * 22 + 22), "targets of micro-batch " + b);
+        }
     }
 
     private void checkResume(Device d, TrainConfig t, int n) throws IOException {
