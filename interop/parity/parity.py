@@ -123,6 +123,16 @@ def cross_entropy(logits, ids):
     return per_token.reshape(ids.shape), per_token.sum() / (labels != -100).sum()
 
 
+def effective_selection(indices, weights):
+    """The chunks a token really uses, most recent first: slots of weight 0 become -1 and go last.
+    Padding slots are 0-weight on both sides; with mask_slide_window their top-k also keeps chunks
+    inside the window (score -inf, weight 0, and sorted first by index) where ours pads."""
+    e = indices.clone()
+    e[weights == 0] = -1
+    e, order = e.sort(dim=-1, descending=True)
+    return e, weights.gather(-1, order)
+
+
 def compare(java, ref, ids, ref_selections):
     """Differences of `java` (a ./hsa score file) from `ref` (their logits)."""
     a = torch.from_numpy(java["logits"]).double()
@@ -147,11 +157,12 @@ def compare(java, ref, ids, ref_selections):
         w_java = torch.from_numpy(java[name + ".weights"]).double()
         if idx_java.shape != idx_ref.shape:
             raise RuntimeError(f"{name}: selection shapes differ: java {tuple(idx_java.shape)}, authors {tuple(idx_ref.shape)}")
-        differs = idx_java != idx_ref
+        (ej, wj), (er, wr) = effective_selection(idx_java, w_java), effective_selection(idx_ref, w_ref.double())
+        differs = ej != er
         slots_total += differs.numel()
         slots_differing += int(differs.sum())
         tokens_differing += int(differs.flatten(2).any(-1).sum())
-        weight_diff = max(weight_diff, (w_java - w_ref.double()).abs().max().item())
+        weight_diff = max(weight_diff, (wj - wr).abs().max().item())
     row.update(selection_tokens=sum(int(idx.flatten(2).shape[0] * idx.flatten(2).shape[1]) for idx, _ in ref_selections.values()),
                selection_slots=slots_total, selection_slots_differing=slots_differing,
                selection_tokens_differing=tokens_differing, max_abs_chunk_weight_diff=weight_diff)

@@ -33,7 +33,7 @@ __kernel void hsa_csr_keys(__global const int* indices, __global int* keys, __gl
     if (n >= B * H * L * K) return;
     const int k = n % K, t = (n / K) % L, bh = n / (K * L);
     const int b = bh / H, h = bh % H;
-    int e = (t0 + t) / S;
+    int e = t0 + t < 0 ? 0 : (t0 + t) / S;  // t0 may be negative (an eligibility lag)
     e = e < C ? e : C;
     const int valid = k < (e < K ? e : K);
     keys[n] = valid ? bh * C + indices[((b * L + t) * H + h) * K + k] : B * H * C;

@@ -32,9 +32,10 @@
 #define HSA_LT 32
 #endif
 
-// Number of chunks wholly in the past of position t (capped at the C chunks that exist).
+// Number of chunks wholly in the past of position t (capped at the C chunks that exist). t may be
+// negative (a caller's eligibility lag, see HsaSelection): no chunk then.
 static inline int hsasel_eligible(int t, int S, int C) {
-    int e = t / S;
+    int e = t < 0 ? 0 : t / S;
     return e < C ? e : C;
 }
 

@@ -74,6 +74,13 @@ class DrtModelGradientTest {
                      "num_kv_heads": 2, "num_upper_groups": 2, "num_upper_layers": 2, "chunk_size": 16, "chunk_topk": 2,
                      "encoder_layers": 0, "retrieval_dim": 32, "enable_softmax": true, "enable_softmax1": true,
                      "reset_hsa_residual": true, "enable_qk_norm": true, "enable_lmk_norm": true}""".formatted(common);
+            // The authors' mask_slide_window: only chunks starting W = 20 or more tokens back (c·16 <= t - 20).
+            case "hsa-mask" -> """
+                    {"attention_kind": "hsa", "vocab_size": 23, "hidden_size": 64, "intermediate_size": 40, "num_attention_heads": 4,
+                     "num_key_value_heads": 2, "sliding_window": 20, "rms_norm_eps": 1e-5, "layer_norm_epsilon": 1e-5,
+                     "max_position_embeddings": 64, "pad_token_id": 0, "tie_word_embeddings": true, "num_lower_layers": 1,
+                     "num_kv_heads": 1, "num_upper_groups": 1, "num_upper_layers": 1, "chunk_size": 16, "chunk_topk": 2,
+                     "encoder_layers": 1, "retrieval_dim": 16, "mask_slide_window": true}""";
             case "swa_only" -> """
                     {"attention_kind": "swa_only", %s, "tie_word_embeddings": false, "num_lower_layers": 3}""".formatted(common);
             case "full_causal" -> """
@@ -84,7 +91,7 @@ class DrtModelGradientTest {
 
     static Stream<Arguments> cases() {
         List<Arguments> out = new ArrayList<>();
-        for (String kind : new String[] {"hsa", "hsa-variant", "swa_only", "full_causal"}) {
+        for (String kind : new String[] {"hsa", "hsa-variant", "hsa-mask", "swa_only", "full_causal"}) {
             for (String dev : new String[] {"java", "opencl"}) out.add(Arguments.of(kind, dev));
         }
         return out.stream();

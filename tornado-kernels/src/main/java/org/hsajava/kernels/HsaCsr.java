@@ -53,7 +53,7 @@ public final class HsaCsr {
             .check(a -> {
                 for (String s : new String[] {"B", "L", "H", "S", "K"}) Checks.positive(a, s, false);
                 Checks.positive(a, "C", true);
-                Checks.positive(a, "t0", true);
+                HsaSelection.checkT0(a);
                 long n = (long) a.i("B") * a.i("L") * a.i("H") * a.i("K");
                 Checks.exactly(a, "indices", n);
                 Checks.atLeast(a, "keys", n);

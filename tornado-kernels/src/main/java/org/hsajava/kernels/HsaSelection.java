@@ -25,6 +25,9 @@ import org.hsajava.compute.java.Parallel;
  * {@link #eligible e(t) = min(C, t/S)} chunks and slot k is valid iff {@code k < min(K, e(t))}.
  * Training passes {@code t0 = 0, C = L/S}; streaming evaluation selects for the last few positions of
  * a long context with {@code t0 > 0}. Invalid slots hold index 0, score 0, weight 0, gradient 0.
+ * {@code t0} enters only this eligibility rule, so a model that wants chunks to lie further behind
+ * (the authors' {@code mask_slide_window}: {@code c·S <= t − W}) passes {@code t0 − lag}, which may
+ * be negative; positions below S then see no chunk.
  *
  * <p>Ranking: higher score first; on <b>equal scores the more recent chunk (larger index) wins</b>; a
  * NaN score ranks lowest but still fills a slot (so the NaN reaches the weights). The kept slots
@@ -55,8 +58,8 @@ public final class HsaSelection {
     private static final String SRC = "kernels/hsa_select.cl";
     private static final Map<String, KernelDef> CACHE = new ConcurrentHashMap<>();
 
-    /** Chunks wholly in the past of position t: {@code min(C, floor(t/S))}. */
-    public static int eligible(int t, int S, int C) { return Math.min(C, t / S); }
+    /** Chunks wholly in the past of position t: {@code min(C, floor(t/S))}, 0 for negative t. */
+    public static int eligible(int t, int S, int C) { return t < 0 ? 0 : Math.min(C, t / S); }
 
     /** Number of valid slots at position t. */
     public static int validSlots(int t, int S, int C, int K) { return Math.min(K, eligible(t, S, C)); }
@@ -262,8 +265,15 @@ public final class HsaSelection {
         Checks.positive(a, "H", false);
         Checks.positive(a, "C", true);
         Checks.positive(a, "S", false);
-        Checks.positive(a, "t0", true);
-        if ((long) a.i("t0") + a.i("L") > Integer.MAX_VALUE) throw new IllegalArgumentException("argument 't0' + 'L' overflows int positions");
+        checkT0(a);
+    }
+
+    /** {@code t0} may be negative (an eligibility lag) but {@code t0 + L} must be an int position. */
+    static void checkT0(KernelArgs a) {
+        long t0 = a.i("t0");
+        if (t0 + a.i("L") > Integer.MAX_VALUE || t0 <= Integer.MIN_VALUE / 2) {
+            throw new IllegalArgumentException("argument 't0' = " + t0 + " with L = " + a.i("L") + " is outside the int positions");
+        }
     }
 
     private static void checkK(int k) {

@@ -101,7 +101,8 @@ class HsaSelectionTest {
                 Shape.training(3, 67, 2, 5, 3, 48),      // primes; B=3, H=2
                 Shape.training(2, 131, 1, 3, 16, 64),    // K = 16, many chunks (43), more rows than one work-group
                 Shape.training(1, 97, 2, 2, 5, 128),     // dr = 128, chunks (48) not a multiple of the landmark tile
-                new Shape(2, 29, 2, 40, 7, 6, 32, 250)); // a window of positions (t0 > 0) against 40 chunks
+                new Shape(2, 29, 2, 40, 7, 6, 32, 250),  // a window of positions (t0 > 0) against 40 chunks
+                new Shape(2, 83, 1, 16, 5, 3, 32, -48)); // t0 < 0: an eligibility lag (mask_slide_window passes -(W - S))
         if (small) all = all.filter(s -> s.rows() * s.C <= 20000);
         return all.flatMap(s -> Stream.of(Arguments.of(s, WeightMode.SOFTMAX), Arguments.of(s, WeightMode.STICK)));
     }
@@ -148,6 +149,9 @@ class HsaSelectionTest {
         for (int row = 0; row < s.rows(); row++) {
             int h = row % s.H, i = (row / s.H) % s.L, b = row / (s.H * s.L);
             int e = HsaSelection.eligible(s.t0 + i, s.S, s.C), n = s.valid(i);
+            int wholly = 0; // independently: chunks that end at or before position t0 + i
+            for (int c = 0; c < s.C; c++) if ((c + 1) * s.S <= s.t0 + i) wholly++;
+            assertEquals(wholly, e, "row " + row + ": eligible chunks at position " + (s.t0 + i));
             double[] all = new double[e];
             for (int c = 0; c < e; c++) all[c] = score(s, qr, lm, b, i, h, c);
             boolean[] chosen = new boolean[e];

@@ -35,7 +35,8 @@ public record HsaConfig(
         boolean hsaOnly,
         boolean qkNorm,
         boolean lmkNorm,
-        boolean encPrenorm) {
+        boolean encPrenorm,
+        boolean maskSlideWindow) {
 
     /** Chunk sizes the kernels are built for (powers of two, one warp-friendly tile each). */
     public static final int[] CHUNK_SIZES = {16, 32, 64, 128};
@@ -44,7 +45,7 @@ public record HsaConfig(
     static final String[] JSON_NAMES = {
         "num_kv_heads", "num_upper_groups", "num_upper_layers", "chunk_size", "chunk_topk", "enable_softmax",
         "enable_softmax1", "encoder_layers", "retrieval_dim", "reset_hsa_residual", "hsa_only", "enable_qk_norm",
-        "enable_lmk_norm", "enc_prenorm"
+        "enable_lmk_norm", "enc_prenorm", "mask_slide_window"
     };
 
     public HsaConfig {
@@ -94,7 +95,8 @@ public record HsaConfig(
                 f.bool("hsa_only", true),
                 f.bool("enable_qk_norm", false),
                 f.bool("enable_lmk_norm", false),
-                f.bool("enc_prenorm", false));
+                f.bool("enc_prenorm", false),
+                f.bool("mask_slide_window", false));
     }
 
     void write(ObjectNode o) {
@@ -112,5 +114,15 @@ public record HsaConfig(
         o.put("enable_qk_norm", qkNorm);
         o.put("enable_lmk_norm", lmkNorm);
         o.put("enc_prenorm", encPrenorm);
+        o.put("mask_slide_window", maskSlideWindow);
     }
+
+    /**
+     * How many tokens a chunk must lie behind the query, beyond being wholly in the past, to be
+     * eligible: 0, or with {@code mask_slide_window} the authors' {@code W − S}, so that chunk c is
+     * eligible for position t iff {@code c·S ≤ t − W} (only chunks wholly outside the sliding window,
+     * which the local attention already covers). The selection kernels take it as a shift of the
+     * position: they are called with {@code t0 − lag}.
+     */
+    public int eligibilityLag(int slidingWindow) { return maskSlideWindow ? slidingWindow - chunkSize : 0; }
 }

@@ -91,6 +91,10 @@ public record ModelConfig(
             if (numAttentionHeads % hsa.numKvHeads() != 0) {
                 throw new ConfigException("num_attention_heads", numAttentionHeads + " is not divisible by num_kv_heads " + hsa.numKvHeads());
             }
+            if (hsa.maskSlideWindow() && slidingWindow < hsa.chunkSize()) {
+                throw new ConfigException("mask_slide_window", "needs sliding_window >= chunk_size (" + hsa.chunkSize() + "), got " + slidingWindow
+                        + ": with a smaller window the rule c*S <= t - W would make chunks that end after t eligible");
+            }
             if (hsa.encoderLayers() > 0 && encoderIntermediateSize(hiddenSize) == 0) {
                 throw new ConfigException("hidden_size", "must be >= 24 when encoder_layers > 0 (the encoder MLP width "
                         + "int(D*8/3 // 64 * 64) would be 0), got " + hiddenSize);
@@ -136,8 +140,9 @@ public record ModelConfig(
         if (authors == null || !authors.isObject()) throw new ConfigException("config.json", "must be a JSON object");
         requireNeutral(authors, "rope_scaling", n -> n.isNull());
         requireNeutral(authors, "partial_rotary_factor", n -> n.asDouble() == 1.0);
+        requireNeutral(authors, "slide_window", n -> n.asInt() <= authors.path("sliding_window").asInt(0)); // they use max(slide_window, sliding_window)
         requireNeutral(authors, "hidden_act", n -> n.asText().equals("silu") || n.asText().equals("swish"));
-        for (String flag : new String[] {"singlehead_retrieval", "enable_pos_decay", "mask_slide_window", "skip_hsa"}) {
+        for (String flag : new String[] {"singlehead_retrieval", "enable_pos_decay", "skip_hsa"}) {
             requireNeutral(authors, flag, n -> !n.asBoolean());
         }
         if (authors.path("encoder_layers").asInt(0) > 0 && authors.has("enable_enc_cls") && !authors.get("enable_enc_cls").asBoolean()) {
@@ -253,7 +258,7 @@ public record ModelConfig(
             hsa.write(o);
         } else {
             // No chunk memory: the authors' DRTModel builds only the lower SWA layers when num_upper_groups == 0.
-            new HsaConfig(1, 1, 0, 64, 8, ChunkWeightMode.STICK_BREAKING, false, 0, 64, true, true, false, false, false).write(o);
+            new HsaConfig(1, 1, 0, 64, 8, ChunkWeightMode.STICK_BREAKING, false, 0, 64, true, true, false, false, false, false).write(o);
             o.put("num_upper_groups", 0);
         }
         o.put("enable_enc_cls", hsa != null && hsa.encoderCls());
@@ -275,7 +280,6 @@ public record ModelConfig(
         o.put("singlehead_retrieval", false);
         o.put("enable_pos_decay", false);
         o.put("enable_gumbel_noise", false);
-        o.put("mask_slide_window", false);
         o.put("encoder_dropout", 0.0);
         o.put("inference_segment", -1);
         o.put("flash_inference", false);

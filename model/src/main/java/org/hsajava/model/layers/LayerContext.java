@@ -31,6 +31,17 @@ public record LayerContext(ModelConfig config, ModelParameters params, Device de
     /** The position of row 0 as a kernel argument: the scalar, or the constant 0. */
     public Object positionArgument() { return positionStart == null ? (Object) 0 : positionStart; }
 
+    /**
+     * The position argument of the selection kernels: the position of row 0 minus the model's
+     * eligibility lag ({@link org.hsajava.model.config.HsaConfig#eligibilityLag}; 0 unless
+     * {@code mask_slide_window}), a constant or a scalar that follows {@link #positionStart}.
+     */
+    public Object retrievalPositionArgument() {
+        int lag = config.hsa() == null ? 0 : config.hsa().eligibilityLag(config.slidingWindow());
+        if (positionStart == null) return -lag;
+        return lag == 0 ? positionStart : Scalar.offsetOf(positionStart, -lag);
+    }
+
     /** The same context for another sequence length (same position scalar). */
     public LayerContext withLength(int newLength) { return new LayerContext(config, params, device, batch, newLength, positionStart); }
 }

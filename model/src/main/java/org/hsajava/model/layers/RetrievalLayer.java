@@ -22,6 +22,7 @@ import org.hsajava.model.config.HsaConfig;
  *   qr      = ln(pre_norm(h))                       [B, L, Hk, dr],  dr = R / Hk, pre_norm eps 1e-6
  *   (qr, lm = lmk_q_norm(qr), lmk_k_norm(lm)        per head, eps 1e-6, if enable_lmk_norm)
  *   s[t,c]  = qr[t] · lm[c] / sqrt(dr)               chunk c eligible iff (c+1)·S ≤ t
+ *                                                    (mask_slide_window: iff c·S ≤ t − W)
  *   indices = top-K' eligible chunks by score, most recent first; K' = min(K, C), C = floor(L / S)
  *   weights = stick-breaking (enable_softmax false) or softmax (true) over the valid slots
  * </pre>
@@ -45,6 +46,7 @@ public final class RetrievalLayer implements Layer {
     private final Device device;
     private final int B, L, D, Hk, dr, R, S, C, K, rows;
     private final HsaSelection.WeightMode mode;
+    private final int t0;  // the selection kernels' position of row 0: 0, or minus the mask_slide_window lag
     private final boolean lmkNorm;
 
     private final Tensor h, dh, landmarks, dLandmarks;
@@ -82,6 +84,7 @@ public final class RetrievalLayer implements Layer {
             throw new IllegalArgumentException(name + ": length " + L + " is shorter than chunk_size " + S + ": no complete chunk, nothing to retrieve");
         }
         this.K = Math.min(hc.chunkTopk(), C);
+        this.t0 = (Integer) ctx.retrievalPositionArgument();
         this.mode = hc.weightMode() == ChunkWeightMode.SOFTMAX ? HsaSelection.WeightMode.SOFTMAX : HsaSelection.WeightMode.STICK;
         this.lmkNorm = hc.lmkNorm();
 
@@ -149,9 +152,9 @@ public final class RetrievalLayer implements Layer {
             g.task(n + "lmkKNorm", RmsNorm.FORWARD, landmarks, kNormW, lmn, rstdK, B * C * Hk, dr, EPS);
         }
         ChunkSelection s = selection;
-        g.task(n + "topK", HsaSelection.topK(dr, K), qrn, lmn, s.indices(), scores, B, L, Hk, C, S, 0);
-        g.task(n + "weights", HsaSelection.weights(mode, K), scores, s.weights(), B, L, Hk, C, S, 0);
-        HsaCsr.addBuildTasks(g, n + "csr", s.indices(), s.chunkStart(), s.entries(), B, L, Hk, C, S, 0, K);
+        g.task(n + "topK", HsaSelection.topK(dr, K), qrn, lmn, s.indices(), scores, B, L, Hk, C, S, t0);
+        g.task(n + "weights", HsaSelection.weights(mode, K), scores, s.weights(), B, L, Hk, C, S, t0);
+        HsaCsr.addBuildTasks(g, n + "csr", s.indices(), s.chunkStart(), s.entries(), B, L, Hk, C, S, t0, K);
         // The HSA layer's backward accumulates into dweights; this step starts it from zero.
         g.task(n + "zeroDweights", Fill.FILL, s.dweights(), rows * Hk * K, 0f);
     }
@@ -160,9 +163,9 @@ public final class RetrievalLayer implements Layer {
     public void backward(TaskGraph g) {
         String n = name + ".";
         ChunkSelection s = selection;
-        g.task(n + "dScores", HsaSelection.weightsBackward(mode, K), scores, s.weights(), s.dweights(), dScores, B, L, Hk, C, S, 0);
+        g.task(n + "dScores", HsaSelection.weightsBackward(mode, K), scores, s.weights(), s.dweights(), dScores, B, L, Hk, C, S, t0);
         // Scores s = qr·lm·scale with the selection fixed: dqr per token, dlm per chunk through the CSR.
-        g.task(n + "dQr", HsaSelection.queryBackward(dr, K), dScores, s.indices(), lmn, dQrUsed, B, L, Hk, C, S, 0);
+        g.task(n + "dQr", HsaSelection.queryBackward(dr, K), dScores, s.indices(), lmn, dQrUsed, B, L, Hk, C, S, t0);
         g.task(n + "dLandmarks", HsaSelection.landmarkBackward(dr, K), dScores, qrn, s.chunkStart(), s.entries(), dLmUsed, B, L, Hk, C);
         if (lmkNorm) {
             g.task(n + "lmkQNormDx", RmsNorm.BACKWARD_DX, dQrUsed, qr, qNormW, rstdQ, dQr, rows * Hk, dr);

@@ -60,7 +60,7 @@ final class MemoryRetrieval {
         this.dr = hc.retrievalHeadDim();
         this.S = hc.chunkSize();
         this.C = memory.capacity();
-        this.t0 = ctx.positionArgument();
+        this.t0 = ctx.retrievalPositionArgument();
         if (Arrays.stream(HsaSelection.SUPPORTED_DR).noneMatch(x -> x == dr)) {
             throw new ConfigException("retrieval_dim", "retrieval_dim / num_kv_heads = " + dr + " is not a retrieval head size the selection kernels support "
                     + Arrays.toString(HsaSelection.SUPPORTED_DR));

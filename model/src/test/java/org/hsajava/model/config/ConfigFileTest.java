@@ -88,6 +88,27 @@ class ConfigFileTest {
         assertMessage(rejects(t), "train.learning_rate", "unknown field", "lr");
     }
 
+    /** The authors' mask_slide_window: read, written back to their config.json, and refused with a window below S. */
+    @Test
+    void maskSlideWindowNeedsAWindowOfAtLeastOneChunk() throws IOException {
+        ObjectNode r = tiny();
+        r.put("mask_slide_window", true);
+        ModelConfig m = ConfigFile.fromJson(r).model();
+        assertTrue(m.hsa().maskSlideWindow());
+        assertEquals(64 - 16, m.hsa().eligibilityLag(m.slidingWindow()));
+        assertEquals(0, ConfigFile.read(CONFIGS.resolve("tiny-cpu.json")).model().hsa().eligibilityLag(64));
+        ObjectNode theirs = m.toAuthorsConfigJson();
+        assertTrue(theirs.get("mask_slide_window").booleanValue());
+        assertEquals(m, ModelConfig.fromAuthorsConfigJson(theirs));
+        theirs.put("slide_window", 64); // theirs: max(slide_window, sliding_window)
+        assertEquals(m, ModelConfig.fromAuthorsConfigJson(theirs));
+        theirs.put("slide_window", 128);
+        ConfigException e = assertThrows(ConfigException.class, () -> ModelConfig.fromAuthorsConfigJson(theirs));
+        assertMessage(e, "slide_window", "does not model");
+        r.put("sliding_window", 8);
+        assertMessage(rejects(r), "mask_slide_window", "needs sliding_window >= chunk_size (16), got 8");
+    }
+
     @Test
     void chunkSizeMustBeOneOfTheSupported() throws IOException {
         ObjectNode r = tiny();

@@ -52,7 +52,7 @@ class ParameterInitTest {
                 c.padTokenId(), c.maxPositionEmbeddings(),
                 new HsaConfig(h.numKvHeads(), h.numUpperGroups(), h.numUpperLayers(), h.chunkSize(), h.chunkTopk(), h.weightMode(),
                         h.softmaxOffByOne(), h.encoderLayers(), h.retrievalDim(), h.bypassResidual(), h.hsaOnly(), true,
-                        h.lmkNorm(), h.encPrenorm()));
+                        h.lmkNorm(), h.encPrenorm(), h.maskSlideWindow()));
         ParameterLayout l2 = ParameterLayout.of(withQkNorm);
         assertTrue(l2.specs().size() > l.specs().size());
         float[] a = ParameterInit.create(l, 5), b = ParameterInit.create(l2, 5);

@@ -20,7 +20,7 @@ class ParameterLayoutTest {
     /** D=24, HQ=2 (hd=12), Hs=1, Hk=1, one encoder layer (Ie = int(24*8/3//64*64) = 64), tied embeddings. */
     static ModelConfig withEncoder() {
         HsaConfig h = new HsaConfig(1, 1, 1, 16, 2, ChunkWeightMode.STICK_BREAKING, false, 1, 16,
-                true, true, false, false, false);
+                true, true, false, false, false, false);
         return new ModelConfig(AttentionKind.HSA, 10, 24, 40, 2, 1, 12, 1, 8, 10000, 1e-6, 1e-5, 0.02,
                 true, false, WeightDType.FLOAT32, 0, 64, h);
     }
@@ -28,7 +28,7 @@ class ParameterLayoutTest {
     /** No encoder, two groups with no SWA layers, untied, and every optional tensor switched on. */
     static ModelConfig everyOption() {
         HsaConfig h = new HsaConfig(2, 2, 0, 16, 2, ChunkWeightMode.SOFTMAX, true, 0, 16,
-                false, false, true, true, true);
+                false, false, true, true, true, false);
         return new ModelConfig(AttentionKind.HSA, 10, 24, 40, 2, 2, 12, 0, 8, 10000, 1e-6, 1e-5, 0.05,
                 false, true, WeightDType.FLOAT32, 0, 64, h);
     }

@@ -39,7 +39,7 @@ class ChunkingLayerTest {
      */
     static ModelConfig config(int encoderLayers, boolean encPrenorm, boolean qkNorm) {
         HsaConfig h = new HsaConfig(1, 1, 1, 16, 2, ChunkWeightMode.STICK_BREAKING, false, encoderLayers, 16,
-                true, true, qkNorm, false, encPrenorm);
+                true, true, qkNorm, false, encPrenorm, false);
         return new ModelConfig(AttentionKind.HSA, 16, 32, 48, 4, 2, 8, 1, 8, 10000, 1e-6, 1e-5, 0.02,
                 true, false, WeightDType.FLOAT32, 0, 64, h);
     }

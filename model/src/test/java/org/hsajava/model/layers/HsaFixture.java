@@ -27,7 +27,7 @@ final class HsaFixture {
         int r() { return 16 * hk; } // dr = 16, the smallest retrieval head size the selection kernels support
 
         HsaRef.Dims dims() {
-            return new HsaRef.Dims(batch, length, D, HQ, hk, HD, r(), S, Math.min(TOPK, length / S), I, softmax, n, bypass, qkNorm, lmkNorm);
+            return new HsaRef.Dims(batch, length, D, HQ, hk, HD, r(), S, Math.min(TOPK, length / S), I, softmax, n, bypass, qkNorm, lmkNorm, 0);
         }
 
         ModelConfig config() {

@@ -32,7 +32,7 @@ class SwaBlocksTest {
     static final String HSA_LAYER = "backbone.layers.2.";
 
     static ModelConfig hsaConfig() {
-        HsaConfig h = new HsaConfig(1, 1, 0, 16, 2, ChunkWeightMode.STICK_BREAKING, false, 0, 16, true, false, false, false, false);
+        HsaConfig h = new HsaConfig(1, 1, 0, 16, 2, ChunkWeightMode.STICK_BREAKING, false, 0, 16, true, false, false, false, false, false);
         return new ModelConfig(AttentionKind.HSA, 19, D, INTER, 4, 2, D / 4, 0, 4, 500, 1e-5, 1e-5, 0.02, true, true,
                 WeightDType.FLOAT32, 0, 128, h);
     }

@@ -91,6 +91,7 @@ public final class DrtReference {
         int s = hsa.chunkSize();
         return new HsaRef.Dims(batch, length, config.hiddenSize(), config.numAttentionHeads(), hsa.numKvHeads(), config.headDim(),
                 hsa.retrievalDim(), s, Math.min(hsa.chunkTopk(), length / s), config.intermediateSize(),
-                hsa.weightMode() == ChunkWeightMode.SOFTMAX, hsa.softmaxOffByOne() ? 1 : 0, hsa.bypassResidual(), hsa.qkNorm(), hsa.lmkNorm());
+                hsa.weightMode() == ChunkWeightMode.SOFTMAX, hsa.softmaxOffByOne() ? 1 : 0, hsa.bypassResidual(), hsa.qkNorm(), hsa.lmkNorm(),
+                hsa.maskSlideWindow() ? config.slidingWindow() : 0);
     }
 }

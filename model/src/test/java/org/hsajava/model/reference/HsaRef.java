@@ -14,15 +14,28 @@ public final class HsaRef {
     public static final double EPS = 1e-6;
 
     /**
-     * Shapes and switches. {@code K} is the number of slots K' = min(chunk_topk, C).
+     * Shapes and switches. {@code K} is the number of slots K' = min(chunk_topk, C); {@code maskWindow}
+     * is the sliding window W when the authors' {@code mask_slide_window} is on, else 0.
      */
     public record Dims(int B, int L, int D, int HQ, int Hk, int hd, int R, int S, int K, int I,
-                       boolean softmax, int n, boolean bypass, boolean qkNorm, boolean lmkNorm) {
+                       boolean softmax, int n, boolean bypass, boolean qkNorm, boolean lmkNorm, int maskWindow) {
         public int C() { return L / S; }
         public int dr() { return R / Hk; }
         public int rows() { return B * L; }
-        /** Valid slots of position t: min(K', number of complete chunks wholly before t). */
-        public int valid(int t) { return Math.min(K, Math.min(C(), t / S)); }
+
+        /**
+         * Chunks position t may retrieve, counted one by one with the authors' two rules (their
+         * RetrievalLayer mask): chunk c ends at or before t ((c+1)·S ≤ t), or with mask_slide_window
+         * it starts W or more tokens back (c·S ≤ t − W). Eligible chunks are always a prefix 0..e−1.
+         */
+        public int eligible(int t) {
+            int e = 0;
+            for (int c = 0; c < C(); c++) if (maskWindow > 0 ? c * S <= t - maskWindow : (c + 1) * S <= t) e++;
+            return e;
+        }
+
+        /** Valid slots of position t: min(K', eligible chunks). */
+        public int valid(int t) { return Math.min(K, eligible(t)); }
     }
 
     /** A selection: indices {@code [B, L, Hk, K]} and the smallest score gap between a kept and a dropped chunk. */
@@ -70,7 +83,7 @@ public final class HsaRef {
         double margin = Double.POSITIVE_INFINITY;
         for (int b = 0; b < d.B(); b++) {
             for (int t = 0; t < d.L(); t++) {
-                int eligible = Math.min(d.C(), t / d.S()), nv = d.valid(t);
+                int eligible = d.eligible(t), nv = d.valid(t);
                 for (int h0 = 0; h0 < d.Hk(); h0++) {
                     double[] s = new double[eligible];
                     Integer[] order = new Integer[eligible];
