@@ -65,7 +65,20 @@ public final class HsaAttention {
      * (n = 0 or 1: the softmax off-by-one; scale normally 1/sqrt(D)). Writes o and lse.
      */
     public static KernelDef forward(int d, int s, int g) {
-        return CACHE.computeIfAbsent("fwd/" + d + "/" + s + "/" + g, key -> withDefines(KernelDef.builder("hsa_attn_fwd", SRC), Kind.FWD, d, s, g)
+        return CACHE.computeIfAbsent("fwd/" + d + "/" + s + "/" + g, key -> forwardDef(d, s, g, false));
+    }
+
+    /**
+     * {@link #forward} compiled for the tensor-core path with its three PTX instructions emulated in
+     * portable OpenCL C ({@code -DHSA_TC=1 -DHSA_TC_EMULATE=1}): runs on any device (slowly), so that
+     * tests on PoCL check the fragment bookkeeping of the NVIDIA path. TF32 rounding is emulated too.
+     */
+    static KernelDef forwardTcEmulated(int d, int s, int g) {
+        return CACHE.computeIfAbsent("fwdtcemu/" + d + "/" + s + "/" + g, key -> forwardDef(d, s, g, true));
+    }
+
+    private static KernelDef forwardDef(int d, int s, int g, boolean tcEmulated) {
+        return withDefines(KernelDef.builder("hsa_attn_fwd", SRC), Kind.FWD, d, s, g, tcEmulated)
                 .in("q", F32).in("k", F32).in("v", F32).in("indices", I32).in("weights", F32)
                 .out("o", F32).out("lse", F32)
                 .intArg("B").intArg("L").intArg("HQ").intArg("H").intArg("K").intArg("n").floatArg("scale")
@@ -79,7 +92,7 @@ public final class HsaAttention {
                 })
                 .grid(a -> perToken(Dims.of(a, d, s, g), wg(Kind.FWD)))
                 .java(a -> forwardJava(a, Dims.of(a, d, s, g)))
-                .build());
+                .build();
     }
 
     /**
@@ -90,7 +103,16 @@ public final class HsaAttention {
      * (the selection kernels' rule). With {@code t0 = 0, C = L/S} it is {@link #forward}.
      */
     public static KernelDef forwardAt(int d, int s, int g) {
-        return CACHE.computeIfAbsent("fwdat/" + d + "/" + s + "/" + g, key -> withDefines(KernelDef.builder("hsa_attn_fwd_at", SRC), Kind.FWD, d, s, g)
+        return CACHE.computeIfAbsent("fwdat/" + d + "/" + s + "/" + g, key -> forwardAtDef(d, s, g, false));
+    }
+
+    /** {@link #forwardAt} on the emulated tensor-core path (see {@link #forwardTcEmulated}). */
+    static KernelDef forwardAtTcEmulated(int d, int s, int g) {
+        return CACHE.computeIfAbsent("fwdattcemu/" + d + "/" + s + "/" + g, key -> forwardAtDef(d, s, g, true));
+    }
+
+    private static KernelDef forwardAtDef(int d, int s, int g, boolean tcEmulated) {
+        return withDefines(KernelDef.builder("hsa_attn_fwd_at", SRC), Kind.FWD, d, s, g, tcEmulated)
                 .in("q", F32).in("k", F32).in("v", F32).in("indices", I32).in("weights", F32)
                 .out("o", F32).out("lse", F32)
                 .intArg("B").intArg("L").intArg("HQ").intArg("H").intArg("K").intArg("n").floatArg("scale").intArg("t0").intArg("C")
@@ -107,7 +129,7 @@ public final class HsaAttention {
                 })
                 .grid(a -> perToken(Dims.at(a, d, s, g), wg(Kind.FWD)))
                 .java(a -> forwardJava(a, Dims.at(a, d, s, g)))
-                .build());
+                .build();
     }
 
     /**
@@ -221,6 +243,11 @@ public final class HsaAttention {
 
         private static int ntRows(int wg, int na, int nb) { return Math.ceilDiv(na, wg / (nb / 4)); }
         private static int nnRows(int wg, int na, int d) { return Math.ceilDiv(na, wg / (d / 4)); }
+    }
+
+    private static KernelDef.Builder withDefines(KernelDef.Builder b, Kind kind, int d, int s, int g, boolean tcEmulated) {
+        KernelDef.Builder r = withDefines(b, kind, d, s, g);
+        return tcEmulated ? r.define("HSA_TC", 1).define("HSA_TC_EMULATE", 1) : r;
     }
 
     private static KernelDef.Builder withDefines(KernelDef.Builder b, Kind kind, int d, int s, int g) {
