@@ -242,15 +242,15 @@ static inline void hsa_attn_fwd_body(__global const float* q, __global const flo
 
 // ---------------------------------------------------------------- forward on tensor cores (NVIDIA)
 //
-// With -DHSA_TC=1 (the OpenCL backend passes it on NVIDIA GPUs of compute capability 8.0 or more
-// unless tensor cores are switched off: org.hsajava.compute.opencl.TensorCores) the forward runs
+// With -DHSA_TC=1 (HsaAttention's variant of the forward for NVIDIA GPUs of compute capability 8.0
+// or more, unless tensor cores are switched off: org.hsajava.compute.opencl.TensorCores) the forward runs
 // its two products, S = Q K^T and O += P V, on TF32 tensor cores: mma.sync m16n8k8 (TF32 inputs
 // rounded with cvt.rna, fp32 accumulation) through inline PTX. Everything else (softmax, lse,
 // weights, sums over slots and warps) stays fp32. TF32 keeps 10 mantissa bits, so results differ
 // from the fp32 path by about 1e-4 to 1e-3 of their largest magnitude (SelfCheck's tolerance).
 //
-// Work split (same grid and work-group size as the portable path: one group of WG = 32*NW
-// work-items per (b, t, h)): warp w takes slots w, w+NW, ...; per slot one warp computes, for 16
+// Work split (the portable path's grid: one group of WG = 32*NW work-items per (b, t, h); the host
+// picks NW = 1, see HsaAttention.TC_WG): warp w takes slots w, w+NW, ...; per slot one warp computes, for 16
 // query heads at a time (the rows of one m16 tile; G > 16 loops over tiles, rows past G are zero),
 // the 16 x S scores, the softmax in registers and the 16 x D product with V, with no local memory
 // and no barrier; the NW partial outputs are summed through local memory at the end (fixed order).

@@ -9,6 +9,7 @@ import org.hsajava.compute.Checks;
 import org.hsajava.compute.KernelArgs;
 import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.WorkerGrid;
+import org.hsajava.compute.opencl.TensorCores;
 import org.hsajava.compute.java.Parallel;
 
 /**
@@ -65,7 +66,7 @@ public final class HsaAttention {
      * (n = 0 or 1: the softmax off-by-one; scale normally 1/sqrt(D)). Writes o and lse.
      */
     public static KernelDef forward(int d, int s, int g) {
-        return CACHE.computeIfAbsent("fwd/" + d + "/" + s + "/" + g, key -> forwardDef(d, s, g, false));
+        return CACHE.computeIfAbsent("fwd/" + d + "/" + s + "/" + g, key -> forwardDef(d, s, g, Path.PORTABLE, wg(Kind.FWD)));
     }
 
     /**
@@ -73,12 +74,28 @@ public final class HsaAttention {
      * portable OpenCL C ({@code -DHSA_TC=1 -DHSA_TC_EMULATE=1}): runs on any device (slowly), so that
      * tests on PoCL check the fragment bookkeeping of the NVIDIA path. TF32 rounding is emulated too.
      */
-    static KernelDef forwardTcEmulated(int d, int s, int g) {
-        return CACHE.computeIfAbsent("fwdtcemu/" + d + "/" + s + "/" + g, key -> forwardDef(d, s, g, true));
+    static KernelDef forwardTcEmulated(int d, int s, int g, int wg) {
+        return CACHE.computeIfAbsent("fwdtcemu/" + d + "/" + s + "/" + g + "/" + wg, key -> forwardDef(d, s, g, Path.TC_EMULATED, wg));
     }
 
-    private static KernelDef forwardDef(int d, int s, int g, boolean tcEmulated) {
-        return withDefines(KernelDef.builder("hsa_attn_fwd", SRC), Kind.FWD, d, s, g, tcEmulated)
+    /**
+     * Which code the forward definitions compile: the portable fp32 one, the NVIDIA tensor-core one
+     * (-DHSA_TC=1, work-group {@link #TC_WG}: the variant that {@link KernelDef#forDevice} picks
+     * where {@link TensorCores#enabled}), or the latter with its PTX emulated (tests; any device).
+     */
+    private enum Path { PORTABLE, TC, TC_EMULATED }
+
+    /**
+     * Work-group size of the tensor-core forward (property hsa.attn.wg.FWD_TC): one warp, which owns a
+     * (b, t, h) item and all its slots. On the H100 (B=8, L=16K) 32 took 4.28 ms, 64 (two warps
+     * splitting the slots, partial outputs summed in local memory) 4.86 ms and 128 5.60 ms: the
+     * kernel holds 177 registers per work-item, so an SM fits 11 warps as 11 one-warp groups but
+     * only 10 as 5 two-warp groups, and smaller groups wait for no sibling at the final barrier.
+     */
+    static final int TC_WG = Integer.getInteger("hsa.attn.wg.FWD_TC", 32);
+
+    private static KernelDef forwardDef(int d, int s, int g, Path path, int wg) {
+        return withDefines(KernelDef.builder("hsa_attn_fwd", SRC), Kind.FWD, d, s, g, path, wg)
                 .in("q", F32).in("k", F32).in("v", F32).in("indices", I32).in("weights", F32)
                 .out("o", F32).out("lse", F32)
                 .intArg("B").intArg("L").intArg("HQ").intArg("H").intArg("K").intArg("n").floatArg("scale")
@@ -90,8 +107,10 @@ public final class HsaAttention {
                     Checks.exactly(a, "o", x.qSize());
                     Checks.exactly(a, "lse", x.lseSize());
                 })
-                .grid(a -> perToken(Dims.of(a, d, s, g), wg(Kind.FWD)))
+                .grid(a -> perToken(Dims.of(a, d, s, g), wg))
                 .java(a -> forwardJava(a, Dims.of(a, d, s, g)))
+                .variant(path != Path.PORTABLE ? null : info -> TensorCores.enabled(info)
+                        ? CACHE.computeIfAbsent("fwdtc/" + d + "/" + s + "/" + g, key -> forwardDef(d, s, g, Path.TC, TC_WG)) : null)
                 .build();
     }
 
@@ -103,16 +122,16 @@ public final class HsaAttention {
      * (the selection kernels' rule). With {@code t0 = 0, C = L/S} it is {@link #forward}.
      */
     public static KernelDef forwardAt(int d, int s, int g) {
-        return CACHE.computeIfAbsent("fwdat/" + d + "/" + s + "/" + g, key -> forwardAtDef(d, s, g, false));
+        return CACHE.computeIfAbsent("fwdat/" + d + "/" + s + "/" + g, key -> forwardAtDef(d, s, g, Path.PORTABLE, wg(Kind.FWD)));
     }
 
     /** {@link #forwardAt} on the emulated tensor-core path (see {@link #forwardTcEmulated}). */
-    static KernelDef forwardAtTcEmulated(int d, int s, int g) {
-        return CACHE.computeIfAbsent("fwdattcemu/" + d + "/" + s + "/" + g, key -> forwardAtDef(d, s, g, true));
+    static KernelDef forwardAtTcEmulated(int d, int s, int g, int wg) {
+        return CACHE.computeIfAbsent("fwdattcemu/" + d + "/" + s + "/" + g + "/" + wg, key -> forwardAtDef(d, s, g, Path.TC_EMULATED, wg));
     }
 
-    private static KernelDef forwardAtDef(int d, int s, int g, boolean tcEmulated) {
-        return withDefines(KernelDef.builder("hsa_attn_fwd_at", SRC), Kind.FWD, d, s, g, tcEmulated)
+    private static KernelDef forwardAtDef(int d, int s, int g, Path path, int wg) {
+        return withDefines(KernelDef.builder("hsa_attn_fwd_at", SRC), Kind.FWD, d, s, g, path, wg)
                 .in("q", F32).in("k", F32).in("v", F32).in("indices", I32).in("weights", F32)
                 .out("o", F32).out("lse", F32)
                 .intArg("B").intArg("L").intArg("HQ").intArg("H").intArg("K").intArg("n").floatArg("scale").intArg("t0").intArg("C")
@@ -127,8 +146,10 @@ public final class HsaAttention {
                     Checks.exactly(a, "o", x.qSize());
                     Checks.exactly(a, "lse", x.lseSize());
                 })
-                .grid(a -> perToken(Dims.at(a, d, s, g), wg(Kind.FWD)))
+                .grid(a -> perToken(Dims.at(a, d, s, g), wg))
                 .java(a -> forwardJava(a, Dims.at(a, d, s, g)))
+                .variant(path != Path.PORTABLE ? null : info -> TensorCores.enabled(info)
+                        ? CACHE.computeIfAbsent("fwdattc/" + d + "/" + s + "/" + g, key -> forwardAtDef(d, s, g, Path.TC, TC_WG)) : null)
                 .build();
     }
 
@@ -245,18 +266,21 @@ public final class HsaAttention {
         private static int nnRows(int wg, int na, int d) { return Math.ceilDiv(na, wg / (d / 4)); }
     }
 
-    private static KernelDef.Builder withDefines(KernelDef.Builder b, Kind kind, int d, int s, int g, boolean tcEmulated) {
-        KernelDef.Builder r = withDefines(b, kind, d, s, g);
-        return tcEmulated ? r.define("HSA_TC", 1).define("HSA_TC_EMULATE", 1) : r;
+    private static KernelDef.Builder withDefines(KernelDef.Builder b, Kind kind, int d, int s, int g, Path path, int wg) {
+        KernelDef.Builder r = withDefines(b, kind, d, s, g, Tiles.of(kind, wg, d, s, g, 1));
+        return path == Path.TC_EMULATED ? r.define("HSA_TC", 1).define("HSA_TC_EMULATE", 1) : path == Path.TC ? r.define("HSA_TC", 1) : r;
     }
 
     private static KernelDef.Builder withDefines(KernelDef.Builder b, Kind kind, int d, int s, int g) {
+        return withDefines(b, kind, d, s, g, Tiles.of(kind, d, s, g));
+    }
+
+    private static KernelDef.Builder withDefines(KernelDef.Builder b, Kind kind, int d, int s, int g, Tiles t) {
         requirePow2In16To128("D", d);
         requirePow2In16To128("S", s);
         if (g < 1 || g * s > 2048 || g * d > 2048) {
             throw new IllegalArgumentException("G=" + g + " unsupported with D=" + d + ", S=" + s + ": need G >= 1, G*S <= 2048 and G*D <= 2048");
         }
-        Tiles t = Tiles.of(kind, d, s, g);
         return b.define("D", d).define("S", s).define("G", g).define("WG", t.wg)
                 .define("HSA_T", t.rows).define("HSA_BR", t.rows).define("HSA_E", t.e).define("HSA_NSEG", t.nseg).define("HSA_MAXM", t.maxm);
     }

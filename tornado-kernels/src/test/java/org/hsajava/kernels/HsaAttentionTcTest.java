@@ -3,6 +3,7 @@ package org.hsajava.kernels;
 import static org.hsajava.compute.testing.Close.assertClose;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
@@ -57,26 +58,27 @@ class HsaAttentionTcTest {
     }
 
     static Stream<Arguments> shapes() {
-        // B, L, HQ, H, D, S, K, n, small (also under oclgrind)
+        // B, L, HQ, H, D, S, K, n, work-group size (warps = wg/32), small (also under oclgrind)
         return Stream.of(
-                Arguments.of(1, 5, 1, 1, 16, 16, 2, 0, true),       // L < S: no chunks, every output 0
-                Arguments.of(3, 53, 2, 2, 16, 16, 2, 1, true),      // G = 1: 15 of the 16 rows of the tile are padding
-                Arguments.of(1, 67, 16, 1, 16, 16, 3, 0, true),     // G = 16: one whole tile; 3 slots over 2 warps
-                Arguments.of(2, 101, 20, 1, 32, 16, 8, 1, false),   // G = 20: two tiles, the second 4 rows
-                Arguments.of(1, 130, 12, 2, 64, 32, 4, 0, false),   // G = 6, H = 2
-                Arguments.of(1, 150, 4, 1, 128, 32, 2, 1, false),   // D = 128
-                Arguments.of(1, 300, 2, 1, 16, 128, 2, 0, false));  // S = 128
+                Arguments.of(1, 5, 1, 1, 16, 16, 2, 0, 64, true),       // L < S: no chunks, every output 0
+                Arguments.of(3, 53, 2, 2, 16, 16, 2, 1, 32, true),      // G = 1: 15 of the 16 rows of the tile are padding
+                Arguments.of(1, 67, 16, 1, 16, 16, 3, 0, 64, true),     // G = 16: one whole tile; 3 slots over 2 warps
+                Arguments.of(2, 101, 20, 1, 32, 16, 8, 1, 64, false),   // G = 20: two tiles, the second 4 rows
+                Arguments.of(2, 101, 20, 1, 32, 16, 8, 1, 32, false),   // the same with one warp (the NVIDIA default)
+                Arguments.of(1, 130, 12, 2, 64, 32, 4, 0, 128, false),  // G = 6, H = 2, 4 warps
+                Arguments.of(1, 150, 4, 1, 128, 32, 2, 1, 32, false),   // D = 128
+                Arguments.of(1, 300, 2, 1, 16, 128, 2, 0, 64, false));  // S = 128
     }
 
     @ParameterizedTest
     @MethodSource("shapes")
-    void emulatedTensorCoreForwardMatchesJava(int B, int L, int HQ, int H, int D, int S, int K, int n, boolean small) {
+    void emulatedTensorCoreForwardMatchesJava(int B, int L, int HQ, int H, int D, int S, int K, int n, int wg, boolean small) {
         assumeFalse(TestDevices.underOclgrind() && !small, "too large for the simulator");
         Case cs = Case.random(7L * L + HQ + D, B, L, HQ, H, D, S, K, n);
         int G = HQ / H;
-        String at = String.format("B=%d L=%d HQ=%d H=%d D=%d S=%d K=%d n=%d", B, L, HQ, H, D, S, K, n);
+        String at = String.format("B=%d L=%d HQ=%d H=%d D=%d S=%d K=%d n=%d WG=%d", B, L, HQ, H, D, S, K, n, wg);
         Out java = run(TestDevices.java(), HsaAttention.forward(D, S, G), false, cs, 0, 0);
-        Out tc = run(TestDevices.opencl(), HsaAttention.forwardTcEmulated(D, S, G), false, cs, 0, 0);
+        Out tc = run(TestDevices.opencl(), HsaAttention.forwardTcEmulated(D, S, G, wg), false, cs, 0, 0);
         assertClose(at + ": o", java.o(), tc.o(), TF32_TOL);
         assertClose(at + ": lse", java.lse(), tc.lse(), TF32_TOL);
         for (int b = 0; b < B; b++) {
@@ -123,7 +125,7 @@ class HsaAttentionTcTest {
         Case cs = new Case(B, L, HQ, H, D, S, K, n, q, k, v, idx, w, null);
         String at = String.format("B=%d L=%d HQ=%d H=%d D=%d S=%d K=%d t0=%d C=%d", B, L, HQ, H, D, S, K, t0, C);
         Out java = run(TestDevices.java(), HsaAttention.forwardAt(D, S, HQ / H), true, cs, t0, C);
-        Out tc = run(TestDevices.opencl(), HsaAttention.forwardAtTcEmulated(D, S, HQ / H), true, cs, t0, C);
+        Out tc = run(TestDevices.opencl(), HsaAttention.forwardAtTcEmulated(D, S, HQ / H, 64), true, cs, t0, C);
         assertClose(at + ": o", java.o(), tc.o(), TF32_TOL);
         assertClose(at + ": lse", java.lse(), tc.lse(), TF32_TOL);
         for (float x : tc.o()) assertTrue(Float.isFinite(x), at + ": non-finite o");
@@ -135,5 +137,10 @@ class HsaAttentionTcTest {
         assertFalse(TensorCores.enabled(TestDevices.opencl().info()), "tensor cores on " + TestDevices.opencl());
         assertFalse(TensorCores.enabled(TestDevices.java().info()));
         assertEquals("fp32", TensorCores.describe(TestDevices.java().info()));
+        // so the definitions launched there are the portable ones themselves
+        KernelDef fwd = HsaAttention.forward(64, 64, 16), at = HsaAttention.forwardAt(64, 64, 16);
+        assertSame(fwd, fwd.forDevice(TestDevices.opencl().info()));
+        assertSame(at, at.forDevice(TestDevices.opencl().info()));
+        assertFalse(fwd.defines().containsKey("HSA_TC"));
     }
 }

@@ -58,10 +58,10 @@ public final class OpenClBackend implements Backend {
             queue = clCreateCommandQueue(context, info.deviceHandle(), CL_QUEUE_PROFILING_ENABLE, err);
             ClException.check(err.get(0), "clCreateCommandQueue on " + info.name());
         }
+        // kernels' tensor-core paths are variants of their definitions (KernelDef.forDevice, TensorCores)
         String vendor = info.isNvidia() ? "-DHSA_NVIDIA=1" : info.type() == DeviceInfo.Type.CPU ? "-DHSA_CPU=1" : "";
-        String options = TensorCores.enabled(info) ? vendor + " -DHSA_TC=1" : vendor;   // TF32 mma paths (see TensorCores)
         // -Dhsa.cl.verbose=true: NVIDIA's register/spill report, printed with every build log
-        vendorOptions = VERBOSE && info.isNvidia() ? options + " -cl-nv-verbose" : options;
+        vendorOptions = VERBOSE && info.isNvidia() ? vendor + " -cl-nv-verbose" : vendor;
     }
 
     @Override

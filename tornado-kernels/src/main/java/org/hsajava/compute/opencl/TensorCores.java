@@ -10,8 +10,9 @@ import org.lwjgl.system.MemoryStack;
 
 /**
  * Whether kernels use NVIDIA tensor cores (TF32 {@code mma.sync} through inline PTX; today the HSA
- * attention forward, {@code kernels/hsa_attn.cl}). The OpenCL backend compiles with
- * {@code -DHSA_TC=1} exactly when {@link #enabled} holds.
+ * attention forward, {@code kernels/hsa_attn.cl}). A kernel definition with such a path has a
+ * variant for devices where {@link #enabled} holds ({@link org.hsajava.compute.KernelDef#forDevice}),
+ * compiled with {@code -DHSA_TC=1} and its own launch shape; other devices get the portable one.
  *
  * <p>Default: on wherever the device can run it, i.e. an NVIDIA GPU of compute capability 8.0 or
  * more (TF32 {@code mma.sync} needs sm_80; read through {@code cl_nv_device_attribute_query}); never
