@@ -278,7 +278,7 @@ static inline void hsa_attn_fwd_body(__global const float* q, __global const flo
 // slot in the last round computes with weight 0). Tests run it on PoCL: it checks the fragment
 // bookkeeping of this path on machines without an NVIDIA GPU (HsaAttention.forwardTcEmulated).
 #if defined(HSA_TC) && HSA_TC && (defined(HSA_NVIDIA) || defined(HSA_TC_EMULATE))
-#define HSA_TC_FWD 1
+#define HSA_TC_ON 1
 #if WG % 32 != 0
 #error "the tensor-core path needs whole warps: WG a multiple of 32"
 #endif
@@ -353,6 +353,110 @@ static inline __attribute__((always_inline)) float hsa_shfl_xor(const float x, c
 #endif
 }
 
+// Fragments of the rows r0 = g0 + gid and r1 = g0 + gid + 8 (zero past G) of a [G][D] block x (row
+// stride D) as A operands of the k-steps over D (dims: see above), rounded to TF32.
+static inline __attribute__((always_inline)) void hsa_tc_rows_a(uint (*fa)[4], __global const float* x, const int g0) {
+    const int lane = get_local_id(0) % 32, gid = lane / 4, t4 = lane % 4, r0 = g0 + gid, r1 = g0 + gid + 8;
+#pragma unroll
+    for (int c4 = 0; c4 < D / 16; c4++) {
+        const float4 x0 = r0 < G ? *(__global const float4*) (x + r0 * D + 16 * c4 + 4 * t4) : (float4) 0.0f;
+        const float4 x1 = r1 < G ? *(__global const float4*) (x + r1 * D + 16 * c4 + 4 * t4) : (float4) 0.0f;
+        fa[2 * c4][0] = hsa_tf32(x0.x);
+        fa[2 * c4][1] = hsa_tf32(x1.x);
+        fa[2 * c4][2] = hsa_tf32(x0.y);
+        fa[2 * c4][3] = hsa_tf32(x1.y);
+        fa[2 * c4 + 1][0] = hsa_tf32(x0.z);
+        fa[2 * c4 + 1][1] = hsa_tf32(x1.z);
+        fa[2 * c4 + 1][2] = hsa_tf32(x0.w);
+        fa[2 * c4 + 1][3] = hsa_tf32(x1.w);
+    }
+}
+
+// acc[nt] = A . rows^T over D for the S chunk rows at `rows` (row stride `stride` floats): score
+// layout, n-tile nt = chunk rows 8nt .. 8nt+7; lane loads dims 16h + 4*t4 .. of row 8nt + gid.
+static inline __attribute__((always_inline)) void hsa_tc_scores(float (*acc)[4], const uint (*fa)[4], __global const float* rows, const int stride,
+                                                                __local uint* tcs) {
+    const int lane = get_local_id(0) % 32, gid = lane / 4, t4 = lane % 4;
+#pragma unroll
+    for (int nt = 0; nt < S / 8; nt++) {
+        float4 kf[D / 16];
+#pragma unroll
+        for (int c4 = 0; c4 < D / 16; c4++) kf[c4] = *(__global const float4*) (rows + (size_t) (8 * nt + gid) * stride + 16 * c4 + 4 * t4);
+#pragma unroll
+        for (int i = 0; i < 4; i++) acc[nt][i] = 0.0f;
+#pragma unroll
+        for (int c4 = 0; c4 < D / 16; c4++) {
+            hsa_mma(acc[nt], fa[2 * c4], hsa_tf32(kf[c4].x), hsa_tf32(kf[c4].y), tcs);
+            hsa_mma(acc[nt], fa[2 * c4 + 1], hsa_tf32(kf[c4].z), hsa_tf32(kf[c4].w), tcs);
+        }
+    }
+}
+
+// acc[nn] += p . rows: p in score layout (final values: rounded to TF32 here), rows the S chunk
+// rows at `rows`; k-step nt = chunk rows 8nt + 2*t4 (+1), output n-tile nn column x = dim
+// HSA_PI(nn, x); lane loads VW contiguous floats per chunk of 8*VW dims of its two rows.
+static inline __attribute__((always_inline)) void hsa_tc_pv(float (*acc)[4], const float (*p)[4], __global const float* rows, const int stride,
+                                                            __local uint* tcs) {
+    const int lane = get_local_id(0) % 32, gid = lane / 4, t4 = lane % 4;
+#pragma unroll
+    for (int nt = 0; nt < S / 8; nt++) {
+        const uint pa[4] = {hsa_tf32(p[nt][0]), hsa_tf32(p[nt][2]), hsa_tf32(p[nt][1]), hsa_tf32(p[nt][3])};
+        __global const float* v0 = rows + (size_t) (8 * nt + 2 * t4) * stride + HSA_VW * gid;
+        __global const float* v1 = v0 + stride;
+        float vf0[D / 8], vf1[D / 8];
+#pragma unroll
+        for (int ch = 0; ch < D / (8 * HSA_VW); ch++) {
+#if D >= 32
+            const float4 x0 = *(__global const float4*) (v0 + 8 * HSA_VW * ch), x1 = *(__global const float4*) (v1 + 8 * HSA_VW * ch);
+            vf0[4 * ch] = x0.x; vf0[4 * ch + 1] = x0.y; vf0[4 * ch + 2] = x0.z; vf0[4 * ch + 3] = x0.w;
+            vf1[4 * ch] = x1.x; vf1[4 * ch + 1] = x1.y; vf1[4 * ch + 2] = x1.z; vf1[4 * ch + 3] = x1.w;
+#else
+            const float2 x0 = *(__global const float2*) (v0 + 8 * HSA_VW * ch), x1 = *(__global const float2*) (v1 + 8 * HSA_VW * ch);
+            vf0[2 * ch] = x0.x; vf0[2 * ch + 1] = x0.y;
+            vf1[2 * ch] = x1.x; vf1[2 * ch + 1] = x1.y;
+#endif
+        }
+#pragma unroll
+        for (int nn = 0; nn < D / 8; nn++) hsa_mma(acc[nn], pa, hsa_tf32(vf0[nn]), hsa_tf32(vf1[nn]), tcs);
+    }
+}
+
+// out[g0 + r] = alpha * sum over warps (in warp order) of their acc (output layout of hsa_tc_pv),
+// rows r < 16 with g0 + r < G, through red ([NW][16][D] local). Every work-item calls it.
+static inline __attribute__((always_inline)) void hsa_tc_store(float (*acc)[4], __local float* red, __global float* out, const int g0, const float alpha) {
+    const int lid = get_local_id(0), warp = lid / 32, lane = lid % 32, gid = lane / 4, t4 = lane % 4;
+    barrier(CLK_LOCAL_MEM_FENCE);              // red free: the previous tile's sums are done
+    __local float* mine = red + warp * 16 * D;
+#pragma unroll
+    for (int nn = 0; nn < D / 8; nn++) {
+        mine[gid * D + HSA_PI(nn, 2 * t4)] = acc[nn][0];
+        mine[gid * D + HSA_PI(nn, 2 * t4 + 1)] = acc[nn][1];
+        mine[(gid + 8) * D + HSA_PI(nn, 2 * t4)] = acc[nn][2];
+        mine[(gid + 8) * D + HSA_PI(nn, 2 * t4 + 1)] = acc[nn][3];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    __local const float4* red4 = (__local const float4*) red;
+    for (int i = lid; i < 16 * (D / 4); i += WG) {
+        const int r = i / (D / 4), c4 = i % (D / 4);
+        if (g0 + r < G) {
+            float4 s = red4[r * (D / 4) + c4];
+            for (int u = 1; u < HSA_NW; u++) s += red4[(u * 16 + r) * (D / 4) + c4];
+            *(__global float4*) (out + (g0 + r) * D + 4 * c4) = alpha * s;
+        }
+    }
+}
+
+// Sum over the 4 lanes of a quad (one score row): butterfly, the same value in all 4, deterministic.
+static inline __attribute__((always_inline)) float hsa_quad_sum(float x, __local uint* tcs) {
+    x += hsa_shfl_xor(x, 1, tcs);
+    return x + hsa_shfl_xor(x, 2, tcs);
+}
+
+static inline __attribute__((always_inline)) float hsa_quad_max(float x, __local uint* tcs) {
+    x = fmax(x, hsa_shfl_xor(x, 1, tcs));
+    return fmax(x, hsa_shfl_xor(x, 2, tcs));
+}
+
 // The forward (formulas, geometry and arguments as hsa_attn_fwd_body) on tensor cores. red: local
 // [NW][16][D] partial outputs; tcs: scratch of the emulation.
 static inline __attribute__((always_inline)) void hsa_attn_fwd_tc(__global const float* q, __global const float* k, __global const float* v,
@@ -373,19 +477,7 @@ static inline __attribute__((always_inline)) void hsa_attn_fwd_tc(__global const
     for (int g0 = 0; g0 < G; g0 += 16) {
         const int r0 = g0 + gid, r1 = g0 + gid + 8;   // this lane's two query heads (rows >= G: zero)
         uint qa[D / 8][4];
-#pragma unroll
-        for (int c4 = 0; c4 < D / 16; c4++) {
-            const float4 x0 = r0 < G ? *(__global const float4*) (q + qbase + r0 * D + 16 * c4 + 4 * t4) : (float4) 0.0f;
-            const float4 x1 = r1 < G ? *(__global const float4*) (q + qbase + r1 * D + 16 * c4 + 4 * t4) : (float4) 0.0f;
-            qa[2 * c4][0] = hsa_tf32(x0.x);
-            qa[2 * c4][1] = hsa_tf32(x1.x);
-            qa[2 * c4][2] = hsa_tf32(x0.y);
-            qa[2 * c4][3] = hsa_tf32(x1.y);
-            qa[2 * c4 + 1][0] = hsa_tf32(x0.z);
-            qa[2 * c4 + 1][1] = hsa_tf32(x1.z);
-            qa[2 * c4 + 1][2] = hsa_tf32(x0.w);
-            qa[2 * c4 + 1][3] = hsa_tf32(x1.w);
-        }
+        hsa_tc_rows_a(qa, q + qbase, g0);
         float oacc[D / 8][4];
 #pragma unroll
         for (int nn = 0; nn < D / 8; nn++)
@@ -398,24 +490,8 @@ static inline __attribute__((always_inline)) void hsa_attn_fwd_tc(__global const
             const int c = live ? indices[item * K + slot] : 0;   // s0 < nvalid: chunk 0 exists
             const float w = live ? weights[item * K + slot] : 0.0f;
             const size_t chunkOff = ((size_t) b * Lkv + (size_t) c * S) * stride + h * D;
-            __global const float* kc = k + chunkOff;
-            __global const float* vc = v + chunkOff;
-
-            // scores: n-tile nt = chunk rows 8nt .. 8nt+7
             float sacc[S / 8][4];
-#pragma unroll
-            for (int nt = 0; nt < S / 8; nt++) {
-                float4 kf[D / 16];
-#pragma unroll
-                for (int c4 = 0; c4 < D / 16; c4++) kf[c4] = *(__global const float4*) (kc + (size_t) (8 * nt + gid) * stride + 16 * c4 + 4 * t4);
-#pragma unroll
-                for (int i = 0; i < 4; i++) sacc[nt][i] = 0.0f;
-#pragma unroll
-                for (int c4 = 0; c4 < D / 16; c4++) {
-                    hsa_mma(sacc[nt], qa[2 * c4], hsa_tf32(kf[c4].x), hsa_tf32(kf[c4].y), tcs);
-                    hsa_mma(sacc[nt], qa[2 * c4 + 1], hsa_tf32(kf[c4].z), hsa_tf32(kf[c4].w), tcs);
-                }
-            }
+            hsa_tc_scores(sacc, qa, k + chunkOff, stride, tcs);
             // softmax of rows gid (c0, c1) and gid+8 (c2, c3); a row lives in the 4 lanes of a quad
             float m0 = -INFINITY, m1 = -INFINITY;
 #pragma unroll
@@ -425,10 +501,8 @@ static inline __attribute__((always_inline)) void hsa_attn_fwd_tc(__global const
                 m0 = fmax(m0, fmax(sacc[nt][0], sacc[nt][1]));
                 m1 = fmax(m1, fmax(sacc[nt][2], sacc[nt][3]));
             }
-            m0 = fmax(m0, hsa_shfl_xor(m0, 1, tcs));
-            m1 = fmax(m1, hsa_shfl_xor(m1, 1, tcs));
-            m0 = fmax(m0, hsa_shfl_xor(m0, 2, tcs));
-            m1 = fmax(m1, hsa_shfl_xor(m1, 2, tcs));
+            m0 = hsa_quad_max(m0, tcs);
+            m1 = hsa_quad_max(m1, tcs);
             if (n > 0) {
                 m0 = fmax(m0, 0.0f);
                 m1 = fmax(m1, 0.0f);
@@ -443,10 +517,8 @@ static inline __attribute__((always_inline)) void hsa_attn_fwd_tc(__global const
                 z0 += sacc[nt][0] + sacc[nt][1];
                 z1 += sacc[nt][2] + sacc[nt][3];
             }
-            z0 += hsa_shfl_xor(z0, 1, tcs);
-            z1 += hsa_shfl_xor(z1, 1, tcs);
-            z0 += hsa_shfl_xor(z0, 2, tcs);
-            z1 += hsa_shfl_xor(z1, 2, tcs);
+            z0 = hsa_quad_sum(z0, tcs);
+            z1 = hsa_quad_sum(z1, tcs);
             if (n > 0) {
                 z0 += (float) n * exp(-m0);
                 z1 += (float) n * exp(-m1);
@@ -456,51 +528,93 @@ static inline __attribute__((always_inline)) void hsa_attn_fwd_tc(__global const
                 if (r1 < G) lse[lseBase + r1 * K + slot] = m1 + log(z1);
             }
             const float f0 = w / z0, f1 = w / z1;
-
-            // O += (w P) V: k-step nt = chunk rows 8nt + 2*t4 (+1)
 #pragma unroll
             for (int nt = 0; nt < S / 8; nt++) {
-                const uint pa[4] = {hsa_tf32(f0 * sacc[nt][0]), hsa_tf32(f1 * sacc[nt][2]), hsa_tf32(f0 * sacc[nt][1]), hsa_tf32(f1 * sacc[nt][3])};
-                __global const float* v0 = vc + (size_t) (8 * nt + 2 * t4) * stride + HSA_VW * gid;
-                __global const float* v1 = v0 + stride;
-                float vf0[D / 8], vf1[D / 8];
-#pragma unroll
-                for (int ch = 0; ch < D / (8 * HSA_VW); ch++) {
-#if D >= 32
-                    const float4 x0 = *(__global const float4*) (v0 + 8 * HSA_VW * ch), x1 = *(__global const float4*) (v1 + 8 * HSA_VW * ch);
-                    vf0[4 * ch] = x0.x; vf0[4 * ch + 1] = x0.y; vf0[4 * ch + 2] = x0.z; vf0[4 * ch + 3] = x0.w;
-                    vf1[4 * ch] = x1.x; vf1[4 * ch + 1] = x1.y; vf1[4 * ch + 2] = x1.z; vf1[4 * ch + 3] = x1.w;
-#else
-                    const float2 x0 = *(__global const float2*) (v0 + 8 * HSA_VW * ch), x1 = *(__global const float2*) (v1 + 8 * HSA_VW * ch);
-                    vf0[2 * ch] = x0.x; vf0[2 * ch + 1] = x0.y;
-                    vf1[2 * ch] = x1.x; vf1[2 * ch + 1] = x1.y;
-#endif
-                }
-#pragma unroll
-                for (int nn = 0; nn < D / 8; nn++) hsa_mma(oacc[nn], pa, hsa_tf32(vf0[nn]), hsa_tf32(vf1[nn]), tcs);
+                sacc[nt][0] *= f0;
+                sacc[nt][1] *= f0;
+                sacc[nt][2] *= f1;
+                sacc[nt][3] *= f1;
             }
+            hsa_tc_pv(oacc, sacc, v + chunkOff, stride, tcs);   // O += (w P) V
         }
+        hsa_tc_store(oacc, red, o + qbase, g0, 1.0f);
+    }
+}
 
-        // sum the warps' partial outputs (warp order) and store rows g0 .. min(G, g0+16)
-        barrier(CLK_LOCAL_MEM_FENCE);          // red free: the previous tile's sums are done
-        __local float* mine = red + warp * 16 * D;
+// Backward dq / dweights / delta (formulas as hsa_attn_bwd_q) on tensor cores, the forward's work
+// split: per slot a warp computes scores Q K^T and dp = dO V^T (16 x S each, in registers),
+// P = exp(scale s - lse), delta = sum_j P dp (quad sums), dS = w P (dp - delta), then dq += dS K;
+// dq summed over warps, times scale. dweights as the portable kernel: from the group's own delta
+// writes after a global fence, summed over g in order.
+static inline __attribute__((always_inline)) void hsa_attn_bwd_q_tc(__global const float* q, __global const float* k, __global const float* v,
+                                   __global const int* indices, __global const float* weights,
+                                   __global const float* dout, __global const float* lse,
+                                   __global float* dq, __global float* dweights, __global float* delta,
+                                   const int L, const int HQ, const int H, const int K, const float scale,
+                                   __local float* red, __local uint* tcs) {
+    const int item = get_group_id(0);          // (b*L + t)*H + h; the grid has exactly B*L*H groups
+    const int lid = get_local_id(0), warp = lid / 32, lane = lid % 32, gid = lane / 4, t4 = lane % 4;
+    const int h = item % H, bt = item / H, t = bt % L, b = bt / L;
+    const int Lkv = (L / S) * S, stride = H * D;
+    const int nvalid = min(K, t / S);
+    const int qbase = (bt * HQ + h * G) * D;
+    const int lseBase = (bt * HQ + h * G) * K;
+    for (int i = lid; i < G * K; i += WG) if (i % K >= nvalid) delta[lseBase + i] = 0.0f;
+
+    for (int g0 = 0; g0 < G; g0 += 16) {
+        const int r0 = g0 + gid, r1 = g0 + gid + 8;
+        uint qa[D / 8][4], da[D / 8][4];
+        hsa_tc_rows_a(qa, q + qbase, g0);
+        hsa_tc_rows_a(da, dout + qbase, g0);
+        float acc[D / 8][4];
 #pragma unroll
-        for (int nn = 0; nn < D / 8; nn++) {
-            mine[gid * D + HSA_PI(nn, 2 * t4)] = oacc[nn][0];
-            mine[gid * D + HSA_PI(nn, 2 * t4 + 1)] = oacc[nn][1];
-            mine[(gid + 8) * D + HSA_PI(nn, 2 * t4)] = oacc[nn][2];
-            mine[(gid + 8) * D + HSA_PI(nn, 2 * t4 + 1)] = oacc[nn][3];
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        for (int i = lid; i < 16 * (D / 4); i += WG) {
-            const int r = i / (D / 4), c4 = i % (D / 4);
-            if (g0 + r < G) {
-                __local const float4* red4 = (__local const float4*) red;
-                float4 s = red4[r * (D / 4) + c4];
-                for (int u = 1; u < HSA_NW; u++) s += red4[(u * 16 + r) * (D / 4) + c4];
-                *(__global float4*) (o + qbase + (g0 + r) * D + 4 * c4) = s;
+        for (int nn = 0; nn < D / 8; nn++)
+#pragma unroll
+            for (int i = 0; i < 4; i++) acc[nn][i] = 0.0f;
+
+        for (int s0 = 0; s0 < nvalid; s0 += HSA_NW) {
+            const int slot = s0 + warp;
+            const bool live = slot < nvalid;
+            const int c = live ? indices[item * K + slot] : 0;
+            const float w = live ? weights[item * K + slot] : 0.0f;
+            const float l0 = live && r0 < G ? lse[lseBase + r0 * K + slot] : 0.0f;
+            const float l1 = live && r1 < G ? lse[lseBase + r1 * K + slot] : 0.0f;
+            const size_t chunkOff = ((size_t) b * Lkv + (size_t) c * S) * stride + h * D;
+            float sacc[S / 8][4], dpacc[S / 8][4];
+            hsa_tc_scores(dpacc, da, v + chunkOff, stride, tcs);   // dp = dO . v_j
+            hsa_tc_scores(sacc, qa, k + chunkOff, stride, tcs);    // s = q . k_j
+            float d0 = 0.0f, d1 = 0.0f;
+#pragma unroll
+            for (int nt = 0; nt < S / 8; nt++) {
+                sacc[nt][0] = exp(scale * sacc[nt][0] - l0);
+                sacc[nt][1] = exp(scale * sacc[nt][1] - l0);
+                sacc[nt][2] = exp(scale * sacc[nt][2] - l1);
+                sacc[nt][3] = exp(scale * sacc[nt][3] - l1);
+                d0 += sacc[nt][0] * dpacc[nt][0] + sacc[nt][1] * dpacc[nt][1];
+                d1 += sacc[nt][2] * dpacc[nt][2] + sacc[nt][3] * dpacc[nt][3];
             }
+            d0 = hsa_quad_sum(d0, tcs);
+            d1 = hsa_quad_sum(d1, tcs);
+            if (live && t4 == 0) {
+                if (r0 < G) delta[lseBase + r0 * K + slot] = d0;
+                if (r1 < G) delta[lseBase + r1 * K + slot] = d1;
+            }
+#pragma unroll
+            for (int nt = 0; nt < S / 8; nt++) {   // dS = w P (dp - delta), 0 without a slot (w = 0)
+                sacc[nt][0] = w * sacc[nt][0] * (dpacc[nt][0] - d0);
+                sacc[nt][1] = w * sacc[nt][1] * (dpacc[nt][1] - d0);
+                sacc[nt][2] = w * sacc[nt][2] * (dpacc[nt][2] - d1);
+                sacc[nt][3] = w * sacc[nt][3] * (dpacc[nt][3] - d1);
+            }
+            hsa_tc_pv(acc, sacc, k + chunkOff, stride, tcs);      // dq += dS K
         }
+        hsa_tc_store(acc, red, dq + qbase, g0, scale);
+    }
+    barrier(CLK_GLOBAL_MEM_FENCE);             // this group's delta writes, visible to the group
+    for (int slot = lid; slot < K; slot += WG) {
+        float s = 0.0f;
+        if (slot < nvalid) for (int g = 0; g < G; g++) s += delta[lseBase + g * K + slot];
+        dweights[item * K + slot] = s;
     }
 }
 #endif
@@ -512,7 +626,7 @@ void hsa_attn_fwd(__global const float* q, __global const float* k, __global con
                   __global float* o, __global float* lse,
                   const int B, const int L, const int HQ, const int H, const int K,
                   const int n, const float scale) {
-#ifdef HSA_TC_FWD
+#ifdef HSA_TC_ON
     __local float4 red[HSA_NW * 16 * D / 4];
     __local uint tcs[HSA_TC_SCRATCH];
     hsa_attn_fwd_tc(q, k, v, indices, weights, o, lse, L, HQ, H, K, n, scale, 0, L / S, (__local float*) red, tcs);
@@ -532,7 +646,7 @@ void hsa_attn_fwd_at(__global const float* q, __global const float* k, __global 
                      __global float* o, __global float* lse,
                      const int B, const int L, const int HQ, const int H, const int K,
                      const int n, const float scale, const int t0, const int C) {
-#ifdef HSA_TC_FWD
+#ifdef HSA_TC_ON
     __local float4 red[HSA_NW * 16 * D / 4];
     __local uint tcs[HSA_TC_SCRATCH];
     hsa_attn_fwd_tc(q, k, v, indices, weights, o, lse, L, HQ, H, K, n, scale, t0, C, (__local float*) red, tcs);
@@ -561,6 +675,11 @@ void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global c
                     __global float* dq, __global float* dweights, __global float* delta,
                     const int B, const int L, const int HQ, const int H, const int K,
                     const float scale) {
+#ifdef HSA_TC_ON
+    __local float4 red[HSA_NW * 16 * D / 4];
+    __local uint tcs[HSA_TC_SCRATCH];
+    hsa_attn_bwd_q_tc(q, k, v, indices, weights, dout, lse, dq, dweights, delta, L, HQ, H, K, scale, (__local float*) red, tcs);
+#else
     __local float4 qs[G * HSA_LDD / 4];
     __local float4 dos[G * HSA_LDD / 4];
     __local float4 kv[HSA_T * HSA_LDD / 4];
@@ -654,6 +773,7 @@ void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global c
         if (slot < nvalid) for (int g = 0; g < G; g++) s += delta[lseBase + g * K + slot];
         dweights[item * K + slot] = s;
     }
+#endif
 }
 
 // Backward, per chunk: dk and dv through the inverted selection index. For chunk c of batch b,

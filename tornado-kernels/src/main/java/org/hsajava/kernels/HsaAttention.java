@@ -158,7 +158,19 @@ public final class HsaAttention {
      * delta, B, L, HQ, H, K, scale}. Writes dq, dweights and delta (which {@link #backwardKv} needs).
      */
     public static KernelDef backwardQ(int d, int s, int g) {
-        return CACHE.computeIfAbsent("bwdq/" + d + "/" + s + "/" + g, key -> withDefines(KernelDef.builder("hsa_attn_bwd_q", SRC), Kind.BWD_Q, d, s, g)
+        return CACHE.computeIfAbsent("bwdq/" + d + "/" + s + "/" + g, key -> backwardQDef(d, s, g, Path.PORTABLE, wg(Kind.BWD_Q)));
+    }
+
+    /** {@link #backwardQ} on the emulated tensor-core path (see {@link #forwardTcEmulated}). */
+    static KernelDef backwardQTcEmulated(int d, int s, int g, int wg) {
+        return CACHE.computeIfAbsent("bwdqtcemu/" + d + "/" + s + "/" + g + "/" + wg, key -> backwardQDef(d, s, g, Path.TC_EMULATED, wg));
+    }
+
+    /** Work-group size of the tensor-core backward dq (property hsa.attn.wg.BWD_Q_TC): one warp, as {@link #TC_WG}. */
+    static final int TC_WG_BWD_Q = Integer.getInteger("hsa.attn.wg.BWD_Q_TC", 32);
+
+    private static KernelDef backwardQDef(int d, int s, int g, Path path, int wg) {
+        return withDefines(KernelDef.builder("hsa_attn_bwd_q", SRC), Kind.BWD_Q, d, s, g, path, wg)
                 .in("q", F32).in("k", F32).in("v", F32).in("indices", I32).in("weights", F32)
                 .in("dout", F32).in("lse", F32)
                 .out("dq", F32).out("dweights", F32).out("delta", F32)
@@ -172,9 +184,11 @@ public final class HsaAttention {
                     Checks.exactly(a, "dweights", x.selSize());
                     Checks.exactly(a, "delta", x.lseSize());
                 })
-                .grid(a -> perToken(Dims.of(a, d, s, g), wg(Kind.BWD_Q)))
+                .grid(a -> perToken(Dims.of(a, d, s, g), wg))
                 .java(a -> backwardQJava(a, Dims.of(a, d, s, g)))
-                .build());
+                .variant(path != Path.PORTABLE ? null : info -> TensorCores.enabled(info)
+                        ? CACHE.computeIfAbsent("bwdqtc/" + d + "/" + s + "/" + g, key -> backwardQDef(d, s, g, Path.TC, TC_WG_BWD_Q)) : null)
+                .build();
     }
 
     /**

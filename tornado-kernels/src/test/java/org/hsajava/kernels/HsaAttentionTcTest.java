@@ -26,7 +26,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * The tensor-core forward of {@code hsa_attn.cl} (NVIDIA, TF32 mma.sync) with its PTX instructions
  * emulated ({@link HsaAttention#forwardTcEmulated}), on the test OpenCL device, against the fp32 Java
  * forward: this checks the fragment bookkeeping (which lane holds which score, dim and chunk row),
- * the in-register softmax, the warps' slot split and the sum over warps on any machine. The TF32
+ * the in-register softmax, the warps' slot split and the sum over warps on any machine; and the
+ * same for the tensor-core backward dq/dweights/delta ({@link HsaAttention#backwardQTcEmulated}). The TF32
  * rounding is emulated too, so the tolerance is TF32's: 2e-3 of the largest |output| (unit roundoff
  * of TF32 is 2^-11 = 4.9e-4; the measured errors are a few 1e-4).
  */
@@ -93,6 +94,46 @@ class HsaAttentionTcTest {
         }
     }
 
+    record Grads(float[] dq, float[] dw, float[] delta) {}
+
+    /** backward dq on one device, from the given lse. */
+    static Grads runBackwardQ(Device dev, KernelDef def, Case cs, float[] lseIn) {
+        Tensor q = Tensor.of("q", cs.q().clone()), k = Tensor.of("k", cs.k().clone()), v = Tensor.of("v", cs.v().clone());
+        Tensor idx = Tensor.of("indices", cs.idx().clone()), w = Tensor.of("weights", cs.w().clone()), dout = Tensor.of("dout", cs.dout().clone());
+        Tensor lse = Tensor.of("lse", lseIn.clone());
+        Tensor dq = nan("dq", cs.q().length), dw = nan("dweights", cs.idx().length), delta = nan("delta", lseIn.length);
+        TaskGraph g = new TaskGraph("hsa").transferToDevice(DataTransferMode.EVERY_EXECUTION, q, k, v, idx, w, dout, lse, dq, dw, delta)
+                .task("bwdq", def, q, k, v, idx, w, dout, lse, dq, dw, delta, cs.B(), cs.L(), cs.HQ(), cs.H(), cs.K(), cs.scale())
+                .transferToHost(DataTransferMode.EVERY_EXECUTION, dq, dw, delta);
+        try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(dev)) {
+            plan.execute();
+        }
+        return new Grads(dq.toF32Array(), dw.toF32Array(), delta.toF32Array());
+    }
+
+    @ParameterizedTest
+    @MethodSource("shapes")
+    void emulatedTensorCoreBackwardQMatchesJava(int B, int L, int HQ, int H, int D, int S, int K, int n, int wg, boolean small) {
+        assumeFalse(TestDevices.underOclgrind() && !small, "too large for the simulator");
+        Case cs = Case.random(13L * L + HQ + D, B, L, HQ, H, D, S, K, n);
+        int G = HQ / H;
+        String at = String.format("B=%d L=%d HQ=%d H=%d D=%d S=%d K=%d n=%d WG=%d", B, L, HQ, H, D, S, K, n, wg);
+        float[] lse = run(TestDevices.java(), HsaAttention.forward(D, S, G), false, cs, 0, 0).lse();
+        Grads java = runBackwardQ(TestDevices.java(), HsaAttention.backwardQ(D, S, G), cs, lse);
+        Grads tc = runBackwardQ(TestDevices.opencl(), HsaAttention.backwardQTcEmulated(D, S, G, wg), cs, lse);
+        assertClose(at + ": dq", java.dq(), tc.dq(), TF32_TOL);
+        assertClose(at + ": dweights", java.dw(), tc.dw(), TF32_TOL);
+        assertClose(at + ": delta", java.delta(), tc.delta(), TF32_TOL);
+        for (int b = 0; b < B; b++) {
+            for (int i = 0; i < Math.min(L, S) * HQ * D; i++) assertEquals(0f, tc.dq()[b * L * HQ * D + i], at + ": dq of a token with no valid slot");
+        }
+        for (float[] a : new float[][] {tc.dq(), tc.dw(), tc.delta()}) for (float x : a) assertTrue(Float.isFinite(x), at + ": non-finite output");
+        if (L >= 2 * S) {
+            Grads fp32 = runBackwardQ(TestDevices.opencl(), HsaAttention.backwardQ(D, S, G), cs, lse);
+            assertFalse(Arrays.equals(fp32.dq(), tc.dq()), at + ": TF32 path gave the fp32 path's bits");
+        }
+    }
+
     static Stream<Arguments> windows() {
         // B, L (rows), HQ, H, D, S, K, n, t0, C
         return Stream.of(
@@ -142,5 +183,7 @@ class HsaAttentionTcTest {
         assertSame(fwd, fwd.forDevice(TestDevices.opencl().info()));
         assertSame(at, at.forDevice(TestDevices.opencl().info()));
         assertFalse(fwd.defines().containsKey("HSA_TC"));
+        KernelDef bwdq = HsaAttention.backwardQ(64, 64, 16);
+        assertSame(bwdq, bwdq.forDevice(TestDevices.opencl().info()));
     }
 }
