@@ -541,7 +541,8 @@ static inline __attribute__((always_inline)) void hsa_attn_fwd_tc(__global const
     }
 }
 
-// Backward dq / dweights / delta (formulas as hsa_attn_bwd_q) on tensor cores, the forward's work
+// Backward dq / dweights / delta (formulas as hsa_attn_bwd_q) on tensor cores (HsaAttention uses it
+// only with -Dhsa.tc.bwdq=on until it has been checked on an NVIDIA GPU), the forward's work
 // split: per slot a warp computes scores Q K^T and dp = dO V^T (16 x S each, in registers),
 // P = exp(scale s - lse), delta = sum_j P dp (quad sums), dS = w P (dp - delta), then dq += dS K;
 // dq summed over warps, times scale. dweights as the portable kernel: from the group's own delta

@@ -10,7 +10,8 @@ import org.lwjgl.system.MemoryStack;
 
 /**
  * Whether kernels use NVIDIA tensor cores (TF32 {@code mma.sync} through inline PTX; today the HSA
- * attention forward, {@code kernels/hsa_attn.cl}). A kernel definition with such a path has a
+ * attention forward, {@code kernels/hsa_attn.cl}, and, opted in with {@code -Dhsa.tc.bwdq=on}, its
+ * backward dq). A kernel definition with such a path has a
  * variant for devices where {@link #enabled} holds ({@link org.hsajava.compute.KernelDef#forDevice}),
  * compiled with {@code -DHSA_TC=1} and its own launch shape; other devices get the portable one.
  *
@@ -35,6 +36,13 @@ public final class TensorCores {
 
     /** True when the user switched tensor cores off (property, else environment). */
     public static boolean switchedOff() { return isOff(System.getProperty(PROPERTY, System.getenv(ENV))); }
+
+    /** True for "on", "true", "1", "yes" (an opt-in switch). */
+    public static boolean isOn(String setting) {
+        if (setting == null) return false;
+        String s = setting.trim().toLowerCase(Locale.ROOT);
+        return s.equals("on") || s.equals("true") || s.equals("1") || s.equals("yes");
+    }
 
     static boolean isOff(String setting) {
         if (setting == null) return false;
