@@ -240,6 +240,386 @@ static inline void hsa_attn_fwd_body(__global const float* q, __global const flo
     }
 }
 
+// ---------------------------------------------------------------- forward on tensor cores (NVIDIA)
+//
+// With -DHSA_TC=1 (HsaAttention's variant of the forward for NVIDIA GPUs of compute capability 8.0
+// or more, unless tensor cores are switched off: org.hsajava.compute.opencl.TensorCores) the forward runs
+// its two products, S = Q K^T and O += P V, on TF32 tensor cores: mma.sync m16n8k8 (TF32 inputs
+// rounded with cvt.rna, fp32 accumulation) through inline PTX. Everything else (softmax, lse,
+// weights, sums over slots and warps) stays fp32. TF32 keeps 10 mantissa bits, so results differ
+// from the fp32 path by about 1e-4 to 1e-3 of their largest magnitude (SelfCheck's tolerance).
+//
+// Work split (the portable path's grid: one group of WG = 32*NW work-items per (b, t, h); the host
+// picks NW = 1, see HsaAttention.TC_WG): warp w takes slots w, w+NW, ...; per slot one warp computes, for 16
+// query heads at a time (the rows of one m16 tile; G > 16 loops over tiles, rows past G are zero),
+// the 16 x S scores, the softmax in registers and the 16 x D product with V, with no local memory
+// and no barrier; the NW partial outputs are summed through local memory at the end (fixed order).
+//
+// Fragments (PTX ISA, m16n8k8 .tf32; lane = 4*gid + t4): A (16x8): a0 (gid, t4), a1 (gid+8, t4),
+// a2 (gid, t4+4), a3 (gid+8, t4+4); B (8x8): b0 (k=t4, n=gid), b1 (k=t4+4, n=gid); C (16x8):
+// c0 (gid, 2t4), c1 (gid, 2t4+1), c2 (gid+8, 2t4), c3 (gid+8, 2t4+1). The reduction index of a
+// product may be permuted freely (the same way in both operands), and so may the columns of B
+// (then the output columns follow), which lets every lane load whole float4s straight from global
+// memory into its fragments:
+//   Q K^T, reduction over the head dim: k-step ks, column c (< 4) stands for dim
+//     16*(ks/2) + 4c + 2*(ks%2) and column c+4 for the dim after it; so lane t4 holds dims
+//     16h + 4*t4 + (0..3), h < D/16, of its Q rows and of K row 8*nt + gid (coalesced: a quad reads
+//     64 contiguous bytes of a row);
+//   P V, reduction over the chunk rows: k-step nt, column c stands for chunk row 8nt + 2c and column
+//     c+4 for 8nt + 2c + 1, which are exactly the score columns the lane holds in its C fragment of
+//     n-tile nt, so P goes from accumulator to A operand without a shuffle; output n-tile nn, column
+//     x stands for dim HSA_PI(nn, x) below, so lane gid loads VW contiguous floats of V per chunk of
+//     8*VW dims (a warp instruction reads 128 contiguous bytes of each of 4 rows).
+// The products per warp and slot are (S/8)*(D/8) mma for the scores and as many for P V.
+//
+// HSA_TC_EMULATE replaces the three PTX instructions (cvt.rna.tf32, mma.sync, shfl.sync.bfly) by
+// portable code that exchanges the lanes' fragments through local memory with barriers (every
+// work-item runs the same number of them: the slot loop is uniform over the group, a warp without a
+// slot in the last round computes with weight 0). Tests run it on PoCL: it checks the fragment
+// bookkeeping of this path on machines without an NVIDIA GPU (HsaAttention.forwardTcEmulated).
+#if defined(HSA_TC) && HSA_TC && (defined(HSA_NVIDIA) || defined(HSA_TC_EMULATE))
+#define HSA_TC_ON 1
+#if WG % 32 != 0
+#error "the tensor-core path needs whole warps: WG a multiple of 32"
+#endif
+#define HSA_NW (WG / 32)
+#define HSA_VW (D >= 32 ? 4 : 2)
+#define HSA_PI(nn, x) (8 * HSA_VW * ((nn) / HSA_VW) + HSA_VW * (x) + (nn) % HSA_VW)
+#ifdef HSA_TC_EMULATE
+#define HSA_TC_SCRATCH (HSA_NW * 32 * 6)
+#else
+#define HSA_TC_SCRATCH 1
+#endif
+
+// x rounded to TF32 (nearest, ties away from zero), as the bits of an fp32 number.
+static inline __attribute__((always_inline)) uint hsa_tf32(const float x) {
+#ifdef HSA_TC_EMULATE
+    return (as_uint(x) + 0x1000u) & 0xffffe000u;   // finite x: carry into the magnitude = round half away
+#else
+    uint r;
+    __asm__("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+    return r;
+#endif
+}
+
+// c += A B for one m16n8k8 tile, fragments as above (a: 4 TF32 values, b0/b1, c: 4 fp32 values).
+static inline __attribute__((always_inline)) void hsa_mma(float* c, const uint* a, const uint b0, const uint b1, __local uint* tcs) {
+#ifdef HSA_TC_EMULATE
+    const int lane = get_local_id(0) % 32, gid = lane / 4, t4 = lane % 4;
+    __local uint* w = tcs + (get_local_id(0) / 32) * (32 * 6);
+    for (int i = 0; i < 4; i++) w[lane * 6 + i] = a[i];
+    w[lane * 6 + 4] = b0;
+    w[lane * 6 + 5] = b1;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int r = 0; r < 2; r++) {
+        for (int cc = 0; cc < 2; cc++) {
+            const int row = gid + 8 * r, col = 2 * t4 + cc;
+            float acc = c[2 * r + cc];
+            for (int kk = 0; kk < 8; kk++) {
+                const float x = as_float(w[((row % 8) * 4 + kk % 4) * 6 + (row >= 8 ? 1 : 0) + (kk >= 4 ? 2 : 0)]);
+                const float y = as_float(w[(col * 4 + kk % 4) * 6 + 4 + (kk >= 4 ? 1 : 0)]);
+                acc = fma(x, y, acc);
+            }
+            c[2 * r + cc] = acc;
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+#else
+    float d0, d1, d2, d3;
+    __asm__ __volatile__("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%10, %11, %12, %13};"
+                 : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+    c[0] = d0;
+    c[1] = d1;
+    c[2] = d2;
+    c[3] = d3;
+#endif
+}
+
+// The value of x in lane (this lane) ^ m of the warp (butterfly shuffle).
+static inline __attribute__((always_inline)) float hsa_shfl_xor(const float x, const int m, __local uint* tcs) {
+#ifdef HSA_TC_EMULATE
+    const int lane = get_local_id(0) % 32;
+    __local uint* w = tcs + (get_local_id(0) / 32) * (32 * 6);
+    w[lane] = as_uint(x);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const float y = as_float(w[lane ^ m]);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return y;
+#else
+    uint r;
+    __asm__ __volatile__("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=r"(r) : "r"(as_uint(x)), "r"(m));
+    return as_float(r);
+#endif
+}
+
+// Fragments of the rows r0 = g0 + gid and r1 = g0 + gid + 8 (zero past G) of a [G][D] block x (row
+// stride D) as A operands of the k-steps over D (dims: see above), rounded to TF32.
+static inline __attribute__((always_inline)) void hsa_tc_rows_a(uint (*fa)[4], __global const float* x, const int g0) {
+    const int lane = get_local_id(0) % 32, gid = lane / 4, t4 = lane % 4, r0 = g0 + gid, r1 = g0 + gid + 8;
+#pragma unroll
+    for (int c4 = 0; c4 < D / 16; c4++) {
+        const float4 x0 = r0 < G ? *(__global const float4*) (x + r0 * D + 16 * c4 + 4 * t4) : (float4) 0.0f;
+        const float4 x1 = r1 < G ? *(__global const float4*) (x + r1 * D + 16 * c4 + 4 * t4) : (float4) 0.0f;
+        fa[2 * c4][0] = hsa_tf32(x0.x);
+        fa[2 * c4][1] = hsa_tf32(x1.x);
+        fa[2 * c4][2] = hsa_tf32(x0.y);
+        fa[2 * c4][3] = hsa_tf32(x1.y);
+        fa[2 * c4 + 1][0] = hsa_tf32(x0.z);
+        fa[2 * c4 + 1][1] = hsa_tf32(x1.z);
+        fa[2 * c4 + 1][2] = hsa_tf32(x0.w);
+        fa[2 * c4 + 1][3] = hsa_tf32(x1.w);
+    }
+}
+
+// acc[nt] = A . rows^T over D for the S chunk rows at `rows` (row stride `stride` floats): score
+// layout, n-tile nt = chunk rows 8nt .. 8nt+7; lane loads dims 16h + 4*t4 .. of row 8nt + gid.
+static inline __attribute__((always_inline)) void hsa_tc_scores(float (*acc)[4], const uint (*fa)[4], __global const float* rows, const int stride,
+                                                                __local uint* tcs) {
+    const int lane = get_local_id(0) % 32, gid = lane / 4, t4 = lane % 4;
+#pragma unroll
+    for (int nt = 0; nt < S / 8; nt++) {
+        float4 kf[D / 16];
+#pragma unroll
+        for (int c4 = 0; c4 < D / 16; c4++) kf[c4] = *(__global const float4*) (rows + (size_t) (8 * nt + gid) * stride + 16 * c4 + 4 * t4);
+#pragma unroll
+        for (int i = 0; i < 4; i++) acc[nt][i] = 0.0f;
+#pragma unroll
+        for (int c4 = 0; c4 < D / 16; c4++) {
+            hsa_mma(acc[nt], fa[2 * c4], hsa_tf32(kf[c4].x), hsa_tf32(kf[c4].y), tcs);
+            hsa_mma(acc[nt], fa[2 * c4 + 1], hsa_tf32(kf[c4].z), hsa_tf32(kf[c4].w), tcs);
+        }
+    }
+}
+
+// acc[nn] += p . rows: p in score layout (final values: rounded to TF32 here), rows the S chunk
+// rows at `rows`; k-step nt = chunk rows 8nt + 2*t4 (+1), output n-tile nn column x = dim
+// HSA_PI(nn, x); lane loads VW contiguous floats per chunk of 8*VW dims of its two rows.
+static inline __attribute__((always_inline)) void hsa_tc_pv(float (*acc)[4], const float (*p)[4], __global const float* rows, const int stride,
+                                                            __local uint* tcs) {
+    const int lane = get_local_id(0) % 32, gid = lane / 4, t4 = lane % 4;
+#pragma unroll
+    for (int nt = 0; nt < S / 8; nt++) {
+        const uint pa[4] = {hsa_tf32(p[nt][0]), hsa_tf32(p[nt][2]), hsa_tf32(p[nt][1]), hsa_tf32(p[nt][3])};
+        __global const float* v0 = rows + (size_t) (8 * nt + 2 * t4) * stride + HSA_VW * gid;
+        __global const float* v1 = v0 + stride;
+        float vf0[D / 8], vf1[D / 8];
+#pragma unroll
+        for (int ch = 0; ch < D / (8 * HSA_VW); ch++) {
+#if D >= 32
+            const float4 x0 = *(__global const float4*) (v0 + 8 * HSA_VW * ch), x1 = *(__global const float4*) (v1 + 8 * HSA_VW * ch);
+            vf0[4 * ch] = x0.x; vf0[4 * ch + 1] = x0.y; vf0[4 * ch + 2] = x0.z; vf0[4 * ch + 3] = x0.w;
+            vf1[4 * ch] = x1.x; vf1[4 * ch + 1] = x1.y; vf1[4 * ch + 2] = x1.z; vf1[4 * ch + 3] = x1.w;
+#else
+            const float2 x0 = *(__global const float2*) (v0 + 8 * HSA_VW * ch), x1 = *(__global const float2*) (v1 + 8 * HSA_VW * ch);
+            vf0[2 * ch] = x0.x; vf0[2 * ch + 1] = x0.y;
+            vf1[2 * ch] = x1.x; vf1[2 * ch + 1] = x1.y;
+#endif
+        }
+#pragma unroll
+        for (int nn = 0; nn < D / 8; nn++) hsa_mma(acc[nn], pa, hsa_tf32(vf0[nn]), hsa_tf32(vf1[nn]), tcs);
+    }
+}
+
+// out[g0 + r] = alpha * sum over warps (in warp order) of their acc (output layout of hsa_tc_pv),
+// rows r < 16 with g0 + r < G, through red ([NW][16][D] local). Every work-item calls it.
+static inline __attribute__((always_inline)) void hsa_tc_store(float (*acc)[4], __local float* red, __global float* out, const int g0, const float alpha) {
+    const int lid = get_local_id(0), warp = lid / 32, lane = lid % 32, gid = lane / 4, t4 = lane % 4;
+    barrier(CLK_LOCAL_MEM_FENCE);              // red free: the previous tile's sums are done
+    __local float* mine = red + warp * 16 * D;
+#pragma unroll
+    for (int nn = 0; nn < D / 8; nn++) {
+        mine[gid * D + HSA_PI(nn, 2 * t4)] = acc[nn][0];
+        mine[gid * D + HSA_PI(nn, 2 * t4 + 1)] = acc[nn][1];
+        mine[(gid + 8) * D + HSA_PI(nn, 2 * t4)] = acc[nn][2];
+        mine[(gid + 8) * D + HSA_PI(nn, 2 * t4 + 1)] = acc[nn][3];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    __local const float4* red4 = (__local const float4*) red;
+    for (int i = lid; i < 16 * (D / 4); i += WG) {
+        const int r = i / (D / 4), c4 = i % (D / 4);
+        if (g0 + r < G) {
+            float4 s = red4[r * (D / 4) + c4];
+            for (int u = 1; u < HSA_NW; u++) s += red4[(u * 16 + r) * (D / 4) + c4];
+            *(__global float4*) (out + (g0 + r) * D + 4 * c4) = alpha * s;
+        }
+    }
+}
+
+// Sum over the 4 lanes of a quad (one score row): butterfly, the same value in all 4, deterministic.
+static inline __attribute__((always_inline)) float hsa_quad_sum(float x, __local uint* tcs) {
+    x += hsa_shfl_xor(x, 1, tcs);
+    return x + hsa_shfl_xor(x, 2, tcs);
+}
+
+static inline __attribute__((always_inline)) float hsa_quad_max(float x, __local uint* tcs) {
+    x = fmax(x, hsa_shfl_xor(x, 1, tcs));
+    return fmax(x, hsa_shfl_xor(x, 2, tcs));
+}
+
+// The forward (formulas, geometry and arguments as hsa_attn_fwd_body) on tensor cores. red: local
+// [NW][16][D] partial outputs; tcs: scratch of the emulation.
+static inline __attribute__((always_inline)) void hsa_attn_fwd_tc(__global const float* q, __global const float* k, __global const float* v,
+                                   __global const int* indices, __global const float* weights,
+                                   __global float* o, __global float* lse,
+                                   const int L, const int HQ, const int H, const int K,
+                                   const int n, const float scale, const int t0, const int C,
+                                   __local float* red, __local uint* tcs) {
+    const int item = get_group_id(0);          // (b*L + i)*H + h; the grid has exactly B*L*H groups
+    const int lid = get_local_id(0), warp = lid / 32, lane = lid % 32, gid = lane / 4, t4 = lane % 4;
+    const int h = item % H, bt = item / H, t = t0 + bt % L, b = bt / L;
+    const int Lkv = C * S, stride = H * D;
+    const int nvalid = min(K, min(C, t / S));
+    const int qbase = (bt * HQ + h * G) * D;
+    const int lseBase = (bt * HQ + h * G) * K;
+    for (int i = lid; i < G * K; i += WG) if (i % K >= nvalid) lse[lseBase + i] = 0.0f;
+
+    for (int g0 = 0; g0 < G; g0 += 16) {
+        const int r0 = g0 + gid, r1 = g0 + gid + 8;   // this lane's two query heads (rows >= G: zero)
+        uint qa[D / 8][4];
+        hsa_tc_rows_a(qa, q + qbase, g0);
+        float oacc[D / 8][4];
+#pragma unroll
+        for (int nn = 0; nn < D / 8; nn++)
+#pragma unroll
+            for (int i = 0; i < 4; i++) oacc[nn][i] = 0.0f;
+
+        for (int s0 = 0; s0 < nvalid; s0 += HSA_NW) {
+            const int slot = s0 + warp;
+            const bool live = slot < nvalid;
+            const int c = live ? indices[item * K + slot] : 0;   // s0 < nvalid: chunk 0 exists
+            const float w = live ? weights[item * K + slot] : 0.0f;
+            const size_t chunkOff = ((size_t) b * Lkv + (size_t) c * S) * stride + h * D;
+            float sacc[S / 8][4];
+            hsa_tc_scores(sacc, qa, k + chunkOff, stride, tcs);
+            // softmax of rows gid (c0, c1) and gid+8 (c2, c3); a row lives in the 4 lanes of a quad
+            float m0 = -INFINITY, m1 = -INFINITY;
+#pragma unroll
+            for (int nt = 0; nt < S / 8; nt++) {
+#pragma unroll
+                for (int i = 0; i < 4; i++) sacc[nt][i] *= scale;
+                m0 = fmax(m0, fmax(sacc[nt][0], sacc[nt][1]));
+                m1 = fmax(m1, fmax(sacc[nt][2], sacc[nt][3]));
+            }
+            m0 = hsa_quad_max(m0, tcs);
+            m1 = hsa_quad_max(m1, tcs);
+            if (n > 0) {
+                m0 = fmax(m0, 0.0f);
+                m1 = fmax(m1, 0.0f);
+            }
+            float z0 = 0.0f, z1 = 0.0f;
+#pragma unroll
+            for (int nt = 0; nt < S / 8; nt++) {
+                sacc[nt][0] = exp(sacc[nt][0] - m0);
+                sacc[nt][1] = exp(sacc[nt][1] - m0);
+                sacc[nt][2] = exp(sacc[nt][2] - m1);
+                sacc[nt][3] = exp(sacc[nt][3] - m1);
+                z0 += sacc[nt][0] + sacc[nt][1];
+                z1 += sacc[nt][2] + sacc[nt][3];
+            }
+            z0 = hsa_quad_sum(z0, tcs);
+            z1 = hsa_quad_sum(z1, tcs);
+            if (n > 0) {
+                z0 += (float) n * exp(-m0);
+                z1 += (float) n * exp(-m1);
+            }
+            if (live && t4 == 0) {
+                if (r0 < G) lse[lseBase + r0 * K + slot] = m0 + log(z0);
+                if (r1 < G) lse[lseBase + r1 * K + slot] = m1 + log(z1);
+            }
+            const float f0 = w / z0, f1 = w / z1;
+#pragma unroll
+            for (int nt = 0; nt < S / 8; nt++) {
+                sacc[nt][0] *= f0;
+                sacc[nt][1] *= f0;
+                sacc[nt][2] *= f1;
+                sacc[nt][3] *= f1;
+            }
+            hsa_tc_pv(oacc, sacc, v + chunkOff, stride, tcs);   // O += (w P) V
+        }
+        hsa_tc_store(oacc, red, o + qbase, g0, 1.0f);
+    }
+}
+
+// Backward dq / dweights / delta (formulas as hsa_attn_bwd_q) on tensor cores (HsaAttention uses it
+// only with -Dhsa.tc.bwdq=on until it has been checked on an NVIDIA GPU), the forward's work
+// split: per slot a warp computes scores Q K^T and dp = dO V^T (16 x S each, in registers),
+// P = exp(scale s - lse), delta = sum_j P dp (quad sums), dS = w P (dp - delta), then dq += dS K;
+// dq summed over warps, times scale. dweights as the portable kernel: from the group's own delta
+// writes after a global fence, summed over g in order.
+static inline __attribute__((always_inline)) void hsa_attn_bwd_q_tc(__global const float* q, __global const float* k, __global const float* v,
+                                   __global const int* indices, __global const float* weights,
+                                   __global const float* dout, __global const float* lse,
+                                   __global float* dq, __global float* dweights, __global float* delta,
+                                   const int L, const int HQ, const int H, const int K, const float scale,
+                                   __local float* red, __local uint* tcs) {
+    const int item = get_group_id(0);          // (b*L + t)*H + h; the grid has exactly B*L*H groups
+    const int lid = get_local_id(0), warp = lid / 32, lane = lid % 32, gid = lane / 4, t4 = lane % 4;
+    const int h = item % H, bt = item / H, t = bt % L, b = bt / L;
+    const int Lkv = (L / S) * S, stride = H * D;
+    const int nvalid = min(K, t / S);
+    const int qbase = (bt * HQ + h * G) * D;
+    const int lseBase = (bt * HQ + h * G) * K;
+    for (int i = lid; i < G * K; i += WG) if (i % K >= nvalid) delta[lseBase + i] = 0.0f;
+
+    for (int g0 = 0; g0 < G; g0 += 16) {
+        const int r0 = g0 + gid, r1 = g0 + gid + 8;
+        uint qa[D / 8][4], da[D / 8][4];
+        hsa_tc_rows_a(qa, q + qbase, g0);
+        hsa_tc_rows_a(da, dout + qbase, g0);
+        float acc[D / 8][4];
+#pragma unroll
+        for (int nn = 0; nn < D / 8; nn++)
+#pragma unroll
+            for (int i = 0; i < 4; i++) acc[nn][i] = 0.0f;
+
+        for (int s0 = 0; s0 < nvalid; s0 += HSA_NW) {
+            const int slot = s0 + warp;
+            const bool live = slot < nvalid;
+            const int c = live ? indices[item * K + slot] : 0;
+            const float w = live ? weights[item * K + slot] : 0.0f;
+            const float l0 = live && r0 < G ? lse[lseBase + r0 * K + slot] : 0.0f;
+            const float l1 = live && r1 < G ? lse[lseBase + r1 * K + slot] : 0.0f;
+            const size_t chunkOff = ((size_t) b * Lkv + (size_t) c * S) * stride + h * D;
+            float sacc[S / 8][4], dpacc[S / 8][4];
+            hsa_tc_scores(dpacc, da, v + chunkOff, stride, tcs);   // dp = dO . v_j
+            hsa_tc_scores(sacc, qa, k + chunkOff, stride, tcs);    // s = q . k_j
+            float d0 = 0.0f, d1 = 0.0f;
+#pragma unroll
+            for (int nt = 0; nt < S / 8; nt++) {
+                sacc[nt][0] = exp(scale * sacc[nt][0] - l0);
+                sacc[nt][1] = exp(scale * sacc[nt][1] - l0);
+                sacc[nt][2] = exp(scale * sacc[nt][2] - l1);
+                sacc[nt][3] = exp(scale * sacc[nt][3] - l1);
+                d0 += sacc[nt][0] * dpacc[nt][0] + sacc[nt][1] * dpacc[nt][1];
+                d1 += sacc[nt][2] * dpacc[nt][2] + sacc[nt][3] * dpacc[nt][3];
+            }
+            d0 = hsa_quad_sum(d0, tcs);
+            d1 = hsa_quad_sum(d1, tcs);
+            if (live && t4 == 0) {
+                if (r0 < G) delta[lseBase + r0 * K + slot] = d0;
+                if (r1 < G) delta[lseBase + r1 * K + slot] = d1;
+            }
+#pragma unroll
+            for (int nt = 0; nt < S / 8; nt++) {   // dS = w P (dp - delta), 0 without a slot (w = 0)
+                sacc[nt][0] = w * sacc[nt][0] * (dpacc[nt][0] - d0);
+                sacc[nt][1] = w * sacc[nt][1] * (dpacc[nt][1] - d0);
+                sacc[nt][2] = w * sacc[nt][2] * (dpacc[nt][2] - d1);
+                sacc[nt][3] = w * sacc[nt][3] * (dpacc[nt][3] - d1);
+            }
+            hsa_tc_pv(acc, sacc, k + chunkOff, stride, tcs);      // dq += dS K
+        }
+        hsa_tc_store(acc, red, dq + qbase, g0, scale);
+    }
+    barrier(CLK_GLOBAL_MEM_FENCE);             // this group's delta writes, visible to the group
+    for (int slot = lid; slot < K; slot += WG) {
+        float s = 0.0f;
+        if (slot < nvalid) for (int g = 0; g < G; g++) s += delta[lseBase + g * K + slot];
+        dweights[item * K + slot] = s;
+    }
+}
+#endif
+
 // Training's forward: queries and memory of the same sequences, positions from 0, C = L/S.
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void hsa_attn_fwd(__global const float* q, __global const float* k, __global const float* v,
@@ -247,11 +627,17 @@ void hsa_attn_fwd(__global const float* q, __global const float* k, __global con
                   __global float* o, __global float* lse,
                   const int B, const int L, const int HQ, const int H, const int K,
                   const int n, const float scale) {
+#ifdef HSA_TC_ON
+    __local float4 red[HSA_NW * 16 * D / 4];
+    __local uint tcs[HSA_TC_SCRATCH];
+    hsa_attn_fwd_tc(q, k, v, indices, weights, o, lse, L, HQ, H, K, n, scale, 0, L / S, (__local float*) red, tcs);
+#else
     __local float4 qs[G * HSA_LDD / 4];
     __local float4 kv[HSA_T * HSA_LDD / 4];
     __local float4 p4[G * HSA_LDS / 4];
     __local float part[2 * G * HSA_NSEG];
     hsa_attn_fwd_body(q, k, v, indices, weights, o, lse, L, HQ, H, K, n, scale, 0, L / S, qs, kv, p4, part);
+#endif
 }
 
 // The forward for L query rows at positions t0 .. t0+L-1 against a memory of C chunks per sequence.
@@ -261,11 +647,17 @@ void hsa_attn_fwd_at(__global const float* q, __global const float* k, __global 
                      __global float* o, __global float* lse,
                      const int B, const int L, const int HQ, const int H, const int K,
                      const int n, const float scale, const int t0, const int C) {
+#ifdef HSA_TC_ON
+    __local float4 red[HSA_NW * 16 * D / 4];
+    __local uint tcs[HSA_TC_SCRATCH];
+    hsa_attn_fwd_tc(q, k, v, indices, weights, o, lse, L, HQ, H, K, n, scale, t0, C, (__local float*) red, tcs);
+#else
     __local float4 qs[G * HSA_LDD / 4];
     __local float4 kv[HSA_T * HSA_LDD / 4];
     __local float4 p4[G * HSA_LDS / 4];
     __local float part[2 * G * HSA_NSEG];
     hsa_attn_fwd_body(q, k, v, indices, weights, o, lse, L, HQ, H, K, n, scale, t0, C, qs, kv, p4, part);
+#endif
 }
 
 // Backward, per token: dq, dweights and delta. For token t, KV head h, valid slot k (chunk c),
@@ -284,6 +676,11 @@ void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global c
                     __global float* dq, __global float* dweights, __global float* delta,
                     const int B, const int L, const int HQ, const int H, const int K,
                     const float scale) {
+#ifdef HSA_TC_ON
+    __local float4 red[HSA_NW * 16 * D / 4];
+    __local uint tcs[HSA_TC_SCRATCH];
+    hsa_attn_bwd_q_tc(q, k, v, indices, weights, dout, lse, dq, dweights, delta, L, HQ, H, K, scale, (__local float*) red, tcs);
+#else
     __local float4 qs[G * HSA_LDD / 4];
     __local float4 dos[G * HSA_LDD / 4];
     __local float4 kv[HSA_T * HSA_LDD / 4];
@@ -377,6 +774,7 @@ void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global c
         if (slot < nvalid) for (int g = 0; g < G; g++) s += delta[lseBase + g * K + slot];
         dweights[item * K + slot] = s;
     }
+#endif
 }
 
 // Backward, per chunk: dk and dv through the inverted selection index. For chunk c of batch b,

@@ -10,6 +10,7 @@ import java.util.concurrent.Callable;
 import org.hsajava.compute.Device;
 import org.hsajava.compute.DeviceInfo;
 import org.hsajava.compute.Devices;
+import org.hsajava.compute.opencl.TensorCores;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -33,17 +34,19 @@ public final class DevicesCommand implements Callable<Integer> {
             System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(out));
             return 0;
         }
-        System.out.printf("  %-9s %-5s %-44s %-22s %10s %9s %4s %7s %-4s %-6s %s%n",
-                "id", "type", "name", "vendor", "global", "local", "CUs", "max WG", "fp16", "SPIR-V", "platform / version");
+        System.out.printf("  %-9s %-5s %-44s %-22s %10s %9s %4s %7s %-4s %-6s %-8s %s%n",
+                "id", "type", "name", "vendor", "global", "local", "CUs", "max WG", "fp16", "SPIR-V", "hsa fwd", "platform / version");
         for (Device d : all) {
             DeviceInfo i = d.info();
-            System.out.printf("%s %-9s %-5s %-44s %-22s %10s %9s %4d %7d %-4s %-6s %s%n",
+            System.out.printf("%s %-9s %-5s %-44s %-22s %10s %9s %4d %7d %-4s %-6s %-8s %s%n",
                     d == def ? "*" : " ", d.id(), i.type(), clip(i.name(), 44), clip(i.vendor(), 22), bytes(i.globalMemBytes()),
                     i.isOpenCl() ? bytes(i.localMemBytes()) : "-", i.computeUnits(), i.maxWorkGroupSize(),
-                    i.isOpenCl() ? yesNo(i.fp16()) : "-", i.isOpenCl() ? yesNo(i.spirv()) : "-", i.platform() + " / " + i.version());
+                    i.isOpenCl() ? yesNo(i.fp16()) : "-", i.isOpenCl() ? yesNo(i.spirv()) : "-", TensorCores.describe(i), i.platform() + " / " + i.version());
         }
         if (Devices.openClProblem() != null) System.out.println("\nNo OpenCL device: " + Devices.openClProblem());
         System.out.println("\nChoose with --device (java, opencl, opencl:N, or part of a name) or HSA_DEVICE.");
+        System.out.println("'hsa fwd': the HSA attention forward's arithmetic, tf32-tc = TF32 tensor cores (NVIDIA, compute capability >= 8.0);"
+                + " -Dhsa.tc=off or HSA_TC=off forces fp32.");
         return 0;
     }
 
@@ -64,6 +67,7 @@ public final class DevicesCommand implements Callable<Integer> {
         m.put("maxWorkGroupSize", i.maxWorkGroupSize());
         m.put("fp16", i.fp16());
         m.put("spirv", i.spirv());
+        m.put("hsaForwardPath", TensorCores.describe(i));
         return m;
     }
 

@@ -3,6 +3,7 @@ package org.hsajava.cli;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.hsajava.compute.Device;
+import org.hsajava.compute.opencl.TensorCores;
 import org.hsajava.kernels.SelfCheck;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -20,7 +21,7 @@ public final class SelfCheckCommand implements Callable<Integer> {
     public Integer call() { return runOn(device.device()); }
 
     int runOn(Device d) {
-        System.out.println("Kernel self-check on " + d + " against the Java backend:");
+        System.out.println("Kernel self-check on " + d + " against the Java backend (HSA attention forward: " + TensorCores.describe(d.info()) + "):");
         List<SelfCheck.Result> results = SelfCheck.run(d, System.out);
         long failed = results.stream().filter(r -> !r.ok()).count();
         System.out.println(failed == 0 ? "All " + results.size() + " kernel checks passed." : failed + " of " + results.size() + " kernel checks FAILED.");

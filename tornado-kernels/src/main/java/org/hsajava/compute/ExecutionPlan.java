@@ -129,7 +129,7 @@ public final class ExecutionPlan implements AutoCloseable {
                     be.finish();
                     deviceNanos = System.nanoTime() - t0;
                 }
-                timings.add(new ExecutionResult.TaskTiming(g.name() + "." + task.name(), kindOf(task), deviceNanos));
+                timings.add(new ExecutionResult.TaskTiming(g.name() + "." + task.name(), kindOf(task, be.device()), deviceNanos));
             }
         }
     }
@@ -144,16 +144,17 @@ public final class ExecutionPlan implements AutoCloseable {
 
     private long launch(Backend be, ImmutableTaskGraph g, Task.Launch l) {
         String key = g.name() + "." + l.name();
-        KernelArgs args = new KernelArgs(l.kernel(), l.args(), null);
+        KernelDef kernel = l.kernel().forDevice(be.device());
+        KernelArgs args = new KernelArgs(kernel, l.args(), null);
         try {
-            l.kernel().check(args);
+            kernel.check(args);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("task '" + key + "' (kernel " + l.kernel().name() + "): " + e.getMessage(), e);
+            throw new IllegalArgumentException("task '" + key + "' (kernel " + kernel.name() + "): " + e.getMessage(), e);
         }
-        WorkerGrid grid = grids.get(key).orElseGet(() -> l.kernel().defaultGrid(args));
+        WorkerGrid grid = grids.get(key).orElseGet(() -> kernel.defaultGrid(args));
         checkGrid(key, grid, be.device());
         for (Object a : l.args()) if (a instanceof Tensor t) buffer(t);
-        return be.launch(l.kernel(), args, grid, buffers::get, profiling || Profiler.enabled());
+        return be.launch(kernel, args, grid, buffers::get, profiling || Profiler.enabled());
     }
 
     static void checkGrid(String task, WorkerGrid grid, DeviceInfo d) {
@@ -173,9 +174,9 @@ public final class ExecutionPlan implements AutoCloseable {
         }
     }
 
-    private static String kindOf(Task t) {
+    private static String kindOf(Task t, DeviceInfo device) {
         return switch (t) {
-            case Task.Launch l -> l.kernel().name();
+            case Task.Launch l -> l.kernel().forDevice(device).name();
             case Task.ToDevice d -> "H->D";
             case Task.ToHost h -> "D->H";
         };

@@ -35,6 +35,7 @@ public final class KernelDef {
     private final JavaKernel java;
     private final Function<KernelArgs, WorkerGrid> grid;
     private final Consumer<KernelArgs> check;
+    private final Function<DeviceInfo, KernelDef> variant;
 
     private KernelDef(Builder b) {
         this.name = b.name;
@@ -45,6 +46,7 @@ public final class KernelDef {
         this.java = Objects.requireNonNull(b.java, () -> "kernel '" + b.name + "' has no Java implementation");
         this.grid = Objects.requireNonNull(b.grid, () -> "kernel '" + b.name + "' has no default grid");
         this.check = b.check;
+        this.variant = b.variant;
     }
 
     /**
@@ -66,6 +68,16 @@ public final class KernelDef {
     public int indexOf(String paramName) {
         for (int i = 0; i < params.size(); i++) if (params.get(i).name().equals(paramName)) return i;
         throw new IllegalArgumentException("kernel '" + name + "' has no parameter '" + paramName + "'");
+    }
+
+    /**
+     * The definition to launch on {@code device}: a variant for that device where the definition
+     * has one (same parameters and Java implementation, other defines and grid, e.g. a work-group
+     * shape for a vendor path), else this. {@link ExecutionPlan} asks before every launch.
+     */
+    public KernelDef forDevice(DeviceInfo device) {
+        KernelDef v = variant == null ? null : variant.apply(device);
+        return v == null ? this : v;
     }
 
     /** The grid used when the caller's {@link GridScheduler} has none for the task. */
@@ -95,6 +107,7 @@ public final class KernelDef {
         private JavaKernel java;
         private Function<KernelArgs, WorkerGrid> grid;
         private Consumer<KernelArgs> check;
+        private Function<DeviceInfo, KernelDef> variant;
 
         private Builder(String entryPoint, String source) {
             this.entryPoint = entryPoint;
@@ -117,6 +130,8 @@ public final class KernelDef {
         public Builder java(JavaKernel impl) { this.java = impl; return this; }
         public Builder grid(Function<KernelArgs, WorkerGrid> rule) { this.grid = rule; return this; }
         public Builder check(Consumer<KernelArgs> rule) { this.check = rule; return this; }
+        /** Per-device variant (see {@link KernelDef#forDevice}); the rule returns null to keep this definition. */
+        public Builder variant(Function<DeviceInfo, KernelDef> rule) { this.variant = rule; return this; }
 
         public KernelDef build() { return new KernelDef(this); }
     }

@@ -9,6 +9,7 @@ import org.hsajava.compute.Checks;
 import org.hsajava.compute.KernelArgs;
 import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.WorkerGrid;
+import org.hsajava.compute.opencl.TensorCores;
 import org.hsajava.compute.java.Parallel;
 
 /**
@@ -47,6 +48,12 @@ import org.hsajava.compute.java.Parallel;
  * 20-25 TFLOP/s. Work-group size 64 beat 32 and 128 for every kernel, and register prefetch of the
  * next K/V chunk made the per-token kernels slower (they are bound by local-memory and issue
  * throughput, not by global latency).
+ *
+ * <p>On NVIDIA GPUs of compute capability 8.0 or more the forward (and, opted in, the backward dq)
+ * launch a tensor-core variant instead ({@link KernelDef#forDevice}, {@link TensorCores}): TF32
+ * {@code mma.sync} with fp32 accumulation, one warp per (b, t, h), everything in registers; H100
+ * forward 1.23 / 4.86 / 20.1 ms at 4K / 16K / 64K with two-warp groups, 4.28 ms at 16K with the
+ * one-warp groups used now (BENCHMARKS.md). {@code -Dhsa.tc=off} keeps the fp32 kernels.
  */
 public final class HsaAttention {
     private HsaAttention() {}
@@ -65,7 +72,36 @@ public final class HsaAttention {
      * (n = 0 or 1: the softmax off-by-one; scale normally 1/sqrt(D)). Writes o and lse.
      */
     public static KernelDef forward(int d, int s, int g) {
-        return CACHE.computeIfAbsent("fwd/" + d + "/" + s + "/" + g, key -> withDefines(KernelDef.builder("hsa_attn_fwd", SRC), Kind.FWD, d, s, g)
+        return CACHE.computeIfAbsent("fwd/" + d + "/" + s + "/" + g, key -> forwardDef(d, s, g, Path.PORTABLE, wg(Kind.FWD)));
+    }
+
+    /**
+     * {@link #forward} compiled for the tensor-core path with its three PTX instructions emulated in
+     * portable OpenCL C ({@code -DHSA_TC=1 -DHSA_TC_EMULATE=1}): runs on any device (slowly), so that
+     * tests on PoCL check the fragment bookkeeping of the NVIDIA path. TF32 rounding is emulated too.
+     */
+    static KernelDef forwardTcEmulated(int d, int s, int g, int wg) {
+        return CACHE.computeIfAbsent("fwdtcemu/" + d + "/" + s + "/" + g + "/" + wg, key -> forwardDef(d, s, g, Path.TC_EMULATED, wg));
+    }
+
+    /**
+     * Which code the forward definitions compile: the portable fp32 one, the NVIDIA tensor-core one
+     * (-DHSA_TC=1, work-group {@link #TC_WG}: the variant that {@link KernelDef#forDevice} picks
+     * where {@link TensorCores#enabled}), or the latter with its PTX emulated (tests; any device).
+     */
+    private enum Path { PORTABLE, TC, TC_EMULATED }
+
+    /**
+     * Work-group size of the tensor-core forward (property hsa.attn.wg.FWD_TC): one warp, which owns a
+     * (b, t, h) item and all its slots. On the H100 (B=8, L=16K) 32 took 4.28 ms, 64 (two warps
+     * splitting the slots, partial outputs summed in local memory) 4.86 ms and 128 5.60 ms: the
+     * kernel holds 177 registers per work-item, so an SM fits 11 warps as 11 one-warp groups but
+     * only 10 as 5 two-warp groups, and smaller groups wait for no sibling at the final barrier.
+     */
+    static final int TC_WG = Integer.getInteger("hsa.attn.wg.FWD_TC", 32);
+
+    private static KernelDef forwardDef(int d, int s, int g, Path path, int wg) {
+        return withDefines(KernelDef.builder("hsa_attn_fwd", SRC), Kind.FWD, d, s, g, path, wg)
                 .in("q", F32).in("k", F32).in("v", F32).in("indices", I32).in("weights", F32)
                 .out("o", F32).out("lse", F32)
                 .intArg("B").intArg("L").intArg("HQ").intArg("H").intArg("K").intArg("n").floatArg("scale")
@@ -77,9 +113,11 @@ public final class HsaAttention {
                     Checks.exactly(a, "o", x.qSize());
                     Checks.exactly(a, "lse", x.lseSize());
                 })
-                .grid(a -> perToken(Dims.of(a, d, s, g), wg(Kind.FWD)))
+                .grid(a -> perToken(Dims.of(a, d, s, g), wg))
                 .java(a -> forwardJava(a, Dims.of(a, d, s, g)))
-                .build());
+                .variant(path != Path.PORTABLE ? null : info -> TensorCores.enabled(info)
+                        ? CACHE.computeIfAbsent("fwdtc/" + d + "/" + s + "/" + g, key -> forwardDef(d, s, g, Path.TC, TC_WG)) : null)
+                .build();
     }
 
     /**
@@ -90,7 +128,16 @@ public final class HsaAttention {
      * (the selection kernels' rule). With {@code t0 = 0, C = L/S} it is {@link #forward}.
      */
     public static KernelDef forwardAt(int d, int s, int g) {
-        return CACHE.computeIfAbsent("fwdat/" + d + "/" + s + "/" + g, key -> withDefines(KernelDef.builder("hsa_attn_fwd_at", SRC), Kind.FWD, d, s, g)
+        return CACHE.computeIfAbsent("fwdat/" + d + "/" + s + "/" + g, key -> forwardAtDef(d, s, g, Path.PORTABLE, wg(Kind.FWD)));
+    }
+
+    /** {@link #forwardAt} on the emulated tensor-core path (see {@link #forwardTcEmulated}). */
+    static KernelDef forwardAtTcEmulated(int d, int s, int g, int wg) {
+        return CACHE.computeIfAbsent("fwdattcemu/" + d + "/" + s + "/" + g + "/" + wg, key -> forwardAtDef(d, s, g, Path.TC_EMULATED, wg));
+    }
+
+    private static KernelDef forwardAtDef(int d, int s, int g, Path path, int wg) {
+        return withDefines(KernelDef.builder("hsa_attn_fwd_at", SRC), Kind.FWD, d, s, g, path, wg)
                 .in("q", F32).in("k", F32).in("v", F32).in("indices", I32).in("weights", F32)
                 .out("o", F32).out("lse", F32)
                 .intArg("B").intArg("L").intArg("HQ").intArg("H").intArg("K").intArg("n").floatArg("scale").intArg("t0").intArg("C")
@@ -105,9 +152,11 @@ public final class HsaAttention {
                     Checks.exactly(a, "o", x.qSize());
                     Checks.exactly(a, "lse", x.lseSize());
                 })
-                .grid(a -> perToken(Dims.at(a, d, s, g), wg(Kind.FWD)))
+                .grid(a -> perToken(Dims.at(a, d, s, g), wg))
                 .java(a -> forwardJava(a, Dims.at(a, d, s, g)))
-                .build());
+                .variant(path != Path.PORTABLE ? null : info -> TensorCores.enabled(info)
+                        ? CACHE.computeIfAbsent("fwdattc/" + d + "/" + s + "/" + g, key -> forwardAtDef(d, s, g, Path.TC, TC_WG)) : null)
+                .build();
     }
 
     /**
@@ -115,7 +164,26 @@ public final class HsaAttention {
      * delta, B, L, HQ, H, K, scale}. Writes dq, dweights and delta (which {@link #backwardKv} needs).
      */
     public static KernelDef backwardQ(int d, int s, int g) {
-        return CACHE.computeIfAbsent("bwdq/" + d + "/" + s + "/" + g, key -> withDefines(KernelDef.builder("hsa_attn_bwd_q", SRC), Kind.BWD_Q, d, s, g)
+        return CACHE.computeIfAbsent("bwdq/" + d + "/" + s + "/" + g, key -> backwardQDef(d, s, g, Path.PORTABLE, wg(Kind.BWD_Q)));
+    }
+
+    /** {@link #backwardQ} on the emulated tensor-core path (see {@link #forwardTcEmulated}). */
+    static KernelDef backwardQTcEmulated(int d, int s, int g, int wg) {
+        return CACHE.computeIfAbsent("bwdqtcemu/" + d + "/" + s + "/" + g + "/" + wg, key -> backwardQDef(d, s, g, Path.TC_EMULATED, wg));
+    }
+
+    /** Work-group size of the tensor-core backward dq (property hsa.attn.wg.BWD_Q_TC): one warp, as {@link #TC_WG}. */
+    static final int TC_WG_BWD_Q = Integer.getInteger("hsa.attn.wg.BWD_Q_TC", 32);
+
+    /**
+     * Whether the tensor-core backward dq is used where tensor cores are (property hsa.tc.bwdq=on;
+     * off by default): it passes the emulated-PTX tests on PoCL but has not yet been compiled and
+     * checked on an NVIDIA GPU (./hsa selfcheck with -Dhsa.tc.bwdq=on does both).
+     */
+    static final boolean TC_BWD_Q = TensorCores.isOn(System.getProperty("hsa.tc.bwdq"));
+
+    private static KernelDef backwardQDef(int d, int s, int g, Path path, int wg) {
+        return withDefines(KernelDef.builder("hsa_attn_bwd_q", SRC), Kind.BWD_Q, d, s, g, path, wg)
                 .in("q", F32).in("k", F32).in("v", F32).in("indices", I32).in("weights", F32)
                 .in("dout", F32).in("lse", F32)
                 .out("dq", F32).out("dweights", F32).out("delta", F32)
@@ -129,9 +197,11 @@ public final class HsaAttention {
                     Checks.exactly(a, "dweights", x.selSize());
                     Checks.exactly(a, "delta", x.lseSize());
                 })
-                .grid(a -> perToken(Dims.of(a, d, s, g), wg(Kind.BWD_Q)))
+                .grid(a -> perToken(Dims.of(a, d, s, g), wg))
                 .java(a -> backwardQJava(a, Dims.of(a, d, s, g)))
-                .build());
+                .variant(path != Path.PORTABLE ? null : info -> TC_BWD_Q && TensorCores.enabled(info)
+                        ? CACHE.computeIfAbsent("bwdqtc/" + d + "/" + s + "/" + g, key -> backwardQDef(d, s, g, Path.TC, TC_WG_BWD_Q)) : null)
+                .build();
     }
 
     /**
@@ -223,13 +293,21 @@ public final class HsaAttention {
         private static int nnRows(int wg, int na, int d) { return Math.ceilDiv(na, wg / (d / 4)); }
     }
 
+    private static KernelDef.Builder withDefines(KernelDef.Builder b, Kind kind, int d, int s, int g, Path path, int wg) {
+        KernelDef.Builder r = withDefines(b, kind, d, s, g, Tiles.of(kind, wg, d, s, g, 1));
+        return path == Path.TC_EMULATED ? r.define("HSA_TC", 1).define("HSA_TC_EMULATE", 1) : path == Path.TC ? r.define("HSA_TC", 1) : r;
+    }
+
     private static KernelDef.Builder withDefines(KernelDef.Builder b, Kind kind, int d, int s, int g) {
+        return withDefines(b, kind, d, s, g, Tiles.of(kind, d, s, g));
+    }
+
+    private static KernelDef.Builder withDefines(KernelDef.Builder b, Kind kind, int d, int s, int g, Tiles t) {
         requirePow2In16To128("D", d);
         requirePow2In16To128("S", s);
         if (g < 1 || g * s > 2048 || g * d > 2048) {
             throw new IllegalArgumentException("G=" + g + " unsupported with D=" + d + ", S=" + s + ": need G >= 1, G*S <= 2048 and G*D <= 2048");
         }
-        Tiles t = Tiles.of(kind, d, s, g);
         return b.define("D", d).define("S", s).define("G", g).define("WG", t.wg)
                 .define("HSA_T", t.rows).define("HSA_BR", t.rows).define("HSA_E", t.e).define("HSA_NSEG", t.nseg).define("HSA_MAXM", t.maxm);
     }

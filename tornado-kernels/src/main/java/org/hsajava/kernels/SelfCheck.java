@@ -12,6 +12,7 @@ import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Devices;
 import org.hsajava.compute.KernelRunner;
 import org.hsajava.compute.Tensor;
+import org.hsajava.compute.opencl.TensorCores;
 
 /**
  * Runs each kernel family once on a device and on the Java backend with the same random inputs
@@ -20,8 +21,25 @@ import org.hsajava.compute.Tensor;
  */
 public final class SelfCheck {
 
-    /** One check: runs a kernel on a device and returns the output to compare. */
-    public record Case(String name, double tolerance, Function<Device, float[]> run) {}
+    /**
+     * One check: runs a kernel on a device and returns the output to compare. {@code tf32Tolerance}
+     * applies instead of {@code tolerance} on devices whose kernels use TF32 tensor cores
+     * ({@link TensorCores#enabled}; the HSA attention forward), which round the products' inputs
+     * to 10 mantissa bits.
+     */
+    public record Case(String name, double tolerance, double tf32Tolerance, Function<Device, float[]> run) {
+        public Case(String name, double tolerance, Function<Device, float[]> run) { this(name, tolerance, tolerance, run); }
+
+        /** The tolerance that applies on {@code device}. */
+        public double toleranceOn(Device device) { return TensorCores.enabled(device.info()) ? tf32Tolerance : tolerance; }
+    }
+
+    /**
+     * Tolerance of outputs computed through the TF32 tensor-core forward against the fp32 Java
+     * backend, relative to the largest magnitude: 4x TF32's unit roundoff 2^-11 (the errors seen
+     * are a few 1e-4).
+     */
+    public static final double TF32_TOLERANCE = 2e-3;
 
     /** The outcome of one case. */
     public record Result(String name, double maxRelError, double tolerance, double millis, String error) {
@@ -82,7 +100,14 @@ public final class SelfCheck {
             return out.toF32Array();
         }));
         cases.add(new Case("hsa selection top-K + stick weights (L=300, S=16, K=8)", 1e-5, SelfCheck::selection));
-        cases.add(new Case("hsa attention fwd+bwd (L=200, G=16, D=S=64)", 1e-4, SelfCheck::hsaAttention));
+        cases.add(new Case("hsa attention fwd+bwd (L=200, G=16, D=S=64)", 1e-4, TF32_TOLERANCE, SelfCheck::hsaAttention));
+        cases.add(new Case("hsa attention fwd (B=2, L=700, G=16, D=S=64, K=8, n=1)", 1e-4, TF32_TOLERANCE,
+                d -> hsaForward(d, 2, 700, 16, 1, 64, 64, 8, 1, 40)));
+        cases.add(new Case("hsa attention fwd (L=101, G=20, D=32, S=16, K=8)", 1e-4, TF32_TOLERANCE,
+                d -> hsaForward(d, 1, 101, 20, 1, 32, 16, 8, 0, 41)));
+        cases.add(new Case("hsa attention fwd (L=130, HQ=12, H=2, D=128, S=32)", 1e-4, TF32_TOLERANCE,
+                d -> hsaForward(d, 1, 130, 12, 2, 128, 32, 4, 1, 42)));
+        cases.add(new Case("hsa attention fwd at t0=1000 (L=37, C=40, G=6, D=16, S=32)", 1e-4, TF32_TOLERANCE, SelfCheck::hsaForwardAt));
         cases.add(new Case("sliding-window attention fwd+bwd (L=300, W=64)", 1e-4, SelfCheck::slidingWindow));
         cases.add(new Case("segment attention fwd+bwd (6 x 65 tokens, encoder)", 1e-4, SelfCheck::segmentAttention));
         return cases;
@@ -122,6 +147,46 @@ public final class SelfCheck {
         KernelRunner.run(d, HsaAttention.backwardKv(D, S, HQ / H), q, k, v, w, dout, lse, delta, Tensor.of("chunkStart", csr.chunkStart()),
                 Tensor.of("entries", csr.entries()), dk, dv, B, L, HQ, H, K, scale);
         return concat(concat(o.toF32Array(), dq.toF32Array()), concat(concat(dk.toF32Array(), dv.toF32Array()), dw.toF32Array()));
+    }
+
+    /** A random valid selection: per (b, t, h) min(K, C', t/S) distinct chunks below min(C', t/S), most recent first, weights in (0.05, 0.95). */
+    private static void randomSelection(int[] idx, float[] w, int B, int L, int H, int S, int K, int t0, int C, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        for (int row = 0; row < B * L * H; row++) {
+            int t = t0 + row / H % L, eligible = Math.min(C, t / S), nv = Math.min(K, eligible);
+            int[] pick = nv == 0 ? new int[0] : r.ints(0, eligible).distinct().limit(nv).sorted().toArray();
+            for (int slot = 0; slot < K; slot++) {
+                idx[row * K + slot] = slot < nv ? pick[nv - 1 - slot] : -1;    // invalid slots: never read
+                w[row * K + slot] = slot < nv ? (float) (0.05 + 0.9 * r.nextDouble()) : Float.NaN;
+            }
+        }
+    }
+
+    /** o and lse of the HSA attention forward for a random selection. */
+    private static float[] hsaForward(Device d, int B, int L, int HQ, int H, int D, int S, int K, int n, long seed) {
+        int C = L / S;
+        int[] indices = new int[B * L * H * K];
+        float[] weights = new float[B * L * H * K];
+        randomSelection(indices, weights, B, L, H, S, K, 0, C, seed);
+        Tensor q = Tensor.of("q", random(B * L * HQ * D, seed + 1)), k = Tensor.of("k", random(B * C * S * H * D, seed + 2));
+        Tensor v = Tensor.of("v", random(B * C * S * H * D, seed + 3));
+        Tensor o = Tensor.f32("o", B * L * HQ * D), lse = Tensor.f32("lse", B * L * HQ * K);
+        KernelRunner.run(d, HsaAttention.forward(D, S, HQ / H), q, k, v, Tensor.of("indices", indices), Tensor.of("weights", weights), o, lse,
+                B, L, HQ, H, K, n, (float) (1 / Math.sqrt(D)));
+        return concat(o.toF32Array(), lse.toF32Array());
+    }
+
+    /** o and lse of the windowed forward (streaming evaluation, decoding) deep into a long context. */
+    private static float[] hsaForwardAt(Device d) {
+        int B = 1, L = 37, HQ = 6, H = 1, D = 16, S = 32, K = 5, t0 = 1000, C = 40;
+        int[] indices = new int[B * L * H * K];
+        float[] weights = new float[B * L * H * K];
+        randomSelection(indices, weights, B, L, H, S, K, t0, C, 43);
+        Tensor q = Tensor.of("q", random(B * L * HQ * D, 44)), k = Tensor.of("k", random(B * C * S * H * D, 45)), v = Tensor.of("v", random(B * C * S * H * D, 46));
+        Tensor o = Tensor.f32("o", B * L * HQ * D), lse = Tensor.f32("lse", B * L * HQ * K);
+        KernelRunner.run(d, HsaAttention.forwardAt(D, S, HQ / H), q, k, v, Tensor.of("indices", indices), Tensor.of("weights", weights), o, lse,
+                B, L, HQ, H, K, 1, (float) (1 / Math.sqrt(D)), t0, C);
+        return concat(o.toF32Array(), lse.toF32Array());
     }
 
     /** o, dq, dk and dv of sliding-window attention. */
@@ -179,17 +244,18 @@ public final class SelfCheck {
         List<Result> results = new ArrayList<>();
         for (Case c : cases()) {
             long t0 = System.nanoTime();
+            String name = c.toleranceOn(device) != c.tolerance() ? c.name() + " [tf32]" : c.name();
             Result r;
             try {
                 float[] got = c.run().apply(device);
                 float[] want = c.run().apply(java);
-                r = new Result(c.name(), maxRelError(want, got), c.tolerance(), (System.nanoTime() - t0) / 1e6, null);
+                r = new Result(name, maxRelError(want, got), c.toleranceOn(device), (System.nanoTime() - t0) / 1e6, null);
             } catch (RuntimeException e) {
-                r = new Result(c.name(), Double.NaN, c.tolerance(), (System.nanoTime() - t0) / 1e6, e.getMessage());
+                r = new Result(name, Double.NaN, c.toleranceOn(device), (System.nanoTime() - t0) / 1e6, e.getMessage());
             }
             results.add(r);
             if (out != null) {
-                out.printf("  %-4s %-56s %s%n", r.ok() ? "ok" : "FAIL", r.name(),
+                out.printf("  %-4s %-66s %s%n", r.ok() ? "ok" : "FAIL", r.name(),
                         r.error() != null ? r.error() : String.format("max rel. error %.2e (tolerance %.0e), %.0f ms", r.maxRelError(), r.tolerance(), r.millis()));
             }
         }

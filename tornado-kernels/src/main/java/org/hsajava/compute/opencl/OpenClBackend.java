@@ -40,6 +40,8 @@ public final class OpenClBackend implements Backend {
     private final Map<ProgramKey, Long> programs = new HashMap<>();
     private final Map<String, Long> kernels = new HashMap<>();
     private final String vendorOptions;
+    /** System property hsa.cl.verbose: print every program's build log (tuning: registers, spills). */
+    private static final boolean VERBOSE = Boolean.getBoolean("hsa.cl.verbose");
     private long allocated;
     private long peak;
     private int builds;
@@ -56,7 +58,10 @@ public final class OpenClBackend implements Backend {
             queue = clCreateCommandQueue(context, info.deviceHandle(), CL_QUEUE_PROFILING_ENABLE, err);
             ClException.check(err.get(0), "clCreateCommandQueue on " + info.name());
         }
-        vendorOptions = info.isNvidia() ? "-DHSA_NVIDIA=1" : info.type() == DeviceInfo.Type.CPU ? "-DHSA_CPU=1" : "";
+        // kernels' tensor-core paths are variants of their definitions (KernelDef.forDevice, TensorCores)
+        String vendor = info.isNvidia() ? "-DHSA_NVIDIA=1" : info.type() == DeviceInfo.Type.CPU ? "-DHSA_CPU=1" : "";
+        // -Dhsa.cl.verbose=true: NVIDIA's register/spill report, printed with every build log
+        vendorOptions = VERBOSE && info.isNvidia() ? vendor + " -cl-nv-verbose" : vendor;
     }
 
     @Override
@@ -194,6 +199,7 @@ public final class OpenClBackend implements Backend {
                 throw new ClException("building " + def.source() + " for kernel " + def.name() + " on " + info.name() + " with options '" + key.options()
                         + "' failed: " + ClException.name(status) + "\n--- compiler log ---\n" + log);
             }
+            if (VERBOSE) System.err.println("--- build log of " + def.source() + " for " + def.name() + " (" + key.options() + ") ---\n" + buildLog(program));
             return program;
         }
     }
