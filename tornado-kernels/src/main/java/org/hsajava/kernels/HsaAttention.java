@@ -176,11 +176,11 @@ public final class HsaAttention {
     static final int TC_WG_BWD_Q = Integer.getInteger("hsa.attn.wg.BWD_Q_TC", 32);
 
     /**
-     * Whether the tensor-core backward dq is used where tensor cores are (property hsa.tc.bwdq=on;
-     * off by default): it passes the emulated-PTX tests on PoCL but has not yet been compiled and
-     * checked on an NVIDIA GPU (./hsa selfcheck with -Dhsa.tc.bwdq=on does both).
+     * Whether the tensor-core backward dq is used where tensor cores are (default yes; property
+     * {@code hsa.tc.bwdq=off} keeps the fp32 backward dq while the forward stays on tensor cores).
+     * Checked on the H100 with {@code ./hsa selfcheck} (BENCHMARKS.md).
      */
-    static final boolean TC_BWD_Q = TensorCores.isOn(System.getProperty("hsa.tc.bwdq"));
+    static final boolean TC_BWD_Q = !TensorCores.isOff(System.getProperty("hsa.tc.bwdq"));
 
     private static KernelDef backwardQDef(int d, int s, int g, Path path, int wg) {
         return withDefines(KernelDef.builder("hsa_attn_bwd_q", SRC), Kind.BWD_Q, d, s, g, path, wg)

@@ -10,8 +10,8 @@ import org.lwjgl.system.MemoryStack;
 
 /**
  * Whether kernels use NVIDIA tensor cores (TF32 {@code mma.sync} through inline PTX; today the HSA
- * attention forward, {@code kernels/hsa_attn.cl}, and, opted in with {@code -Dhsa.tc.bwdq=on}, its
- * backward dq). A kernel definition with such a path has a
+ * attention forward and its backward dq, {@code kernels/hsa_attn.cl}; {@code -Dhsa.tc.bwdq=off} keeps
+ * that backward in fp32). A kernel definition with such a path has a
  * variant for devices where {@link #enabled} holds ({@link org.hsajava.compute.KernelDef#forDevice}),
  * compiled with {@code -DHSA_TC=1} and its own launch shape; other devices get the portable one.
  *
@@ -44,7 +44,8 @@ public final class TensorCores {
         return s.equals("on") || s.equals("true") || s.equals("1") || s.equals("yes");
     }
 
-    static boolean isOff(String setting) {
+    /** True for "off", "false", "0", "no". */
+    public static boolean isOff(String setting) {
         if (setting == null) return false;
         String s = setting.trim().toLowerCase(Locale.ROOT);
         return s.equals("off") || s.equals("false") || s.equals("0") || s.equals("no");
