@@ -8,22 +8,25 @@ import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.hsajava.compute.Device;
+import org.hsajava.eval.Checkpoints;
+import org.hsajava.model.DrtModel;
+import org.hsajava.model.ModelParameters;
 import org.hsajava.model.TrainableModel;
 import org.hsajava.model.config.ConfigFile;
 import org.hsajava.model.config.ModelConfig;
+import org.hsajava.model.config.ParameterLayout;
+import org.hsajava.model.config.ParameterSpec;
 import org.hsajava.model.config.TrainConfig;
+import org.hsajava.train.checkpoint.CheckpointState;
 import org.hsajava.train.checkpoint.CheckpointStore;
 import org.hsajava.train.data.Split;
+import org.hsajava.train.loop.BatchSource;
 import org.hsajava.train.loop.MixedBatchSource;
 import org.hsajava.train.loop.ProgressBar;
-import org.hsajava.train.loop.BatchSource;
 import org.hsajava.train.loop.RecordingBatchSource;
 import org.hsajava.train.loop.Trainer;
 import org.hsajava.train.text.Tokenizer;
 import org.hsajava.train.text.Tokenizers;
-import org.hsajava.model.DrtModel;
-import org.hsajava.model.ModelParameters;
-import org.hsajava.model.config.ParameterLayout;
 import org.hsajava.train.toy.BigramModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -62,6 +65,12 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--minutes", paramLabel = "M",
             description = "stop after M minutes at a step boundary, with a checkpoint (--resume continues the run; the schedule still spans the steps)")
     Double minutes;
+
+    @Option(names = "--init-from", paramLabel = "DIR",
+            description = "start from the weights of another run's latest checkpoint (or a checkpoint folder), with fresh "
+                    + "optimizer state, step 0 and this config's data: a curriculum stage or fine-tuning. The model configs may "
+                    + "differ only where the parameters do not (e.g. sliding_window, mask_slide_window, chunk_topk, enable_softmax)")
+    Path initFrom;
 
     @Option(names = "--record-batches", paramLabel = "FILE",
             description = "write every micro-batch this run trains on (inputs, targets) to a safetensors file at the end: "
@@ -104,8 +113,12 @@ public final class TrainCommand implements Callable<Integer> {
         RecordingBatchSource recorder = recordBatches == null ? null : new RecordingBatchSource(rows);
         BatchSource data = recorder == null ? rows : recorder;
         ModelConfig built = toyBigram ? BigramModel.config(model.vocabSize(), model.hiddenSize(), model.initializerRange()) : model;
+        if (initFrom != null && (resume != null || toyBigram)) throw new IllegalArgumentException("--init-from cannot be combined with --resume or --toy-bigram");
+        ModelParameters initial = toyBigram ? null : ModelParameters.of(ParameterLayout.of(model)).initialize(train.seed());
+        CheckpointState source = initFrom == null ? null : Checkpoints.load(initFrom);
+        if (source != null) copyCompatibleWeights(source, initial, initFrom);
         try (TrainableModel m = toyBigram ? BigramModel.create(built, d, train.batchSize(), train.seqLen(), train.seed())
-                : new DrtModel(model, ModelParameters.of(ParameterLayout.of(model)).initialize(train.seed()), d, train.batchSize(), train.seqLen());
+                : new DrtModel(model, initial, d, train.batchSize(), train.seqLen());
              Trainer trainer = new Trainer(m, train, data, run)) {
             if (resume != null) {
                 if (!resume.equals(run)) copyLatest(resume, run);
@@ -113,6 +126,11 @@ public final class TrainCommand implements Callable<Integer> {
                 o.println("Resumed " + resume + " at step " + trainer.completedSteps() + ".");
             }
             Files.createDirectories(run);
+            if (source != null) {
+                Files.writeString(run.resolve(INIT_FROM_FILE), JSON.createObjectNode().put("source", initFrom.toAbsolutePath().toString())
+                        .put("step", source.step()).toPrettyString());
+                o.println("Starting from the weights of " + initFrom + " (step " + source.step() + "), with fresh optimizer state.");
+            }
             Files.writeString(run.resolve("train-config.json"), new ConfigFile(file.description(), file.model(), train).toPrettyString());
             long parameterCount = m.parameters().layout().parameterCount();
             o.printf(Locale.ROOT, "Training the %s model (%,d parameters) on %s: %d steps of %,d tokens%s; run folder %s%n",
@@ -137,6 +155,33 @@ public final class TrainCommand implements Callable<Integer> {
             o.println("Done: " + trainer.completedSteps() + " steps; metrics in " + run.resolve(Trainer.METRICS_FILE) + ", checkpoints in " + checkpoints);
             return new Outcome(run, trainer.completedSteps(), train.steps(), trainer.stoppedByTimeLimit(), parameterCount);
         }
+    }
+
+    /** Where a run started with --init-from records its source (the run folder's checkpoints are its own). */
+    static final String INIT_FROM_FILE = "init-from.json";
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
+    /**
+     * Copies the source checkpoint's parameters into {@code target} when both models have the same
+     * tensors (names, shapes and places in the flat buffer); otherwise names the first difference.
+     */
+    static void copyCompatibleWeights(CheckpointState source, ModelParameters target, Path from) {
+        java.util.List<ParameterSpec> mine = target.layout().specs(), theirs = ParameterLayout.of(source.model()).specs();
+        for (int i = 0; i < Math.max(mine.size(), theirs.size()); i++) {
+            ParameterSpec a = i < mine.size() ? mine.get(i) : null, b = i < theirs.size() ? theirs.get(i) : null;
+            if (a == null || b == null || !a.name().equals(b.name()) || !java.util.Arrays.equals(a.shape(), b.shape()) || a.offset() != b.offset()) {
+                throw new IllegalArgumentException("--init-from " + from + ": its model has other parameters than this config's: "
+                        + describe(b) + " there, " + describe(a) + " here (only settings that leave the parameters alone may differ)");
+            }
+        }
+        float[] dst = target.all().f32();
+        if (source.parameters().length != dst.length) throw new IllegalArgumentException("--init-from " + from + ": " + source.parameters().length
+                + " parameter values there, " + dst.length + " here");
+        System.arraycopy(source.parameters(), 0, dst, 0, dst.length);
+    }
+
+    private static String describe(ParameterSpec s) {
+        return s == null ? "nothing" : s.name() + " " + java.util.Arrays.toString(s.shape());
     }
 
     static String minutesText(double m) {

@@ -60,6 +60,45 @@ class TrainCommandTest {
         assertEquals(10, Files.readAllLines(run.resolve(Trainer.METRICS_FILE)).size());
     }
 
+    /**
+     * --init-from: a second stage with another window and mask_slide_window (the window curriculum)
+     * starts from exactly the first stage's weights, with its own step count and fresh optimizer
+     * state; a config with other parameters is refused, naming a tensor.
+     */
+    @Test
+    void initFromStartsANewStageFromAnotherRunsWeights() throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        Path first = smallConfig(), firstRun = dir.resolve("stage1"), secondRun = dir.resolve("stage2");
+        assertEquals(0, hsa("train", "--config", first.toString(), "--device", "java", "--out", firstRun.toString(), "--val-batches", "0"), err.toString());
+        ObjectNode c = (ObjectNode) json.readTree(first.toFile());
+        c.put("sliding_window", 32).put("mask_slide_window", true);
+        ((ObjectNode) c.get("train")).put("steps", 2).put("seed", 99); // another seed: its own init would be far from stage 1's weights
+        Path second = dir.resolve("stage2.json");
+        json.writeValue(second.toFile(), c);
+        assertEquals(0, hsa("train", "--config", second.toString(), "--device", "java", "--init-from", firstRun.toString(),
+                "--out", secondRun.toString(), "--val-batches", "0"), err.toString());
+        var stage1 = org.hsajava.eval.Checkpoints.load(firstRun);
+        var stage2 = org.hsajava.eval.Checkpoints.load(secondRun);
+        assertEquals(4, stage1.step());
+        assertEquals(2, stage2.step(), "the new stage counts its own steps");
+        assertTrue(stage2.model().hsa().maskSlideWindow());
+        assertEquals(firstRun.toAbsolutePath().toString(), json.readTree(secondRun.resolve(TrainCommand.INIT_FROM_FILE).toFile()).get("source").asText());
+        // Two AdamW steps from stage 1's weights move each weight by about lr or less; seed 99's own init lies O(0.02) away.
+        float[] a = stage1.parameters(), b = stage2.parameters();
+        double lr = c.get("train").get("lr").asDouble(), worst = 0;
+        for (int i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+        assertTrue(worst <= 2.5 * lr, "stage 2 should start at stage 1's weights; largest change " + worst);
+
+        ObjectNode other = (ObjectNode) json.readTree(first.toFile());
+        other.put("chunk_topk", 2).put("retrieval_dim", 64);
+        Path bad = dir.resolve("bad.json");
+        json.writeValue(bad.toFile(), other);
+        assertTrue(hsa("train", "--config", bad.toString(), "--device", "java", "--init-from", firstRun.toString(),
+                "--out", dir.resolve("bad-run").toString(), "--val-batches", "0") != 0);
+        assertTrue(err.toString().contains("other parameters than this config's"), err.toString());
+        assertTrue(err.toString().contains("ln.weight"), err.toString());
+    }
+
     /** --minutes stops at a step boundary with a checkpoint there; --resume then finishes the run. */
     @Test
     void minutesStopsTheRunWithACheckpointAndResumeFinishesIt() throws IOException {
