@@ -1,5 +1,6 @@
 package org.hsajava.model.config;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -24,7 +25,7 @@ class ConfigFileTest {
     static Stream<Path> shippedConfigs() throws IOException {
         try (Stream<Path> s = Files.list(CONFIGS)) {
             List<Path> l = s.filter(p -> p.toString().endsWith(".json")).sorted().toList();
-            assertEquals(4, l.size(), "expected the four shipped configs, found " + l);
+            assertEquals(6, l.size(), "expected the six shipped configs, found " + l);
             return l.stream();
         }
     }
@@ -37,6 +38,24 @@ class ConfigFileTest {
         assertEquals(c, again);
         assertEquals(c.model(), ModelConfig.fromJson(c.model().toJson()));
         assertEquals(c.train(), TrainConfig.fromJson(c.train().toJson()));
+    }
+
+    /** The window curriculum's stages: stage 2 starts from stage 1's weights, so their parameters must match. */
+    @Test
+    void curriculumStagesShareTheirParameters() throws IOException {
+        ModelConfig one = ConfigFile.read(CONFIGS.resolve("tiny-passkey-stage1.json")).model();
+        ModelConfig two = ConfigFile.read(CONFIGS.resolve("tiny-passkey-stage2.json")).model();
+        List<ParameterSpec> a = ParameterLayout.of(one).specs(), b = ParameterLayout.of(two).specs();
+        assertEquals(a.size(), b.size());
+        for (int i = 0; i < a.size(); i++) {
+            assertEquals(a.get(i).name(), b.get(i).name());
+            assertArrayEquals(a.get(i).shape(), b.get(i).shape(), a.get(i).name());
+            assertEquals(a.get(i).offset(), b.get(i).offset(), a.get(i).name());
+        }
+        // Stage 1: the window covers the whole row, so mask_slide_window leaves no chunk eligible (HSA off).
+        int len = ConfigFile.read(CONFIGS.resolve("tiny-passkey-stage1.json")).train().seqLen();
+        assertTrue(one.hsa().maskSlideWindow() && one.hsa().eligibilityLag(one.slidingWindow()) + one.hsa().chunkSize() >= len);
+        assertTrue(two.slidingWindow() < len / 2, "stage 2's window must leave most needles to retrieval");
     }
 
     @Test
