@@ -37,7 +37,9 @@ public final class ModelWeights {
     /**
      * Copies every parameter of the layout from a parsed file into {@code dst} (any float dtype is
      * converted). Every layout tensor must be present with its exact shape; any other tensor is an
-     * error, except {@code lm_head.weight} of a tied model when its shape matches the embedding.
+     * error, except {@code lm_head.weight} of a tied model when it equals the embedding (PyTorch's
+     * state_dict of a tied model holds both keys, the same tensor); a different one would be lost in
+     * the tie, so it is refused.
      */
     public static void readInto(SafetensorsContent file, ParameterLayout layout, float[] dst) throws SafetensorsFormatException {
         checkLength(layout, dst);
@@ -54,10 +56,24 @@ public final class ModelWeights {
         for (SafeTensor t : file.tensors().values()) {
             if (expected.contains(t.name())) continue;
             if (t.name().equals(ParameterLayout.LM_HEAD) && layout.config().tieWordEmbeddings()) {
-                requireShape(file.source(), t, layout.get(ParameterLayout.EMBEDDINGS).shape());
+                requireTiedCopy(file, t, layout);
                 continue;
             }
             throw new SafetensorsFormatException(file.source(), "tensor '" + t.name() + "' is not a parameter of this model");
+        }
+    }
+
+    /** A tied model's file may carry lm_head.weight only as a copy of the embedding (compared after conversion to float). */
+    static void requireTiedCopy(SafetensorsContent file, SafeTensor head, ParameterLayout layout) throws SafetensorsFormatException {
+        ParameterSpec emb = layout.get(ParameterLayout.EMBEDDINGS);
+        requireShape(file.source(), head, emb.shape());
+        float[] a = head.toFloats(), b = file.get(ParameterLayout.EMBEDDINGS).toFloats();
+        for (int i = 0; i < a.length; i++) {
+            if (Float.floatToIntBits(a[i]) != Float.floatToIntBits(b[i])) {
+                throw new SafetensorsFormatException(file.source(), "tensor '" + ParameterLayout.LM_HEAD + "' differs from '" + ParameterLayout.EMBEDDINGS
+                        + "' (first at element " + i + ": " + a[i] + " vs " + b[i] + ") but tie_word_embeddings is true: the head would be lost; "
+                        + "set tie_word_embeddings to false in config.json if the head is trained separately");
+            }
         }
     }
 

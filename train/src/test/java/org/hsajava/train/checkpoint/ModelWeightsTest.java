@@ -35,16 +35,25 @@ class ModelWeightsTest {
     }
 
     @Test
-    void tiedLmHeadIsAcceptedAndOtherTensorsAreNot() throws IOException {
+    void tiedLmHeadIsAcceptedOnlyAsTheEmbeddingAndOtherTensorsAreNot() throws IOException {
         ParameterLayout l = layout();
         assertTrue(l.config().tieWordEmbeddings());
         float[] p = CheckpointFixtures.randomBuffer(l, new Random(4));
         List<SafeTensor> tensors = new ArrayList<>(ModelWeights.tensors(l, p, SafeDType.F32));
         ParameterSpec emb = l.get(ParameterLayout.EMBEDDINGS);
         // PyTorch's state_dict of a tied model holds lm_head.weight too.
-        tensors.add(SafeTensor.ofFloats(ParameterLayout.LM_HEAD, SafeDType.F32, ModelWeights.toLongs(emb.shape()), p, 0));
+        tensors.add(SafeTensor.ofFloats(ParameterLayout.LM_HEAD, SafeDType.F32, ModelWeights.toLongs(emb.shape()), p, Math.toIntExact(emb.offset())));
         float[] back = new float[p.length];
         ModelWeights.readInto(Safetensors.decode(Safetensors.encode(tensors, null), "m"), l, back);
+
+        // A head that is not the embedding would be silently replaced by it: refused.
+        List<SafeTensor> untied = new ArrayList<>(tensors);
+        float[] other = p.clone();
+        other[Math.toIntExact(emb.offset()) + 5] += 0.5f;
+        untied.set(untied.size() - 1, SafeTensor.ofFloats(ParameterLayout.LM_HEAD, SafeDType.F32, ModelWeights.toLongs(emb.shape()), other, Math.toIntExact(emb.offset())));
+        SafetensorsFormatException d = assertThrows(SafetensorsFormatException.class,
+                () -> ModelWeights.readInto(Safetensors.decode(Safetensors.encode(untied, null), "m"), l, back));
+        assertTrue(d.getMessage().contains("differs from 'backbone.embeddings.weight' (first at element 5"), d.getMessage());
 
         tensors.add(SafeTensor.ofFloats("backbone.extra", SafeDType.F32, new long[] {1}, new float[] {1}));
         SafetensorsFormatException e = assertThrows(SafetensorsFormatException.class,
