@@ -353,71 +353,93 @@ static inline __attribute__((always_inline)) float hsa_shfl_xor(const float x, c
 #endif
 }
 
-// Fragments of the rows r0 = g0 + gid and r1 = g0 + gid + 8 (zero past G) of a [G][D] block x (row
-// stride D) as A operands of the k-steps over D (dims: see above), rounded to TF32.
-static inline __attribute__((always_inline)) void hsa_tc_rows_a(uint (*fa)[4], __global const float* x, const int g0) {
-    const int lane = get_local_id(0) % 32, gid = lane / 4, t4 = lane % 4, r0 = g0 + gid, r1 = g0 + gid + 8;
+// Fragments of a 16-row A operand over D, from this lane's two rows: x0 = row gid, x1 = row gid + 8
+// (0: a row of zeros), as A operands of the k-steps over D (dims: see above), rounded to TF32.
+static inline __attribute__((always_inline)) void hsa_tc_a(uint (*fa)[4], __global const float* x0, __global const float* x1) {
+    const int t4 = get_local_id(0) % 4;
 #pragma unroll
     for (int c4 = 0; c4 < D / 16; c4++) {
-        const float4 x0 = r0 < G ? *(__global const float4*) (x + r0 * D + 16 * c4 + 4 * t4) : (float4) 0.0f;
-        const float4 x1 = r1 < G ? *(__global const float4*) (x + r1 * D + 16 * c4 + 4 * t4) : (float4) 0.0f;
-        fa[2 * c4][0] = hsa_tf32(x0.x);
-        fa[2 * c4][1] = hsa_tf32(x1.x);
-        fa[2 * c4][2] = hsa_tf32(x0.y);
-        fa[2 * c4][3] = hsa_tf32(x1.y);
-        fa[2 * c4 + 1][0] = hsa_tf32(x0.z);
-        fa[2 * c4 + 1][1] = hsa_tf32(x1.z);
-        fa[2 * c4 + 1][2] = hsa_tf32(x0.w);
-        fa[2 * c4 + 1][3] = hsa_tf32(x1.w);
+        const float4 y0 = x0 ? *(__global const float4*) (x0 + 16 * c4 + 4 * t4) : (float4) 0.0f;
+        const float4 y1 = x1 ? *(__global const float4*) (x1 + 16 * c4 + 4 * t4) : (float4) 0.0f;
+        fa[2 * c4][0] = hsa_tf32(y0.x);
+        fa[2 * c4][1] = hsa_tf32(y1.x);
+        fa[2 * c4][2] = hsa_tf32(y0.y);
+        fa[2 * c4][3] = hsa_tf32(y1.y);
+        fa[2 * c4 + 1][0] = hsa_tf32(y0.z);
+        fa[2 * c4 + 1][1] = hsa_tf32(y1.z);
+        fa[2 * c4 + 1][2] = hsa_tf32(y0.w);
+        fa[2 * c4 + 1][3] = hsa_tf32(y1.w);
+    }
+}
+
+// Fragments of the rows r0 = g0 + gid and r1 = g0 + gid + 8 (zero past G) of a [G][D] block x (row
+// stride D), as hsa_tc_a.
+static inline __attribute__((always_inline)) void hsa_tc_rows_a(uint (*fa)[4], __global const float* x, const int g0) {
+    const int gid = get_local_id(0) % 32 / 4, r0 = g0 + gid, r1 = g0 + gid + 8;
+    hsa_tc_a(fa, r0 < G ? x + r0 * D : 0, r1 < G ? x + r1 * D : 0);
+}
+
+// acc = A . B^T over D for one n-tile (8 columns) whose column gid, this lane's, is the row brow of
+// D floats: lane loads dims 16h + 4*t4 .. 16h + 4*t4 + 3 of it (a quad reads 64 contiguous bytes).
+static inline __attribute__((always_inline)) void hsa_tc_nt_tile(float* acc, const uint (*fa)[4], __global const float* brow, __local uint* tcs) {
+    const int t4 = get_local_id(0) % 4;
+    float4 kf[D / 16];
+#pragma unroll
+    for (int c4 = 0; c4 < D / 16; c4++) kf[c4] = *(__global const float4*) (brow + 16 * c4 + 4 * t4);
+#pragma unroll
+    for (int i = 0; i < 4; i++) acc[i] = 0.0f;
+#pragma unroll
+    for (int c4 = 0; c4 < D / 16; c4++) {
+        hsa_mma(acc, fa[2 * c4], hsa_tf32(kf[c4].x), hsa_tf32(kf[c4].y), tcs);
+        hsa_mma(acc, fa[2 * c4 + 1], hsa_tf32(kf[c4].z), hsa_tf32(kf[c4].w), tcs);
     }
 }
 
 // acc[nt] = A . rows^T over D for the S chunk rows at `rows` (row stride `stride` floats): score
-// layout, n-tile nt = chunk rows 8nt .. 8nt+7; lane loads dims 16h + 4*t4 .. of row 8nt + gid.
+// layout, n-tile nt = chunk rows 8nt .. 8nt+7.
 static inline __attribute__((always_inline)) void hsa_tc_scores(float (*acc)[4], const uint (*fa)[4], __global const float* rows, const int stride,
                                                                 __local uint* tcs) {
-    const int lane = get_local_id(0) % 32, gid = lane / 4, t4 = lane % 4;
+    const int gid = get_local_id(0) % 32 / 4;
 #pragma unroll
-    for (int nt = 0; nt < S / 8; nt++) {
-        float4 kf[D / 16];
-#pragma unroll
-        for (int c4 = 0; c4 < D / 16; c4++) kf[c4] = *(__global const float4*) (rows + (size_t) (8 * nt + gid) * stride + 16 * c4 + 4 * t4);
-#pragma unroll
-        for (int i = 0; i < 4; i++) acc[nt][i] = 0.0f;
-#pragma unroll
-        for (int c4 = 0; c4 < D / 16; c4++) {
-            hsa_mma(acc[nt], fa[2 * c4], hsa_tf32(kf[c4].x), hsa_tf32(kf[c4].y), tcs);
-            hsa_mma(acc[nt], fa[2 * c4 + 1], hsa_tf32(kf[c4].z), hsa_tf32(kf[c4].w), tcs);
-        }
-    }
+    for (int nt = 0; nt < S / 8; nt++) hsa_tc_nt_tile(acc[nt], fa, rows + (size_t) (8 * nt + gid) * stride, tcs);
 }
 
-// acc[nn] += p . rows: p in score layout (final values: rounded to TF32 here), rows the S chunk
-// rows at `rows`; k-step nt = chunk rows 8nt + 2*t4 (+1), output n-tile nn column x = dim
-// HSA_PI(nn, x); lane loads VW contiguous floats per chunk of 8*VW dims of its two rows.
+// acc[nn] += p . B for one k-step of 8: p one n-tile of a product in accumulator layout (its columns
+// are the reduction index here; rounded to TF32), B the 8 rows of D floats that stand for those
+// columns, of which this lane loads its two: b0 for column 2*t4, b1 for column 2*t4 + 1. Output
+// n-tile nn, column x = dim HSA_PI(nn, x): lane loads VW contiguous floats per chunk of 8*VW dims.
+static inline __attribute__((always_inline)) void hsa_tc_pv_step(float (*acc)[4], const float* p, __global const float* b0, __global const float* b1,
+                                                                 __local uint* tcs) {
+    const int gid = get_local_id(0) % 32 / 4;
+    const uint pa[4] = {hsa_tf32(p[0]), hsa_tf32(p[2]), hsa_tf32(p[1]), hsa_tf32(p[3])};
+    __global const float* v0 = b0 + HSA_VW * gid;
+    __global const float* v1 = b1 + HSA_VW * gid;
+    float vf0[D / 8], vf1[D / 8];
+#pragma unroll
+    for (int ch = 0; ch < D / (8 * HSA_VW); ch++) {
+#if D >= 32
+        const float4 x0 = *(__global const float4*) (v0 + 8 * HSA_VW * ch), x1 = *(__global const float4*) (v1 + 8 * HSA_VW * ch);
+        vf0[4 * ch] = x0.x; vf0[4 * ch + 1] = x0.y; vf0[4 * ch + 2] = x0.z; vf0[4 * ch + 3] = x0.w;
+        vf1[4 * ch] = x1.x; vf1[4 * ch + 1] = x1.y; vf1[4 * ch + 2] = x1.z; vf1[4 * ch + 3] = x1.w;
+#else
+        const float2 x0 = *(__global const float2*) (v0 + 8 * HSA_VW * ch), x1 = *(__global const float2*) (v1 + 8 * HSA_VW * ch);
+        vf0[2 * ch] = x0.x; vf0[2 * ch + 1] = x0.y;
+        vf1[2 * ch] = x1.x; vf1[2 * ch + 1] = x1.y;
+#endif
+    }
+#pragma unroll
+    for (int nn = 0; nn < D / 8; nn++) hsa_mma(acc[nn], pa, hsa_tf32(vf0[nn]), hsa_tf32(vf1[nn]), tcs);
+}
+
+// acc[nn] += p . rows: p in score layout, rows the S chunk rows at `rows`; k-step nt = chunk rows
+// 8nt .. 8nt+7 (hsa_tc_pv_step).
 static inline __attribute__((always_inline)) void hsa_tc_pv(float (*acc)[4], const float (*p)[4], __global const float* rows, const int stride,
                                                             __local uint* tcs) {
-    const int lane = get_local_id(0) % 32, gid = lane / 4, t4 = lane % 4;
+    const int t4 = get_local_id(0) % 4;
 #pragma unroll
     for (int nt = 0; nt < S / 8; nt++) {
-        const uint pa[4] = {hsa_tf32(p[nt][0]), hsa_tf32(p[nt][2]), hsa_tf32(p[nt][1]), hsa_tf32(p[nt][3])};
-        __global const float* v0 = rows + (size_t) (8 * nt + 2 * t4) * stride + HSA_VW * gid;
-        __global const float* v1 = v0 + stride;
-        float vf0[D / 8], vf1[D / 8];
-#pragma unroll
-        for (int ch = 0; ch < D / (8 * HSA_VW); ch++) {
-#if D >= 32
-            const float4 x0 = *(__global const float4*) (v0 + 8 * HSA_VW * ch), x1 = *(__global const float4*) (v1 + 8 * HSA_VW * ch);
-            vf0[4 * ch] = x0.x; vf0[4 * ch + 1] = x0.y; vf0[4 * ch + 2] = x0.z; vf0[4 * ch + 3] = x0.w;
-            vf1[4 * ch] = x1.x; vf1[4 * ch + 1] = x1.y; vf1[4 * ch + 2] = x1.z; vf1[4 * ch + 3] = x1.w;
-#else
-            const float2 x0 = *(__global const float2*) (v0 + 8 * HSA_VW * ch), x1 = *(__global const float2*) (v1 + 8 * HSA_VW * ch);
-            vf0[2 * ch] = x0.x; vf0[2 * ch + 1] = x0.y;
-            vf1[2 * ch] = x1.x; vf1[2 * ch + 1] = x1.y;
-#endif
-        }
-#pragma unroll
-        for (int nn = 0; nn < D / 8; nn++) hsa_mma(acc[nn], pa, hsa_tf32(vf0[nn]), hsa_tf32(vf1[nn]), tcs);
+        __global const float* b0 = rows + (size_t) (8 * nt + 2 * t4) * stride;
+        hsa_tc_pv_step(acc, p[nt], b0, b0 + stride, tcs);
     }
 }
 
@@ -618,6 +640,161 @@ static inline __attribute__((always_inline)) void hsa_attn_bwd_q_tc(__global con
         dweights[item * K + slot] = s;
     }
 }
+
+// Backward dk / dv (formulas as hsa_attn_bwd_kv) on tensor cores, compiled in with -DHSA_TC_KV=1
+// (HsaAttention's tensor-core variant of bwd_kv). One group per (chunk c, b, h), chunk-major as the
+// portable kernel, of HSA_KV_SPLIT * S/16 warps: warp w owns chunk rows 16 rb .. 16 rb + 15, rb =
+// w % (S/16), and accumulates their dk and dv (16 x D each) in registers. The columns of its
+// products are the query rows that selected the chunk, the CSR entries' G query heads end to end:
+// column f is query head f % G of entry first + f / G. Per n-tile of 8 columns:
+//   s = K q^T, dp = V dout^T                       (16 x 8 each, A = the warp's K or V rows)
+//   wP = w exp(scale s - lse),  dS = wP (dp - delta)   elementwise in the accumulator layout
+//   dv += wP dout,  dk += dS q                     (the n-tile is the reduction: hsa_tc_pv_step)
+// No softmax reductions are needed: lse and delta come from the forward and bwd_q. Columns past the
+// end repeat the last column's rows with weight 0: exact zeros.
+//
+// Latency, not arithmetic, bounds this loop (a chain of dependent loads and mma per step), and the
+// earliest chunks have the longest lists (about K*S*ln(C/(c+1)) entries), which at short L make the
+// critical path. Two knobs: HSA_KV_NT n-tiles per step (independent chains side by side), and
+// HSA_KV_SPLIT warps per row block, which take every HSA_KV_SPLIT-th step each and sum their dk, dv
+// through local memory at the end (in warp order: deterministic). Every warp runs the same number of
+// steps (columns rounded up, padding has weight 0), so the emulation's barriers line up. The warps of
+// a group read the same query rows, which the L1 cache shares. The A fragments of the warp's K and V
+// rows stay in registers (HSA_KV_HOLD, default for D <= 64) or are reloaded per step (D = 128, where
+// holding them as well as dk and dv would exceed the 255 registers of a thread).
+#ifndef HSA_KV_HOLD
+#define HSA_KV_HOLD (D <= 64)
+#endif
+#ifndef HSA_KV_NT
+#define HSA_KV_NT 1
+#endif
+#ifndef HSA_KV_SPLIT
+#define HSA_KV_SPLIT 1
+#endif
+#define HSA_KV_RB (S / 16)
+
+// Offsets of column f of the chunk's entries (see above): its query row in q/dout, its lse/delta
+// element and its weight.
+typedef struct { int row; int stat; int w; } hsa_kv_col;
+
+static inline __attribute__((always_inline)) hsa_kv_col hsa_kv_column(__global const int* entries, const int first, const int f,
+                                                                       const int b, const int h, const int L, const int HQ, const int H, const int K) {
+    const int entry = entries[first + f / G], t = entry / K, slot = entry % K, bt = b * L + t, row = bt * HQ + h * G + f % G;
+    const hsa_kv_col c = {row * D, row * K + slot, (bt * H + h) * K + slot};
+    return c;
+}
+
+// The accumulator tile acc (16 x D, output layout of hsa_tc_pv_step) of row block rb, as [S][D] in
+// `tile` (local), or added to it / read from it: mode 0 store, 1 add.
+static inline __attribute__((always_inline)) void hsa_kv_tile(float (*acc)[4], __local float* tile, const int rb, const int mode) {
+    const int lane = get_local_id(0) % 32, gid = lane / 4, t4 = lane % 4;
+    __local float* r0 = tile + (16 * rb + gid) * D;
+    __local float* r1 = r0 + 8 * D;
+#pragma unroll
+    for (int nn = 0; nn < D / 8; nn++) {
+        const int d0 = HSA_PI(nn, 2 * t4), d1 = HSA_PI(nn, 2 * t4 + 1);
+        if (mode == 0) {
+            r0[d0] = acc[nn][0]; r0[d1] = acc[nn][1]; r1[d0] = acc[nn][2]; r1[d1] = acc[nn][3];
+        } else {
+            acc[nn][0] += r0[d0]; acc[nn][1] += r0[d1]; acc[nn][2] += r1[d0]; acc[nn][3] += r1[d1];
+        }
+    }
+}
+
+// Sums the dk (or dv) partials of the HSA_KV_SPLIT warps of each row block into warp part 0's acc,
+// in part order, through red ([S][D] local). Every work-item calls it.
+static inline __attribute__((always_inline)) void hsa_kv_reduce(float (*acc)[4], __local float* red, const int rb, const int part) {
+    for (int u = 1; u < HSA_KV_SPLIT; u++) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (part == u) hsa_kv_tile(acc, red, rb, 0);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (part == 0) hsa_kv_tile(acc, red, rb, 1);
+    }
+}
+
+static inline __attribute__((always_inline)) void hsa_attn_bwd_kv_tc(__global const float* q, __global const float* k, __global const float* v,
+                                   __global const float* weights, __global const float* dout,
+                                   __global const float* lse, __global const float* delta,
+                                   __global const int* chunkStart, __global const int* entries,
+                                   __global float* dk, __global float* dv,
+                                   const int B, const int L, const int HQ, const int H, const int K,
+                                   const float scale, __local float* red, __local uint* tcs) {
+    const int C = L / S, Lkv = C * S, stride = H * D;
+    const int group = get_group_id(0);         // c*B*H + b*H + h; with C = 0 one idle group
+    const bool live = group < B * H * C;
+    const int lid = get_local_id(0), warp = lid / 32, lane = lid % 32, gid = lane / 4, t4 = lane % 4;
+    const int rb = warp % HSA_KV_RB, part = warp / HSA_KV_RB;
+    const int bh = live ? group % (B * H) : 0, c = live ? group / (B * H) : 0;
+    const int b = bh / H, h = bh % H;
+    const size_t row0 = ((size_t) (b * Lkv + c * S + 16 * rb + gid) * H + h) * D;   // this lane's rows: row0, row0 + 8*stride
+    const size_t row1 = row0 + (size_t) 8 * stride;
+
+    uint ka[D / 8][4], va[D / 8][4];
+#if HSA_KV_HOLD
+    if (live) {
+        hsa_tc_a(ka, k + row0, k + row1);
+        hsa_tc_a(va, v + row0, v + row1);
+    }
+#endif
+    float accK[D / 8][4], accV[D / 8][4];
+#pragma unroll
+    for (int nn = 0; nn < D / 8; nn++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) { accK[nn][i] = 0.0f; accV[nn][i] = 0.0f; }
+
+    const int first = live ? chunkStart[bh * (C + 1) + c] : 0, last = live ? chunkStart[bh * (C + 1) + c + 1] : 0;
+    const int ncol = (last - first) * G, step = 8 * HSA_KV_NT;
+    const int nstep = (ncol + step * HSA_KV_SPLIT - 1) / (step * HSA_KV_SPLIT) * HSA_KV_SPLIT;   // the same for every part
+    for (int f0 = part * step; f0 < nstep * step; f0 += HSA_KV_SPLIT * step) {
+#if !HSA_KV_HOLD
+        hsa_tc_a(ka, k + row0, k + row1);
+        hsa_tc_a(va, v + row0, v + row1);
+#endif
+        float s[HSA_KV_NT][4], dp[HSA_KV_NT][4];
+#pragma unroll
+        for (int u = 0; u < HSA_KV_NT; u++) {
+            const int rs = hsa_kv_column(entries, first, min(f0 + 8 * u + gid, ncol - 1), b, h, L, HQ, H, K).row;
+            hsa_tc_nt_tile(s[u], ka, q + rs, tcs);
+            hsa_tc_nt_tile(dp[u], va, dout + rs, tcs);
+        }
+#pragma unroll
+        for (int u = 0; u < HSA_KV_NT; u++) {
+            // this lane's accumulator columns: fa = f0 + 8u + 2*t4 (elements 0, 2) and fa + 1 (1, 3)
+            const int fa = f0 + 8 * u + 2 * t4, fb = fa + 1;
+            const hsa_kv_col ca = hsa_kv_column(entries, first, min(fa, ncol - 1), b, h, L, HQ, H, K);
+            const hsa_kv_col cb = hsa_kv_column(entries, first, min(fb, ncol - 1), b, h, L, HQ, H, K);
+            const float wa = fa < ncol ? weights[ca.w] : 0.0f, wb = fb < ncol ? weights[cb.w] : 0.0f;
+            const float la = lse[ca.stat], lb = lse[cb.stat], da = delta[ca.stat], db = delta[cb.stat];
+            float wp[4], ds[4];
+            wp[0] = wa * exp(scale * s[u][0] - la);
+            wp[1] = wb * exp(scale * s[u][1] - lb);
+            wp[2] = wa * exp(scale * s[u][2] - la);
+            wp[3] = wb * exp(scale * s[u][3] - lb);
+            ds[0] = wp[0] * (dp[u][0] - da);
+            ds[1] = wp[1] * (dp[u][1] - db);
+            ds[2] = wp[2] * (dp[u][2] - da);
+            ds[3] = wp[3] * (dp[u][3] - db);
+            hsa_tc_pv_step(accV, wp, dout + ca.row, dout + cb.row, tcs);   // dv += wP dout
+            hsa_tc_pv_step(accK, ds, q + ca.row, q + cb.row, tcs);         // dk += dS q
+        }
+    }
+    hsa_kv_reduce(accK, red, rb, part);
+    hsa_kv_reduce(accV, red, rb, part);
+    if (live && part == 0) {
+#pragma unroll
+        for (int nn = 0; nn < D / 8; nn++) {
+            const int d0 = HSA_PI(nn, 2 * t4), d1 = HSA_PI(nn, 2 * t4 + 1);
+            dk[row0 + d0] = scale * accK[nn][0];
+            dk[row0 + d1] = scale * accK[nn][1];
+            dk[row1 + d0] = scale * accK[nn][2];
+            dk[row1 + d1] = scale * accK[nn][3];
+            dv[row0 + d0] = accV[nn][0];
+            dv[row0 + d1] = accV[nn][1];
+            dv[row1 + d0] = accV[nn][2];
+            dv[row1 + d1] = accV[nn][3];
+        }
+    }
+}
 #endif
 
 // Training's forward: queries and memory of the same sequences, positions from 0, C = L/S.
@@ -803,6 +980,14 @@ void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global 
                      __global float* dk, __global float* dv,
                      const int B, const int L, const int HQ, const int H, const int K,
                      const float scale) {
+#if defined(HSA_TC_ON) && defined(HSA_TC_KV)
+#if WG != 2 * S * HSA_KV_SPLIT
+#error "the tensor-core bwd_kv needs HSA_KV_SPLIT warps per 16 chunk rows: WG = 2*S*HSA_KV_SPLIT"
+#endif
+    __local float4 red[HSA_KV_SPLIT > 1 ? S * D / 4 : 1];
+    __local uint tcs[HSA_TC_SCRATCH];
+    hsa_attn_bwd_kv_tc(q, k, v, weights, dout, lse, delta, chunkStart, entries, dk, dv, B, L, HQ, H, K, scale, (__local float*) red, tcs);
+#else
     __local float4 ks[HSA_BR * HSA_LDD / 4];
     __local float4 vs[HSA_BR * HSA_LDD / 4];
     __local float4 qs[HSA_GE4 * HSA_LDD / 4];  // row ee*G + g: query head g of the step's entry ee
@@ -908,4 +1093,5 @@ void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global 
             vstore4(accV[m], HSA_NN_COL4(), dv + at);
         }
     }
+#endif
 }

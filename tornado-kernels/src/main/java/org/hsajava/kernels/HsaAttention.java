@@ -211,7 +211,60 @@ public final class HsaAttention {
      * {@code t*K + slot}, valid slots only, ascending within a chunk). Writes every element of dk, dv.
      */
     public static KernelDef backwardKv(int d, int s, int g) {
-        return CACHE.computeIfAbsent("bwdkv/" + d + "/" + s + "/" + g, key -> withDefines(KernelDef.builder("hsa_attn_bwd_kv", SRC), Kind.BWD_KV, d, s, g)
+        return CACHE.computeIfAbsent("bwdkv/" + d + "/" + s + "/" + g, key -> backwardKvDef(d, s, g, Path.PORTABLE, null));
+    }
+
+    /**
+     * {@link #backwardKv} on the emulated tensor-core path (see {@link #forwardTcEmulated}), with the
+     * given shape of its loop ({@link KvTc}).
+     */
+    static KernelDef backwardKvTcEmulated(int d, int s, int g, KvTc shape) {
+        return CACHE.computeIfAbsent("bwdkvtcemu/" + d + "/" + s + "/" + g + "/" + shape, key -> backwardKvDef(d, s, g, Path.TC_EMULATED, shape));
+    }
+
+    /**
+     * Whether the tensor-core backward dk/dv is used where tensor cores are (default yes; property
+     * {@code hsa.tc.bwdkv=off} keeps the fp32 one).
+     */
+    static final boolean TC_BWD_KV = !TensorCores.isOff(System.getProperty("hsa.tc.bwdkv"));
+
+    /**
+     * The loop shape of the tensor-core bwd_kv (defines HSA_KV_NT, HSA_KV_SPLIT, HSA_KV_HOLD of the
+     * source): {@code nt} n-tiles of 8 query rows per step, {@code split} warps per 16 chunk rows
+     * (work-group 2·S·split), {@code hold} whether the K/V fragments stay in registers (null: the
+     * source's default, D ≤ 64).
+     *
+     * <p>Default nt = 2, split = 2, from H100 runs of {@code ./hsa bench hsa} (B=8, HQ=16, H=1,
+     * D=S=64, K=8; bwd_kv ms at L = 4K / 16K): nt=1 split=1 8.31 / 20.5, nt=2 split=1 3.74 / 10.2,
+     * nt=1 split=2 2.51 / 10.3, nt=2 split=2 2.40 / 10.1, nt=1 split=4 2.98 / 12.8, nt=2 split=4
+     * 3.87 / 16.4 (fp32 kernel: 8.21 / 19.2). The loop is latency-bound: two chains per step and two
+     * warps per row block (which halve the longest list, an early chunk's) both hide it.
+     */
+    record KvTc(int nt, int split, Boolean hold) {
+        KvTc {
+            if (nt < 1 || nt > 4) throw new IllegalArgumentException("hsa.tc.bwdkv.nt must be 1 to 4, got " + nt);
+            if (split < 1 || split > 4) throw new IllegalArgumentException("hsa.tc.bwdkv.split must be 1 to 4, got " + split);
+        }
+
+        /** From the tuning properties hsa.tc.bwdkv.nt, .split and .hold; split falls back to 1 where its local sum buffer (S·D floats) would exceed 32 KiB. */
+        static KvTc fromProperties(int d, int s) {
+            String hold = System.getProperty("hsa.tc.bwdkv.hold");
+            int split = Integer.getInteger("hsa.tc.bwdkv.split", 2);
+            return new KvTc(Integer.getInteger("hsa.tc.bwdkv.nt", 2), s * d <= 8192 ? split : 1, hold == null ? null : TensorCores.isOn(hold));
+        }
+
+        int workGroup(int s) { return 2 * s * split; }
+    }
+
+    private static KernelDef backwardKvDef(int d, int s, int g, Path path, KvTc shape) {
+        boolean tc = path != Path.PORTABLE;
+        if (tc && shape.split() > 1 && s * d > 8192) throw new IllegalArgumentException("bwd_kv split " + shape.split() + " needs S*D <= 8192, got " + s * d);
+        int wg = tc ? shape.workGroup(s) : wg(Kind.BWD_KV);
+        KernelDef.Builder b = tc ? withDefines(KernelDef.builder("hsa_attn_bwd_kv", SRC), Kind.BWD_KV, d, s, g, path, wg)
+                .define("HSA_TC_KV", 1).define("HSA_KV_NT", shape.nt()).define("HSA_KV_SPLIT", shape.split())
+                : withDefines(KernelDef.builder("hsa_attn_bwd_kv", SRC), Kind.BWD_KV, d, s, g);
+        if (tc && shape.hold() != null) b.define("HSA_KV_HOLD", shape.hold() ? 1 : 0);
+        return b
                 .in("q", F32).in("k", F32).in("v", F32).in("weights", F32).in("dout", F32)
                 .in("lse", F32).in("delta", F32).in("chunkStart", I32).in("entries", I32)
                 .out("dk", F32).out("dv", F32)
@@ -233,11 +286,13 @@ public final class HsaAttention {
                 })
                 .grid(a -> {
                     Dims x = Dims.of(a, d, s, g);
-                    int wg = wg(Kind.BWD_KV);
-                    return WorkerGrid.of1D((long) x.B * x.H * x.C * (s / rowsPerKvGroup(d, s, g)) * wg, wg);
+                    long groups = (long) x.B * x.H * x.C * (tc ? 1 : s / rowsPerKvGroup(d, s, g));
+                    return WorkerGrid.of1D(groups * wg, wg);
                 })
                 .java(a -> backwardKvJava(a, Dims.of(a, d, s, g)))
-                .build());
+                .variant(tc ? null : info -> TC_BWD_KV && TensorCores.enabled(info)
+                        ? CACHE.computeIfAbsent("bwdkvtc/" + d + "/" + s + "/" + g, key -> backwardKvDef(d, s, g, Path.TC, KvTc.fromProperties(d, s))) : null)
+                .build();
     }
 
     /** Chunk rows per bwd_kv work-group (HSA_BR in the source). */

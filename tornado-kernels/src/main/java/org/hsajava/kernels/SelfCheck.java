@@ -107,6 +107,12 @@ public final class SelfCheck {
                 d -> hsaForward(d, 1, 101, 20, 1, 32, 16, 8, 0, 41)));
         cases.add(new Case("hsa attention fwd (L=130, HQ=12, H=2, D=128, S=32)", 1e-4, TF32_TOLERANCE,
                 d -> hsaForward(d, 1, 130, 12, 2, 128, 32, 4, 1, 42)));
+        cases.add(new Case("hsa attention bwd dk/dv (B=2, L=700, G=16, D=S=64, K=8)", 1e-4, TF32_TOLERANCE,
+                d -> hsaBackwardKv(d, 2, 700, 16, 1, 64, 64, 8, 50)));
+        cases.add(new Case("hsa attention bwd dk/dv (L=301, G=20, D=32, S=16, K=8)", 1e-4, TF32_TOLERANCE,
+                d -> hsaBackwardKv(d, 1, 301, 20, 1, 32, 16, 8, 51)));
+        cases.add(new Case("hsa attention bwd dk/dv (L=330, HQ=12, H=2, D=128, S=32, K=4)", 1e-4, TF32_TOLERANCE,
+                d -> hsaBackwardKv(d, 1, 330, 12, 2, 128, 32, 4, 52)));
         cases.add(new Case("hsa attention fwd at t0=1000 (L=37, C=40, G=6, D=16, S=32)", 1e-4, TF32_TOLERANCE, SelfCheck::hsaForwardAt));
         cases.add(new Case("sliding-window attention fwd+bwd (L=300, W=64)", 1e-4, SelfCheck::slidingWindow));
         cases.add(new Case("segment attention fwd+bwd (6 x 65 tokens, encoder)", 1e-4, SelfCheck::segmentAttention));
@@ -174,6 +180,31 @@ public final class SelfCheck {
         KernelRunner.run(d, HsaAttention.forward(D, S, HQ / H), q, k, v, Tensor.of("indices", indices), Tensor.of("weights", weights), o, lse,
                 B, L, HQ, H, K, n, (float) (1 / Math.sqrt(D)));
         return concat(o.toF32Array(), lse.toF32Array());
+    }
+
+    /**
+     * dk and dv of the HSA attention backward for a random selection, from lse and delta computed on
+     * the Java backend (so that only the dk/dv kernel is compared).
+     */
+    private static float[] hsaBackwardKv(Device d, int B, int L, int HQ, int H, int D, int S, int K, long seed) {
+        int C = L / S;
+        int[] indices = new int[B * L * H * K];
+        float[] weights = new float[B * L * H * K];
+        randomSelection(indices, weights, B, L, H, S, K, 0, C, seed);
+        float scale = (float) (1 / Math.sqrt(D));
+        Tensor q = Tensor.of("q", random(B * L * HQ * D, seed + 1)), k = Tensor.of("k", random(B * C * S * H * D, seed + 2));
+        Tensor v = Tensor.of("v", random(B * C * S * H * D, seed + 3)), dout = Tensor.of("dout", random(B * L * HQ * D, seed + 4));
+        Tensor idx = Tensor.of("indices", indices), w = Tensor.of("weights", weights);
+        Tensor o = Tensor.f32("o", B * L * HQ * D), lse = Tensor.f32("lse", B * L * HQ * K), dq = Tensor.f32("dq", B * L * HQ * D);
+        Tensor dw = Tensor.f32("dweights", B * L * H * K), delta = Tensor.f32("delta", B * L * HQ * K);
+        Device java = Devices.java();
+        KernelRunner.run(java, HsaAttention.forward(D, S, HQ / H), q, k, v, idx, w, o, lse, B, L, HQ, H, K, 0, scale);
+        KernelRunner.run(java, HsaAttention.backwardQ(D, S, HQ / H), q, k, v, idx, w, dout, lse, dq, dw, delta, B, L, HQ, H, K, scale);
+        HsaCsr.Csr csr = HsaCsr.reference(indices, B, L, H, C, S, 0, K);
+        Tensor dk = Tensor.f32("dk", B * C * S * H * D), dv = Tensor.f32("dv", B * C * S * H * D);
+        KernelRunner.run(d, HsaAttention.backwardKv(D, S, HQ / H), q, k, v, w, dout, lse, delta, Tensor.of("chunkStart", csr.chunkStart()),
+                Tensor.of("entries", csr.entries()), dk, dv, B, L, HQ, H, K, scale);
+        return concat(dk.toF32Array(), dv.toF32Array());
     }
 
     /** o and lse of the windowed forward (streaming evaluation, decoding) deep into a long context. */

@@ -27,7 +27,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * emulated ({@link HsaAttention#forwardTcEmulated}), on the test OpenCL device, against the fp32 Java
  * forward: this checks the fragment bookkeeping (which lane holds which score, dim and chunk row),
  * the in-register softmax, the warps' slot split and the sum over warps on any machine; and the
- * same for the tensor-core backward dq/dweights/delta ({@link HsaAttention#backwardQTcEmulated}). The TF32
+ * same for the tensor-core backward dq/dweights/delta ({@link HsaAttention#backwardQTcEmulated}) and dk/dv
+ * ({@link HsaAttention#backwardKvTcEmulated}: the column bookkeeping over CSR entries). The TF32
  * rounding is emulated too, so the tolerance is TF32's: 2e-3 of the largest |output| (unit roundoff
  * of TF32 is 2^-11 = 4.9e-4; the measured errors are a few 1e-4).
  */
@@ -134,6 +135,73 @@ class HsaAttentionTcTest {
         }
     }
 
+    record KvGrads(float[] dk, float[] dv) {}
+
+    /** backward dk/dv on one device, from the given lse and delta. */
+    static KvGrads runBackwardKv(Device dev, KernelDef def, Case cs, float[] lseIn, float[] deltaIn) {
+        int[][] csr = HsaAttentionTest.invertSelection(cs.idx(), cs.B(), cs.L(), cs.H(), cs.S(), cs.K());
+        Tensor q = Tensor.of("q", cs.q().clone()), k = Tensor.of("k", cs.k().clone()), v = Tensor.of("v", cs.v().clone());
+        Tensor w = Tensor.of("weights", cs.w().clone()), dout = Tensor.of("dout", cs.dout().clone());
+        Tensor lse = Tensor.of("lse", lseIn.clone()), delta = Tensor.of("delta", deltaIn.clone());
+        Tensor start = Tensor.of("chunkStart", csr[0]), entries = Tensor.of("entries", csr[1]);
+        Tensor dk = nan("dk", cs.k().length), dv = nan("dv", cs.k().length);
+        TaskGraph g = new TaskGraph("hsa").transferToDevice(DataTransferMode.EVERY_EXECUTION, q, k, v, w, dout, lse, delta, start, entries, dk, dv)
+                .task("bwdkv", def, q, k, v, w, dout, lse, delta, start, entries, dk, dv, cs.B(), cs.L(), cs.HQ(), cs.H(), cs.K(), cs.scale())
+                .transferToHost(DataTransferMode.EVERY_EXECUTION, dk, dv);
+        try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(dev)) {
+            plan.execute();
+        }
+        return new KvGrads(dk.toF32Array(), dv.toF32Array());
+    }
+
+    @ParameterizedTest
+    @MethodSource("shapes")
+    void emulatedTensorCoreBackwardKvMatchesJava(int B, int L, int HQ, int H, int D, int S, int K, int n, int wg, boolean small) {
+        assumeFalse(TestDevices.underOclgrind() && !small, "too large for the simulator");
+        Case cs = Case.random(17L * L + HQ + D, B, L, HQ, H, D, S, K, n);
+        // sequence 0, KV head 0 never selects its last chunk (chunk 0 twice instead: allowed, the
+        // kernels sum over slots), so that the zero rows of an unselected chunk are checked
+        int C = L / S;
+        for (int t = 0; t < L && C >= 2; t++) for (int slot = 0; slot < K; slot++) if (cs.idx()[t * H * K + slot] == C - 1) cs.idx()[t * H * K + slot] = 0;
+        int G = HQ / H;
+        String at = String.format("B=%d L=%d HQ=%d H=%d D=%d S=%d K=%d n=%d", B, L, HQ, H, D, S, K, n);
+        float[] lse = run(TestDevices.java(), HsaAttention.forward(D, S, G), false, cs, 0, 0).lse();
+        float[] delta = runBackwardQ(TestDevices.java(), HsaAttention.backwardQ(D, S, G), cs, lse).delta();
+        KvGrads java = runBackwardKv(TestDevices.java(), HsaAttention.backwardKv(D, S, G), cs, lse, delta);
+        // the loop shapes: one n-tile per step and one warp per row block; two n-tiles and (where the
+        // local sum fits) two warps per row block, whose partial sums go through local memory
+        HsaAttention.KvTc shape = wg == 32 ? new HsaAttention.KvTc(1, 1, null)
+                : new HsaAttention.KvTc(2, S * D <= 8192 ? 2 : 1, D == 16 ? Boolean.FALSE : null);
+        at += " " + shape;
+        KvGrads tc = runBackwardKv(TestDevices.opencl(), HsaAttention.backwardKvTcEmulated(D, S, G, shape), cs, lse, delta);
+        assertClose(at + ": dk", java.dk(), tc.dk(), TF32_TOL);
+        assertClose(at + ": dv", java.dv(), tc.dv(), TF32_TOL);
+        for (float[] a : new float[][] {tc.dk(), tc.dv()}) for (float x : a) assertTrue(Float.isFinite(x), at + ": non-finite (or unwritten) dk/dv");
+        // chunks that no token selected (empty CSR rows) get exact zeros
+        int[] start = HsaAttentionTest.invertSelection(cs.idx(), B, L, H, S, K)[0];
+        int unselected = 0;
+        for (int b = 0; b < B; b++) {
+            for (int h = 0; h < H; h++) {
+                for (int c = 0; c < C; c++) {
+                    if (start[(b * H + h) * (C + 1) + c] != start[(b * H + h) * (C + 1) + c + 1]) continue;
+                    unselected++;
+                    for (int j = 0; j < S; j++) {
+                        for (int d = 0; d < D; d++) {
+                            int i = (((b * C + c) * S + j) * H + h) * D + d;
+                            assertEquals(0f, tc.dk()[i], at + ": dk of a chunk nobody selected");
+                            assertEquals(0f, tc.dv()[i], at + ": dv of a chunk nobody selected");
+                        }
+                    }
+                }
+            }
+        }
+        if (C >= 2) assertTrue(unselected > 0, at + ": the case should leave a chunk unselected");
+        if (L >= 2 * S) {
+            KvGrads fp32 = runBackwardKv(TestDevices.opencl(), HsaAttention.backwardKv(D, S, G), cs, lse, delta);
+            assertFalse(Arrays.equals(fp32.dk(), tc.dk()), at + ": TF32 path gave the fp32 path's bits");
+        }
+    }
+
     static Stream<Arguments> windows() {
         // B, L (rows), HQ, H, D, S, K, n, t0, C
         return Stream.of(
@@ -183,7 +251,9 @@ class HsaAttentionTcTest {
         assertSame(fwd, fwd.forDevice(TestDevices.opencl().info()));
         assertSame(at, at.forDevice(TestDevices.opencl().info()));
         assertFalse(fwd.defines().containsKey("HSA_TC"));
-        KernelDef bwdq = HsaAttention.backwardQ(64, 64, 16);
+        KernelDef bwdq = HsaAttention.backwardQ(64, 64, 16), bwdkv = HsaAttention.backwardKv(64, 64, 16);
         assertSame(bwdq, bwdq.forDevice(TestDevices.opencl().info()));
+        assertSame(bwdkv, bwdkv.forDevice(TestDevices.opencl().info()));
+        assertFalse(bwdkv.defines().containsKey("HSA_TC_KV"));
     }
 }
