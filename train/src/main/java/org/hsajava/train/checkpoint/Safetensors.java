@@ -85,7 +85,7 @@ public final class Safetensors {
         ObjectNode header = JsonNodeFactory.instance.objectNode();
         if (metadata != null && !metadata.isEmpty()) {
             ObjectNode m = header.putObject(METADATA_KEY);
-            metadata.forEach(m::put);
+            new java.util.TreeMap<>(metadata).forEach(m::put);   // sorted: the same bytes in every run (Map.of's order is per JVM)
         }
         long offset = 0;
         Set<String> names = new HashSet<>();

@@ -37,6 +37,19 @@ class SafetensorsTest {
     }
 
     @Test
+    void metadataIsWrittenInSortedKeyOrderWhateverTheMapsOrder() {
+        // Map.of iterates in an order that changes from one JVM run to the next; the file's bytes must not
+        List<SafeTensor> t = List.of(SafeTensor.ofFloats("w", SafeDType.F32, new long[] {2}, new float[] {1, 2}));
+        java.util.LinkedHashMap<String, String> zyx = new java.util.LinkedHashMap<>(), xyz = new java.util.LinkedHashMap<>();
+        for (String k : List.of("z", "y", "x")) zyx.put(k, k + "1");
+        for (String k : List.of("x", "y", "z")) xyz.put(k, k + "1");
+        byte[] a = Safetensors.encode(t, zyx), b = Safetensors.encode(t, xyz);
+        assertArrayEquals(a, b);
+        String header = new String(a, 8, a.length - 8 - 8, StandardCharsets.UTF_8);
+        assertTrue(header.indexOf("\"x\"") < header.indexOf("\"y\"") && header.indexOf("\"y\"") < header.indexOf("\"z\""), header);
+    }
+
+    @Test
     void integerTypesScalarsAndEmptyTensorsRoundTrip() throws Exception {
         int[] ints = {0, -1, Integer.MAX_VALUE, Integer.MIN_VALUE};
         long[] longs = {Long.MIN_VALUE, 42, Long.MAX_VALUE};
