@@ -36,18 +36,23 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code ./hsa demo}, the README's main job: the devices and the kernel self-check, then a
- * time-limited training of {@code configs/tiny-cpu.json} through {@code ./hsa train}'s code, then
- * passkey and single-needle NIAH from the training length to 64× it through {@code ./hsa eval}'s
- * {@link GridRunner}, with {@code report.json} and {@code report.html} in the run folder and a
- * summary at the end. On the Java backend (no OpenCL) it says how to get OpenCL and runs a reduced
- * plan (shorter training, lengths to 16×) that still ends in a few minutes. The accuracy printed is
- * whatever the short training reaches; nothing is tuned to the evaluation.
+ * {@code ./hsa demo}, the README's main job: the devices and the kernel self-check; a time-limited
+ * training of {@code configs/tiny-cpu.json} through {@code ./hsa train}'s code, evaluated at 1× and
+ * 4× its training length; then the model shipped in the repository ({@code checkpoints/tiny-passkey},
+ * trained on an H100 by the window curriculum, the commands in its README) on passkey and single-needle
+ * NIAH from its training length to 64× it, through {@code ./hsa eval}'s {@link GridRunner}, with
+ * {@code report.json} and {@code report.html} (both models) in the run folder and a summary at the
+ * end. On the Java backend (no OpenCL) it says how to get OpenCL and runs a reduced plan (shorter
+ * training, lengths to 16×) that still ends in a few minutes. Nothing is tuned to the evaluation: a
+ * few CPU minutes of training do not learn retrieval (docs/experiments.md), the shipped model does.
  */
-@Command(name = "demo", description = "The main job: devices, kernel self-check, a time-limited training of tiny-cpu, passkey + NIAH from the training length to 64x it, report.")
+@Command(name = "demo", description = "The main job: devices, kernel self-check, a time-limited training of tiny-cpu, "
+        + "then passkey + NIAH from the training length to 64x it with the shipped curriculum model, report.")
 public final class DemoCommand implements Callable<Integer> {
     static final Path DEFAULT_CONFIG = Path.of("configs", "tiny-cpu.json");
     static final List<String> TASKS = List.of("passkey", "niah_single");
+    /** The shipped model: trained with the project's commands (checkpoints/tiny-passkey/README.md). */
+    static final Path SHIPPED = Path.of("checkpoints", "tiny-passkey");
 
     @Mixin
     DeviceOption device;
@@ -65,33 +70,37 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE", description = "model + train config (default: ${DEFAULT-VALUE})")
     Path config = DEFAULT_CONFIG;
 
+    @Option(names = "--shipped", paramLabel = "DIR",
+            description = "the shipped model, evaluated to 64x its training length (default: ${DEFAULT-VALUE}; 'none' skips it)")
+    Path shipped = SHIPPED;
+
     @Spec
     CommandSpec spec;
 
     /**
-     * What a demo runs: the training settings and time limit, then the evaluation grid. Lengths are
-     * {@code multiples} of the training length; every (task, length, depth) cell has {@code samples}
-     * samples of one seed.
+     * What a demo runs: the training settings and time limit, then the evaluation grids. Lengths are
+     * multiples of each model's training length: {@code trainedMultiples} for the model trained now,
+     * {@code shippedMultiples} for the shipped one; every (task, length, depth) cell has
+     * {@code samples} samples of one seed.
      */
-    record Plan(String name, TrainConfig train, double trainMinutes, int valBatches, List<Integer> multiples, List<Double> depths, int samples) {
-        List<Integer> lengths() { return multiples.stream().map(m -> m * train.seqLen()).toList(); }
-    }
+    record Plan(String name, TrainConfig train, double trainMinutes, int valBatches, List<Integer> trainedMultiples,
+                List<Integer> shippedMultiples, List<Double> depths, int samples) {}
 
-    /** Full demo on OpenCL: ~5 min of training, then 2 tasks × 4 lengths × 3 depths × 3 samples (~5 min on 2 PoCL cores, BENCHMARKS.md). */
+    /** Full demo on OpenCL: 3 min of training, then about 3 min of evaluation on 2 PoCL cores (BENCHMARKS.md). */
     static Plan fullPlan(TrainConfig t, Double minutes) {
-        return new Plan("full", t, minutes != null ? minutes : 5, 4, List.of(1, 4, 16, 64), List.of(0.1, 0.5, 0.9), 3);
+        return new Plan("full", t, minutes != null ? minutes : 3, 4, List.of(1, 4), List.of(1, 4, 16, 64), List.of(0.1, 0.5, 0.9), 8);
     }
 
-    /** Java backend: ~3 times slower than PoCL per token, so less training and lengths to 16× only (~3 min of evaluation). */
+    /** Java backend: ~3 times slower than PoCL per token, so less training and lengths to 16× only. */
     static Plan javaPlan(TrainConfig t, Double minutes) {
-        return new Plan("reduced (Java backend)", t, minutes != null ? minutes : 3, 4, List.of(1, 4, 16), List.of(0.1, 0.5, 0.9), 2);
+        return new Plan("reduced (Java backend)", t, minutes != null ? minutes : 2, 4, List.of(1), List.of(1, 4, 16), List.of(0.1, 0.5, 0.9), 2);
     }
 
-    /** Seconds: 3 steps of 2 × 256 tokens (NIAH needs ~180 byte tokens), one sample per cell at 1× and 4×. */
+    /** Seconds: 3 steps of 2 × 256 tokens (NIAH needs ~180 byte tokens), one sample per cell at 1× and 4×; the shipped model at 1×. */
     static Plan quickPlan(TrainConfig t, Double minutes) {
         ObjectNode j = t.toJson();
         j.put("batch_size", 2).put("seq_len", 256).put("steps", 3).put("warmup_steps", 1).put("checkpoint_interval", 3);
-        return new Plan("quick", TrainConfig.fromJson(j), minutes != null ? minutes : 0.5, 1, List.of(1, 4), List.of(0.5), 1);
+        return new Plan("quick", TrainConfig.fromJson(j), minutes != null ? minutes : 0.5, 1, List.of(1, 4), List.of(1), List.of(0.5), 1);
     }
 
     @Override
@@ -103,6 +112,9 @@ public final class DemoCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--config: no such file " + config.toAbsolutePath()
                     + (config.equals(DEFAULT_CONFIG) ? " (run ./hsa demo from the repository root)" : ""));
         }
+        if (!shipped.toString().equals("none") && !shipped.equals(SHIPPED) && !Files.isDirectory(shipped)) {
+            throw new IllegalArgumentException("--shipped: no such folder " + shipped.toAbsolutePath() + " (or 'none' to skip the shipped model)");
+        }
         ConfigFile file = ConfigFile.read(config);
         Path run = out != null ? out : Path.of("runs", "demo-" + LocalDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         Path checkpoints = run.resolve(Trainer.CHECKPOINTS);
@@ -112,7 +124,7 @@ public final class DemoCommand implements Callable<Integer> {
         }
 
         // 1. devices and kernel self-check
-        o.println("== 1/3  Devices and kernel self-check");
+        o.println("== 1/4  Devices and kernel self-check");
         new DevicesCommand().call();
         Device d = device.device();
         o.println();
@@ -125,7 +137,7 @@ public final class DemoCommand implements Callable<Integer> {
         long afterSelfCheck = System.nanoTime();
 
         // 2. training, through ./hsa train's code
-        o.printf(Locale.ROOT, "%n== 2/3  Training %s (%s demo) for at most %s into %s%n", config, plan.name(), TrainCommand.minutesText(plan.trainMinutes()), run);
+        o.printf(Locale.ROOT, "%n== 2/4  Training %s (%s demo) for at most %s into %s%n", config, plan.name(), TrainCommand.minutesText(plan.trainMinutes()), run);
         TrainCommand train = new TrainCommand();
         train.config = config;
         train.minutes = plan.trainMinutes();
@@ -133,36 +145,67 @@ public final class DemoCommand implements Callable<Integer> {
         TrainCommand.Outcome trained = train.train(file, plan.train(), run, d, o);
         long afterTraining = System.nanoTime();
 
-        // 3. evaluation, through ./hsa eval's grid runner
-        List<Integer> lengths = plan.lengths();
-        int batch = Math.min(4, plan.samples());
-        GridRunner.Grid grid = new GridRunner.Grid(TASKS, lengths, plan.depths(), plan.samples(), List.of(99L), batch, 256,
-                d.info().globalMemBytes(), Integer.MAX_VALUE);
-        o.printf(Locale.ROOT, "%n== 3/3  Evaluating %s at %s tokens (%s the training length), depths %s, %d sample%s per cell (teacher-forced exact match)%n",
-                String.join(" + ", TASKS), lengths.stream().map(Bytes::tokens).collect(Collectors.joining(", ")),
-                plan.multiples().stream().map(m -> m + "x").collect(Collectors.joining(", ")),
-                plan.depths().stream().map(x -> String.format(Locale.ROOT, "%.1f", x)).collect(Collectors.joining(", ")),
-                plan.samples(), plan.samples() == 1 ? "" : "s");
+        // 3. evaluation of both models, through ./hsa eval's grid runner
         String date = Instant.now().truncatedTo(ChronoUnit.SECONDS).toString();
         String commandLine = commandLine();
-        EvalProgress progress = new EvalProgress(System.err, EvalProgress.consoleIsTerminal(), grid.cellsPerRun(), grid.workPerRun());
-        CheckpointState state = Checkpoints.load(run);
-        RunReport report = new GridRunner(grid, d, o, progress).run(state.model().attentionKind().jsonName(), run, state, null, date, commandLine);
-        progress.finish();
-        EvalCommand.writeReport(run, date, commandLine, List.of(report));
+        CheckpointState trainedState = Checkpoints.load(run);
+        List<RunReport> reports = new ArrayList<>();
+        o.printf(Locale.ROOT, "%n== 3/4  Evaluating the model trained just now%n");
+        reports.add(evaluate(d, o, "trained now (" + file.model().attentionKind().jsonName() + ", " + config.getFileName() + ")", run, trainedState,
+                plan, plan.trainedMultiples(), date, commandLine));
+        CheckpointState shippedState = null;
+        Path shippedDir = shipped.toString().equals("none") ? null : shipped;
+        if (shippedDir == null) {
+            o.printf("%n== 4/4  Shipped model: skipped (--shipped none)%n");
+        } else if (!Files.isDirectory(shippedDir)) {
+            o.printf("%n== 4/4  Shipped model: no folder %s (run ./hsa demo from the repository root); skipped%n", shippedDir.toAbsolutePath());
+        } else {
+            shippedState = Checkpoints.load(shippedDir);
+            o.printf(Locale.ROOT, "%n== 4/4  Evaluating the shipped model %s (trained on an H100 with the project's commands: %s)%n",
+                    shippedDir, shippedDir.resolve("README.md"));
+            reports.add(evaluate(d, o, "shipped " + shippedDir.getFileName(), shippedDir, shippedState, plan, plan.shippedMultiples(), date, commandLine));
+        }
+        EvalCommand.writeReport(run, date, commandLine, reports);
         long end = System.nanoTime();
 
         o.println();
         o.println("== Summary");
-        printSummary(o, report, plan, trained);
+        o.printf(Locale.ROOT, "Trained now: %s, %,d parameters, %d of %d steps at %s tokens%s.%n", reports.getFirst().modelKind(), trained.parameterCount(),
+                trained.completedSteps(), trained.plannedSteps(), Bytes.tokens(plan.train().seqLen()),
+                trained.stoppedByTimeLimit() ? " (stopped by the time limit)" : "");
+        printSummary(o, reports.getFirst(), plan.trainedMultiples());
+        if (shippedState != null) {
+            o.printf(Locale.ROOT, "%nShipped: %s, %,d parameters, trained %d steps at %s tokens.%n", reports.getLast().modelKind(),
+                    reports.getLast().parameters(), shippedState.step(), Bytes.tokens(shippedState.train().seqLen()));
+            printSummary(o, reports.getLast(), plan.shippedMultiples());
+        }
+        printLegend(o);
         o.printf(Locale.ROOT, "%nTime: devices + self-check %s, training %s, evaluation %s; total %s on %s.%n",
                 clock(afterSelfCheck - start), clock(afterTraining - afterSelfCheck), clock(end - afterTraining), clock(end - start), d);
         o.println("Report: " + run.resolve(HtmlReport.FILE).toAbsolutePath());
-        o.println("The accuracy above is what this short training reaches: docs/experiments.md has the training recipe's status and longer runs. "
-                + "Continue this run with ./hsa train --config " + run.resolve("train-config.json") + " --resume " + run
-                + ", evaluate it further with ./hsa eval --checkpoint " + run + " (docs/eval.md).");
+        o.println("A few minutes of training do not learn retrieval yet; docs/experiments.md has the recipe's status, and the shipped model's README "
+                + "the commands that trained it. Continue this run with ./hsa train --config " + run.resolve("train-config.json") + " --resume " + run
+                + ", evaluate any checkpoint further with ./hsa eval --checkpoint DIR (docs/eval.md).");
         if (d.isJava()) o.println(javaBackendNote(quick));
         return 0;
+    }
+
+    /** One model on the demo's grid: tasks × (multiples of its training length) × depths × samples, with a progress bar. */
+    private static RunReport evaluate(Device d, PrintStream o, String label, Path checkpoint, CheckpointState state, Plan plan,
+                                      List<Integer> multiples, String date, String commandLine) {
+        List<Integer> lengths = multiples.stream().map(m -> m * state.train().seqLen()).toList();
+        int batch = Math.min(4, plan.samples());
+        GridRunner.Grid grid = new GridRunner.Grid(TASKS, lengths, plan.depths(), plan.samples(), List.of(99L), batch, 256,
+                d.info().globalMemBytes(), Integer.MAX_VALUE);
+        o.printf(Locale.ROOT, "%s at %s tokens (%s its training length), depths %s, %d sample%s per cell (teacher-forced exact match)%n",
+                String.join(" + ", TASKS), lengths.stream().map(Bytes::tokens).collect(Collectors.joining(", ")),
+                multiples.stream().map(m -> m + "x").collect(Collectors.joining(", ")),
+                plan.depths().stream().map(x -> String.format(Locale.ROOT, "%.1f", x)).collect(Collectors.joining(", ")),
+                plan.samples(), plan.samples() == 1 ? "" : "s");
+        EvalProgress progress = new EvalProgress(System.err, EvalProgress.consoleIsTerminal(), grid.cellsPerRun(), grid.workPerRun());
+        RunReport report = new GridRunner(grid, d, o, progress).run(label, checkpoint, state, null, date, commandLine);
+        progress.finish();
+        return report;
     }
 
     /** On the Java backend: whether OpenCL is missing (and how to install it) or was passed over, and what the plan leaves out. */
@@ -177,14 +220,11 @@ public final class DemoCommand implements Callable<Integer> {
     }
 
     /** One line per task and length: exact match pooled over depths and samples, answer tokens right, and the needle-chunk rate where measured. */
-    static void printSummary(PrintStream o, RunReport report, Plan plan, TrainCommand.Outcome trained) {
-        o.printf(Locale.ROOT, "Model: %s, %,d parameters, trained %d of %d steps at %s tokens%s.%n", report.modelKind(), trained.parameterCount(),
-                trained.completedSteps(), trained.plannedSteps(), Bytes.tokens(plan.train().seqLen()),
-                trained.stoppedByTimeLimit() ? " (stopped by the time limit)" : "");
+    static void printSummary(PrintStream o, RunReport report, List<Integer> multiples) {
         o.printf("%-12s %8s %7s %16s %14s %16s%n", "task", "length", "×train", "exact match", "answer tokens", "needle selected");
         for (String task : TASKS) {
-            for (int i = 0; i < plan.lengths().size(); i++) {
-                int length = plan.lengths().get(i);
+            for (int multiple : multiples) {
+                int length = multiple * report.trainLength();
                 int samples = 0, correct = 0, answerTokens = 0, answerTokensRight = 0, needleSamples = 0;
                 double needle = 0;
                 List<String> notes = new ArrayList<>();
@@ -203,7 +243,7 @@ public final class DemoCommand implements Callable<Integer> {
                         needleSamples += c.samples();
                     }
                 }
-                String x = plan.multiples().get(i) + "x";
+                String x = multiple + "x";
                 if (samples == 0) {
                     o.printf("%-12s %8s %7s   %s%n", task, Bytes.tokens(length), x, String.join("; ", notes));
                     continue;
@@ -214,9 +254,12 @@ public final class DemoCommand implements Callable<Integer> {
                         needleSamples == 0 ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * needle / needleSamples));
             }
         }
+    }
+
+    static void printLegend(PrintStream o) {
         o.println("Exact match: every answer token is the argmax given the true prefix, pooled over depths; answer tokens: the fraction of single"
                 + " answer tokens right; needle selected: how often the first retrieval layer picks the needle's chunk (full passes, below "
-                + Bytes.tokens(Scorers.STREAMING_FROM) + " tokens). docs/eval.md defines them.");
+                + Bytes.tokens(Scorers.STREAMING_FROM) + " tokens). docs/eval.md defines them. The shipped model was trained on passkey only.");
     }
 
     private static String clock(long nanos) {

@@ -45,7 +45,7 @@ public final class DevicesCommand implements Callable<Integer> {
         }
         if (Devices.openClProblem() != null) System.out.println("\nNo OpenCL device: " + Devices.openClProblem());
         System.out.println("\nChoose with --device (java, opencl, opencl:N, or part of a name) or HSA_DEVICE.");
-        System.out.println("'hsa fwd': the HSA attention forward's arithmetic, tf32-tc = TF32 tensor cores (NVIDIA, compute capability >= 8.0);"
+        System.out.println("'hsa fwd': the HSA attention's arithmetic (forward and backward), tf32-tc = TF32 tensor cores (NVIDIA, compute capability >= 8.0);"
                 + " -Dhsa.tc=off or HSA_TC=off forces fp32.");
         return 0;
     }

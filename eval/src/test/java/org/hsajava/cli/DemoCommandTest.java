@@ -31,6 +31,7 @@ class DemoCommandTest {
     @TempDir Path dir;
 
     private static final Path CONFIG = Path.of("..", "configs", "tiny-cpu.json");
+    private static final Path SHIPPED = Path.of("..", "checkpoints", "tiny-passkey");
 
     @Test
     void quickDemoOnTheJavaBackendTrainsEvaluatesAndWritesTheReport() throws Exception {
@@ -44,7 +45,7 @@ class DemoCommandTest {
         try {
             CommandLine cl = HsaCli.commandLine();
             cl.setErr(new PrintWriter(err, true));
-            rc = cl.execute("demo", "--quick", "--device", "java", "--out", run.toString(), "--config", CONFIG.toString());
+            rc = cl.execute("demo", "--quick", "--device", "java", "--out", run.toString(), "--config", CONFIG.toString(), "--shipped", SHIPPED.toString());
         } finally {
             System.setOut(stdout);
         }
@@ -73,6 +74,15 @@ class DemoCommandTest {
         for (Set<Integer> lengths : lengthsRun.values()) {
             assertTrue(lengths.size() >= 2 && lengths.contains(trainLength) && lengths.contains(4 * trainLength), lengthsRun.toString());
         }
+        // the shipped model, evaluated at its training length beside the one trained now
+        assertEquals(2, report.get("runs").size(), "the trained and the shipped model");
+        JsonNode shipped = report.get("runs").get(1);
+        assertEquals(256, shipped.get("trainLength").asInt());
+        assertTrue(shipped.get("label").asText().contains("tiny-passkey"), shipped.get("label").asText());
+        for (JsonNode c : shipped.get("cells")) {
+            assertEquals("ok", c.get("status").asText(), c.toString());
+            assertEquals(256, c.get("length").asInt(), c.toString());
+        }
         String html = Files.readString(run.resolve("report.html"));
         assertTrue(html.contains("class=\"heatmap\""), "report.html has the heatmaps");
 
@@ -80,6 +90,7 @@ class DemoCommandTest {
         assertTrue(printed.contains("Report: " + run.resolve("report.html").toAbsolutePath()), printed);
         assertTrue(printed.contains("passkey") && printed.contains("niah_single") && printed.contains("exact match"), printed);
         assertTrue(printed.contains("docs/experiments.md"), "points to the training status");
+        assertTrue(printed.contains("Evaluating the shipped model"), printed);
 
         // a second demo into the same folder would mix two runs: refused, the first run left as it was
         CommandLine again = HsaCli.commandLine();
@@ -98,6 +109,8 @@ class DemoCommandTest {
         assertTrue(err.toString().contains("--minutes must be > 0"), err.toString());
         assertEquals(2, cl.execute("demo", "--quick", "--device", "java", "--config", dir.resolve("none.json").toString()));
         assertTrue(err.toString().contains("--config: no such file"), err.toString());
+        assertEquals(2, cl.execute("demo", "--quick", "--device", "java", "--config", CONFIG.toString(), "--shipped", dir.resolve("none-here").toString()));
+        assertTrue(err.toString().contains("--shipped: no such folder"), err.toString());
     }
 
     /**

@@ -1,5 +1,6 @@
 package org.hsajava.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -142,5 +143,37 @@ class TrainCommandTest {
         assertEquals(0, hsa("train", "--config", cfg.toString(), "--toy-bigram", "--device", "java", "--resume", run.toString(), "--steps", "6"), err.toString());
         assertEquals(6, Files.readAllLines(run.resolve(Trainer.METRICS_FILE)).size());
         assertEquals(List.of(2L, 4L, 6L), new CheckpointStore(run.resolve(Trainer.CHECKPOINTS), 3).steps());
+    }
+    /**
+     * A weights-only export (./hsa export --format weights) starts a new run with --init-from, but a run
+     * whose latest checkpoint has no optimizer state is refused by --resume, saying why.
+     */
+    @Test
+    void weightsOnlyCheckpointStartsRunsButIsNotResumed() throws IOException {
+        Path cfg = smallConfig(), run = dir.resolve("run");
+        assertEquals(0, hsa("train", "--config", cfg.toString(), "--device", "java", "--out", run.toString(), "--steps", "2", "--val-batches", "0"), err.toString());
+        Path weights = dir.resolve("weights");
+        assertEquals(0, hsa("export", "--checkpoint", run.toString(), "--format", "weights", "--out", weights.toString()), err.toString());
+        try (var files = Files.list(weights)) {
+            assertEquals(List.of("config.json", "manifest.json", "model.safetensors"), files.map(p -> p.getFileName().toString()).sorted().toList());
+        }
+        org.hsajava.train.checkpoint.CheckpointState full = org.hsajava.eval.Checkpoints.load(run), slim = org.hsajava.eval.Checkpoints.load(weights);
+        assertTrue(full.hasOptimizerState() && !slim.hasOptimizerState());
+        assertArrayEquals(full.parameters(), slim.parameters(), 0f);
+        assertEquals(full.step(), slim.step());
+
+        assertEquals(0, hsa("train", "--config", cfg.toString(), "--device", "java", "--out", dir.resolve("next").toString(), "--init-from", weights.toString(),
+                "--steps", "1", "--val-batches", "0"), err.toString());
+
+        // a run folder whose latest checkpoint is weights-only
+        Path slimRun = dir.resolve("slim-run");
+        assertEquals(0, hsa("export", "--checkpoint", run.toString(), "--format", "weights",
+                "--out", slimRun.resolve(Trainer.CHECKPOINTS).resolve(CheckpointStore.folderName(full.step())).toString()), err.toString());
+        Files.writeString(slimRun.resolve(Trainer.CHECKPOINTS).resolve(CheckpointStore.LATEST_FILE), CheckpointStore.folderName(full.step()));
+        assertEquals(2, hsa("train", "--config", cfg.toString(), "--device", "java", "--resume", slimRun.toString(), "--steps", "3", "--val-batches", "0"));
+        assertTrue(err.toString().contains("holds weights only (no optimizer state)") && err.toString().contains("--init-from"), err.toString());
+
+        assertEquals(2, hsa("export", "--checkpoint", run.toString(), "--format", "weights", "--dtype", "bfloat16", "--out", dir.resolve("w2").toString()));
+        assertTrue(err.toString().contains("a weights-only checkpoint is float32"), err.toString());
     }
 }

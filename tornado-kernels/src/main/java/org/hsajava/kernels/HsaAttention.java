@@ -49,11 +49,12 @@ import org.hsajava.compute.java.Parallel;
  * next K/V chunk made the per-token kernels slower (they are bound by local-memory and issue
  * throughput, not by global latency).
  *
- * <p>On NVIDIA GPUs of compute capability 8.0 or more the forward (and, opted in, the backward dq)
- * launch a tensor-core variant instead ({@link KernelDef#forDevice}, {@link TensorCores}): TF32
- * {@code mma.sync} with fp32 accumulation, one warp per (b, t, h), everything in registers; H100
- * forward 1.23 / 4.86 / 20.1 ms at 4K / 16K / 64K with two-warp groups, 4.28 ms at 16K with the
- * one-warp groups used now (BENCHMARKS.md). {@code -Dhsa.tc=off} keeps the fp32 kernels.
+ * <p>On NVIDIA GPUs of compute capability 8.0 or more all three kernels launch a tensor-core variant
+ * instead ({@link KernelDef#forDevice}, {@link TensorCores}): TF32 {@code mma.sync} with fp32
+ * accumulation; the forward and backward dq with one warp per (b, t, h), the backward dk/dv with warps
+ * that own 16 chunk rows each ({@link KvTc}). H100, same shapes: forward 1.03 / 4.28 / 17.9 ms and
+ * forward+backward 4.80 / 20.3 / 84.1 ms at 4K / 16K / 64K (BENCHMARKS.md). {@code -Dhsa.tc=off}
+ * keeps the fp32 kernels; {@code -Dhsa.tc.bwdq=off} and {@code -Dhsa.tc.bwdkv=off} one backward kernel.
  */
 public final class HsaAttention {
     private HsaAttention() {}

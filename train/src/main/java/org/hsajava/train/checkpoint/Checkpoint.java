@@ -29,6 +29,10 @@ import org.hsajava.model.config.TrainConfig;
  *   <li>{@code manifest.json}: format version, our model and train configs, step, RNG state, data
  *       position, and the byte size and SHA-256 of each file above.</li>
  * </ul>
+ * A <em>weights-only</em> checkpoint (a state without optimizer moments, {@link CheckpointState#weightsOnly};
+ * {@code ./hsa export --format weights}) has no {@code optimizer.safetensors}, and its manifest says
+ * {@code "weights_only": true}: a third of the size, for shipping a trained model; it can be evaluated
+ * or started from ({@code --init-from}), not resumed. Only that flag makes the optimizer file optional.
  * Writing builds the folder under a temporary sibling name and renames it into place, so the
  * target is either absent, the previous version, or complete. Reading checks sizes and hashes and
  * parses everything before returning; any problem is a {@link CorruptCheckpointException} naming the file.
@@ -40,6 +44,8 @@ public final class Checkpoint {
     public static final String MANIFEST_FILE = "manifest.json";
     public static final String FORMAT = "hsa-java-checkpoint";
     public static final int FORMAT_VERSION = 1;
+    /** Manifest flag of a checkpoint without optimizer state. */
+    static final String WEIGHTS_ONLY = "weights_only";
     /** Prefix of folders being written; readers and listings skip them, the next save removes leftovers. */
     static final String TEMP_PREFIX = ".tmp-";
     static final String OLD_PREFIX = ".old-";
@@ -71,8 +77,10 @@ public final class Checkpoint {
             Map<String, DurableFiles.Body> files = new LinkedHashMap<>();
             files.put(MODEL_FILE, out -> Safetensors.write(out,
                     ModelWeights.tensors(layout, state.parameters(), SafeDType.F32), ModelWeights.METADATA));
-            files.put(OPTIMIZER_FILE, out -> Safetensors.write(out,
-                    OptimizerStateFile.tensors(layout, state.adamM(), state.adamV(), state.step()), OptimizerStateFile.METADATA));
+            if (state.hasOptimizerState()) {
+                files.put(OPTIMIZER_FILE, out -> Safetensors.write(out,
+                        OptimizerStateFile.tensors(layout, state.adamM(), state.adamV(), state.step()), OptimizerStateFile.METADATA));
+            }
             files.put(CONFIG_FILE, out -> out.write(pretty(state.model().toAuthorsConfigJson())));
             ObjectNode listed = JsonNodeFactory.instance.objectNode();
             for (Map.Entry<String, DurableFiles.Body> f : files.entrySet()) {
@@ -112,6 +120,7 @@ public final class Checkpoint {
         m.put("format", FORMAT);
         m.put("format_version", FORMAT_VERSION);
         m.put("step", s.step());
+        if (!s.hasOptimizerState()) m.put(WEIGHTS_ONLY, true);
         m.set("model_config", s.model().toJson());
         m.set("train_config", s.train().toJson());
         ArrayNode rng = m.putArray("rng_state");
@@ -135,9 +144,12 @@ public final class Checkpoint {
                     + " is not supported (this reader knows " + FORMAT_VERSION + ")");
         }
 
+        JsonNode flag = m.get(WEIGHTS_ONLY);
+        if (flag != null && !flag.isBoolean()) throw new CorruptCheckpointException(manifestPath, "\"" + WEIGHTS_ONLY + "\" must be true or false, got " + flag);
+        boolean weightsOnly = flag != null && flag.booleanValue();
         JsonNode listed = m.get("files");
         if (listed == null || !listed.isObject()) throw new CorruptCheckpointException(manifestPath, "\"files\" missing");
-        for (String name : List.of(MODEL_FILE, OPTIMIZER_FILE, CONFIG_FILE)) {
+        for (String name : weightsOnly ? List.of(MODEL_FILE, CONFIG_FILE) : List.of(MODEL_FILE, OPTIMIZER_FILE, CONFIG_FILE)) {
             JsonNode e = listed.get(name);
             if (e == null) throw new CorruptCheckpointException(manifestPath, "\"files\" does not list " + name);
             verify(dir.resolve(name), e, manifestPath);
@@ -174,21 +186,23 @@ public final class Checkpoint {
             throw new CorruptCheckpointException(manifestPath, "model of " + layout.totalSize() + " floats exceeds one Java array");
         }
         int n = (int) layout.totalSize();
-        float[] params = new float[n], adamM = new float[n], adamV = new float[n];
+        float[] params = new float[n], adamM = weightsOnly ? null : new float[n], adamV = weightsOnly ? null : new float[n];
         Path modelPath = dir.resolve(MODEL_FILE), optPath = dir.resolve(OPTIMIZER_FILE);
-        long optStep;
         try {
             ModelWeights.readInto(Safetensors.read(modelPath), layout, params);
         } catch (SafetensorsFormatException e) {
             throw new CorruptCheckpointException(modelPath, e.getMessage(), e);
         }
-        try {
-            optStep = OptimizerStateFile.readInto(Safetensors.read(optPath), layout, adamM, adamV);
-        } catch (SafetensorsFormatException e) {
-            throw new CorruptCheckpointException(optPath, e.getMessage(), e);
-        }
-        if (optStep != step) {
-            throw new CorruptCheckpointException(optPath, "step " + optStep + " differs from the manifest's step " + step);
+        if (!weightsOnly) {
+            long optStep;
+            try {
+                optStep = OptimizerStateFile.readInto(Safetensors.read(optPath), layout, adamM, adamV);
+            } catch (SafetensorsFormatException e) {
+                throw new CorruptCheckpointException(optPath, e.getMessage(), e);
+            }
+            if (optStep != step) {
+                throw new CorruptCheckpointException(optPath, "step " + optStep + " differs from the manifest's step " + step);
+            }
         }
         parseJson(dir.resolve(CONFIG_FILE), readFile(dir.resolve(CONFIG_FILE)));
         return new CheckpointState(model, train, step, rng, data, params, adamM, adamV);

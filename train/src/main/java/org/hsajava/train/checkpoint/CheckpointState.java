@@ -17,8 +17,8 @@ import org.hsajava.model.config.TrainConfig;
  * @param rngState     the trainer's RNG state words
  * @param dataPosition the data loader's resume position, any JSON object
  * @param parameters   flat parameter buffer, {@code layout.totalSize()} floats
- * @param adamM        AdamW first moments (exp_avg), same layout
- * @param adamV        AdamW second moments (exp_avg_sq), same layout
+ * @param adamM        AdamW first moments (exp_avg), same layout; null in a weights-only state
+ * @param adamV        AdamW second moments (exp_avg_sq), same layout; null in a weights-only state
  */
 public record CheckpointState(
         ModelConfig model,
@@ -38,9 +38,18 @@ public record CheckpointState(
         if (!dataPosition.isObject()) throw new IllegalArgumentException("dataPosition must be a JSON object, got " + dataPosition);
         long size = ParameterLayout.of(model).totalSize();
         checkLength("parameters", parameters, size);
-        checkLength("adamM", adamM, size);
-        checkLength("adamV", adamV, size);
+        if ((adamM == null) != (adamV == null)) throw new IllegalArgumentException("adamM and adamV must both be given or both be null");
+        if (adamM != null) {
+            checkLength("adamM", adamM, size);
+            checkLength("adamV", adamV, size);
+        }
     }
+
+    /** False for a weights-only checkpoint (shipped models): it can be evaluated or used with --init-from, not resumed. */
+    public boolean hasOptimizerState() { return adamM != null; }
+
+    /** This state without the optimizer moments. */
+    public CheckpointState weightsOnly() { return new CheckpointState(model, train, step, rngState, dataPosition, parameters, null, null); }
 
     private static void checkLength(String what, float[] a, long size) {
         if (a == null || a.length != size) {

@@ -187,6 +187,10 @@ public final class Trainer implements AutoCloseable {
      * update (batch, length, accumulation, seed, mix) must be too, or the run is not the same run.
      */
     public Trainer resume(CheckpointState s) {
+        if (!s.hasOptimizerState()) {
+            throw new IllegalArgumentException("the checkpoint holds weights only (no optimizer state), so it cannot be resumed:"
+                    + " evaluate it, or start a new run from it with --init-from");
+        }
         ModelConfig mine = params.layout().config();
         if (!s.model().equals(mine)) throw new IllegalArgumentException("checkpoint was written for a different model config than this run's");
         TrainConfig t = s.train();

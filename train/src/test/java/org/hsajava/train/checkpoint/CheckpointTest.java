@@ -188,6 +188,45 @@ class CheckpointTest {
         return a.equals(b) ? 0 : 1;
     }
 
+    @Test
+    void weightsOnlyCheckpointRoundTripsWithoutOptimizerState() throws IOException {
+        CheckpointState s = CheckpointFixtures.state(100, 7).weightsOnly();
+        Path ck = dir.resolve("w");
+        Checkpoint.write(ck, s);
+        try (Stream<Path> files = Files.list(ck)) {
+            assertEquals(List.of("config.json", "manifest.json", "model.safetensors"), files.map(p -> p.getFileName().toString()).sorted().toList());
+        }
+        CheckpointState got = Checkpoint.read(ck);
+        assertTrue(!got.hasOptimizerState() && got.adamM() == null && got.adamV() == null);
+        assertArrayEquals(s.parameters(), got.parameters());
+        assertEquals(s.step(), got.step());
+        assertEquals(s.model(), got.model());
+        assertTrue(JSON.readTree(ck.resolve(Checkpoint.MANIFEST_FILE).toFile()).get("weights_only").booleanValue());
+
+        flip(ck.resolve(Checkpoint.MODEL_FILE), -10);
+        assertNames(corrupt(ck), ck, Checkpoint.MODEL_FILE, "SHA-256");
+    }
+
+    @Test
+    void onlyAnExplicitWeightsOnlyFlagMakesTheOptimizerFileOptional() throws IOException {
+        // a full checkpoint's manifest that no longer lists the optimizer file: rejected
+        Path ck = saved();
+        Path mf = ck.resolve(Checkpoint.MANIFEST_FILE);
+        ObjectNode m = (ObjectNode) JSON.readTree(mf.toFile());
+        ((ObjectNode) m.get("files")).remove(Checkpoint.OPTIMIZER_FILE);
+        Files.write(mf, JSON.writeValueAsBytes(m));
+        assertNames(corrupt(ck), ck, Checkpoint.MANIFEST_FILE, "does not list " + Checkpoint.OPTIMIZER_FILE);
+        // the flag must be a boolean
+        m.put("weights_only", "yes");
+        Files.write(mf, JSON.writeValueAsBytes(m));
+        assertNames(corrupt(ck), ck, Checkpoint.MANIFEST_FILE, "\"weights_only\" must be true or false");
+        // a weights-only checkpoint still checks its config file
+        Path w = dir.resolve("w");
+        Checkpoint.write(w, CheckpointFixtures.state(3, 1).weightsOnly());
+        Files.writeString(w.resolve(Checkpoint.CONFIG_FILE), "{}");
+        assertNames(corrupt(w), w, Checkpoint.CONFIG_FILE, "");
+    }
+
     static void flip(Path f, int at) throws IOException {
         byte[] b = Files.readAllBytes(f);
         int i = at < 0 ? b.length + at : at;
