@@ -62,6 +62,13 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--toy-bigram", description = "train the toy bigram model (embedding -> LM head) instead of the config's model: a smoke run of the training loop")
     boolean toyBigram;
 
+    @Option(names = "--until-loss", paramLabel = "X",
+            description = "stop once the mean training loss of the last --loss-window steps is below X, with a checkpoint (a curriculum stage that must have learned; the schedule still spans the steps)")
+    Double untilLoss;
+
+    @Option(names = "--loss-window", paramLabel = "N", defaultValue = "50", description = "steps averaged for --until-loss (default ${DEFAULT-VALUE})")
+    int lossWindow;
+
     @Option(names = "--minutes", paramLabel = "M",
             description = "stop after M minutes at a step boundary, with a checkpoint (--resume continues the run; the schedule still spans the steps)")
     Double minutes;
@@ -97,6 +104,8 @@ public final class TrainCommand implements Callable<Integer> {
      */
     Outcome train(ConfigFile file, TrainConfig train, Path run, Device d, PrintStream o) throws IOException {
         if (minutes != null && !(minutes > 0 && minutes < 1e6)) throw new IllegalArgumentException("--minutes must be > 0, got " + minutes);
+        if (untilLoss != null && !(untilLoss > 0)) throw new IllegalArgumentException("--until-loss must be > 0, got " + untilLoss);
+        if (lossWindow < 1) throw new IllegalArgumentException("--loss-window must be >= 1, got " + lossWindow);
         if (valBatches < 0) throw new IllegalArgumentException("--val-batches must be >= 0, got " + valBatches);
         Tokenizer tokenizer = Tokenizers.create(train.tokenizer());
         ModelConfig model = file.model();
@@ -138,6 +147,7 @@ public final class TrainCommand implements Callable<Integer> {
                     minutes == null ? "" : String.format(Locale.ROOT, ", for at most %s", minutesText(minutes)), run);
             trainer.withConsole(o, ProgressBar.stdoutIsTerminal());
             if (minutes != null) trainer.withTimeLimit(Duration.ofMillis(Math.round(minutes * 60_000)));
+            if (untilLoss != null) trainer.withLossTarget(untilLoss, lossWindow);
             if (valBatches > 0) trainer.withValidation(new MixedBatchSource(train, tokenizer, train.seqLen(), null, Split.Part.VALIDATION), valBatches);
             if (trainer.completedSteps() >= train.steps()) {
                 o.println("Nothing to do: the run already has " + trainer.completedSteps() + " of " + train.steps() + " steps.");
@@ -147,6 +157,10 @@ public final class TrainCommand implements Callable<Integer> {
             if (recorder != null) {
                 recorder.write(recordBatches);
                 o.println("Recorded the " + recorder.microBatches() + " micro-batches of this run in " + recordBatches);
+            }
+            if (trainer.reachedLossTarget()) {
+                o.printf(Locale.ROOT, "Stopped at step %d of %d: the mean training loss of the last %d steps is below %s (--until-loss).%n",
+                        trainer.completedSteps(), train.steps(), lossWindow, untilLoss);
             }
             if (trainer.stoppedByTimeLimit()) {
                 o.println("Stopped after " + minutesText(minutes) + " (--minutes) at step " + trainer.completedSteps() + " of " + train.steps()

@@ -176,4 +176,24 @@ class TrainCommandTest {
         assertEquals(2, hsa("export", "--checkpoint", run.toString(), "--format", "weights", "--dtype", "bfloat16", "--out", dir.resolve("w2").toString()));
         assertTrue(err.toString().contains("a weights-only checkpoint is float32"), err.toString());
     }
+    @Test
+    void untilLossStopsWhenTheWindowMeanIsBelowTheTarget() throws IOException {
+        Path cfg = smallConfig(), run = dir.resolve("until");
+        java.io.PrintStream stdout = System.out;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        System.setOut(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+        int rc;
+        try {
+            // any loss is below 1e9: the first full window of 2 steps stops the run
+            rc = hsa("train", "--config", cfg.toString(), "--toy-bigram", "--device", "java", "--out", run.toString(), "--until-loss", "1e9", "--loss-window", "2");
+        } finally {
+            System.setOut(stdout);
+        }
+        String printed = captured.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, rc, err.toString());
+        assertTrue(printed.contains("Stopped at step 2 of 4") && printed.contains("(--until-loss)"), printed);
+        assertEquals(2L, new CheckpointStore(run.resolve(Trainer.CHECKPOINTS), 3).steps().getLast());
+        assertEquals(2, hsa("train", "--config", cfg.toString(), "--toy-bigram", "--device", "java", "--out", dir.resolve("bad").toString(), "--until-loss", "0"));
+        assertTrue(err.toString().contains("--until-loss must be > 0"), err.toString());
+    }
 }

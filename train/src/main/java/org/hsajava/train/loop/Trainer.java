@@ -80,6 +80,9 @@ public final class Trainer implements AutoCloseable {
     private Duration timeLimit;
     private LongSupplier clock = System::nanoTime;
     private boolean stoppedByTimeLimit;
+    private double lossTarget = Double.NaN;
+    private int lossWindow;
+    private boolean reachedLossTarget;
 
     /** Called after every completed step (after its checkpoint, if any). */
     @FunctionalInterface
@@ -152,6 +155,23 @@ public final class Trainer implements AutoCloseable {
         this.timeLimit = limit;
         return this;
     }
+
+    /**
+     * Each {@link #runUntil} call also stops once the mean training loss of its last {@code window}
+     * steps is below {@code target}: at that step, with its validation and checkpoint as for a last
+     * step. A curriculum stage runs "until it has learned" this way (the answer loss of
+     * configs/tiny-passkey-stage1.json, docs/experiments.md). NaN: no target.
+     */
+    public Trainer withLossTarget(double target, int window) {
+        if (!Double.isNaN(target) && !(target > 0)) throw new IllegalArgumentException("loss target must be > 0, got " + target);
+        if (window < 1) throw new IllegalArgumentException("loss window must be >= 1, got " + window);
+        this.lossTarget = target;
+        this.lossWindow = window;
+        return this;
+    }
+
+    /** Whether the last {@link #runUntil} stopped because the loss target was reached. */
+    public boolean reachedLossTarget() { return reachedLossTarget; }
 
     /** The clock (nanoseconds) behind the time limit and the logged elapsed time; tests replace it. */
     Trainer withClock(LongSupplier nanoClock) {
@@ -255,6 +275,8 @@ public final class Trainer implements AutoCloseable {
         startNanos = clock.getAsLong();
         tokensThisRun = 0;
         stoppedByTimeLimit = false;
+        reachedLossTarget = false;
+        double[] recent = Double.isNaN(lossTarget) ? null : new double[lossWindow];
         long limitNanos = timeLimit == null ? Long.MAX_VALUE : saturatedNanos(timeLimit);
         ProgressBar bar = console == null ? null
                 : new ProgressBar(console, terminal, lastStep, timeLimit == null ? Double.POSITIVE_INFINITY : limitNanos / 1e9);
@@ -262,7 +284,8 @@ public final class Trainer implements AutoCloseable {
             while (step < lastStep) {
                 StepMetrics m = trainStep();
                 boolean timeUp = timeLimit != null && step < lastStep && clock.getAsLong() - startNanos >= limitNanos;  // a difference: nanoTime may wrap
-                boolean last = step == lastStep || timeUp;
+                boolean learned = recent != null && step < lastStep && belowTarget(recent, step - startStep, m.loss());
+                boolean last = step == lastStep || timeUp || learned;
                 if (validation != null && (step % train.evalInterval() == 0 || last)) m = m.withValLoss(validate());
                 appendMetrics(m);
                 Path saved = store != null && (step % train.checkpointInterval() == 0 || last) ? saveCheckpoint() : null;
@@ -274,14 +297,24 @@ public final class Trainer implements AutoCloseable {
                     }
                 }
                 listener.afterStep(this, m);
-                if (timeUp) {
-                    stoppedByTimeLimit = true;
+                if (timeUp || learned) {
+                    stoppedByTimeLimit = timeUp;
+                    reachedLossTarget = learned;
                     break;
                 }
             }
         } finally {
             if (bar != null) bar.finish();
         }
+    }
+
+    /** Records the loss of this run's step {@code i} (0-based) in the ring {@code recent}; true once a full window's mean is below the target. */
+    private boolean belowTarget(double[] recent, long i, double loss) {
+        recent[(int) (i % recent.length)] = loss;
+        if (i + 1 < recent.length) return false;
+        double sum = 0;
+        for (double x : recent) sum += x;
+        return sum / recent.length < lossTarget;
     }
 
     private static long saturatedNanos(Duration d) {

@@ -228,6 +228,34 @@ class TrainerTest {
         }
     }
 
+    /** --until-loss: the run stops at the first step whose window of losses has a mean below the target, with a checkpoint there. */
+    @ParameterizedTest
+    @MethodSource("devices")
+    void aLossTargetStopsAtTheFirstStepWhoseWindowMeanIsBelowIt(Device d) throws IOException {
+        TrainConfig t = ToyRuns.config(2, 11, 8, 1, ToyRuns.corpus(dir), 5);
+        double[] straight;
+        try (Trainer tr = ToyRuns.trainer(d, t, null)) { straight = ToyRuns.losses(tr, 8); }
+        int window = 2;
+        double target = (straight[4] + straight[5]) / 2 + 1e-9;   // the window ending at step 6 is below it
+        int expected = -1;
+        for (int k = window; k <= 8 && expected < 0; k++) if ((straight[k - 2] + straight[k - 1]) / 2 < target) expected = k;
+        assertTrue(expected >= window && expected <= 6, "expected stop " + expected);
+
+        Path run = dir.resolve("until");
+        try (Trainer tr = ToyRuns.trainer(d, t, run)) {
+            double[] got = ToyRuns.losses(tr.withLossTarget(target, window), 8);
+            assertTrue(tr.reachedLossTarget());
+            assertEquals(expected, tr.completedSteps());
+            assertArrayEquals(java.util.Arrays.copyOf(straight, expected), got, 0.0, "the same steps as the straight run up to the stop");
+        }
+        List<Long> saved = new CheckpointStore(run.resolve(Trainer.CHECKPOINTS), 3).steps();
+        assertEquals((long) expected, saved.getLast(), "a checkpoint at the stopping step");
+        try (Trainer tr = ToyRuns.trainer(d, t, null)) {
+            assertThrows(IllegalArgumentException.class, () -> tr.withLossTarget(0, 5));
+            assertThrows(IllegalArgumentException.class, () -> tr.withLossTarget(1, 0));
+        }
+    }
+
     private static MixedBatchSource validationSource(TrainConfig t) {
         return new MixedBatchSource(t, org.hsajava.train.text.Tokenizers.create("byte"), t.seqLen(), null, org.hsajava.train.data.Split.Part.VALIDATION);
     }
