@@ -107,7 +107,7 @@ public final class GridRunner {
             if (reason != null) skipLength(length, reason, cells);
         }
         return new RunReport(label, checkpoint.toString(), state.step(), state.model().attentionKind().jsonName(), state.train().seqLen(),
-                state.layout().totalSize(), highlights(state), device.name(), date, commandLine,
+                state.layout().parameterCount(), highlights(state), device.name(), date, commandLine,
                 heldOut == null ? null : heldOut.description(), cells);
     }
 
