@@ -67,7 +67,7 @@ public final class TrainCommand implements Callable<Integer> {
     Double untilLoss;
 
     @Option(names = "--loss-window", paramLabel = "N", defaultValue = "50", description = "steps averaged for --until-loss (default ${DEFAULT-VALUE})")
-    int lossWindow;
+    int lossWindow = 50;   // also when the command is built in code (./hsa demo), not parsed
 
     @Option(names = "--minutes", paramLabel = "M",
             description = "stop after M minutes at a step boundary, with a checkpoint (--resume continues the run; the schedule still spans the steps)")
