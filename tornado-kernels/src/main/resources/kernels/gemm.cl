@@ -214,3 +214,154 @@ void gemm_tiled(__global const float* A, __global const float* B, __global float
 }
 
 #endif  // GEMM_TM
+
+// ------------------------------------------------------------------------------------------------
+// Tensor cores (NVIDIA, compute capability >= 8.0; -DGEMM_TC=1, opt-in: see Gemm.TC_GEMM): the same
+// C = alpha op(A) op(B) + beta C with the products on TF32 mma.sync.m16n8k8 (inputs rounded to TF32
+// once, when staged; fp32 accumulation and epilogue), like PyTorch's allow_tf32 matmuls.
+//
+// A group of 256 work-items (8 warps, 2 along M x 4 along N) computes a 128 x 128 block of C. Per
+// K-step of 32 it stages op(A) as As[m][k] and op(B) as Bs[n][k], both k-contiguous with rows padded
+// to 36 words, so that the fragment reads of a warp (rows gid, columns t4: words 36*gid + t4) hit 32
+// distinct banks; each warp then multiplies its 64 x 32 sub-block: per k8-step 4 m16-tiles x 4
+// n8-tiles of mma (acc: 64 floats per work-item). The next K-tile's global loads go into registers
+// before the products, as in gemm_tiled. With -DTC_EMULATE (tests on PoCL) the PTX is emulated.
+#if defined(GEMM_TC)
+#include "tc.h"
+
+#define TC_TM 128
+#define TC_TN 128
+#define TC_TK 32
+#define TC_LD (TC_TK + 4)
+#define TC_THREADS 256
+#define TC_WARPS_N 4
+#define TC_WTM 64
+#define TC_WTN 32
+#define TC_A_LOADS (TC_TM * TC_TK / TC_THREADS)
+#define TC_B_LOADS (TC_TK * TC_TN / TC_THREADS)
+
+#if GEMM_EXACT
+#define TC_IN(cond) 1
+#else
+#define TC_IN(cond) (cond)
+#endif
+
+// This work-item's share of the op(A) tile at (m0, k0) and of the op(B) tile at (k0, n0), in an
+// order that makes consecutive work-items read consecutive addresses of the stored matrices.
+static inline void gemm_tc_fetch(float* ra, float* rb, __global const float* A, __global const float* B, int m0, int n0, int k0,
+                                 int M, int N, int K, int lda, int ldb, int tid) {
+#pragma unroll
+    for (int r = 0; r < TC_A_LOADS; r++) {
+        const int l = tid + r * TC_THREADS;
+#if TRANS_A
+        const int m = l % TC_TM, k = l / TC_TM;
+#else
+        const int k = l % TC_TK, m = l / TC_TK;
+#endif
+        ra[r] = TC_IN(m0 + m < M && k0 + k < K) ? GEMM_A_AT(A, m0 + m, k0 + k, lda) : 0.0f;
+    }
+#pragma unroll
+    for (int r = 0; r < TC_B_LOADS; r++) {
+        const int l = tid + r * TC_THREADS;
+#if TRANS_B
+        const int k = l % TC_TK, n = l / TC_TK;
+#else
+        const int n = l % TC_TN, k = l / TC_TN;
+#endif
+        rb[r] = TC_IN(n0 + n < N && k0 + k < K) ? GEMM_B_AT(B, k0 + k, n0 + n, ldb) : 0.0f;
+    }
+}
+
+static inline void gemm_tc_stage(__local uint* As, __local uint* Bs, const float* ra, const float* rb, int tid) {
+#pragma unroll
+    for (int r = 0; r < TC_A_LOADS; r++) {
+        const int l = tid + r * TC_THREADS;
+#if TRANS_A
+        const int m = l % TC_TM, k = l / TC_TM;
+#else
+        const int k = l % TC_TK, m = l / TC_TK;
+#endif
+        As[m * TC_LD + k] = tc_tf32(ra[r]);
+    }
+#pragma unroll
+    for (int r = 0; r < TC_B_LOADS; r++) {
+        const int l = tid + r * TC_THREADS;
+#if TRANS_B
+        const int k = l % TC_TK, n = l / TC_TK;
+#else
+        const int n = l % TC_TN, k = l / TC_TN;
+#endif
+        Bs[n * TC_LD + k] = tc_tf32(rb[r]);
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(TC_THREADS, 1, 1)))
+void gemm_tc(__global const float* A, __global const float* B, __global float* C,
+             const int M, const int N, const int K, const int lda, const int ldb, const int ldc,
+             const int strideA, const int strideB, const int strideC, const int batch,
+             const float alpha, const float beta) {
+    __local uint As[TC_TM * TC_LD];
+    __local uint Bs[TC_TN * TC_LD];
+    __local uint tcs[TC_SCRATCH(TC_THREADS / 32)];
+
+    const int tid = get_local_id(0), warp = tid / 32, lane = tid % 32, gid = lane / 4, t4 = lane % 4;
+    const int wm = warp / TC_WARPS_N, wn = warp % TC_WARPS_N;
+    const int n0 = get_group_id(0) * TC_TN, m0 = get_group_id(1) * TC_TM, b = get_group_id(2);
+    A += b * strideA;
+    B += b * strideB;
+    C += b * strideC;
+
+    float acc[TC_WTM / 16][TC_WTN / 8][4];
+#pragma unroll
+    for (int i = 0; i < TC_WTM / 16; i++)
+#pragma unroll
+        for (int j = 0; j < TC_WTN / 8; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) acc[i][j][e] = 0.0f;
+
+    float ra[TC_A_LOADS], rb[TC_B_LOADS];
+    gemm_tc_fetch(ra, rb, A, B, m0, n0, 0, M, N, K, lda, ldb, tid);
+    for (int k0 = 0; k0 < K; k0 += TC_TK) {
+        gemm_tc_stage(As, Bs, ra, rb, tid);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (k0 + TC_TK < K) gemm_tc_fetch(ra, rb, A, B, m0, n0, k0 + TC_TK, M, N, K, lda, ldb, tid);
+#pragma unroll
+        for (int kk = 0; kk < TC_TK; kk += 8) {
+            uint fa[TC_WTM / 16][4], fb[TC_WTN / 8][2];
+#pragma unroll
+            for (int i = 0; i < TC_WTM / 16; i++) {
+                __local const uint* r0 = As + (wm * TC_WTM + 16 * i + gid) * TC_LD + kk + t4;
+                fa[i][0] = r0[0];
+                fa[i][1] = r0[8 * TC_LD];
+                fa[i][2] = r0[4];
+                fa[i][3] = r0[8 * TC_LD + 4];
+            }
+#pragma unroll
+            for (int j = 0; j < TC_WTN / 8; j++) {
+                __local const uint* c0 = Bs + (wn * TC_WTN + 8 * j + gid) * TC_LD + kk + t4;
+                fb[j][0] = c0[0];
+                fb[j][1] = c0[4];
+            }
+#pragma unroll
+            for (int i = 0; i < TC_WTM / 16; i++)
+#pragma unroll
+                for (int j = 0; j < TC_WTN / 8; j++) tc_mma(acc[i][j], fa[i], fb[j][0], fb[j][1], tcs);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+
+#pragma unroll
+    for (int i = 0; i < TC_WTM / 16; i++) {
+#pragma unroll
+        for (int j = 0; j < TC_WTN / 8; j++) {
+            const int m = m0 + wm * TC_WTM + 16 * i + gid, n = n0 + wn * TC_WTN + 8 * j + 2 * t4;
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int mm = m + 8 * (e / 2), nn = n + e % 2;
+                if (TC_IN(mm < M && nn < N)) gemm_store(C, mm * ldc + nn, acc[i][j][e], alpha, beta);
+            }
+        }
+    }
+}
+
+#endif  // GEMM_TC

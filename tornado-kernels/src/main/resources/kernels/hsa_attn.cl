@@ -286,72 +286,10 @@ static inline void hsa_attn_fwd_body(__global const float* q, __global const flo
 #define HSA_VW (D >= 32 ? 4 : 2)
 #define HSA_PI(nn, x) (8 * HSA_VW * ((nn) / HSA_VW) + HSA_VW * (x) + (nn) % HSA_VW)
 #ifdef HSA_TC_EMULATE
-#define HSA_TC_SCRATCH (HSA_NW * 32 * 6)
-#else
-#define HSA_TC_SCRATCH 1
+#define TC_EMULATE 1
 #endif
-
-// x rounded to TF32 (nearest, ties away from zero), as the bits of an fp32 number.
-static inline __attribute__((always_inline)) uint hsa_tf32(const float x) {
-#ifdef HSA_TC_EMULATE
-    return (as_uint(x) + 0x1000u) & 0xffffe000u;   // finite x: carry into the magnitude = round half away
-#else
-    uint r;
-    __asm__("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
-    return r;
-#endif
-}
-
-// c += A B for one m16n8k8 tile, fragments as above (a: 4 TF32 values, b0/b1, c: 4 fp32 values).
-static inline __attribute__((always_inline)) void hsa_mma(float* c, const uint* a, const uint b0, const uint b1, __local uint* tcs) {
-#ifdef HSA_TC_EMULATE
-    const int lane = get_local_id(0) % 32, gid = lane / 4, t4 = lane % 4;
-    __local uint* w = tcs + (get_local_id(0) / 32) * (32 * 6);
-    for (int i = 0; i < 4; i++) w[lane * 6 + i] = a[i];
-    w[lane * 6 + 4] = b0;
-    w[lane * 6 + 5] = b1;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int r = 0; r < 2; r++) {
-        for (int cc = 0; cc < 2; cc++) {
-            const int row = gid + 8 * r, col = 2 * t4 + cc;
-            float acc = c[2 * r + cc];
-            for (int kk = 0; kk < 8; kk++) {
-                const float x = as_float(w[((row % 8) * 4 + kk % 4) * 6 + (row >= 8 ? 1 : 0) + (kk >= 4 ? 2 : 0)]);
-                const float y = as_float(w[(col * 4 + kk % 4) * 6 + 4 + (kk >= 4 ? 1 : 0)]);
-                acc = fma(x, y, acc);
-            }
-            c[2 * r + cc] = acc;
-        }
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-#else
-    float d0, d1, d2, d3;
-    __asm__ __volatile__("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%10, %11, %12, %13};"
-                 : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
-    c[0] = d0;
-    c[1] = d1;
-    c[2] = d2;
-    c[3] = d3;
-#endif
-}
-
-// The value of x in lane (this lane) ^ m of the warp (butterfly shuffle).
-static inline __attribute__((always_inline)) float hsa_shfl_xor(const float x, const int m, __local uint* tcs) {
-#ifdef HSA_TC_EMULATE
-    const int lane = get_local_id(0) % 32;
-    __local uint* w = tcs + (get_local_id(0) / 32) * (32 * 6);
-    w[lane] = as_uint(x);
-    barrier(CLK_LOCAL_MEM_FENCE);
-    const float y = as_float(w[lane ^ m]);
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return y;
-#else
-    uint r;
-    __asm__ __volatile__("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=r"(r) : "r"(as_uint(x)), "r"(m));
-    return as_float(r);
-#endif
-}
+#include "tc.h"
+#define HSA_TC_SCRATCH TC_SCRATCH(HSA_NW)
 
 // Fragments of a 16-row A operand over D, from this lane's two rows: x0 = row gid, x1 = row gid + 8
 // (0: a row of zeros), as A operands of the k-steps over D (dims: see above), rounded to TF32.
@@ -361,14 +299,14 @@ static inline __attribute__((always_inline)) void hsa_tc_a(uint (*fa)[4], __glob
     for (int c4 = 0; c4 < D / 16; c4++) {
         const float4 y0 = x0 ? *(__global const float4*) (x0 + 16 * c4 + 4 * t4) : (float4) 0.0f;
         const float4 y1 = x1 ? *(__global const float4*) (x1 + 16 * c4 + 4 * t4) : (float4) 0.0f;
-        fa[2 * c4][0] = hsa_tf32(y0.x);
-        fa[2 * c4][1] = hsa_tf32(y1.x);
-        fa[2 * c4][2] = hsa_tf32(y0.y);
-        fa[2 * c4][3] = hsa_tf32(y1.y);
-        fa[2 * c4 + 1][0] = hsa_tf32(y0.z);
-        fa[2 * c4 + 1][1] = hsa_tf32(y1.z);
-        fa[2 * c4 + 1][2] = hsa_tf32(y0.w);
-        fa[2 * c4 + 1][3] = hsa_tf32(y1.w);
+        fa[2 * c4][0] = tc_tf32(y0.x);
+        fa[2 * c4][1] = tc_tf32(y1.x);
+        fa[2 * c4][2] = tc_tf32(y0.y);
+        fa[2 * c4][3] = tc_tf32(y1.y);
+        fa[2 * c4 + 1][0] = tc_tf32(y0.z);
+        fa[2 * c4 + 1][1] = tc_tf32(y1.z);
+        fa[2 * c4 + 1][2] = tc_tf32(y0.w);
+        fa[2 * c4 + 1][3] = tc_tf32(y1.w);
     }
 }
 
@@ -390,8 +328,8 @@ static inline __attribute__((always_inline)) void hsa_tc_nt_tile(float* acc, con
     for (int i = 0; i < 4; i++) acc[i] = 0.0f;
 #pragma unroll
     for (int c4 = 0; c4 < D / 16; c4++) {
-        hsa_mma(acc, fa[2 * c4], hsa_tf32(kf[c4].x), hsa_tf32(kf[c4].y), tcs);
-        hsa_mma(acc, fa[2 * c4 + 1], hsa_tf32(kf[c4].z), hsa_tf32(kf[c4].w), tcs);
+        tc_mma(acc, fa[2 * c4], tc_tf32(kf[c4].x), tc_tf32(kf[c4].y), tcs);
+        tc_mma(acc, fa[2 * c4 + 1], tc_tf32(kf[c4].z), tc_tf32(kf[c4].w), tcs);
     }
 }
 
@@ -411,7 +349,7 @@ static inline __attribute__((always_inline)) void hsa_tc_scores(float (*acc)[4],
 static inline __attribute__((always_inline)) void hsa_tc_pv_step(float (*acc)[4], const float* p, __global const float* b0, __global const float* b1,
                                                                  __local uint* tcs) {
     const int gid = get_local_id(0) % 32 / 4;
-    const uint pa[4] = {hsa_tf32(p[0]), hsa_tf32(p[2]), hsa_tf32(p[1]), hsa_tf32(p[3])};
+    const uint pa[4] = {tc_tf32(p[0]), tc_tf32(p[2]), tc_tf32(p[1]), tc_tf32(p[3])};
     __global const float* v0 = b0 + HSA_VW * gid;
     __global const float* v1 = b1 + HSA_VW * gid;
     float vf0[D / 8], vf1[D / 8];
@@ -428,7 +366,7 @@ static inline __attribute__((always_inline)) void hsa_tc_pv_step(float (*acc)[4]
 #endif
     }
 #pragma unroll
-    for (int nn = 0; nn < D / 8; nn++) hsa_mma(acc[nn], pa, hsa_tf32(vf0[nn]), hsa_tf32(vf1[nn]), tcs);
+    for (int nn = 0; nn < D / 8; nn++) tc_mma(acc[nn], pa, tc_tf32(vf0[nn]), tc_tf32(vf1[nn]), tcs);
 }
 
 // acc[nn] += p . rows: p in score layout, rows the S chunk rows at `rows`; k-step nt = chunk rows
@@ -470,13 +408,13 @@ static inline __attribute__((always_inline)) void hsa_tc_store(float (*acc)[4], 
 
 // Sum over the 4 lanes of a quad (one score row): butterfly, the same value in all 4, deterministic.
 static inline __attribute__((always_inline)) float hsa_quad_sum(float x, __local uint* tcs) {
-    x += hsa_shfl_xor(x, 1, tcs);
-    return x + hsa_shfl_xor(x, 2, tcs);
+    x += tc_shfl_xor(x, 1, tcs);
+    return x + tc_shfl_xor(x, 2, tcs);
 }
 
 static inline __attribute__((always_inline)) float hsa_quad_max(float x, __local uint* tcs) {
-    x = fmax(x, hsa_shfl_xor(x, 1, tcs));
-    return fmax(x, hsa_shfl_xor(x, 2, tcs));
+    x = fmax(x, tc_shfl_xor(x, 1, tcs));
+    return fmax(x, tc_shfl_xor(x, 2, tcs));
 }
 
 // The forward (formulas, geometry and arguments as hsa_attn_fwd_body) on tensor cores. red: local

@@ -10,6 +10,7 @@ import org.hsajava.compute.Device;
 import org.hsajava.compute.KernelArgs;
 import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.WorkerGrid;
+import org.hsajava.compute.opencl.TensorCores;
 import org.hsajava.compute.java.Parallel;
 
 /**
@@ -72,7 +73,36 @@ public final class Gemm {
         return m > 0 && n > 0 && k > 0 && t.divides(m, n, k) ? exact(transA, transB, t) : kernel(transA, transB, t);
     }
 
+    /**
+     * Whether GEMMs use TF32 tensor cores where {@link TensorCores#enabled}: opt-in (property
+     * {@code hsa.tc.gemm=on}) because this first version is slower where it matters. H100, 2026-11-24
+     * ({@code ./hsa bench gemm --sizes 1024,2048,4096}): 47.4 TFLOP/s at 4096³ against 40.7 for the
+     * fp32 kernel, and small-gpu training at 66.9k tokens/s against 79.6k with the fp32 GEMMs (loss
+     * equal to 3e-5 after 30 steps). One 256-work-item group per SM (37 KiB of local memory, ~150
+     * registers) with two barriers per K-step of 32 leaves the tensor cores waiting; the next version
+     * needs double-buffered staging, larger K-steps and fewer registers (BENCHMARKS.md).
+     */
+    static final boolean TC_GEMM = TensorCores.isOn(System.getProperty("hsa.tc.gemm"));
+
+    /** Block tile of the tensor-core kernel ({@code gemm_tc}): 128 x 128, 256 work-items. */
+    static final int TC_TILE = 128, TC_THREADS = 256;
+
+    /**
+     * The tensor-core kernel ({@code gemm_tc}: TF32 mma.sync, fp32 accumulation; the variant that
+     * {@link KernelDef#forDevice} picks for the tuned kernels on NVIDIA GPUs of compute capability
+     * 8.0 or more), guarded for any size.
+     */
+    static KernelDef tensorCores(boolean transA, boolean transB) {
+        return CACHE.computeIfAbsent(new Key("gemm_tc", transA, transB, null, false), Gemm::build);
+    }
+
+    /** {@link #tensorCores} with its PTX emulated in portable OpenCL C (tests on PoCL check the fragment bookkeeping). */
+    static KernelDef tensorCoresEmulated(boolean transA, boolean transB) {
+        return CACHE.computeIfAbsent(new Key("gemm_tc_emulated", transA, transB, null, false), Gemm::build);
+    }
+
     private static KernelDef build(Key key) {
+        if (key.entry().startsWith("gemm_tc")) return buildTensorCores(key, key.entry().endsWith("emulated"));
         KernelDef.Builder b = KernelDef.builder(key.entry(), SOURCE)
                 .in("A", F32).in("B", F32).inOut("C", F32)
                 .intArg("M").intArg("N").intArg("K").intArg("lda").intArg("ldb").intArg("ldc")
@@ -87,7 +117,8 @@ public final class Gemm {
                     .build();
         }
         b.define("GEMM_TM", t.tm()).define("GEMM_TN", t.tn()).define("GEMM_TK", t.tk())
-                .define("GEMM_WM", t.wm()).define("GEMM_WN", t.wn()).define("GEMM_EXACT", key.exact() ? 1 : 0);
+                .define("GEMM_WM", t.wm()).define("GEMM_WN", t.wn()).define("GEMM_EXACT", key.exact() ? 1 : 0)
+                .variant(info -> TC_GEMM && TensorCores.enabled(info) ? tensorCores(key.transA(), key.transB()) : null);
         return b.check(a -> {
                     checkArgs(a, key.transA(), key.transB());
                     if (key.exact()) checkTileMultiples(a, t);
@@ -95,6 +126,21 @@ public final class Gemm {
                 .grid(a -> WorkerGrid.of3D(
                         (long) ceilDiv(a.i("N"), t.tn()) * t.workGroupX(), (long) ceilDiv(a.i("M"), t.tm()) * t.workGroupY(), a.i("batch"),
                         t.workGroupX(), t.workGroupY(), 1))
+                .build();
+    }
+
+    private static KernelDef buildTensorCores(Key key, boolean emulated) {
+        KernelDef.Builder b = KernelDef.builder("gemm_tc", SOURCE)
+                .in("A", F32).in("B", F32).inOut("C", F32)
+                .intArg("M").intArg("N").intArg("K").intArg("lda").intArg("ldb").intArg("ldc")
+                .intArg("strideA").intArg("strideB").intArg("strideC").intArg("batch")
+                .floatArg("alpha").floatArg("beta")
+                .define("TRANS_A", key.transA() ? 1 : 0).define("TRANS_B", key.transB() ? 1 : 0)
+                .define("GEMM_TC", 1).define("GEMM_EXACT", 0);
+        if (emulated) b.define("TC_EMULATE", 1);
+        return b.java(a -> reference(a, key.transA(), key.transB()))
+                .check(a -> checkArgs(a, key.transA(), key.transB()))
+                .grid(a -> WorkerGrid.of3D((long) ceilDiv(a.i("N"), TC_TILE) * TC_THREADS, ceilDiv(a.i("M"), TC_TILE), a.i("batch"), TC_THREADS, 1, 1))
                 .build();
     }
 

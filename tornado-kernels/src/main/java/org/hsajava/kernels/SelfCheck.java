@@ -99,6 +99,13 @@ public final class SelfCheck {
             KernelRunner.run(d, Reduce.SUM_PARTIALS, partials, out, Reduce.DEFAULT_PARTS);
             return out.toF32Array();
         }));
+        cases.add(new Case("gemm C = A B^T + C (300 x 200 x 150, batch 2)", 1e-5, TF32_TOLERANCE, d -> {
+            int m = 300, n = 200, k = 150;
+            Tensor c = Tensor.of("C", random(2 * m * n, 14));
+            KernelRunner.run(d, Gemm.kernel(false, true), Tensor.of("A", random(2 * m * k, 15)), Tensor.of("B", random(2 * n * k, 16)), c,
+                    m, n, k, k, k, n, m * k, n * k, m * n, 2, 1f, 1f);
+            return c.toF32Array();
+        }));
         cases.add(new Case("hsa selection top-K + stick weights (L=300, S=16, K=8)", 1e-5, SelfCheck::selection));
         cases.add(new Case("hsa attention fwd+bwd (L=200, G=16, D=S=64)", 1e-4, TF32_TOLERANCE, SelfCheck::hsaAttention));
         cases.add(new Case("hsa attention fwd (B=2, L=700, G=16, D=S=64, K=8, n=1)", 1e-4, TF32_TOLERANCE,

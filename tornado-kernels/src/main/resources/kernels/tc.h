@@ -1,0 +1,83 @@
+// NVIDIA tensor-core primitives through inline PTX, shared by the kernels with a tensor-core path
+// (hsa_attn.cl, gemm.cl): TF32 rounding (cvt.rna.tf32.f32), one mma.sync.m16n8k8 TF32 product with
+// fp32 accumulation, and a butterfly warp shuffle (shfl.sync.bfly). Compiled only for NVIDIA
+// devices (-DHSA_NVIDIA, set by the OpenCL backend), or with -DTC_EMULATE, which replaces the three
+// instructions by portable code exchanging the lanes' values through local memory, with barriers:
+// every work-item of the group must then make the same sequence of calls, and `tcs` must hold
+// TC_SCRATCH(warps) uints of local memory (unused natively). Tests run the emulation on PoCL.
+//
+// Fragments (PTX ISA, m16n8k8 .tf32; lane = 4*gid + t4): A (16x8): a0 (gid, t4), a1 (gid+8, t4),
+// a2 (gid, t4+4), a3 (gid+8, t4+4); B (8x8): b0 (k=t4, n=gid), b1 (k=t4+4, n=gid); C (16x8):
+// c0 (gid, 2t4), c1 (gid, 2t4+1), c2 (gid+8, 2t4), c3 (gid+8, 2t4+1).
+#ifndef HSA_TC_H
+#define HSA_TC_H
+
+#ifdef TC_EMULATE
+#define TC_SCRATCH(warps) ((warps) * 32 * 6)
+#else
+#define TC_SCRATCH(warps) 1
+#endif
+
+// x rounded to TF32 (nearest, ties away from zero), as the bits of an fp32 number.
+static inline __attribute__((always_inline)) uint tc_tf32(const float x) {
+#ifdef TC_EMULATE
+    return (as_uint(x) + 0x1000u) & 0xffffe000u;   // finite x: carry into the magnitude = round half away
+#else
+    uint r;
+    __asm__("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+    return r;
+#endif
+}
+
+// c += A B for one m16n8k8 tile, fragments as above (a: 4 TF32 values, b0/b1, c: 4 fp32 values).
+static inline __attribute__((always_inline)) void tc_mma(float* c, const uint* a, const uint b0, const uint b1, __local uint* tcs) {
+#ifdef TC_EMULATE
+    const int lane = get_local_id(0) % 32, gid = lane / 4, t4 = lane % 4;
+    __local uint* w = tcs + (get_local_id(0) / 32) * (32 * 6);
+    for (int i = 0; i < 4; i++) w[lane * 6 + i] = a[i];
+    w[lane * 6 + 4] = b0;
+    w[lane * 6 + 5] = b1;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int r = 0; r < 2; r++) {
+        for (int cc = 0; cc < 2; cc++) {
+            const int row = gid + 8 * r, col = 2 * t4 + cc;
+            float acc = c[2 * r + cc];
+            for (int kk = 0; kk < 8; kk++) {
+                const float x = as_float(w[((row % 8) * 4 + kk % 4) * 6 + (row >= 8 ? 1 : 0) + (kk >= 4 ? 2 : 0)]);
+                const float y = as_float(w[(col * 4 + kk % 4) * 6 + 4 + (kk >= 4 ? 1 : 0)]);
+                acc = fma(x, y, acc);
+            }
+            c[2 * r + cc] = acc;
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+#else
+    float d0, d1, d2, d3;
+    __asm__ __volatile__("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%10, %11, %12, %13};"
+                 : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+    c[0] = d0;
+    c[1] = d1;
+    c[2] = d2;
+    c[3] = d3;
+#endif
+}
+
+// The value of x in lane (this lane) ^ m of the warp (butterfly shuffle).
+static inline __attribute__((always_inline)) float tc_shfl_xor(const float x, const int m, __local uint* tcs) {
+#ifdef TC_EMULATE
+    const int lane = get_local_id(0) % 32;
+    __local uint* w = tcs + (get_local_id(0) / 32) * (32 * 6);
+    w[lane] = as_uint(x);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const float y = as_float(w[lane ^ m]);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return y;
+#else
+    uint r;
+    __asm__ __volatile__("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=r"(r) : "r"(as_uint(x)), "r"(m));
+    return as_float(r);
+#endif
+}
+
+#endif  // HSA_TC_H
