@@ -229,14 +229,18 @@ void gemm_tiled(__global const float* A, __global const float* B, __global float
 #if defined(GEMM_TC)
 #include "tc.h"
 
+#ifndef TC_TM                 // block tile (the emulated test variant uses 64 x 64: oclgrind's 32 KiB of local memory)
 #define TC_TM 128
+#endif
+#ifndef TC_TN
 #define TC_TN 128
+#endif
 #define TC_TK 32
 #define TC_LD (TC_TK + 4)
 #define TC_THREADS 256
 #define TC_WARPS_N 4
-#define TC_WTM 64
-#define TC_WTN 32
+#define TC_WTM (TC_TM / 2)
+#define TC_WTN (TC_TN / TC_WARPS_N)
 #define TC_A_LOADS (TC_TM * TC_TK / TC_THREADS)
 #define TC_B_LOADS (TC_TK * TC_TN / TC_THREADS)
 

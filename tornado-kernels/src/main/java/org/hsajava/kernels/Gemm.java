@@ -96,7 +96,10 @@ public final class Gemm {
         return CACHE.computeIfAbsent(new Key("gemm_tc", transA, transB, null, false), Gemm::build);
     }
 
-    /** {@link #tensorCores} with its PTX emulated in portable OpenCL C (tests on PoCL check the fragment bookkeeping). */
+    /**
+     * {@link #tensorCores} with its PTX emulated in portable OpenCL C and 64 x 64 blocks (warp tiles
+     * 32 x 16): tests on PoCL and oclgrind check the fragment bookkeeping.
+     */
     static KernelDef tensorCoresEmulated(boolean transA, boolean transB) {
         return CACHE.computeIfAbsent(new Key("gemm_tc_emulated", transA, transB, null, false), Gemm::build);
     }
@@ -137,10 +140,12 @@ public final class Gemm {
                 .floatArg("alpha").floatArg("beta")
                 .define("TRANS_A", key.transA() ? 1 : 0).define("TRANS_B", key.transB() ? 1 : 0)
                 .define("GEMM_TC", 1).define("GEMM_EXACT", 0);
-        if (emulated) b.define("TC_EMULATE", 1);
+        // the emulation (tests) with 64 x 64 blocks: its local memory then fits oclgrind's 32 KiB
+        int tile = emulated ? 64 : TC_TILE;
+        if (emulated) b.define("TC_EMULATE", 1).define("TC_TM", tile).define("TC_TN", tile);
         return b.java(a -> reference(a, key.transA(), key.transB()))
                 .check(a -> checkArgs(a, key.transA(), key.transB()))
-                .grid(a -> WorkerGrid.of3D((long) ceilDiv(a.i("N"), TC_TILE) * TC_THREADS, ceilDiv(a.i("M"), TC_TILE), a.i("batch"), TC_THREADS, 1, 1))
+                .grid(a -> WorkerGrid.of3D((long) ceilDiv(a.i("N"), tile) * TC_THREADS, ceilDiv(a.i("M"), tile), a.i("batch"), TC_THREADS, 1, 1))
                 .build();
     }
 
