@@ -235,7 +235,9 @@ void gemm_tiled(__global const float* A, __global const float* B, __global float
 #ifndef TC_TN
 #define TC_TN 128
 #endif
+#ifndef TC_TK
 #define TC_TK 32
+#endif
 #define TC_LD (TC_TK + 4)
 #define TC_THREADS 256
 #define TC_WARPS_N 4

@@ -32,6 +32,7 @@ public final class KernelDef {
     private final String source;
     private final List<Param> params;
     private final Map<String, String> defines;
+    private final List<String> compilerOptions;
     private final JavaKernel java;
     private final Function<KernelArgs, WorkerGrid> grid;
     private final Consumer<KernelArgs> check;
@@ -43,6 +44,7 @@ public final class KernelDef {
         this.source = b.source;
         this.params = List.copyOf(b.params);
         this.defines = Collections.unmodifiableMap(new LinkedHashMap<>(b.defines));
+        this.compilerOptions = List.copyOf(b.compilerOptions);
         this.java = Objects.requireNonNull(b.java, () -> "kernel '" + b.name + "' has no Java implementation");
         this.grid = Objects.requireNonNull(b.grid, () -> "kernel '" + b.name + "' has no default grid");
         this.check = b.check;
@@ -88,10 +90,11 @@ public final class KernelDef {
         if (check != null) check.accept(args);
     }
 
-    /** The {@code -D} options for this variant. */
+    /** The {@code -D} options for this variant, then its other compiler options ({@link Builder#compilerOption}). */
     public String buildOptions() {
         StringBuilder sb = new StringBuilder();
         defines.forEach((k, v) -> sb.append(" -D").append(k).append('=').append(v));
+        compilerOptions.forEach(o -> sb.append(' ').append(o));
         return sb.toString().trim();
     }
 
@@ -104,6 +107,7 @@ public final class KernelDef {
         private final String source;
         private final List<Param> params = new ArrayList<>();
         private final Map<String, String> defines = new LinkedHashMap<>();
+        private final List<String> compilerOptions = new ArrayList<>();
         private JavaKernel java;
         private Function<KernelArgs, WorkerGrid> grid;
         private Consumer<KernelArgs> check;
@@ -124,6 +128,17 @@ public final class KernelDef {
         public Builder define(String key, Object value) {
             defines.put(key, String.valueOf(value));
             name = entryPoint + defines;
+            return this;
+        }
+
+        /**
+         * An OpenCL compiler option other than a define, e.g. NVIDIA's {@code -cl-nv-maxrregcount=128}
+         * (only for definitions that run on that vendor's devices: other compilers reject it).
+         */
+        public Builder compilerOption(String option) {
+            if (option == null || !option.matches("-cl-[a-z0-9-]+(=[0-9]+)?")) throw new IllegalArgumentException("not an OpenCL -cl-... option: " + option);
+            compilerOptions.add(option);
+            name = entryPoint + defines + compilerOptions;
             return this;
         }
 

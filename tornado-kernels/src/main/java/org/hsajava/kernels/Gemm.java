@@ -79,8 +79,10 @@ public final class Gemm {
      * ({@code ./hsa bench gemm --sizes 1024,2048,4096}): 47.4 TFLOP/s at 4096³ against 40.7 for the
      * fp32 kernel, and small-gpu training at 66.9k tokens/s against 79.6k with the fp32 GEMMs (loss
      * equal to 3e-5 after 30 steps). One 256-work-item group per SM (37 KiB of local memory, ~150
-     * registers) with two barriers per K-step of 32 leaves the tensor cores waiting; the next version
-     * needs double-buffered staging, larger K-steps and fewer registers (BENCHMARKS.md).
+     * registers) with two barriers per K-step of 32 leaves the tensor cores waiting. Tuning runs:
+     * {@code hsa.tc.gemm.tk=16} (54.8 TFLOP/s at 4096), {@code hsa.tc.gemm.maxrreg=N} (NVIDIA's register
+     * cap: no measurable change). The next version needs double-buffered staging and bf16 inputs
+     * (BENCHMARKS.md).
      */
     static final boolean TC_GEMM = TensorCores.isOn(System.getProperty("hsa.tc.gemm"));
 
@@ -143,6 +145,10 @@ public final class Gemm {
         // the emulation (tests) with 64 x 64 blocks: its local memory then fits oclgrind's 32 KiB
         int tile = emulated ? 64 : TC_TILE;
         if (emulated) b.define("TC_EMULATE", 1).define("TC_TM", tile).define("TC_TN", tile);
+        // tuning runs on NVIDIA: K-step (16 or 32) and a register cap for more groups per SM
+        Integer tk = Integer.getInteger("hsa.tc.gemm.tk"), maxrreg = Integer.getInteger("hsa.tc.gemm.maxrreg");
+        if (tk != null) b.define("TC_TK", tk);
+        if (maxrreg != null && !emulated) b.compilerOption("-cl-nv-maxrregcount=" + maxrreg);
         return b.java(a -> reference(a, key.transA(), key.transB()))
                 .check(a -> checkArgs(a, key.transA(), key.transB()))
                 .grid(a -> WorkerGrid.of3D((long) ceilDiv(a.i("N"), tile) * TC_THREADS, ceilDiv(a.i("M"), tile), a.i("batch"), TC_THREADS, 1, 1))

@@ -52,6 +52,15 @@ class GemmTcTest {
     }
 
     @org.junit.jupiter.api.Test
+    void compilerOptionsGoAfterTheDefinesAndAreChecked() {
+        KernelDef d = KernelDef.builder("gemm_tc", "kernels/gemm.cl").define("TRANS_A", 0).compilerOption("-cl-nv-maxrregcount=128")
+                .java(a -> {}).grid(a -> org.hsajava.compute.WorkerGrid.of1D(1, 1)).build();
+        assertEquals("-DTRANS_A=0 -cl-nv-maxrregcount=128", d.buildOptions());
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> KernelDef.builder("x", "kernels/gemm.cl").compilerOption("-DX=1; rm -rf /"));
+    }
+
+    @org.junit.jupiter.api.Test
     void theTestDeviceRunsThePortableKernels() {
         KernelDef tuned = Gemm.kernel(false, true);
         assertSame(tuned, tuned.forDevice(TestDevices.opencl().info()));
