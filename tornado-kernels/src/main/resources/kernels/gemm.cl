@@ -33,6 +33,19 @@
 #define GEMM_B_AT(B, k, n, ldb) (B)[(k) * (ldb) + (n)]
 #endif
 
+// Which element of the op(A) tile (TM x TK) and of the op(B) tile (TK x TN) load number l covers:
+// l runs along the stored matrix's rows, so that consecutive work-items read consecutive addresses.
+#if TRANS_A
+#define GEMM_A_TILE_AT(l, TM, TK, m, k) const int m = (l) % (TM), k = (l) / (TM)
+#else
+#define GEMM_A_TILE_AT(l, TM, TK, m, k) const int k = (l) % (TK), m = (l) / (TK)
+#endif
+#if TRANS_B
+#define GEMM_B_TILE_AT(l, TK, TN, k, n) const int k = (l) % (TK), n = (l) / (TK)
+#else
+#define GEMM_B_TILE_AT(l, TK, TN, k, n) const int n = (l) % (TN), k = (l) / (TN)
+#endif
+
 // The epilogue shared by both kernels: C is read only when beta != 0.
 static inline void gemm_store(__global float* C, int idx, float acc, float alpha, float beta) {
     C[idx] = beta == 0.0f ? alpha * acc : alpha * acc + beta * C[idx];
@@ -101,11 +114,7 @@ static inline void gemm_fetch_a(float* ra, __global const float* A, int m0, int 
 #pragma unroll
     for (int r = 0; r < GEMM_A_LOADS; r++) {
         const int l = tid + r * GEMM_NT;
-#if TRANS_A
-        const int m = l % GEMM_TM, k = l / GEMM_TM;
-#else
-        const int k = l % GEMM_TK, m = l / GEMM_TK;
-#endif
+        GEMM_A_TILE_AT(l, GEMM_TM, GEMM_TK, m, k);
         ra[r] = GEMM_IN(m0 + m < M && k0 + k < K) ? GEMM_A_AT(A, m0 + m, k0 + k, lda) : 0.0f;
     }
 }
@@ -114,11 +123,7 @@ static inline void gemm_fetch_b(float* rb, __global const float* B, int n0, int 
 #pragma unroll
     for (int r = 0; r < GEMM_B_LOADS; r++) {
         const int l = tid + r * GEMM_NT;
-#if TRANS_B
-        const int k = l % GEMM_TK, n = l / GEMM_TK;
-#else
-        const int n = l % GEMM_TN, k = l / GEMM_TN;
-#endif
+        GEMM_B_TILE_AT(l, GEMM_TK, GEMM_TN, k, n);
         rb[r] = GEMM_IN(n0 + n < N && k0 + k < K) ? GEMM_B_AT(B, k0 + k, n0 + n, ldb) : 0.0f;
     }
 }
@@ -128,21 +133,13 @@ static inline void gemm_stage(__local float* As, __local float* Bs, const float*
 #pragma unroll
     for (int r = 0; r < GEMM_A_LOADS; r++) {
         const int l = tid + r * GEMM_NT;
-#if TRANS_A
-        const int m = l % GEMM_TM, k = l / GEMM_TM;
-#else
-        const int k = l % GEMM_TK, m = l / GEMM_TK;
-#endif
+        GEMM_A_TILE_AT(l, GEMM_TM, GEMM_TK, m, k);
         As[k * GEMM_A_LD + m] = ra[r];
     }
 #pragma unroll
     for (int r = 0; r < GEMM_B_LOADS; r++) {
         const int l = tid + r * GEMM_NT;
-#if TRANS_B
-        const int k = l % GEMM_TK, n = l / GEMM_TK;
-#else
-        const int n = l % GEMM_TN, k = l / GEMM_TN;
-#endif
+        GEMM_B_TILE_AT(l, GEMM_TK, GEMM_TN, k, n);
         Bs[k * GEMM_B_LD + n] = rb[r];
     }
 }
@@ -259,21 +256,13 @@ static inline void gemm_tc_fetch(float* ra, float* rb, __global const float* A, 
 #pragma unroll
     for (int r = 0; r < TC_A_LOADS; r++) {
         const int l = tid + r * TC_THREADS;
-#if TRANS_A
-        const int m = l % TC_TM, k = l / TC_TM;
-#else
-        const int k = l % TC_TK, m = l / TC_TK;
-#endif
+        GEMM_A_TILE_AT(l, TC_TM, TC_TK, m, k);
         ra[r] = TC_IN(m0 + m < M && k0 + k < K) ? GEMM_A_AT(A, m0 + m, k0 + k, lda) : 0.0f;
     }
 #pragma unroll
     for (int r = 0; r < TC_B_LOADS; r++) {
         const int l = tid + r * TC_THREADS;
-#if TRANS_B
-        const int k = l % TC_TK, n = l / TC_TK;
-#else
-        const int n = l % TC_TN, k = l / TC_TN;
-#endif
+        GEMM_B_TILE_AT(l, TC_TK, TC_TN, k, n);
         rb[r] = TC_IN(n0 + n < N && k0 + k < K) ? GEMM_B_AT(B, k0 + k, n0 + n, ldb) : 0.0f;
     }
 }
@@ -282,21 +271,13 @@ static inline void gemm_tc_stage(__local uint* As, __local uint* Bs, const float
 #pragma unroll
     for (int r = 0; r < TC_A_LOADS; r++) {
         const int l = tid + r * TC_THREADS;
-#if TRANS_A
-        const int m = l % TC_TM, k = l / TC_TM;
-#else
-        const int k = l % TC_TK, m = l / TC_TK;
-#endif
+        GEMM_A_TILE_AT(l, TC_TM, TC_TK, m, k);
         As[m * TC_LD + k] = tc_tf32(ra[r]);
     }
 #pragma unroll
     for (int r = 0; r < TC_B_LOADS; r++) {
         const int l = tid + r * TC_THREADS;
-#if TRANS_B
-        const int k = l % TC_TK, n = l / TC_TK;
-#else
-        const int n = l % TC_TN, k = l / TC_TN;
-#endif
+        GEMM_B_TILE_AT(l, TC_TK, TC_TN, k, n);
         Bs[n * TC_LD + k] = tc_tf32(rb[r]);
     }
 }
