@@ -149,6 +149,10 @@ public final class Checkpoint {
         boolean weightsOnly = flag != null && flag.booleanValue();
         JsonNode listed = m.get("files");
         if (listed == null || !listed.isObject()) throw new CorruptCheckpointException(manifestPath, "\"files\" missing");
+        if (weightsOnly && listed.has(OPTIMIZER_FILE)) {
+            // a flag flipped by hand on a full checkpoint: which of the two was meant is unknown
+            throw new CorruptCheckpointException(manifestPath, "\"" + WEIGHTS_ONLY + "\" is true but \"files\" lists " + OPTIMIZER_FILE);
+        }
         for (String name : weightsOnly ? List.of(MODEL_FILE, CONFIG_FILE) : List.of(MODEL_FILE, OPTIMIZER_FILE, CONFIG_FILE)) {
             JsonNode e = listed.get(name);
             if (e == null) throw new CorruptCheckpointException(manifestPath, "\"files\" does not list " + name);

@@ -220,11 +220,44 @@ class CheckpointTest {
         m.put("weights_only", "yes");
         Files.write(mf, JSON.writeValueAsBytes(m));
         assertNames(corrupt(ck), ck, Checkpoint.MANIFEST_FILE, "\"weights_only\" must be true or false");
-        // a weights-only checkpoint still checks its config file
+        // the flag set on a full checkpoint whose manifest still lists the optimizer file: ambiguous, rejected
+        Path ck2 = dir.resolve("full");
+        Checkpoint.write(ck2, CheckpointFixtures.state(3, 1));
+        Path mf2 = ck2.resolve(Checkpoint.MANIFEST_FILE);
+        Files.write(mf2, JSON.writeValueAsBytes(((ObjectNode) JSON.readTree(mf2.toFile())).put("weights_only", true)));
+        assertNames(corrupt(ck2), ck2, Checkpoint.MANIFEST_FILE, "\"weights_only\" is true but \"files\" lists " + Checkpoint.OPTIMIZER_FILE);
+    }
+
+    @Test
+    void fullCheckpointWithoutItsOptimizerFileIsStillRejected() throws IOException {
+        Path ck = saved();
+        Files.delete(ck.resolve(Checkpoint.OPTIMIZER_FILE));
+        assertNames(corrupt(ck), ck, Checkpoint.OPTIMIZER_FILE, "missing");
+        // and a weights-only checkpoint whose flag was removed is no full checkpoint either
         Path w = dir.resolve("w");
         Checkpoint.write(w, CheckpointFixtures.state(3, 1).weightsOnly());
-        Files.writeString(w.resolve(Checkpoint.CONFIG_FILE), "{}");
-        assertNames(corrupt(w), w, Checkpoint.CONFIG_FILE, "");
+        Path mf = w.resolve(Checkpoint.MANIFEST_FILE);
+        Files.write(mf, JSON.writeValueAsBytes(((ObjectNode) JSON.readTree(mf.toFile())).put("weights_only", false)));
+        assertNames(corrupt(w), w, Checkpoint.MANIFEST_FILE, "does not list " + Checkpoint.OPTIMIZER_FILE);
+    }
+
+    @Test
+    void weightsOnlyCheckpointStillChecksItsConfigFile() throws IOException {
+        Path w = dir.resolve("w");
+        Checkpoint.write(w, CheckpointFixtures.state(3, 1).weightsOnly());
+        flip(w.resolve(Checkpoint.CONFIG_FILE), 5); // same size: only the hash can tell
+        assertNames(corrupt(w), w, Checkpoint.CONFIG_FILE, "SHA-256");
+        // a manifest rewritten to match a tampered config that is no JSON: still caught by the parse
+        byte[] bad = "{\"model_type\": ".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        Files.write(w.resolve(Checkpoint.CONFIG_FILE), bad);
+        rewriteManifestEntry(w, Checkpoint.CONFIG_FILE, bad);
+        assertNames(corrupt(w), w, Checkpoint.CONFIG_FILE, "not valid JSON");
+        // and one that no longer lists config.json
+        Path mf = w.resolve(Checkpoint.MANIFEST_FILE);
+        ObjectNode m = (ObjectNode) JSON.readTree(mf.toFile());
+        ((ObjectNode) m.get("files")).remove(Checkpoint.CONFIG_FILE);
+        Files.write(mf, JSON.writeValueAsBytes(m));
+        assertNames(corrupt(w), w, Checkpoint.MANIFEST_FILE, "does not list " + Checkpoint.CONFIG_FILE);
     }
 
     static void flip(Path f, int at) throws IOException {
