@@ -17,6 +17,7 @@ import org.hsajava.model.config.ModelConfig;
 import org.hsajava.model.config.ParameterLayout;
 import org.hsajava.model.config.ParameterSpec;
 import org.hsajava.model.config.TrainConfig;
+import org.hsajava.train.checkpoint.Checkpoint;
 import org.hsajava.train.checkpoint.CheckpointState;
 import org.hsajava.train.checkpoint.CheckpointStore;
 import org.hsajava.train.data.Split;
@@ -212,7 +213,10 @@ public final class TrainCommand implements Callable<Integer> {
     /** Continuing into another folder: start it with the source run's latest checkpoint. */
     private static void copyLatest(Path from, Path to) throws IOException {
         CheckpointStore src = new CheckpointStore(from.resolve(Trainer.CHECKPOINTS), 1);
-        var state = src.loadLatest().orElseThrow(() -> new IllegalStateException("no complete checkpoint in " + src.root()));
+        Path latest = src.latest().orElseThrow(() -> new IllegalStateException("no complete checkpoint in " + src.root()));
+        var state = Checkpoint.read(latest);
+        // refused before anything is written to the new run folder
+        if (!state.hasOptimizerState()) throw new IllegalArgumentException(Trainer.notResumable("checkpoint " + latest));
         new CheckpointStore(to.resolve(Trainer.CHECKPOINTS), state.train().keepCheckpoints()).save(state);
     }
 

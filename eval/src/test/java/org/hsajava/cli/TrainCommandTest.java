@@ -161,6 +161,10 @@ class TrainCommandTest {
         assertTrue(full.hasOptimizerState() && !slim.hasOptimizerState());
         assertArrayEquals(full.parameters(), slim.parameters(), 0f);
         assertEquals(full.step(), slim.step());
+        assertEquals(full.model(), slim.model());
+        assertEquals(full.train(), slim.train());
+        assertArrayEquals(full.rngState(), slim.rngState());
+        assertEquals(full.dataPosition(), slim.dataPosition());
 
         assertEquals(0, hsa("train", "--config", cfg.toString(), "--device", "java", "--out", dir.resolve("next").toString(), "--init-from", weights.toString(),
                 "--steps", "1", "--val-batches", "0"), err.toString());
@@ -171,7 +175,16 @@ class TrainCommandTest {
                 "--out", slimRun.resolve(Trainer.CHECKPOINTS).resolve(CheckpointStore.folderName(full.step())).toString()), err.toString());
         Files.writeString(slimRun.resolve(Trainer.CHECKPOINTS).resolve(CheckpointStore.LATEST_FILE), CheckpointStore.folderName(full.step()));
         assertEquals(2, hsa("train", "--config", cfg.toString(), "--device", "java", "--resume", slimRun.toString(), "--steps", "3", "--val-batches", "0"));
-        assertTrue(err.toString().contains("holds weights only (no optimizer state)") && err.toString().contains("--init-from"), err.toString());
+        String named = "checkpoint " + slimRun.resolve(Trainer.CHECKPOINTS).resolve(CheckpointStore.folderName(full.step()))
+                + " holds weights only (no optimizer state)";
+        assertTrue(err.toString().contains(named) && err.toString().contains("--init-from"), err.toString());
+        // continuing into another folder is refused before the checkpoint is copied there
+        err.getBuffer().setLength(0);
+        Path elsewhere = dir.resolve("elsewhere");
+        assertEquals(2, hsa("train", "--config", cfg.toString(), "--device", "java", "--resume", slimRun.toString(), "--out", elsewhere.toString(),
+                "--steps", "3", "--val-batches", "0"));
+        assertTrue(err.toString().contains(named), err.toString());
+        assertTrue(!Files.exists(elsewhere.resolve(Trainer.CHECKPOINTS)), "nothing copied into " + elsewhere);
 
         assertEquals(2, hsa("export", "--checkpoint", run.toString(), "--format", "weights", "--dtype", "bfloat16", "--out", dir.resolve("w2").toString()));
         assertTrue(err.toString().contains("a weights-only checkpoint is float32"), err.toString());

@@ -23,6 +23,7 @@ import org.hsajava.model.ModelParameters;
 import org.hsajava.model.TrainableModel;
 import org.hsajava.model.config.ModelConfig;
 import org.hsajava.model.config.TrainConfig;
+import org.hsajava.train.checkpoint.Checkpoint;
 import org.hsajava.train.checkpoint.CheckpointState;
 import org.hsajava.train.checkpoint.CheckpointStore;
 import org.hsajava.train.optim.AdamWOptimizer;
@@ -207,10 +208,7 @@ public final class Trainer implements AutoCloseable {
      * update (batch, length, accumulation, seed, mix) must be too, or the run is not the same run.
      */
     public Trainer resume(CheckpointState s) {
-        if (!s.hasOptimizerState()) {
-            throw new IllegalArgumentException("the checkpoint holds weights only (no optimizer state), so it cannot be resumed:"
-                    + " evaluate it, or start a new run from it with --init-from");
-        }
+        if (!s.hasOptimizerState()) throw new IllegalArgumentException(notResumable("the checkpoint"));
         ModelConfig mine = params.layout().config();
         if (!s.model().equals(mine)) throw new IllegalArgumentException("checkpoint was written for a different model config than this run's");
         TrainConfig t = s.train();
@@ -255,9 +253,21 @@ public final class Trainer implements AutoCloseable {
     /** Resumes from the newest checkpoint of this run folder, if there is one; returns whether it did. */
     public boolean resumeLatest() throws IOException {
         if (store == null) return false;
-        Optional<CheckpointState> s = store.loadLatest();
-        s.ifPresent(this::resume);
-        return s.isPresent();
+        Optional<Path> dir = store.latest();
+        if (dir.isEmpty()) return false;
+        CheckpointState s = Checkpoint.read(dir.get());
+        if (!s.hasOptimizerState()) throw new IllegalArgumentException(notResumable("checkpoint " + dir.get()));
+        resume(s);
+        return true;
+    }
+
+    /**
+     * Why {@code checkpoint} (weights-only: {@code ./hsa export --format weights}) cannot be resumed, and
+     * what to do instead: without AdamW's moments the continued run would differ from the one saved.
+     */
+    public static String notResumable(String checkpoint) {
+        return checkpoint + " holds weights only (no optimizer state), so it cannot be resumed:"
+                + " evaluate it, or start a new run from it with --init-from";
     }
 
     /** Optimizer steps taken so far. */
