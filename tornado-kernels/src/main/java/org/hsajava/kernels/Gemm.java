@@ -108,13 +108,7 @@ public final class Gemm {
 
     private static KernelDef build(Key key) {
         if (key.entry().startsWith("gemm_tc")) return buildTensorCores(key, key.entry().endsWith("emulated"));
-        KernelDef.Builder b = KernelDef.builder(key.entry(), SOURCE)
-                .in("A", F32).in("B", F32).inOut("C", F32)
-                .intArg("M").intArg("N").intArg("K").intArg("lda").intArg("ldb").intArg("ldc")
-                .intArg("strideA").intArg("strideB").intArg("strideC").intArg("batch")
-                .floatArg("alpha").floatArg("beta")
-                .define("TRANS_A", key.transA() ? 1 : 0).define("TRANS_B", key.transB() ? 1 : 0)
-                .java(a -> reference(a, key.transA(), key.transB()));
+        KernelDef.Builder b = signature(key.entry(), key);
         GemmTiling t = key.tiling();
         if (t == null) {
             return b.check(a -> checkArgs(a, key.transA(), key.transB()))
@@ -134,14 +128,19 @@ public final class Gemm {
                 .build();
     }
 
-    private static KernelDef buildTensorCores(Key key, boolean emulated) {
-        KernelDef.Builder b = KernelDef.builder("gemm_tc", SOURCE)
+    /** What every GEMM kernel shares: the arguments, the transposes and the Java reference. */
+    private static KernelDef.Builder signature(String entry, Key key) {
+        return KernelDef.builder(entry, SOURCE)
                 .in("A", F32).in("B", F32).inOut("C", F32)
                 .intArg("M").intArg("N").intArg("K").intArg("lda").intArg("ldb").intArg("ldc")
                 .intArg("strideA").intArg("strideB").intArg("strideC").intArg("batch")
                 .floatArg("alpha").floatArg("beta")
                 .define("TRANS_A", key.transA() ? 1 : 0).define("TRANS_B", key.transB() ? 1 : 0)
-                .define("GEMM_TC", 1).define("GEMM_EXACT", 0);
+                .java(a -> reference(a, key.transA(), key.transB()));
+    }
+
+    private static KernelDef buildTensorCores(Key key, boolean emulated) {
+        KernelDef.Builder b = signature("gemm_tc", key).define("GEMM_TC", 1).define("GEMM_EXACT", 0);
         // the emulation (tests) with 64 x 64 blocks: its local memory then fits oclgrind's 32 KiB
         int tile = emulated ? 64 : TC_TILE;
         if (emulated) b.define("TC_EMULATE", 1).define("TC_TM", tile).define("TC_TN", tile);
@@ -149,8 +148,7 @@ public final class Gemm {
         Integer tk = Integer.getInteger("hsa.tc.gemm.tk"), maxrreg = Integer.getInteger("hsa.tc.gemm.maxrreg");
         if (tk != null) b.define("TC_TK", tk);
         if (maxrreg != null && !emulated) b.compilerOption("-cl-nv-maxrregcount=" + maxrreg);
-        return b.java(a -> reference(a, key.transA(), key.transB()))
-                .check(a -> checkArgs(a, key.transA(), key.transB()))
+        return b.check(a -> checkArgs(a, key.transA(), key.transB()))
                 .grid(a -> WorkerGrid.of3D((long) ceilDiv(a.i("N"), tile) * TC_THREADS, ceilDiv(a.i("M"), tile), a.i("batch"), TC_THREADS, 1, 1))
                 .build();
     }

@@ -251,15 +251,18 @@ public final class HsaAttention {
         static KvTc fromProperties(int d, int s) {
             String hold = System.getProperty("hsa.tc.bwdkv.hold");
             int split = Integer.getInteger("hsa.tc.bwdkv.split", 2);
-            return new KvTc(Integer.getInteger("hsa.tc.bwdkv.nt", 2), s * d <= 8192 ? split : 1, hold == null ? null : TensorCores.isOn(hold));
+            return new KvTc(Integer.getInteger("hsa.tc.bwdkv.nt", 2), splitFits(d, s) ? split : 1, hold == null ? null : TensorCores.isOn(hold));
         }
 
         int workGroup(int s) { return 2 * s * split; }
+
+        /** Whether split > 1 fits: its local sum buffer holds S·D floats, at most 32 KiB. */
+        static boolean splitFits(int d, int s) { return s * d <= 8192; }
     }
 
     private static KernelDef backwardKvDef(int d, int s, int g, Path path, KvTc shape) {
         boolean tc = path != Path.PORTABLE;
-        if (tc && shape.split() > 1 && s * d > 8192) throw new IllegalArgumentException("bwd_kv split " + shape.split() + " needs S*D <= 8192, got " + s * d);
+        if (tc && shape.split() > 1 && !KvTc.splitFits(d, s)) throw new IllegalArgumentException("bwd_kv split " + shape.split() + " needs S*D <= 8192, got " + s * d);
         int wg = tc ? shape.workGroup(s) : wg(Kind.BWD_KV);
         KernelDef.Builder b = tc ? withDefines(KernelDef.builder("hsa_attn_bwd_kv", SRC), Kind.BWD_KV, d, s, g, path, wg)
                 .define("HSA_TC_KV", 1).define("HSA_KV_NT", shape.nt()).define("HSA_KV_SPLIT", shape.split())
