@@ -352,3 +352,103 @@ void gemm_tc(__global const float* A, __global const float* B, __global float* C
 }
 
 #endif  // GEMM_TC
+
+// ------------------------------------------------------------------------------------------------
+// CPUs (-DGEMM_CPU=1; what Gemm.select picks on CPU devices). On PoCL a work-group is a loop over
+// its work-items, run one barrier-free region at a time, and every value that lives across a
+// barrier is saved to and reloaded from memory per work-item: gemm_tiled's register micro-tiles,
+// live across a barrier every 8 k, ran at ~35 GFLOP/s on two cores. Here each work-item keeps its
+// block of C in float16 vectors (one AVX-512 register each) and there is one pair of barriers per
+// CPU_KB values of k, which makes the group's work-items run a whole K-block each in turn while
+// the block of op(B) they share sits in cache (local memory):
+//   group (g0, g1): columns n0 = g0*CPU_NB .. +CPU_NB, CPU_GY work-items along M;
+//   work-item: rows m0 .. m0+CPU_RM, the group's columns as CPU_CN float16 vectors;
+//   per K-block: Bs[k][n] = op(B)[kb+k][n0+n] (zeros past K and N; a transpose when TRANS_B), then
+//       acc[r][c] += op(A)[m0+r][kb+k] * Bs[k][16c .. 16c+16)       for k in order.
+// Rows past M read row M-1 (valid memory; their results are dropped): every work-item takes the
+// same path through the barriers.
+#if defined(GEMM_CPU)
+
+#ifndef CPU_RM
+#define CPU_RM 8
+#endif
+#ifndef CPU_CN
+#define CPU_CN 2
+#endif
+#ifndef CPU_GY
+#define CPU_GY 16
+#endif
+#ifndef CPU_KB
+#define CPU_KB 128
+#endif
+#define CPU_NB (16 * CPU_CN)
+
+__kernel __attribute__((reqd_work_group_size(1, CPU_GY, 1)))
+void gemm_cpu(__global const float* A, __global const float* B, __global float* C,
+              const int M, const int N, const int K, const int lda, const int ldb, const int ldc,
+              const int strideA, const int strideB, const int strideC, const int batch,
+              const float alpha, const float beta) {
+    __local float16 Bs[CPU_KB * CPU_CN];
+    __local float* bs = (__local float*) Bs;
+    const int ly = get_local_id(1), b = get_group_id(2);
+    const int n0 = get_group_id(0) * CPU_NB, m0 = get_global_id(1) * CPU_RM;
+    A += b * strideA;
+    B += b * strideB;
+    C += b * strideC;
+    int rows[CPU_RM];
+    for (int r = 0; r < CPU_RM; r++) rows[r] = min(m0 + r, M - 1);
+    float16 acc[CPU_RM][CPU_CN];
+    for (int r = 0; r < CPU_RM; r++)
+        for (int c = 0; c < CPU_CN; c++) acc[r][c] = (float16) 0.0f;
+
+    for (int kb = 0; kb < K; kb += CPU_KB) {
+        const int kn = min(CPU_KB, K - kb);
+        barrier(CLK_LOCAL_MEM_FENCE);          // the previous block is used up
+#if !TRANS_B
+        if (n0 + CPU_NB <= N) {                // whole rows of 16: vector copies
+            for (int e = ly; e < CPU_KB * CPU_CN; e += CPU_GY) {
+                const int k = e / CPU_CN, c = e % CPU_CN;
+                Bs[e] = k < kn ? vload16(0, B + (kb + k) * ldb + n0 + 16 * c) : (float16) 0.0f;
+            }
+        } else {
+            for (int e = ly; e < CPU_KB * CPU_NB; e += CPU_GY) {
+                const int k = e / CPU_NB, n = e % CPU_NB;
+                bs[e] = k < kn && n0 + n < N ? B[(kb + k) * ldb + n0 + n] : 0.0f;
+            }
+        }
+#else
+        for (int e = ly; e < CPU_KB * CPU_NB; e += CPU_GY) {   // k fastest: reads along rows of B
+            const int k = e % CPU_KB, n = e / CPU_KB;
+            bs[k * CPU_NB + n] = k < kn && n0 + n < N ? B[(n0 + n) * ldb + kb + k] : 0.0f;
+        }
+#endif
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int k = 0; k < kn; k++) {
+            float16 bv[CPU_CN];
+            for (int c = 0; c < CPU_CN; c++) bv[c] = Bs[k * CPU_CN + c];
+            for (int r = 0; r < CPU_RM; r++) {
+                // (not "(float16) GEMM_A_AT(..)": that expands to "(float16)(A)[..]", a vector
+                // literal to OpenCL C, which crashed PoCL's clang 15)
+                const float ar = GEMM_A_AT(A, rows[r], kb + k, lda);
+                const float16 a = ar;
+                for (int c = 0; c < CPU_CN; c++) acc[r][c] = mad(a, bv[c], acc[r][c]);
+            }
+        }
+    }
+    if (b >= batch) return;
+    for (int r = 0; r < CPU_RM && m0 + r < M; r++) {
+        __global float* crow = C + (m0 + r) * ldc;
+        for (int c = 0; c < CPU_CN; c++) {
+            const int n = n0 + 16 * c;
+            if (n + 16 <= N && beta == 0.0f) {
+                vstore16(alpha * acc[r][c], 0, crow + n);
+            } else {
+                float v[16];
+                vstore16(acc[r][c], 0, v);
+                for (int i = 0; i < 16 && n + i < N; i++) gemm_store(crow, n + i, v[i], alpha, beta);
+            }
+        }
+    }
+}
+
+#endif  // GEMM_CPU

@@ -1,12 +1,53 @@
 #include "common.h"
 
 // RMSNorm over the last dimension, rows of length d (row-major [rows, d]).
-// One work-group of RMS_WG work-items per row; RMS_WG must be a power of two and equal to the
-// launch's local size (the Java grid rules use RmsNorm.WG).
+// Forward and dx in two layouts (RmsNorm picks one per device type): GPUs, one work-group of
+// RMS_WG work-items per row (RMS_WG a power of two equal to the launch's local size, RmsNorm.WG);
+// CPUs (RMS_ITEM_PER_ROW=1), one work-item per row.
 #ifndef RMS_WG
 #define RMS_WG 128
 #endif
+#ifndef RMS_ITEM_PER_ROW
+#define RMS_ITEM_PER_ROW 0
+#endif
 
+// y[r, c] = (x[r, c] * rstd[r]) * w[c]   (w == 0: no weight),  rstd[r] = 1 / sqrt(mean_c x[r, c]^2 + eps).
+// Input gradient, with g = dy * w (g = dy without a weight) and r = rstd[row]:
+//   dx[c] = r * (g[c] - x[c] * r^2 * (sum_j g[j] x[j]) / d)
+// dx is overwritten (add a residual gradient separately).
+#if RMS_ITEM_PER_ROW
+// CPUs: one work-item per row, summing the row in order; no local memory and no barrier. PoCL runs
+// a work-group as a loop over its items and splits it at every barrier, so the GPU layout's per-row
+// tree reduction (below) cost more there than the row's arithmetic.
+static inline void rms_forward_row(__global const float* x, __global const float* w, __global float* y, __global float* rstd,
+                                   const int rows, const int d, const float eps, __local float* buf) {
+    const int row = get_global_id(0);
+    if (row >= rows) return;
+    const __global float* xr = x + (long) row * d;
+    __global float* yr = y + (long) row * d;
+    float acc = 0.0f;
+    for (int c = 0; c < d; c++) acc += xr[c] * xr[c];
+    const float r = 1.0f / sqrt(acc / (float) d + eps);
+    rstd[row] = r;
+    for (int c = 0; c < d; c++) yr[c] = w ? xr[c] * r * w[c] : xr[c] * r;
+}
+
+static inline void rms_backward_row(__global const float* dy, __global const float* x, __global const float* w, __global const float* rstd,
+                                    __global float* dx, const int rows, const int d, __local float* buf) {
+    const int row = get_global_id(0);
+    if (row >= rows) return;
+    const long base = (long) row * d;
+    float dot = 0.0f;
+    for (int c = 0; c < d; c++) dot += (w ? dy[base + c] * w[c] : dy[base + c]) * x[base + c];
+    const float r = rstd[row];
+    const float k = r * r * dot / (float) d;
+    for (int c = 0; c < d; c++) {
+        const float g = w ? dy[base + c] * w[c] : dy[base + c];
+        dx[base + c] = r * (g - x[base + c] * k);
+    }
+}
+#else
+// GPUs: the row's partial sums combined by a fixed tree.
 // Sum of one value per work-item over the work-group, by a fixed pairwise tree (deterministic).
 // Every work-item of the group must call it. Ends with a barrier so buf can be reused at once.
 static inline float rms_group_sum(__local float* buf, float v) {
@@ -22,7 +63,6 @@ static inline float rms_group_sum(__local float* buf, float v) {
     return total;
 }
 
-// y[r, c] = (x[r, c] * rstd[r]) * w[c]   (w == 0: no weight),  rstd[r] = 1 / sqrt(mean_c x[r, c]^2 + eps).
 static inline void rms_forward_row(__global const float* x, __global const float* w, __global float* y, __global float* rstd,
                                    const int rows, const int d, const float eps, __local float* buf) {
     // A group past the last row does no work but still takes part in the barriers (n = 0): a return
@@ -41,23 +81,6 @@ static inline void rms_forward_row(__global const float* x, __global const float
     }
 }
 
-// Forward with a weight (HF LlamaRMSNorm order: normalise, then multiply by the weight).
-__kernel void rmsnorm_forward(__global const float* x, __global const float* w, __global float* y, __global float* rstd,
-                              const int rows, const int d, const float eps) {
-    __local float buf[RMS_WG];
-    rms_forward_row(x, w, y, rstd, rows, d, eps, buf);
-}
-
-// Forward without a weight: y = x * rstd.
-__kernel void rmsnorm_forward_noweight(__global const float* x, __global float* y, __global float* rstd,
-                                       const int rows, const int d, const float eps) {
-    __local float buf[RMS_WG];
-    rms_forward_row(x, 0, y, rstd, rows, d, eps, buf);
-}
-
-// Input gradient, with g = dy * w (g = dy without a weight) and r = rstd[row]:
-//   dx[c] = r * (g[c] - x[c] * r^2 * (sum_j g[j] x[j]) / d)
-// dx is overwritten (add a residual gradient separately).
 static inline void rms_backward_row(__global const float* dy, __global const float* x, __global const float* w, __global const float* rstd,
                                     __global float* dx, const int rows, const int d, __local float* buf) {
     const int row = get_group_id(0), lane = get_local_id(0);
@@ -73,6 +96,21 @@ static inline void rms_backward_row(__global const float* dy, __global const flo
         const float g = w ? dy[base + c] * w[c] : dy[base + c];
         dx[base + c] = r * (g - x[base + c] * k);
     }
+}
+#endif  // RMS_ITEM_PER_ROW
+
+// Forward with a weight (HF LlamaRMSNorm order: normalise, then multiply by the weight).
+__kernel void rmsnorm_forward(__global const float* x, __global const float* w, __global float* y, __global float* rstd,
+                              const int rows, const int d, const float eps) {
+    __local float buf[RMS_WG];
+    rms_forward_row(x, w, y, rstd, rows, d, eps, buf);
+}
+
+// Forward without a weight: y = x * rstd.
+__kernel void rmsnorm_forward_noweight(__global const float* x, __global float* y, __global float* rstd,
+                                       const int rows, const int d, const float eps) {
+    __local float buf[RMS_WG];
+    rms_forward_row(x, 0, y, rstd, rows, d, eps, buf);
 }
 
 __kernel void rmsnorm_backward_dx(__global const float* dy, __global const float* x, __global const float* w, __global const float* rstd,

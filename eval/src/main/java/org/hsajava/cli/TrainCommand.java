@@ -47,6 +47,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Mixin
     DeviceOption device;
 
+    @Mixin
+    ProfileOption profile;
+
     @Option(names = "--out", paramLabel = "DIR", description = "run folder (default: runs/<config name>, or the --resume folder)")
     Path out;
 
@@ -94,6 +97,7 @@ public final class TrainCommand implements Callable<Integer> {
         TrainConfig train = steps == null ? file.train() : withSteps(file.train(), steps);
         Path run = out != null ? out : resume != null ? resume : Path.of("runs", baseName(config));
         train(file, train, run, device.device(), System.out);
+        ProfileOption.printIfEnabled(System.out);
         return 0;
     }
 

@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.hsajava.compute.Checks;
 import org.hsajava.compute.Device;
+import org.hsajava.compute.DeviceInfo;
 import org.hsajava.compute.KernelArgs;
 import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.WorkerGrid;
@@ -65,11 +66,16 @@ public final class Gemm {
     }
 
     /**
-     * The best variant for a device and sizes: the tiles for the device type and problem size
+     * The best variant for a device and sizes: on CPUs the {@link #cpu} kernel; elsewhere the tiles for the device type and problem size
      * ({@link GemmTiling#forProblem}), unguarded when they divide M, N and K.
      */
     public static KernelDef select(Device device, boolean transA, boolean transB, int m, int n, int k, int batch) {
-        GemmTiling t = GemmTiling.forProblem(device.info(), m, n, batch);
+        return useCpuKernel(device.info()) ? cpu(transA, transB) : tiled(device.info(), transA, transB, m, n, k, batch);
+    }
+
+    /** The tiled kernel for a device and sizes ({@link GemmTiling#forProblem}), unguarded when the tiles divide M, N and K. */
+    static KernelDef tiled(DeviceInfo info, boolean transA, boolean transB, int m, int n, int k, int batch) {
+        GemmTiling t = GemmTiling.forProblem(info, m, n, batch);
         return m > 0 && n > 0 && k > 0 && t.divides(m, n, k) ? exact(transA, transB, t) : kernel(transA, transB, t);
     }
 
@@ -106,7 +112,41 @@ public final class Gemm {
         return CACHE.computeIfAbsent(new Key("gemm_tc_emulated", transA, transB, null, false), Gemm::build);
     }
 
+    /**
+     * Whether {@link #select} picks {@link #cpu}: on CPU devices, unless switched off
+     * ({@code -Dhsa.cpu.gemm=off}, for comparisons).
+     */
+    static boolean useCpuKernel(DeviceInfo info) { return CPU_GEMM && info.type() == DeviceInfo.Type.CPU; }
+
+    static final boolean CPU_GEMM = !TensorCores.isOff(System.getProperty("hsa.cpu.gemm"));
+
+    /**
+     * The CPU kernel ({@code gemm_cpu}): each work-item's block of C in float16 vectors for the whole
+     * K loop, one pair of barriers per K-block (gemm.cl says why that matters on PoCL). Guarded for
+     * any size. PoCL, 2 cores (AMD EPYC, AVX-512), 2026-12-05: see BENCHMARKS.md.
+     */
+    public static KernelDef cpu(boolean transA, boolean transB) {
+        return CACHE.computeIfAbsent(new Key("gemm_cpu", transA, transB, null, false), Gemm::build);
+    }
+
+    /**
+     * gemm_cpu's blocks: a work-item owns CPU_RM rows x CPU_CN float16 vectors of columns of C; a
+     * group has CPU_GY work-items along M and steps through K in blocks of CPU_KB (tuning runs:
+     * properties hsa.cpu.gemm.rm, .cn, .gy, .kb).
+     */
+    static final int CPU_RM = Integer.getInteger("hsa.cpu.gemm.rm", 8), CPU_CN = Integer.getInteger("hsa.cpu.gemm.cn", 2),
+            CPU_GY = Integer.getInteger("hsa.cpu.gemm.gy", 16), CPU_KB = Integer.getInteger("hsa.cpu.gemm.kb", 128);
+
+    private static KernelDef buildCpu(Key key) {
+        return signature("gemm_cpu", key).define("GEMM_CPU", 1)
+                .define("CPU_RM", CPU_RM).define("CPU_CN", CPU_CN).define("CPU_GY", CPU_GY).define("CPU_KB", CPU_KB)
+                .check(a -> checkArgs(a, key.transA(), key.transB()))
+                .grid(a -> WorkerGrid.of3D(ceilDiv(a.i("N"), 16 * CPU_CN), ceilDiv(a.i("M"), CPU_RM), a.i("batch"), 1, CPU_GY, 1))
+                .build();
+    }
+
     private static KernelDef build(Key key) {
+        if (key.entry().equals("gemm_cpu")) return buildCpu(key);
         if (key.entry().startsWith("gemm_tc")) return buildTensorCores(key, key.entry().endsWith("emulated"));
         KernelDef.Builder b = signature(key.entry(), key);
         GemmTiling t = key.tiling();

@@ -2,7 +2,12 @@ package org.hsajava.kernels;
 
 import static org.hsajava.compute.DType.F32;
 
+import java.util.IdentityHashMap;
+import java.util.Map;
+import java.util.function.Function;
+
 import org.hsajava.compute.Checks;
+import org.hsajava.compute.DeviceInfo;
 import org.hsajava.compute.KernelArgs;
 import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.TaskGraph;
@@ -21,7 +26,8 @@ import org.hsajava.compute.java.Parallel;
  * The {@code _NO_WEIGHT} variants drop {@code w} (g = dy). dw is deterministic and atomic-free, in
  * two launches: {@link #DW_PARTIALS} sums blocks of {@code blockRows} rows into
  * {@code partials [ceil(rows / blockRows), d]}, then {@link Reduce#COLUMN_SUM} adds the blocks.
- * One work-group of {@link #WG} items per row for the forward and dx.
+ * The forward and dx run one work-group of {@link #WG} items per row, or on CPU devices one work-item
+ * per row ({@link Layout}).
  */
 public final class RmsNorm {
     private RmsNorm() {}
@@ -33,14 +39,38 @@ public final class RmsNorm {
 
     private static final String SRC = "kernels/rmsnorm.cl";
 
+    /** Work-items per group in the CPU layout (one row each). */
+    static final int ITEM_PER_ROW_WG = 64;
+
+    /** The two layouts of the forward and dx kernels; {@link #byDevice} picks one per device type. */
+    enum Layout { GROUP_PER_ROW, ITEM_PER_ROW }
+
+    /** Both layouts of each public forward/dx definition (for tests that run both on one device). */
+    private static final Map<KernelDef, Map<Layout, KernelDef>> LAYOUTS = new IdentityHashMap<>();
+
     /** Arguments: {@code x, w, y, rstd, rows, d, eps}. */
-    public static final KernelDef FORWARD = forward("rmsnorm_forward", true);
+    public static final KernelDef FORWARD = byDevice(l -> forward("rmsnorm_forward", true, l));
     /** Arguments: {@code x, y, rstd, rows, d, eps}. */
-    public static final KernelDef FORWARD_NO_WEIGHT = forward("rmsnorm_forward_noweight", false);
+    public static final KernelDef FORWARD_NO_WEIGHT = byDevice(l -> forward("rmsnorm_forward_noweight", false, l));
     /** Arguments: {@code dy, x, w, rstd, dx, rows, d} (dx is overwritten). */
-    public static final KernelDef BACKWARD_DX = backwardDx("rmsnorm_backward_dx", true);
+    public static final KernelDef BACKWARD_DX = byDevice(l -> backwardDx("rmsnorm_backward_dx", true, l));
     /** Arguments: {@code dy, x, rstd, dx, rows, d}. */
-    public static final KernelDef BACKWARD_DX_NO_WEIGHT = backwardDx("rmsnorm_backward_dx_noweight", false);
+    public static final KernelDef BACKWARD_DX_NO_WEIGHT = byDevice(l -> backwardDx("rmsnorm_backward_dx_noweight", false, l));
+
+    /**
+     * The group-per-row layout, switched to one work-item per row on CPU devices: PoCL, 2 cores,
+     * tiny-passkey-stage1 (8192 rows of 128 and of 32), 2026-12-05: see BENCHMARKS.md.
+     */
+    private static KernelDef byDevice(Function<Layout, KernelDef.Builder> make) {
+        KernelDef item = make.apply(Layout.ITEM_PER_ROW).build();
+        KernelDef group = make.apply(Layout.GROUP_PER_ROW).build();
+        KernelDef chosen = make.apply(Layout.GROUP_PER_ROW).variant(info -> info.type() == DeviceInfo.Type.CPU ? item : null).build();
+        LAYOUTS.put(chosen, Map.of(Layout.GROUP_PER_ROW, group, Layout.ITEM_PER_ROW, item));
+        return chosen;
+    }
+
+    /** One layout of a public forward/dx definition, whatever the device (tests). */
+    static KernelDef layout(KernelDef def, Layout layout) { return LAYOUTS.get(def).get(layout); }
 
     /**
      * {@code partials[b, c] = sum of dy[r, c] * x[r, c] * rstd[r]} over rows r of block b (blocks of
@@ -86,11 +116,16 @@ public final class RmsNorm {
     /** Number of row blocks (rows of the dw partials buffer). */
     public static int blocks(int rows, int blockRows) { return (rows + blockRows - 1) / blockRows; }
 
-    private static KernelDef forward(String entry, boolean weighted) {
+    private static KernelDef.Builder withLayout(KernelDef.Builder b, Layout layout) {
+        return layout == Layout.GROUP_PER_ROW ? b.define("RMS_WG", WG).grid(RmsNorm::rowGrid)
+                : b.define("RMS_WG", ITEM_PER_ROW_WG).define("RMS_ITEM_PER_ROW", 1)
+                        .grid(a -> WorkerGrid.of1D(Math.max(1, a.i("rows")), ITEM_PER_ROW_WG));
+    }
+
+    private static KernelDef.Builder forward(String entry, boolean weighted, Layout layout) {
         KernelDef.Builder b = KernelDef.builder(entry, SRC).in("x", F32);
         if (weighted) b.in("w", F32);
-        return b.out("y", F32).out("rstd", F32).intArg("rows").intArg("d").floatArg("eps")
-                .define("RMS_WG", WG)
+        return withLayout(b, layout).out("y", F32).out("rstd", F32).intArg("rows").intArg("d").floatArg("eps")
                 .check(a -> {
                     checkRows(a);
                     Checks.atLeast(a, "x", (long) a.i("rows") * a.i("d"));
@@ -98,7 +133,6 @@ public final class RmsNorm {
                     Checks.atLeast(a, "y", (long) a.i("rows") * a.i("d"));
                     Checks.atLeast(a, "rstd", a.i("rows"));
                 })
-                .grid(RmsNorm::rowGrid)
                 .java(a -> {
                     float[] x = a.f32("x"), y = a.f32("y"), rstd = a.f32("rstd");
                     float[] w = weighted ? a.f32("w") : null;
@@ -118,15 +152,13 @@ public final class RmsNorm {
                             }
                         }
                     });
-                })
-                .build();
+                });
     }
 
-    private static KernelDef backwardDx(String entry, boolean weighted) {
+    private static KernelDef.Builder backwardDx(String entry, boolean weighted, Layout layout) {
         KernelDef.Builder b = KernelDef.builder(entry, SRC).in("dy", F32).in("x", F32);
         if (weighted) b.in("w", F32);
-        return b.in("rstd", F32).out("dx", F32).intArg("rows").intArg("d")
-                .define("RMS_WG", WG)
+        return withLayout(b, layout).in("rstd", F32).out("dx", F32).intArg("rows").intArg("d")
                 .check(a -> {
                     checkRows(a);
                     Checks.atLeast(a, "dy", (long) a.i("rows") * a.i("d"));
@@ -135,7 +167,6 @@ public final class RmsNorm {
                     Checks.atLeast(a, "rstd", a.i("rows"));
                     Checks.atLeast(a, "dx", (long) a.i("rows") * a.i("d"));
                 })
-                .grid(RmsNorm::rowGrid)
                 .java(a -> {
                     float[] dy = a.f32("dy"), x = a.f32("x"), rstd = a.f32("rstd"), dx = a.f32("dx");
                     float[] w = weighted ? a.f32("w") : null;
@@ -154,8 +185,7 @@ public final class RmsNorm {
                             }
                         }
                     });
-                })
-                .build();
+                });
     }
 
     private static void checkRows(KernelArgs a) {

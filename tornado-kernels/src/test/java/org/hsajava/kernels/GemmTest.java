@@ -83,6 +83,7 @@ class GemmTest {
     /** Every kernel variant that must agree with the references on {@code d}. */
     private static List<KernelDef> variants(boolean ta, boolean tb) {
         List<KernelDef> ks = new ArrayList<>(List.of(Gemm.naive(ta, tb), Gemm.kernel(ta, tb, SMALL)));
+        ks.add(Gemm.cpu(ta, tb));
         if (!TestDevices.underOclgrind()) ks.addAll(productionVariants(ta, tb));
         return ks;
     }
@@ -148,24 +149,38 @@ class GemmTest {
     void selectPicksUnguardedOnlyWhenTilesDivide() {
         Device cl = TestDevices.opencl();
         GemmTiling t = GemmTiling.forProblem(cl.info(), 1024, 1024, 1);
-        KernelDef exact = Gemm.select(cl, false, false, 1024, 1024, 256);
+        KernelDef exact = Gemm.tiled(cl.info(), false, false, 1024, 1024, 256, 1);
         assertEquals("1", exact.defines().get("GEMM_EXACT"));
         assertEquals(String.valueOf(t.tm()), exact.defines().get("GEMM_TM"));
-        assertEquals("0", Gemm.select(cl, false, false, 1025, 1024, 256).defines().get("GEMM_EXACT"));
-        assertEquals("0", Gemm.select(cl, false, false, 1024, 1024, 255).defines().get("GEMM_EXACT"));
+        assertEquals("0", Gemm.tiled(cl.info(), false, false, 1025, 1024, 256, 1).defines().get("GEMM_EXACT"));
+        assertEquals("0", Gemm.tiled(cl.info(), false, false, 1024, 1024, 255, 1).defines().get("GEMM_EXACT"));
         assertSame(Gemm.kernel(true, false), Gemm.kernel(true, false), "variants are cached");
     }
 
     @Test
+    void selectPicksTheBarrierFreeKernelOnCpusOnly() {
+        assertTrue(Gemm.useCpuKernel(device(DeviceInfo.Type.CPU, 2)));
+        assertFalse(Gemm.useCpuKernel(device(DeviceInfo.Type.GPU, 132)));
+        Device cl = TestDevices.opencl();
+        if (cl.info().type() == DeviceInfo.Type.CPU) {
+            for (int t = 0; t < 4; t++) assertEquals("gemm_cpu", Gemm.select(cl, (t & 1) != 0, (t & 2) != 0, 64, 64, 64).entryPoint());
+        }
+    }
+
+    @Test
     void gpuTilesShrinkWhenLargeBlocksWouldLeaveComputeUnitsIdle() {
-        DeviceInfo gpu = new DeviceInfo(0, "opencl", "fake GPU", "v", "p", DeviceInfo.Type.GPU, 1L << 30, 48 << 10, 132, 1024,
-                new long[] {1024, 1024, 64}, false, false, "OpenCL 3.0", 512, 0, 0);
-        DeviceInfo cpu = new DeviceInfo(0, "opencl", "fake CPU", "v", "p", DeviceInfo.Type.CPU, 1L << 30, 48 << 10, 2, 4096,
-                new long[] {4096, 4096, 4096}, false, false, "OpenCL 3.0", 128, 0, 0);
+        DeviceInfo gpu = device(DeviceInfo.Type.GPU, 132), cpu = device(DeviceInfo.Type.CPU, 2);
         assertEquals(GemmTiling.GPU_SMALL, GemmTiling.forProblem(gpu, 1024, 1024, 1));  // 64 blocks < 132 CUs
         assertEquals(GemmTiling.GPU, GemmTiling.forProblem(gpu, 2048, 2048, 1));        // 256 blocks
         assertEquals(GemmTiling.GPU, GemmTiling.forProblem(gpu, 1024, 1024, 4));        // batch fills the device
         assertEquals(GemmTiling.CPU, GemmTiling.forProblem(cpu, 1024, 1024, 1));
+    }
+
+    /** A made-up device of a type, with {@code units} compute units. */
+    private static DeviceInfo device(DeviceInfo.Type type, int units) {
+        boolean gpu = type == DeviceInfo.Type.GPU;
+        return new DeviceInfo(0, "opencl", "fake " + type, "v", "p", type, 1L << 30, 48 << 10, units, gpu ? 1024 : 4096,
+                gpu ? new long[] {1024, 1024, 64} : new long[] {4096, 4096, 4096}, false, false, "OpenCL 3.0", gpu ? 512 : 128, 0, 0);
     }
 
     @Test

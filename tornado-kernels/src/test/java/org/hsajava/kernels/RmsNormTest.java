@@ -1,12 +1,17 @@
 package org.hsajava.kernels;
 
 import static org.hsajava.compute.testing.Close.assertClose;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import org.hsajava.compute.DataTransferMode;
 import org.hsajava.compute.Device;
+import org.hsajava.compute.DeviceInfo;
 import org.hsajava.compute.ExecutionPlan;
+import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.KernelRunner;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
@@ -46,19 +51,19 @@ class RmsNormTest {
         float[] x = r.normal(rows * d, 2), w = r.normal(d, 1);
         double[] xd = CentralDifference.toDouble(x), wd = CentralDifference.toDouble(w);
         double[] yw = forward(xd, wd, rows, d, EPS), yn = forward(xd, null, rows, d, EPS);
-        for (Device dev : CentralDifference.devices()) {
+        for (Device dev : CentralDifference.devices()) for (RmsNorm.Layout layout : layouts(dev)) {
             Tensor y = Tensor.f32("y", rows, d), rstd = Tensor.f32("rstd", rows);
-            KernelRunner.run(dev, RmsNorm.FORWARD, Tensor.of("x", x, rows, d), Tensor.of("w", w), y, rstd, rows, d, EPS);
-            assertClose("rmsnorm y rows=" + rows + " d=" + d + " on " + dev, yw, y.toF32Array(), 2e-6);
+            KernelRunner.run(dev, def(RmsNorm.FORWARD, layout), Tensor.of("x", x, rows, d), Tensor.of("w", w), y, rstd, rows, d, EPS);
+            assertClose("rmsnorm y rows=" + rows + " d=" + d + " on " + dev + " " + layout, yw, y.toF32Array(), 2e-6);
             for (int row = 0; row < rows; row++) {
                 double ss = 0;
                 for (int c = 0; c < d; c++) ss += xd[row * d + c] * xd[row * d + c];
                 double want = 1 / Math.sqrt(ss / d + EPS);
-                assertTrue(Math.abs(rstd.toF32Array()[row] - want) <= 2e-6 * want, "rstd row " + row + " on " + dev);
+                assertTrue(Math.abs(rstd.toF32Array()[row] - want) <= 2e-6 * want, "rstd row " + row + " on " + dev + " " + layout);
             }
             Tensor y2 = Tensor.f32("y", rows, d);
-            KernelRunner.run(dev, RmsNorm.FORWARD_NO_WEIGHT, Tensor.of("x", x, rows, d), y2, Tensor.f32("rstd", rows), rows, d, EPS);
-            assertClose("rmsnorm (no weight) rows=" + rows + " d=" + d + " on " + dev, yn, y2.toF32Array(), 2e-6);
+            KernelRunner.run(dev, def(RmsNorm.FORWARD_NO_WEIGHT, layout), Tensor.of("x", x, rows, d), y2, Tensor.f32("rstd", rows), rows, d, EPS);
+            assertClose("rmsnorm (no weight) rows=" + rows + " d=" + d + " on " + dev + " " + layout, yn, y2.toF32Array(), 2e-6);
         }
     }
 
@@ -73,13 +78,13 @@ class RmsNormTest {
         double[] fdx = CentralDifference.gradient(xd, xx -> dot(forward(xx, wd, rows, d, eps), dy), 1e-4);
         double[] fdw = CentralDifference.gradient(wd, ww -> dot(forward(xd, ww, rows, d, eps), dy), 1e-4);
         double[] fdxNoWeight = CentralDifference.gradient(xd, xx -> dot(forward(xx, null, rows, d, eps), dy), 1e-4);
-        for (Device dev : CentralDifference.devices()) {
+        for (Device dev : CentralDifference.devices()) for (RmsNorm.Layout layout : layouts(dev)) {
             Tensor tx = Tensor.of("x", x, rows, d), tw = Tensor.of("w", w), tdy = Tensor.of("dy", dy, rows, d);
             Tensor rstd = Tensor.f32("rstd", rows);
-            KernelRunner.run(dev, RmsNorm.FORWARD, tx, tw, Tensor.f32("y", rows, d), rstd, rows, d, eps);
+            KernelRunner.run(dev, def(RmsNorm.FORWARD, layout), tx, tw, Tensor.f32("y", rows, d), rstd, rows, d, eps);
             Tensor dx = Tensor.f32("dx", rows, d);
-            KernelRunner.run(dev, RmsNorm.BACKWARD_DX, tdy, tx, tw, rstd, dx, rows, d);
-            assertClose("rmsnorm dx rows=" + rows + " d=" + d + " on " + dev, fdx, dx.toF32Array(), 1e-4);
+            KernelRunner.run(dev, def(RmsNorm.BACKWARD_DX, layout), tdy, tx, tw, rstd, dx, rows, d);
+            assertClose("rmsnorm dx rows=" + rows + " d=" + d + " on " + dev + " " + layout, fdx, dx.toF32Array(), 1e-4);
             float[] dw = weightGradient(dev, tdy, tx, rstd, rows, d, blockRows, null);
             assertClose("rmsnorm dw rows=" + rows + " d=" + d + " on " + dev, fdw, dw, 1e-4);
             // accumulate = 1 adds onto what dw held.
@@ -90,9 +95,28 @@ class RmsNormTest {
             assertClose("rmsnorm dw accumulated on " + dev, wantAcc, acc, 1e-4);
 
             Tensor rstdN = Tensor.f32("rstd", rows), dxN = Tensor.f32("dx", rows, d);
-            KernelRunner.run(dev, RmsNorm.FORWARD_NO_WEIGHT, tx, Tensor.f32("y", rows, d), rstdN, rows, d, eps);
-            KernelRunner.run(dev, RmsNorm.BACKWARD_DX_NO_WEIGHT, tdy, tx, rstdN, dxN, rows, d);
-            assertClose("rmsnorm (no weight) dx on " + dev, fdxNoWeight, dxN.toF32Array(), 1e-4);
+            KernelRunner.run(dev, def(RmsNorm.FORWARD_NO_WEIGHT, layout), tx, Tensor.f32("y", rows, d), rstdN, rows, d, eps);
+            KernelRunner.run(dev, def(RmsNorm.BACKWARD_DX_NO_WEIGHT, layout), tdy, tx, rstdN, dxN, rows, d);
+            assertClose("rmsnorm (no weight) dx on " + dev + " " + layout, fdxNoWeight, dxN.toF32Array(), 1e-4);
+        }
+    }
+
+    /** The layouts to run on a device: both on OpenCL devices (whatever their type), the Java loop once. */
+    private static List<RmsNorm.Layout> layouts(Device dev) {
+        return dev.info().type() == DeviceInfo.Type.JAVA ? List.of(RmsNorm.Layout.GROUP_PER_ROW) : List.of(RmsNorm.Layout.values());
+    }
+
+    private static KernelDef def(KernelDef byDevice, RmsNorm.Layout layout) { return RmsNorm.layout(byDevice, layout); }
+
+    @Test
+    void cpuDevicesGetOneWorkItemPerRow() {
+        DeviceInfo cpu = new DeviceInfo(0, "opencl", "fake CPU", "v", "p", DeviceInfo.Type.CPU, 1L << 30, 48 << 10, 2, 4096,
+                new long[] {4096, 4096, 4096}, false, false, "OpenCL 3.0", 128, 0, 0);
+        DeviceInfo gpu = new DeviceInfo(0, "opencl", "fake GPU", "v", "p", DeviceInfo.Type.GPU, 1L << 30, 48 << 10, 132, 1024,
+                new long[] {1024, 1024, 64}, false, false, "OpenCL 3.0", 512, 0, 0);
+        for (KernelDef k : List.of(RmsNorm.FORWARD, RmsNorm.FORWARD_NO_WEIGHT, RmsNorm.BACKWARD_DX, RmsNorm.BACKWARD_DX_NO_WEIGHT)) {
+            assertEquals("1", k.forDevice(cpu).defines().get("RMS_ITEM_PER_ROW"), k.name());
+            assertNull(k.forDevice(gpu).defines().get("RMS_ITEM_PER_ROW"), k.name());
         }
     }
 

@@ -11,8 +11,10 @@ import org.hsajava.compute.DeviceInfo;
 import org.lwjgl.PointerBuffer;
 import org.lwjgl.opencl.CL;
 import org.lwjgl.opencl.CLCapabilities;
+import org.lwjgl.system.Configuration;
 import org.lwjgl.system.MemoryStack;
 import org.lwjgl.system.MemoryUtil;
+import org.lwjgl.system.Platform;
 
 import static org.lwjgl.opencl.CL21.CL_DEVICE_IL_VERSION;
 
@@ -31,11 +33,7 @@ public final class OpenClPlatforms {
 
     /** Every device of every platform, in platform order. Indices are assigned from 0. */
     public static List<DeviceInfo> enumerate() throws Unavailable {
-        try {
-            CL.getFunctionProvider();
-        } catch (Throwable e) {
-            throw new Unavailable("no OpenCL loader could be loaded (" + e.getClass().getSimpleName() + ": " + e.getMessage() + "). " + INSTALL_HINT, e);
-        }
+        loadLoader();
         List<DeviceInfo> out = new ArrayList<>();
         try (MemoryStack stack = stackPush()) {
             IntBuffer n = stack.mallocInt(1);
@@ -60,6 +58,34 @@ public final class OpenClPlatforms {
             }
         }
         return out;
+    }
+
+    private static boolean loaded;
+
+    /**
+     * Loads the OpenCL ICD loader once. LWJGL looks for {@code libOpenCL.so}, which on Debian and
+     * Ubuntu only the development package (ocl-icd-opencl-dev) provides; the runtime package
+     * (ocl-icd-libopencl1, what the install hint names) has just the versioned {@code libOpenCL.so.1}.
+     * So on Linux the versioned name (the loader's soname, which the plain name links to where it
+     * exists) is tried first and the plain one after it, unless a library was named explicitly (system property {@code org.lwjgl.opencl.libname}, e.g. oclgrind's runtime).
+     */
+    private static synchronized void loadLoader() throws Unavailable {
+        if (loaded) return;
+        Configuration.OPENCL_EXPLICIT_INIT.set(true);   // CL's static initialiser must not load on its own
+        String named = Configuration.OPENCL_LIBRARY_NAME.get();
+        List<String> candidates = named != null ? List.of(named)
+                : Platform.get() == Platform.LINUX ? List.of("libOpenCL.so.1", "") : List.of("");
+        List<String> failures = new ArrayList<>();
+        for (String name : candidates) {
+            try {
+                if (name.isEmpty()) CL.create(); else CL.create(name);
+                loaded = true;
+                return;
+            } catch (Throwable e) {
+                failures.add((name.isEmpty() ? "default name" : name) + ": " + e.getClass().getSimpleName() + ": " + e.getMessage());
+            }
+        }
+        throw new Unavailable("no OpenCL loader could be loaded (" + String.join("; ", failures) + "). " + INSTALL_HINT, null);
     }
 
     private static DeviceInfo describe(int index, long platform, String platformName, long device, CLCapabilities platformCaps) {
