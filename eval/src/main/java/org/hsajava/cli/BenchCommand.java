@@ -71,12 +71,17 @@ public final class BenchCommand implements Callable<Integer> {
         return out;
     }
 
-    @Command(name = "gemm", description = "fp32 GEMM (NxN, data on the device) in GFLOP/s, tuned kernel vs a naive 16x16 tiled one.")
+    @Command(name = "gemm", description = "fp32 GEMM (NxN or given shapes, data on the device) in GFLOP/s, tuned kernel vs a naive 16x16 tiled one.")
     static final class Gemm implements Callable<Integer> {
         @Mixin Common common = new Common();
 
-        @Option(names = "--sizes", defaultValue = "1024,2048,4096", description = "matrix sizes N (default ${DEFAULT-VALUE})")
+        @Option(names = "--sizes", defaultValue = "1024,2048,4096", description = "square matrix sizes N (default ${DEFAULT-VALUE})")
         String sizes;
+
+        @Option(names = "--shapes", paramLabel = "MxNxK[:OPS],...",
+                description = "time these problems instead of squares: op(A) M x K, op(B) K x N, OPS = nn (default), tn, nt or tt "
+                        + "(t = transposed), e.g. 128x384x4096:tn,4096x384x128:nt (a model layer's weight gradient and forward)")
+        String shapes;
 
         @Option(names = "--naive", description = "also time the naive kernel")
         boolean naive;
@@ -85,14 +90,21 @@ public final class BenchCommand implements Callable<Integer> {
         public Integer call() throws Exception {
             Device d = common.device.device();
             common.progress().println("GEMM on " + d);
-            List<GemmBench.Row> rows = GemmBench.run(d, parseSizes(sizes), naive, common.progress());
+            List<GemmBench.Shape> problems = new ArrayList<>();
+            if (shapes != null) for (String s : shapes.split(",")) problems.add(GemmBench.Shape.parse(s));
+            else for (int n : parseSizes(sizes)) problems.add(GemmBench.Shape.square(n));
+            List<GemmBench.Row> rows = GemmBench.run(d, problems, naive, common.progress());
             if (common.json) {
                 List<Map<String, Object>> out = new ArrayList<>();
-                for (GemmBench.Row r : rows) out.add(Map.of("kernel", r.kernel(), "n", r.n(), "medianMs", r.medianMs(), "gflops", r.gflops()));
+                for (GemmBench.Row r : rows) {
+                    GemmBench.Shape s = r.shape();
+                    out.add(Map.of("kernel", r.kernel(), "n", s.n(), "m", s.m(), "k", s.k(), "ops", (s.transA() ? "t" : "n") + (s.transB() ? "t" : "n"),
+                            "medianMs", r.medianMs(), "gflops", r.gflops()));
+                }
                 common.printJson("gemm", d, out);
             } else {
-                System.out.printf("%-12s %6s %12s %12s%n", "kernel", "N", "median ms", "GFLOP/s");
-                for (GemmBench.Row r : rows) System.out.printf("%-12s %6d %12.3f %12.1f%n", r.kernel(), r.n(), r.medianMs(), r.gflops());
+                System.out.printf("%-20s %16s %12s %12s%n", "kernel", "N or MxNxK", "median ms", "GFLOP/s");
+                for (GemmBench.Row r : rows) System.out.printf("%-20s %16s %12.3f %12.1f%n", r.kernel(), r.shape(), r.medianMs(), r.gflops());
             }
             ProfileOption.printIfEnabled(common.progress());
             return 0;

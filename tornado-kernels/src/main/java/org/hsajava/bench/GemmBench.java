@@ -13,16 +13,50 @@ import org.hsajava.compute.Tensor;
 import org.hsajava.kernels.Gemm;
 
 /**
- * Square fp32 GEMM throughput ({@code C = A B}, N x N, alpha = 1, beta = 0) with the data resident
- * on the device: A and B are uploaded once, C never leaves the device, and the timed plan only
- * launches. GFLOP/s = 2 N^3 / time per launch.
+ * fp32 GEMM throughput ({@code C = op(A) op(B)}, alpha = 1, beta = 0) with the data resident on the
+ * device: A and B are uploaded once, C never leaves the device, and the timed plan only launches.
+ * GFLOP/s = 2 M N K / time per launch. Square N x N problems by default, or given shapes with
+ * transposes (those of a model's layers).
  */
 public final class GemmBench {
     private GemmBench() {}
 
-    public record Row(String kernel, int n, double medianMs, double gflops) {
+    /** One problem: op(A) is M x K, op(B) is K x N; written {@code MxNxK} or {@code MxNxK:tn} (op of A, then of B). */
+    public record Shape(int m, int n, int k, boolean transA, boolean transB) {
+        public static Shape square(int n) { return new Shape(n, n, n, false, false); }
+
+        public static Shape parse(String text) {
+            String[] parts = text.trim().toLowerCase(java.util.Locale.ROOT).split(":");
+            String[] dims = parts[0].split("x");
+            String ops = parts.length > 1 ? parts[1] : "nn";
+            if (parts.length > 2 || dims.length != 3 || !ops.matches("[nt][nt]")) {
+                throw new IllegalArgumentException("not a GEMM shape: '" + text + "' (use MxNxK or MxNxK:tn, e.g. 128x384x4096:tn)");
+            }
+            int[] v = new int[3];
+            for (int i = 0; i < 3; i++) {
+                try {
+                    v[i] = Integer.parseInt(dims[i]);
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("not a GEMM shape: '" + text + "' (" + dims[i] + " is not a number)");
+                }
+                if (v[i] <= 0) throw new IllegalArgumentException("GEMM shape '" + text + "': sizes must be positive");
+            }
+            return new Shape(v[0], v[1], v[2], ops.charAt(0) == 't', ops.charAt(1) == 't');
+        }
+
         @Override
-        public String toString() { return String.format("%-36s %6d %10.3f ms %10.1f GFLOP/s", kernel, n, medianMs, gflops); }
+        public String toString() {
+            String base = m == n && n == k ? String.valueOf(n) : m + "x" + n + "x" + k;
+            return transA || transB ? base + ":" + (transA ? 't' : 'n') + (transB ? 't' : 'n') : base;
+        }
+    }
+
+    public record Row(String kernel, Shape shape, double medianMs, double gflops) {
+        /** N of the problem (the size of a square one). */
+        public int n() { return shape.n(); }
+
+        @Override
+        public String toString() { return String.format("%-36s %16s %10.3f ms %10.1f GFLOP/s", kernel, shape, medianMs, gflops); }
     }
 
     /** Timing budget per (kernel, size): at least this many seconds of timed runs (and 5 runs). */
@@ -30,11 +64,18 @@ public final class GemmBench {
 
     /** The tuned kernel the device would use (and the naive baseline first, if asked) at every size. */
     public static List<Row> run(Device device, int[] sizes, boolean includeNaive, PrintStream progress) {
+        List<Shape> shapes = new ArrayList<>();
+        for (int n : sizes) shapes.add(Shape.square(n));
+        return run(device, shapes, includeNaive, progress);
+    }
+
+    /** As {@link #run(Device, int[], boolean, PrintStream)} for any shapes. */
+    public static List<Row> run(Device device, List<Shape> shapes, boolean includeNaive, PrintStream progress) {
         List<Row> rows = new ArrayList<>();
-        for (int n : sizes) {
-            if (includeNaive) rows.add(report(progress, time(device, "naive", Gemm.naive(false, false), n)));
-            KernelDef tuned = Gemm.select(device, false, false, n, n, n);
-            rows.add(report(progress, time(device, "tiled " + describe(tuned), tuned, n)));
+        for (Shape s : shapes) {
+            if (includeNaive) rows.add(report(progress, time(device, "naive", Gemm.naive(s.transA(), s.transB()), s)));
+            KernelDef tuned = Gemm.select(device, s.transA(), s.transB(), s.m(), s.n(), s.k());
+            rows.add(report(progress, time(device, (tuned.defines().containsKey("GEMM_TM") ? "tiled " : "") + describe(tuned), tuned, s)));
         }
         return rows;
     }
@@ -52,34 +93,38 @@ public final class GemmBench {
         return r;
     }
 
-    /** Times one NN kernel at size n. Several launches per execution keep the host's wait out of small sizes. */
-    public static Row time(Device device, String label, KernelDef kernel, int n) {
-        Tensor a = random("A", n, 1), b = random("B", n, 2), c = Tensor.f32("C", n * n);
-        try (ExecutionPlan probe = plan(device, kernel, a, b, c, n, 1)) {
+    /** Times one NN kernel at size n. */
+    public static Row time(Device device, String label, KernelDef kernel, int n) { return time(device, label, kernel, Shape.square(n)); }
+
+    /** Times one kernel on one shape. Several launches per execution keep the host's wait out of small sizes. */
+    public static Row time(Device device, String label, KernelDef kernel, Shape s) {
+        Tensor a = random("A", s.m() * s.k(), 1), b = random("B", s.k() * s.n(), 2), c = Tensor.f32("C", s.m() * s.n());
+        try (ExecutionPlan probe = plan(device, kernel, a, b, c, s, 1)) {
             probe.execute();  // upload and compile
             long t0 = System.nanoTime();
             probe.execute();
             double once = (System.nanoTime() - t0) / 1e9;
             int launches = (int) Math.max(1, Math.min(50, Math.ceil(0.02 / Math.max(once, 1e-6))));
-            try (ExecutionPlan p = launches == 1 ? null : plan(device, kernel, a, b, c, n, launches)) {
+            try (ExecutionPlan p = launches == 1 ? null : plan(device, kernel, a, b, c, s, launches)) {
                 ExecutionPlan timed = p == null ? probe : p;
-                BenchTimer.Stats s = BenchTimer.time(timed::execute, 2, 5, MIN_SECONDS);
-                double ms = s.medianMs() / launches;
-                return new Row(label, n, ms, 2.0 * n * n * n / (ms * 1e-3) / 1e9);
+                BenchTimer.Stats stats = BenchTimer.time(timed::execute, 2, 5, MIN_SECONDS);
+                double ms = stats.medianMs() / launches;
+                return new Row(label, s, ms, 2.0 * s.m() * s.n() * s.k() / (ms * 1e-3) / 1e9);
             }
         }
     }
 
-    private static ExecutionPlan plan(Device device, KernelDef kernel, Tensor a, Tensor b, Tensor c, int n, int launches) {
+    private static ExecutionPlan plan(Device device, KernelDef kernel, Tensor a, Tensor b, Tensor c, Shape s, int launches) {
         TaskGraph g = new TaskGraph("gemm").transferToDevice(DataTransferMode.FIRST_EXECUTION, a, b);
-        for (int i = 0; i < launches; i++) g.task("mm" + i, kernel, a, b, c, n, n, n, n, n, n, 0, 0, 0, 1, 1f, 0f);
+        int lda = s.transA() ? s.m() : s.k(), ldb = s.transB() ? s.k() : s.n();
+        for (int i = 0; i < launches; i++) g.task("mm" + i, kernel, a, b, c, s.m(), s.n(), s.k(), lda, ldb, s.n(), 0, 0, 0, 1, 1f, 0f);
         return new ExecutionPlan(g.snapshot()).withDevice(device);
     }
 
-    private static Tensor random(String name, int n, long seed) {
+    private static Tensor random(String name, int size, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
-        float[] x = new float[n * n];
+        float[] x = new float[size];
         for (int i = 0; i < x.length; i++) x[i] = (float) (r.nextDouble() * 2 - 1);
-        return Tensor.of(name, x, n, n);
+        return Tensor.of(name, x);
     }
 }
