@@ -38,7 +38,10 @@ public final class Gemm {
     private static final String SOURCE = "kernels/gemm.cl";
     private static final int NAIVE_TILE = 16;
 
-    private record Key(String entry, boolean transA, boolean transB, GemmTiling tiling, boolean exact) {}
+    /** A cached variant: entry point, transposes, tiles (gemm_tiled), unguarded or not, work-items per group along M (gemm_cpu). */
+    private record Key(String entry, boolean transA, boolean transB, GemmTiling tiling, boolean exact, int group) {
+        Key(String entry, boolean transA, boolean transB, GemmTiling tiling, boolean exact) { this(entry, transA, transB, tiling, exact, 0); }
+    }
 
     private static final Map<Key, KernelDef> CACHE = new ConcurrentHashMap<>();
 
@@ -70,7 +73,7 @@ public final class Gemm {
      * ({@link GemmTiling#forProblem}), unguarded when they divide M, N and K.
      */
     public static KernelDef select(Device device, boolean transA, boolean transB, int m, int n, int k, int batch) {
-        return useCpuKernel(device.info()) ? cpu(transA, transB) : tiled(device.info(), transA, transB, m, n, k, batch);
+        return useCpuKernel(device.info()) ? cpu(transA, transB, cpuGroup(m)) : tiled(device.info(), transA, transB, m, n, k, batch);
     }
 
     /** The tiled kernel for a device and sizes ({@link GemmTiling#forProblem}), unguarded when the tiles divide M, N and K. */
@@ -125,8 +128,26 @@ public final class Gemm {
      * K loop, one pair of barriers per K-block (gemm.cl says why that matters on PoCL). Guarded for
      * any size. PoCL, 2 cores (AMD EPYC, AVX-512), 2026-12-05: see BENCHMARKS.md.
      */
-    public static KernelDef cpu(boolean transA, boolean transB) {
-        return CACHE.computeIfAbsent(new Key("gemm_cpu", transA, transB, null, false), Gemm::build);
+    public static KernelDef cpu(boolean transA, boolean transB) { return cpu(transA, transB, CPU_GY); }
+
+    /** {@link #cpu} with {@code group} work-items per group along M (a power of two). */
+    static KernelDef cpu(boolean transA, boolean transB, int group) {
+        if (group < 1 || Integer.bitCount(group) != 1) throw new IllegalArgumentException("gemm_cpu group must be a power of two, got " + group);
+        return CACHE.computeIfAbsent(new Key("gemm_cpu", transA, transB, null, false, group), Gemm::build);
+    }
+
+    /**
+     * Work-items per gemm_cpu group along M for M rows: {@link #CPU_GY}, or fewer (down to 4) where
+     * rounding the row blocks up to whole groups would leave more than an eighth of the work-items
+     * idle. The weight gradients have M = a layer's output size: M = 64 left half of the 16 idle
+     * (35 against 56 GFLOP/s with 8, PoCL, 2026-12-05, {@code ./hsa bench gemm --shapes 64x128x4096:tn}),
+     * the LM head's 260 a third (41 against 55 with 4).
+     */
+    static int cpuGroup(int m) {
+        int blocks = Math.max(1, ceilDiv(m, CPU_RM));
+        int g = CPU_GY;
+        while (g > 4 && (long) (ceilDiv(blocks, g) * g - blocks) * 8 > blocks) g /= 2;
+        return g;
     }
 
     /**
@@ -139,9 +160,9 @@ public final class Gemm {
 
     private static KernelDef buildCpu(Key key) {
         return signature("gemm_cpu", key).define("GEMM_CPU", 1)
-                .define("CPU_RM", CPU_RM).define("CPU_CN", CPU_CN).define("CPU_GY", CPU_GY).define("CPU_KB", CPU_KB)
+                .define("CPU_RM", CPU_RM).define("CPU_CN", CPU_CN).define("CPU_GY", key.group()).define("CPU_KB", CPU_KB)
                 .check(a -> checkArgs(a, key.transA(), key.transB()))
-                .grid(a -> WorkerGrid.of3D(ceilDiv(a.i("N"), 16 * CPU_CN), ceilDiv(a.i("M"), CPU_RM), a.i("batch"), 1, CPU_GY, 1))
+                .grid(a -> WorkerGrid.of3D(ceilDiv(a.i("N"), 16 * CPU_CN), ceilDiv(a.i("M"), CPU_RM), a.i("batch"), 1, key.group(), 1))
                 .build();
     }
 

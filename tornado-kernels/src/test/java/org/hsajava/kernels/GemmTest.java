@@ -84,6 +84,7 @@ class GemmTest {
     private static List<KernelDef> variants(boolean ta, boolean tb) {
         List<KernelDef> ks = new ArrayList<>(List.of(Gemm.naive(ta, tb), Gemm.kernel(ta, tb, SMALL)));
         ks.add(Gemm.cpu(ta, tb));
+        ks.add(Gemm.cpu(ta, tb, 4));
         if (!TestDevices.underOclgrind()) ks.addAll(productionVariants(ta, tb));
         return ks;
     }
@@ -160,6 +161,11 @@ class GemmTest {
     @Test
     void selectPicksTheBarrierFreeKernelOnCpusOnly() {
         assertTrue(Gemm.useCpuKernel(device(DeviceInfo.Type.CPU, 2)));
+        assertEquals(16, Gemm.cpuGroup(8192));
+        assertEquals(16, Gemm.cpuGroup(384));   // 48 row blocks of 8: 3 whole groups
+        assertEquals(8, Gemm.cpuGroup(64));     // 8 row blocks: a group of 16 would idle half
+        assertEquals(4, Gemm.cpuGroup(260));    // 33 row blocks: 36 with groups of 4, 40 with 8, 48 with 16
+        assertEquals(4, Gemm.cpuGroup(1));
         assertFalse(Gemm.useCpuKernel(device(DeviceInfo.Type.GPU, 132)));
         Device cl = TestDevices.opencl();
         if (cl.info().type() == DeviceInfo.Type.CPU) {
