@@ -64,7 +64,8 @@ public final class SlidingWindowAttention {
          * and 24 KiB (dq), inside the 32 KiB every OpenCL 1.2 device offers.
          */
         public static Tiles defaultFor(int headDim) {
-            return new Tiles(64, Math.max(8, Math.min(64, 2048 / headDim)));
+            // tuning runs: properties hsa.swa.rows and hsa.swa.tile replace the two sizes
+            return new Tiles(Integer.getInteger("hsa.swa.rows", 64), Integer.getInteger("hsa.swa.tile", Math.max(8, Math.min(64, 2048 / headDim))));
         }
     }
 
