@@ -258,7 +258,7 @@ public final class DemoCommand implements Callable<Integer> {
 
     static void printLegend(PrintStream o) {
         o.println("Exact match: every answer token is the argmax given the true prefix, pooled over depths; answer tokens: the fraction of single"
-                + " answer tokens right; needle selected: how often the first retrieval layer picks the needle's chunk (full passes, below "
+                + " answer tokens right; needle selected: how often the first retrieval layer picks a chunk that carries the needle (its own, or a later one whose lower-layer states see it; full passes, below "
                 + Bytes.tokens(Scorers.STREAMING_FROM) + " tokens). docs/eval.md defines them. The shipped model was trained on passkey only.");
     }
 

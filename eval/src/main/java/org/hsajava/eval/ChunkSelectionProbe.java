@@ -3,7 +3,7 @@ package org.hsajava.eval;
 /**
  * An optional extra of a {@link SequenceScorer} whose model retrieves chunks: which chunks the first
  * retrieval layer selected in the last {@link SequenceScorer#logits} call, and with what weights. It
- * tells a retrieval failure (the needle's chunk was not selected) from a weighting failure (selected,
+ * tells a retrieval failure (no chunk carrying the needle was selected) from a weighting failure (selected,
  * but with a weight near 0, so the HSA layer reads almost nothing of it) from a copy failure.
  */
 public interface ChunkSelectionProbe {
@@ -17,6 +17,13 @@ public interface ChunkSelectionProbe {
 
     /** Tokens per chunk. */
     int chunkSize();
+
+    /**
+     * How many tokens before a position the lower stack's output there depends on (lower SWA layers ×
+     * window): the chunk memory is built from those outputs, so a chunk carries the tokens up to this
+     * far before it as well as its own.
+     */
+    int receptiveField();
 
     /**
      * The chunks that KV head 0 of the first retrieval layer selected at position {@code row} of

@@ -25,7 +25,7 @@ public final class FullForwardScorer implements SequenceScorer, ChunkSelectionPr
     private final DrtModel model;
     private final ExecutionPlan plan;
     private final ChunkSelection selection;
-    private final int chunkSize;
+    private final int chunkSize, receptiveField;
     private long peakBytes;
     private int[] selectedIndices;  // host copy of the last call's selection, fetched on first use
     private float[] selectedWeights;
@@ -46,6 +46,7 @@ public final class FullForwardScorer implements SequenceScorer, ChunkSelectionPr
         this.selection = model.layers().stream().filter(l -> l instanceof RetrievalLayer)
                 .map(l -> ((RetrievalLayer) l).selection()).findFirst().orElse(null);
         this.chunkSize = config.hasHsa() ? config.hsa().chunkSize() : 0;
+        this.receptiveField = (int) Math.min(Integer.MAX_VALUE, (long) config.numLowerLayers() * config.slidingWindow());
         this.peakBytes = plan.deviceBytes();
     }
 
@@ -121,6 +122,9 @@ public final class FullForwardScorer implements SequenceScorer, ChunkSelectionPr
 
     @Override
     public int chunkSize() { return chunkSize; }
+
+    @Override
+    public int receptiveField() { return receptiveField; }
 
     @Override
     public int[] selectedChunks(int sequence, int row) {

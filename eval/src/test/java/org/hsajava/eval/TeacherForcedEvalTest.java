@@ -12,7 +12,7 @@ import org.hsajava.train.text.ByteTokenizer;
 import org.hsajava.train.text.Tokenizer;
 import org.junit.jupiter.api.Test;
 
-/** Finding the needle's copy of an answer, which the needle-chunk figures are measured at. */
+/** Finding the needle's copy of an answer, and the needle-chunk figures measured at it. */
 class TeacherForcedEvalTest {
     private final Tokenizer bytes = new ByteTokenizer();
 
@@ -33,5 +33,37 @@ class TeacherForcedEvalTest {
     void answersWithoutOneCopyAreNotProbed() {
         Sample s = SyntheticTasks.create("variable_tracking", bytes, SentencePool.repeated(bytes), LossMask.ANSWER).generate(600, 0.3, new SplittableRandom(5));
         assertEquals(-1, TeacherForcedEval.needleCopy(s.tokens(), s.needleStart(), s.answers().getFirst()), "a list of names assembled from several needles");
+    }
+
+    /**
+     * A sample of 64 tokens, chunks of 4, a receptive field of 6: the needle's copy of the 2-token
+     * answer at 20..21 (chunks 5), the answer at 60..61. The copy at 20 is carried by chunks 5..6
+     * (6·4 = 24 ≤ 20 + 6 = 26 < 7·4), the copy at 21 by chunks 5..6 as well (21 + 6 = 27).
+     */
+    @Test
+    void aChunkCarriesTheNeedleWithinTheReceptiveFieldAfterIt() {
+        int[] t = new int[64];
+        for (int i = 0; i < t.length; i++) t[i] = 100 + i % 7;
+        t[20] = 1;
+        t[21] = 2;
+        t[60] = 1;
+        t[61] = 2;
+        Sample s = new Sample("fake", t, java.util.List.of(new AnswerSpan(60, 2, "12")), 18, 50, 0.3, LossMask.ANSWER);
+        int[][] chosen = {{6, 3, 0}, {9, 5, 7}};   // the selection at rows 59 and 60
+        float[][] weights = {{0.9f, 0.05f, 0.05f}, {0.25f, 0.5f, 0.25f}};
+        ChunkSelectionProbe probe = new ChunkSelectionProbe() {
+            public boolean hasRetrieval() { return true; }
+            public int chunkSize() { return 4; }
+            public int receptiveField() { return 6; }
+            public int[] selectedChunks(int sequence, int row) { return chosen[row - 59]; }
+            public float[] selectedWeights(int sequence, int row) { return weights[row - 59]; }
+        };
+        TeacherForcedEval.NeedleProbe needle = new TeacherForcedEval.NeedleProbe();
+        needle.add(s, probe, 0);
+        assertEquals(2, needle.tokens);
+        // row 59 picked chunk 6, which carries the copy though it does not hold it; row 60 picked its own
+        // chunk 5 (and 7 and 9, past the field); looking only at chunk 5 would say 1 of 2 with weight 0.5
+        assertEquals(2, needle.selected);
+        assertEquals(0.9 + 0.5, needle.weight, 1e-6);
     }
 }
