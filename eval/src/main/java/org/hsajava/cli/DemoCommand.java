@@ -19,7 +19,6 @@ import org.hsajava.compute.Devices;
 import org.hsajava.eval.Checkpoints;
 import org.hsajava.eval.EvalProgress;
 import org.hsajava.eval.GridRunner;
-import org.hsajava.eval.Scorers;
 import org.hsajava.eval.report.Bytes;
 import org.hsajava.eval.report.CellResult;
 import org.hsajava.eval.report.HtmlReport;
@@ -258,8 +257,8 @@ public final class DemoCommand implements Callable<Integer> {
 
     static void printLegend(PrintStream o) {
         o.println("Exact match: every answer token is the argmax given the true prefix, pooled over depths; answer tokens: the fraction of single"
-                + " answer tokens right; needle selected: how often the first retrieval layer picks a chunk that carries the needle (its own, or a later one whose lower-layer states see it; full passes, below "
-                + Bytes.tokens(Scorers.STREAMING_FROM) + " tokens). docs/eval.md defines them. The shipped model was trained on passkey only.");
+                + " answer tokens right; needle selected: how often the first retrieval layer picks a chunk that carries the needle (its own, or a later one whose lower-layer states see it)."
+                + " docs/eval.md defines them. The shipped model was trained on passkey only.");
     }
 
     private static String clock(long nanos) {

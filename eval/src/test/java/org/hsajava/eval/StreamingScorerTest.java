@@ -1,6 +1,7 @@
 package org.hsajava.eval;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
@@ -43,6 +44,31 @@ class StreamingScorerTest {
             }
             assertTrue(peakAfterFirst > p.all().bytes(), "the peak holds at least the parameters");
             assertTrue(scorer.peakDeviceBytes() > peakAfterFirst, "the longer sequence needed a larger chunk memory");
+        }
+    }
+
+    @Test
+    void itsChunkSelectionAtTheScoredRowsIsTheFullPasss() throws Exception {
+        ModelConfig c = TestModels.config("tiny-cpu").model();
+        ModelParameters p = TestModels.params(c, 4);
+        Device java = Devices.select("java");
+        int length = 300;
+        int[] tokens = new SplittableRandom(3).ints(length, 0, c.vocabSize()).toArray();
+        int[] rows = {length - 1, 200, length - 2, 40};   // in several streaming blocks of 64, unsorted
+        try (StreamingScorer streaming = new StreamingScorer(c, p, java, 64);
+             FullForwardScorer full = new FullForwardScorer(c, p.all().f32(), java, 1, length)) {
+            assertEquals(streaming, ChunkSelectionProbe.of(streaming));
+            assertEquals(full.receptiveField(), streaming.receptiveField());
+            streaming.logits(new int[][] {tokens}, new int[][] {rows});
+            full.logits(new int[][] {tokens}, new int[][] {rows});
+            for (int row : rows) {
+                int[] want = full.selectedChunks(0, row);
+                assertEquals(Math.min(c.hsa().chunkTopk(), row / c.hsa().chunkSize()), want.length, "row " + row);
+                assertEquals(Arrays.toString(want), Arrays.toString(streaming.selectedChunks(0, row)), "row " + row);
+                float[] w = full.selectedWeights(0, row), got = streaming.selectedWeights(0, row);
+                for (int k = 0; k < w.length; k++) assertEquals(w[k], got[k], 2e-5, "row " + row + " slot " + k);
+            }
+            assertThrows(IllegalArgumentException.class, () -> streaming.selectedChunks(0, 100), "row 100 was not scored");
         }
     }
 }

@@ -63,8 +63,10 @@ public final class StreamingPass implements AutoCloseable {
     private final ChunkMemory memory;
     private final ExecutionPlan exec;
     private final boolean hasUpper;
+    private final MemoryRetrieval firstRetrieval;   // null without a memory: its choice is what selection() reports
     private final long plannedBytes;
     private long peakBytes;
+    private Selection[] lastSelections = new Selection[0];
 
     /**
      * @param capacityTokens longest sequence prefix this pass can run (the memory is sized for it, rounded up to whole blocks)
@@ -115,8 +117,10 @@ public final class StreamingPass implements AutoCloseable {
         // upper: the groups over the same window
         TaskGraph upper = new TaskGraph("upper");
         hasUpper = plan.groups() > 0;
+        MemoryRetrieval first = null;
         for (int g = 0; g < plan.groups(); g++) {
             MemoryRetrieval retrieval = new MemoryRetrieval(wctx, plan.retrievalIndex(g), h, memory, memory.landmarksFor(g), MAX_SPLITS);
+            if (first == null) first = retrieval;
             Tensor out = Tensor.f32("stream.hsa" + g, window, d);
             MemoryHsa hsa = new MemoryHsa(wctx, plan.hsaIndex(g), h, out, memory, retrieval);
             retrieval.forward(upper);
@@ -129,6 +133,8 @@ public final class StreamingPass implements AutoCloseable {
                 h = o;
             }
         }
+
+        this.firstRetrieval = first;
 
         // head: the scored rows only
         rowIds = Tensor.i32("stream.rowIds", HEAD_ROWS);
@@ -190,6 +196,7 @@ public final class StreamingPass implements AutoCloseable {
      * last row is run, which must fit the capacity.
      */
     public float[][] logits(int[] tokens, int[] rows) {
+        lastSelections = new Selection[rows.length];
         if (rows.length == 0) return new float[0][];
         int last = -1;
         for (int i = 0; i < rows.length; i++) {
@@ -225,13 +232,43 @@ public final class StreamingPass implements AutoCloseable {
             int end = next;
             while (end < order.length && rows[order[end]] < a + block) end++;
             if (end > next) {
-                if (hasUpper) exec.execute("upper");
+                if (hasUpper) {
+                    exec.execute("upper");
+                    recordSelections(rows, order, next, end, s);
+                }
                 for (int from = next; from < end; from += HEAD_ROWS) head(rows, order, from, Math.min(end, from + HEAD_ROWS), s, out);
                 next = end;
             }
             peakBytes = Math.max(peakBytes, exec.deviceBytes());
         }
         return out;
+    }
+
+    /**
+     * The chunks the first retrieval layer chose for KV head 0 at scored row {@code i} of the last
+     * {@link #logits} call, most recent first, with their weights: only the slots that can hold a
+     * chunk wholly in the past of the row (at most row / chunk_size of them, as the full pass's probe
+     * reports). Null for a model without a chunk memory.
+     */
+    public Selection selection(int i) { return lastSelections[i]; }
+
+    /** Chunk indices (of the whole sequence) and their weights, slot by slot. */
+    public record Selection(int[] chunks, float[] weights) {}
+
+    /** Copies the first retrieval layer's choice at the sorted scored rows [from, to) of the current window. */
+    private void recordSelections(int[] rows, Integer[] order, int from, int to, int windowStart) {
+        if (firstRetrieval == null) return;
+        Tensor idx = firstRetrieval.indices(), w = firstRetrieval.weights();
+        exec.transferToHost(idx);
+        exec.transferToHost(w);
+        int heads = idx.dim(2), slots = firstRetrieval.slots();
+        int[] hostIdx = idx.i32();
+        float[] hostW = w.f32();
+        for (int i = from; i < to; i++) {
+            int row = rows[order[i]], at = (row - windowStart) * heads * slots, n = Math.min(slots, row / chunk);   // KV head 0
+            lastSelections[order[i]] = new Selection(Arrays.copyOfRange(hostIdx, idx.rootOffset() + at, idx.rootOffset() + at + n),
+                    Arrays.copyOfRange(hostW, w.rootOffset() + at, w.rootOffset() + at + n));
+        }
     }
 
     /** Logits of the sorted scored rows [from, to) (all inside the current window) into {@code out}. */
