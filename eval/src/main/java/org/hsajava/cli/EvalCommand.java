@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.hsajava.compute.Device;
+import org.hsajava.eval.AnswerTraceWriter;
 import org.hsajava.eval.Checkpoints;
 import org.hsajava.eval.EvalProgress;
 import org.hsajava.eval.GridRunner;
@@ -83,6 +84,11 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--out", description = "write report.json and report.html into this folder")
     Path out;
 
+    @Option(names = "--trace", paramLabel = "FILE",
+            description = "write one JSON line per answer token of every retrieval cell: expected and predicted token, the needle copy's position, "
+                    + "and the first retrieval layer's chunks and weights where the token is predicted (docs/eval.md)")
+    Path trace;
+
     @Mixin
     DeviceOption device;
 
@@ -110,6 +116,14 @@ public final class EvalCommand implements Callable<Integer> {
         String commandLine = commandLine();
         EvalProgress progress = new EvalProgress(System.err, EvalProgress.consoleIsTerminal(), grid.cellsPerRun() * runs.size(), grid.workPerRun() * runs.size());
         GridRunner runner = new GridRunner(grid, d, System.out, progress);
+        try (AnswerTraceWriter traceWriter = trace == null ? null : new AnswerTraceWriter(trace)) {
+            if (traceWriter != null) runner.withTrace(traceWriter);
+            return evaluate(runner, grid, runs, lengthList, date, commandLine, progress);
+        }
+    }
+
+    private Integer evaluate(GridRunner runner, GridRunner.Grid grid, Map<String, Path> runs, List<Integer> lengthList, String date, String commandLine,
+                             EvalProgress progress) throws Exception {
         Map<String, HeldOutText> texts = new HashMap<>();
         List<RunReport> reports = new ArrayList<>();
         for (Map.Entry<String, Path> run : runs.entrySet()) {

@@ -71,6 +71,7 @@ public final class GridRunner {
     private final Device device;
     private final PrintStream table;
     private final EvalProgress progress;
+    private java.util.function.Consumer<TeacherForcedEval.AnswerTrace> trace;
 
     /** {@code table}: where the per-cell lines go (stdout); {@code progress}: the bar shared by every run of a command. */
     public GridRunner(Grid grid, Device device, PrintStream table, EvalProgress progress) {
@@ -78,6 +79,12 @@ public final class GridRunner {
         this.device = device;
         this.table = table;
         this.progress = progress;
+    }
+
+    /** Hands every answer token of every retrieval cell to {@code sink} ({@code ./hsa eval --trace}). */
+    public GridRunner withTrace(java.util.function.Consumer<TeacherForcedEval.AnswerTrace> sink) {
+        this.trace = sink;
+        return this;
     }
 
     /**
@@ -123,7 +130,7 @@ public final class GridRunner {
                     continue;
                 }
                 progress.starting(label);
-                TeacherForcedEval.Cell c = TeacherForcedEval.run(scorer, task, length, depth, grid.samples(), seed);
+                TeacherForcedEval.Cell c = TeacherForcedEval.run(scorer, task, length, depth, grid.samples(), seed, trace);
                 CellResult r = CellResult.accuracy(c.task(), length, depth, seed, c.samples(), c.correct(), c.answerTokens(), c.tokensCorrect(),
                         finite(c.needleSelectedRate()), finite(c.meanNeedleWeight()), c.seconds(), c.peakDeviceBytes());
                 cells.add(r);

@@ -46,6 +46,20 @@ public final class TeacherForcedEval {
      * seed uses the same keys and values.
      */
     public static Cell run(SequenceScorer scorer, SyntheticTask task, int length, double depth, int samples, long seed) {
+        return run(scorer, task, length, depth, samples, seed, null);
+    }
+
+    /**
+     * One answer token of one sample, for a trace of a cell: what was expected and predicted, where the
+     * needle holds its copy (-1: no single copy) and, when the scorer can tell, the first retrieval
+     * layer's chunks (KV head 0, most recent first) and weights at the predicting position (else null).
+     */
+    public record AnswerTrace(String task, int length, double depth, long seed, int sample, int token, int position,
+                              int expected, int predicted, int copyPosition, int[] chunks, float[] weights) {}
+
+    /** As {@link #run(SequenceScorer, SyntheticTask, int, double, int, long)}, handing every answer token to {@code trace} (may be null). */
+    public static Cell run(SequenceScorer scorer, SyntheticTask task, int length, double depth, int samples, long seed,
+                           java.util.function.Consumer<AnswerTrace> trace) {
         long t0 = System.nanoTime();
         SplittableRandom rng = new SplittableRandom(seed);
         ChunkSelectionProbe probe = ChunkSelectionProbe.of(scorer);
@@ -66,10 +80,12 @@ public final class TeacherForcedEval {
                 boolean all = true;
                 int[] answers = batch[b].answerPositions();
                 for (int i = 0; i < answers.length; i++) {
-                    boolean right = argmax(logits[b][i]) == tokens[b][answers[i]];
+                    int predicted = argmax(logits[b][i]);
+                    boolean right = predicted == tokens[b][answers[i]];
                     all &= right;
                     answerTokens++;
                     if (right) tokensCorrect++;
+                    if (trace != null) trace.accept(traced(batch[b], task.name(), depth, seed, done + b, i, predicted, probe, b));
                 }
                 if (all) correct++;
                 if (probe != null) needle.add(batch[b], probe, b);
@@ -77,6 +93,20 @@ public final class TeacherForcedEval {
         }
         return new Cell(task.name(), length, depth, seed, samples, correct, answerTokens, tokensCorrect,
                 probe == null ? -1 : needle.tokens, needle.selected, needle.weight, (System.nanoTime() - t0) / 1e9, scorer.peakDeviceBytes());
+    }
+
+    private static AnswerTrace traced(Sample s, String task, double depth, long seed, int sample, int i, int predicted, ChunkSelectionProbe probe, int b) {
+        int position = s.answerPositions()[i], copy = -1, at = i;
+        for (AnswerSpan span : s.answers()) {
+            if (at < span.length()) {
+                int c = needleCopy(s.tokens(), s.needleStart(), span);
+                copy = c < 0 ? -1 : c + at;
+                break;
+            }
+            at -= span.length();
+        }
+        return new AnswerTrace(task, s.length(), depth, seed, sample, i, position, s.tokens()[position], predicted, copy,
+                probe == null ? null : probe.selectedChunks(b, position - 1), probe == null ? null : probe.selectedWeights(b, position - 1));
     }
 
     /**

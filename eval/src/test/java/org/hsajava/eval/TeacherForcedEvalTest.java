@@ -7,6 +7,7 @@ import org.hsajava.train.tasks.AnswerSpan;
 import org.hsajava.train.tasks.LossMask;
 import org.hsajava.train.tasks.Sample;
 import org.hsajava.train.tasks.SentencePool;
+import org.hsajava.train.tasks.SyntheticTask;
 import org.hsajava.train.tasks.SyntheticTasks;
 import org.hsajava.train.text.ByteTokenizer;
 import org.hsajava.train.text.Tokenizer;
@@ -65,5 +66,46 @@ class TeacherForcedEvalTest {
         // chunk 5 (and 7 and 9, past the field); looking only at chunk 5 would say 1 of 2 with weight 0.5
         assertEquals(2, needle.selected);
         assertEquals(0.9 + 0.5, needle.weight, 1e-6);
+    }
+
+    /** A scorer that predicts each next token right except at odd positions, where it predicts token 0. */
+    private static SequenceScorer oracleWrongAtOddRows(int vocab) {
+        return new SequenceScorer() {
+            public int maxBatch() { return 2; }
+            public float[][][] logits(int[][] tokens, int[][] rows) {
+                float[][][] out = new float[tokens.length][][];
+                for (int b = 0; b < tokens.length; b++) {
+                    out[b] = new float[rows[b].length][vocab];
+                    for (int i = 0; i < rows[b].length; i++) out[b][i][rows[b][i] % 2 == 0 ? tokens[b][rows[b][i] + 1] : 0] = 1;
+                }
+                return out;
+            }
+            public long peakDeviceBytes() { return 0; }
+            public void close() {}
+        };
+    }
+
+    @Test
+    void theTraceHasEveryAnswerTokenWithItsCopyAndPrediction() {
+        SyntheticTask task = SyntheticTasks.create("passkey", bytes, SentencePool.repeated(bytes), LossMask.ANSWER);
+        java.util.List<TeacherForcedEval.AnswerTrace> trace = new java.util.ArrayList<>();
+        TeacherForcedEval.Cell cell = TeacherForcedEval.run(oracleWrongAtOddRows(bytes.vocabSize()), task, 300, 0.4, 3, 7, trace::add);
+        assertEquals(cell.answerTokens(), trace.size());
+        int right = 0;
+        for (TeacherForcedEval.AnswerTrace t : trace) {
+            assertEquals(t.position() % 2 == 1, t.predicted() == t.expected(), "the fake scorer is right where the predicting row is even");
+            if (t.predicted() == t.expected()) right++;
+            assertEquals(300, t.length());
+            assertEquals(null, t.chunks(), "no probe: no selection");
+        }
+        assertEquals(cell.tokensCorrect(), right);
+        // the copies: the needle holds the answer at copyPosition .. (same tokens, same order)
+        Sample again = task.generate(300, 0.4, new SplittableRandom(7));
+        for (int i = 0; i < again.answerPositions().length; i++) {
+            TeacherForcedEval.AnswerTrace t = trace.get(i);
+            assertEquals(0, t.sample());
+            assertEquals(again.answerPositions()[i], t.position());
+            assertEquals(again.tokens()[t.copyPosition()], t.expected(), "token " + i + " and its copy");
+        }
     }
 }
