@@ -72,11 +72,13 @@ public final class OpenClPlatforms {
     private static synchronized void loadLoader() throws Unavailable {
         if (loaded) return;
         Configuration.OPENCL_EXPLICIT_INIT.set(true);   // CL's static initialiser must not load on its own
-        String named = Configuration.OPENCL_LIBRARY_NAME.get();
-        List<String> candidates = named != null ? List.of(named)
-                : Platform.get() == Platform.LINUX ? List.of("libOpenCL.so.1", "") : List.of("");
+        // LWJGL prints its own advice to stderr for every name that fails; the Unavailable message below
+        // says what failed and how to fix it, so that advice stays quiet unless LWJGL's debugging is on
+        if (!Boolean.getBoolean("org.lwjgl.util.Debug") && !Boolean.getBoolean("org.lwjgl.util.DebugLoader")) {
+            Configuration.DEBUG_STREAM.set(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+        }
         List<String> failures = new ArrayList<>();
-        for (String name : candidates) {
+        for (String name : loaderNames(Configuration.OPENCL_LIBRARY_NAME.get(), Platform.get())) {
             try {
                 if (name.isEmpty()) CL.create(); else CL.create(name);
                 loaded = true;
@@ -86,6 +88,12 @@ public final class OpenClPlatforms {
             }
         }
         throw new Unavailable("no OpenCL loader could be loaded (" + String.join("; ", failures) + "). " + INSTALL_HINT, null);
+    }
+
+    /** The library names tried in order ("" = LWJGL's default): the one named, else on Linux the soname first. */
+    static List<String> loaderNames(String named, Platform platform) {
+        if (named != null) return List.of(named);
+        return platform == Platform.LINUX ? List.of("libOpenCL.so.1", "") : List.of("");
     }
 
     private static DeviceInfo describe(int index, long platform, String platformName, long device, CLCapabilities platformCaps) {
