@@ -5,6 +5,7 @@ import static org.hsajava.compute.DType.I32;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 import org.hsajava.compute.Checks;
 import org.hsajava.compute.KernelArgs;
 import org.hsajava.compute.KernelDef;
@@ -101,23 +102,38 @@ public final class HsaAttention {
      */
     static final int TC_WG = Integer.getInteger("hsa.attn.wg.FWD_TC", 32);
 
-    private static KernelDef forwardDef(int d, int s, int g, Path path, int wg) {
-        return withDefines(KernelDef.builder("hsa_attn_fwd", SRC), Kind.FWD, d, s, g, path, wg)
+    private static KernelDef forwardDef(int d, int s, int g, Path path, int wg) { return forwardDef(d, s, g, path, wg, false); }
+
+    private static KernelDef forwardAtDef(int d, int s, int g, Path path, int wg) { return forwardDef(d, s, g, path, wg, true); }
+
+    /**
+     * The forward ({@code hsa_attn_fwd}) or its positioned form ({@code hsa_attn_fwd_at}, {@code at}:
+     * two more arguments, t0 and C, and the geometry {@link Dims#at} instead of {@link Dims#of}).
+     */
+    private static KernelDef forwardDef(int d, int s, int g, Path path, int wg, boolean at) {
+        Function<KernelArgs, Dims> dims = at ? a -> Dims.at(a, d, s, g) : a -> Dims.of(a, d, s, g);
+        KernelDef.Builder b = withDefines(KernelDef.builder(at ? "hsa_attn_fwd_at" : "hsa_attn_fwd", SRC), Kind.FWD, d, s, g, path, wg)
                 .in("q", F32).in("k", F32).in("v", F32).in("indices", I32).in("weights", F32)
                 .out("o", F32).out("lse", F32)
-                .intArg("B").intArg("L").intArg("HQ").intArg("H").intArg("K").intArg("n").floatArg("scale")
-                .check(a -> {
-                    Dims x = Dims.of(a, d, s, g);
+                .intArg("B").intArg("L").intArg("HQ").intArg("H").intArg("K").intArg("n").floatArg("scale");
+        if (at) b.intArg("t0").intArg("C");
+        return b.check(a -> {
+                    if (at) {
+                        Checks.positive(a, "t0", true);
+                        Checks.positive(a, "C", true);
+                        if ((long) a.i("t0") + a.i("L") > Integer.MAX_VALUE) throw new IllegalArgumentException("argument 't0' + 'L' overflows int positions");
+                    }
+                    Dims x = dims.apply(a);
                     int n = a.i("n");
                     if (n != 0 && n != 1) throw new IllegalArgumentException("argument 'n' must be 0 or 1, got " + n);
                     x.checkCommon(a);
                     Checks.exactly(a, "o", x.qSize());
                     Checks.exactly(a, "lse", x.lseSize());
                 })
-                .grid(a -> perToken(Dims.of(a, d, s, g), wg))
-                .java(a -> forwardJava(a, Dims.of(a, d, s, g)))
+                .grid(a -> perToken(dims.apply(a), wg))
+                .java(a -> forwardJava(a, dims.apply(a)))
                 .variant(path != Path.PORTABLE ? null : info -> TensorCores.enabled(info)
-                        ? CACHE.computeIfAbsent("fwdtc/" + d + "/" + s + "/" + g, key -> forwardDef(d, s, g, Path.TC, TC_WG)) : null)
+                        ? CACHE.computeIfAbsent((at ? "fwdattc/" : "fwdtc/") + d + "/" + s + "/" + g, key -> forwardDef(d, s, g, Path.TC, TC_WG, at)) : null)
                 .build();
     }
 
@@ -135,29 +151,6 @@ public final class HsaAttention {
     /** {@link #forwardAt} on the emulated tensor-core path (see {@link #forwardTcEmulated}). */
     static KernelDef forwardAtTcEmulated(int d, int s, int g, int wg) {
         return CACHE.computeIfAbsent("fwdattcemu/" + d + "/" + s + "/" + g + "/" + wg, key -> forwardAtDef(d, s, g, Path.TC_EMULATED, wg));
-    }
-
-    private static KernelDef forwardAtDef(int d, int s, int g, Path path, int wg) {
-        return withDefines(KernelDef.builder("hsa_attn_fwd_at", SRC), Kind.FWD, d, s, g, path, wg)
-                .in("q", F32).in("k", F32).in("v", F32).in("indices", I32).in("weights", F32)
-                .out("o", F32).out("lse", F32)
-                .intArg("B").intArg("L").intArg("HQ").intArg("H").intArg("K").intArg("n").floatArg("scale").intArg("t0").intArg("C")
-                .check(a -> {
-                    Checks.positive(a, "t0", true);
-                    Checks.positive(a, "C", true);
-                    if ((long) a.i("t0") + a.i("L") > Integer.MAX_VALUE) throw new IllegalArgumentException("argument 't0' + 'L' overflows int positions");
-                    Dims x = Dims.at(a, d, s, g);
-                    int n = a.i("n");
-                    if (n != 0 && n != 1) throw new IllegalArgumentException("argument 'n' must be 0 or 1, got " + n);
-                    x.checkCommon(a);
-                    Checks.exactly(a, "o", x.qSize());
-                    Checks.exactly(a, "lse", x.lseSize());
-                })
-                .grid(a -> perToken(Dims.at(a, d, s, g), wg))
-                .java(a -> forwardJava(a, Dims.at(a, d, s, g)))
-                .variant(path != Path.PORTABLE ? null : info -> TensorCores.enabled(info)
-                        ? CACHE.computeIfAbsent("fwdattc/" + d + "/" + s + "/" + g, key -> forwardAtDef(d, s, g, Path.TC, TC_WG)) : null)
-                .build();
     }
 
     /**
