@@ -72,6 +72,25 @@ static inline void attn_query_range(int j0, int L, int W, int* tlo, int* thi) {
 #endif
 }
 
+// The two dot products of the backward passes against a pair of transposed tiles of `rows` rows:
+//   sc[r] = x . xT[:, r],   dp[r] = y . yT[:, r]        (r < rows, summed over d in order)
+static inline void attn_two_dots(float* sc, float* dp, const float* x, const float* y,
+                                 __local const float* xT, __local const float* yT, const int rows) {
+    for (int r = 0; r < rows; r++) {
+        sc[r] = 0.0f;
+        dp[r] = 0.0f;
+    }
+    for (int d = 0; d < HEAD_DIM; d++) {
+        const float xd = x[d], yd = y[d];
+        __local const float* xc = xT + d * ATTN_LDT(rows);
+        __local const float* yc = yT + d * ATTN_LDT(rows);
+        for (int r = 0; r < rows; r++) {
+            sc[r] = fma(xd, xc[r], sc[r]);
+            dp[r] = fma(yd, yc[r], dp[r]);
+        }
+    }
+}
+
 // Forward, one work-group per (block of ATTN_BQ queries, batch b, query head g):
 //   o_t = sum_{visible j} softmax_j(s_tj) v_j,   lse_t = log sum_j exp(s_tj)   (natural log)
 // Online softmax per key tile: the running maximum m grows by the tile's maximum, the running sum
@@ -172,19 +191,7 @@ static inline void attn_dq_body(__global const float* q, __global const float* k
         attn_load_tile(vT, 0, vT, 1, ATTN_BK, v, b, L, H, h, j0, jhi, lid);
         barrier(CLK_LOCAL_MEM_FENCE);
 
-        for (int r = 0; r < ATTN_BK; r++) {
-            sc[r] = 0.0f;
-            dp[r] = 0.0f;
-        }
-        for (int d = 0; d < HEAD_DIM; d++) {
-            const float x = qr[d], y = dor[d];
-            __local const float* kc = kT + d * ATTN_LDT(ATTN_BK);
-            __local const float* vc = vT + d * ATTN_LDT(ATTN_BK);
-            for (int r = 0; r < ATTN_BK; r++) {
-                sc[r] = fma(x, kc[r], sc[r]);
-                dp[r] = fma(y, vc[r], dp[r]);
-            }
-        }
+        attn_two_dots(sc, dp, qr, dor, kT, vT, ATTN_BK);   // sc = q . k_j, dp = dO . v_j
         for (int r = 0; r < ATTN_BK; r++) {
             const int j = j0 + r;
             const float p = exp(sc[r] * scale - lseT);
@@ -245,19 +252,7 @@ static inline void attn_dkdv_body(__global const float* q, __global const float*
             }
             barrier(CLK_LOCAL_MEM_FENCE);
 
-            for (int r = 0; r < ATTN_BK_DKDV; r++) {
-                sc[r] = 0.0f;
-                dp[r] = 0.0f;
-            }
-            for (int d = 0; d < HEAD_DIM; d++) {
-                const float x = kr[d], y = vr[d];
-                __local const float* qc = qT + d * ATTN_LDT(ATTN_BK_DKDV);
-                __local const float* dc = dT + d * ATTN_LDT(ATTN_BK_DKDV);
-                for (int r = 0; r < ATTN_BK_DKDV; r++) {
-                    sc[r] = fma(x, qc[r], sc[r]);
-                    dp[r] = fma(y, dc[r], dp[r]);
-                }
-            }
+            attn_two_dots(sc, dp, kr, vr, qT, dT, ATTN_BK_DKDV);   // sc = k . q_t, dp = v . dO_t
             for (int r = 0; r < ATTN_BK_DKDV; r++) {
                 const int t = r0 + r;
                 const float p = exp(sc[r] * scale - lses[r]);
