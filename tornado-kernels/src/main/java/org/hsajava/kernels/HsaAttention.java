@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import org.hsajava.compute.Checks;
+import org.hsajava.compute.DeviceInfo;
 import org.hsajava.compute.KernelArgs;
 import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.WorkerGrid;
@@ -205,7 +206,29 @@ public final class HsaAttention {
      * {@code t*K + slot}, valid slots only, ascending within a chunk). Writes every element of dk, dv.
      */
     public static KernelDef backwardKv(int d, int s, int g) {
-        return CACHE.computeIfAbsent("bwdkv/" + d + "/" + s + "/" + g, key -> backwardKvDef(d, s, g, Path.PORTABLE, null));
+        return CACHE.computeIfAbsent("bwdkv/" + d + "/" + s + "/" + g, key -> backwardKvDef(d, s, g, Path.PORTABLE, null, LOCAL_FLOATS, true));
+    }
+
+    /**
+     * The portable {@link #backwardKv} with tiles sized for a local-memory budget of {@code budget}
+     * floats, for every device (no per-device variant): the GPU budget {@link #LOCAL_FLOATS}, or a
+     * CPU one ({@link #cpuLocalFloats}). Tests run both on one device.
+     */
+    static KernelDef backwardKvPortable(int d, int s, int g, int budget) {
+        return CACHE.computeIfAbsent("bwdkvp/" + d + "/" + s + "/" + g + "/" + budget, key -> backwardKvDef(d, s, g, Path.PORTABLE, null, budget, false));
+    }
+
+    /**
+     * Local-memory budget of the bwd_kv groups on CPU devices, in floats: up to 64K (256 KiB, enough
+     * for a whole chunk of S = D = 128 per group with two CSR entries per step) where the device
+     * offers it. A group then walks its chunk's CSR once instead of once per block of rows: PoCL, 2
+     * cores, {@code ./hsa bench hsa --batch 1 --length 4K --profile} (2026-12-05): bwd_kv 1832 ms with
+     * the GPU budget (HSA_BR=16), 566 ms with this one (HSA_BR=64, HSA_E=2); forward and bwd_q gain
+     * nothing from a larger budget and keep theirs.
+     */
+    static int cpuLocalFloats(DeviceInfo info) {
+        long device = info.localMemBytes() / 4;
+        return (int) Math.max(LOCAL_FLOATS, Math.min(65536, device));
     }
 
     /**
@@ -213,7 +236,7 @@ public final class HsaAttention {
      * given shape of its loop ({@link KvTc}).
      */
     static KernelDef backwardKvTcEmulated(int d, int s, int g, KvTc shape) {
-        return CACHE.computeIfAbsent("bwdkvtcemu/" + d + "/" + s + "/" + g + "/" + shape, key -> backwardKvDef(d, s, g, Path.TC_EMULATED, shape));
+        return CACHE.computeIfAbsent("bwdkvtcemu/" + d + "/" + s + "/" + g + "/" + shape, key -> backwardKvDef(d, s, g, Path.TC_EMULATED, shape, LOCAL_FLOATS, false));
     }
 
     /**
@@ -253,13 +276,18 @@ public final class HsaAttention {
         static boolean splitFits(int d, int s) { return s * d <= 8192; }
     }
 
-    private static KernelDef backwardKvDef(int d, int s, int g, Path path, KvTc shape) {
+    /**
+     * @param budget      local floats per group for the portable path's tiles
+     * @param withVariant the portable path's per-device rule: TF32 where tensor cores are, the CPU budget on CPUs
+     */
+    private static KernelDef backwardKvDef(int d, int s, int g, Path path, KvTc shape, int budget, boolean withVariant) {
         boolean tc = path != Path.PORTABLE;
         if (tc && shape.split() > 1 && !KvTc.splitFits(d, s)) throw new IllegalArgumentException("bwd_kv split " + shape.split() + " needs S*D <= 8192, got " + s * d);
         int wg = tc ? shape.workGroup(s) : wg(Kind.BWD_KV);
+        int rowsPerGroup = Tiles.of(Kind.BWD_KV, d, s, g, budget).rows;
         KernelDef.Builder b = tc ? withDefines(KernelDef.builder("hsa_attn_bwd_kv", SRC), Kind.BWD_KV, d, s, g, path, wg)
                 .define("HSA_TC_KV", 1).define("HSA_KV_NT", shape.nt()).define("HSA_KV_SPLIT", shape.split())
-                : withDefines(KernelDef.builder("hsa_attn_bwd_kv", SRC), Kind.BWD_KV, d, s, g);
+                : withDefines(KernelDef.builder("hsa_attn_bwd_kv", SRC), Kind.BWD_KV, d, s, g, Tiles.of(Kind.BWD_KV, d, s, g, budget));
         if (tc && shape.hold() != null) b.define("HSA_KV_HOLD", shape.hold() ? 1 : 0);
         return b
                 .in("q", F32).in("k", F32).in("v", F32).in("weights", F32).in("dout", F32)
@@ -283,17 +311,15 @@ public final class HsaAttention {
                 })
                 .grid(a -> {
                     Dims x = Dims.of(a, d, s, g);
-                    long groups = (long) x.B * x.H * x.C * (tc ? 1 : s / rowsPerKvGroup(d, s, g));
+                    long groups = (long) x.B * x.H * x.C * (tc ? 1 : s / rowsPerGroup);
                     return WorkerGrid.of1D(groups * wg, wg);
                 })
                 .java(a -> backwardKvJava(a, Dims.of(a, d, s, g)))
-                .variant(tc ? null : info -> TC_BWD_KV && TensorCores.enabled(info)
-                        ? CACHE.computeIfAbsent("bwdkvtc/" + d + "/" + s + "/" + g, key -> backwardKvDef(d, s, g, Path.TC, KvTc.fromProperties(d, s))) : null)
+                .variant(!withVariant ? null : info -> TC_BWD_KV && TensorCores.enabled(info)
+                        ? CACHE.computeIfAbsent("bwdkvtc/" + d + "/" + s + "/" + g, key -> backwardKvDef(d, s, g, Path.TC, KvTc.fromProperties(d, s), budget, false))
+                        : info.type() == DeviceInfo.Type.CPU ? backwardKvPortable(d, s, g, cpuLocalFloats(info)) : null)
                 .build();
     }
-
-    /** Chunk rows per bwd_kv work-group (HSA_BR in the source). */
-    static int rowsPerKvGroup(int d, int s, int g) { return Tiles.of(Kind.BWD_KV, d, s, g).rows; }
 
     /** The three kernels, which size their local memory differently. */
     enum Kind { FWD, BWD_Q, BWD_KV }
@@ -313,16 +339,21 @@ public final class HsaAttention {
      * the largest micro-tile (HSA_MAXM).
      */
     record Tiles(int wg, int rows, int e, int nseg, int maxm) {
-        static Tiles of(Kind kind, int d, int s, int g) {
+        static Tiles of(Kind kind, int d, int s, int g) { return of(kind, d, s, g, LOCAL_FLOATS); }
+
+        /** For a local-memory budget of {@code budget} floats per group. */
+        static Tiles of(Kind kind, int d, int s, int g, int budget) {
             int wg = HsaAttention.wg(kind);
-            if (kind != Kind.BWD_KV) return of(kind, wg, d, s, g, 1);
+            if (kind != Kind.BWD_KV) return of(kind, wg, d, s, g, 1, budget);
             Integer forced = Integer.getInteger("hsa.attn.kvEntries");
-            if (forced != null) return of(kind, wg, d, s, g, forced);
-            Tiles one = of(kind, wg, d, s, g, 1), two = of(kind, wg, d, s, g, 2);
+            if (forced != null) return of(kind, wg, d, s, g, forced, budget);
+            Tiles one = of(kind, wg, d, s, g, 1, budget), two = of(kind, wg, d, s, g, 2, budget);
             return two.rows >= one.rows ? two : one;
         }
 
-        private static Tiles of(Kind kind, int wg, int d, int s, int g, int e) {
+        private static Tiles of(Kind kind, int wg, int d, int s, int g, int e) { return of(kind, wg, d, s, g, e, LOCAL_FLOATS); }
+
+        private static Tiles of(Kind kind, int wg, int d, int s, int g, int e, int budget) {
             int ge = e * g, ldd = d + 4, lds = s + 4, ge4 = (ge + 3) / 4 * 4, ldg = ge4 + 4;
             int nseg = 1;
             while (nseg * 2 <= s / 4 && nseg * 2 * g <= wg) nseg *= 2;
@@ -333,7 +364,7 @@ public final class HsaAttention {
             };
             int perRow = kind == Kind.BWD_KV ? 2 * ldd + 2 * ldg : ldd;
             int rows = s;
-            while (rows > 4 && fixed + rows * perRow > LOCAL_FLOATS) rows /= 2;
+            while (rows > 4 && fixed + rows * perRow > budget) rows /= 2;
             // micro-tile rows: NT (NA x NB over D) has ceil(NA / (WG / (NB/4))) per work-item,
             // NN (NA x D) has ceil(NA / (WG / (D/4)))
             int maxm = kind == Kind.BWD_KV ? Math.max(ntRows(wg, ge, rows), nnRows(wg, rows, d))

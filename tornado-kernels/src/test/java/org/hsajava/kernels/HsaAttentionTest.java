@@ -12,6 +12,8 @@ import java.util.List;
 import java.util.stream.Stream;
 import org.hsajava.compute.DataTransferMode;
 import org.hsajava.compute.Device;
+import org.hsajava.compute.DeviceInfo;
+import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.ExecutionPlan;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
@@ -89,7 +91,10 @@ class HsaAttentionTest {
     }
 
     /** Runs forward, backwardQ and backwardKv as one task graph; outputs start as NaN so an unwritten element shows. */
-    static Result run(Device dev, Case cs) {
+    static Result run(Device dev, Case cs) { return run(dev, cs, HsaAttention.backwardKv(cs.D, cs.S, cs.G())); }
+
+    /** As {@link #run(Device, Case)} with a given dk/dv kernel (one tile budget or another). */
+    static Result run(Device dev, Case cs, KernelDef backwardKv) {
         int[][] csr = invertSelection(cs.idx, cs.B, cs.L, cs.H, cs.S, cs.K);
         int qn = cs.q.length, sel = cs.idx.length, lsen = cs.B * cs.L * cs.HQ * cs.K, kvn = cs.k.length;
         Tensor q = Tensor.of("q", cs.q.clone()), k = Tensor.of("k", cs.k.clone()), v = Tensor.of("v", cs.v.clone());
@@ -103,7 +108,7 @@ class HsaAttentionTest {
                 .transferToDevice(DataTransferMode.EVERY_EXECUTION, q, k, v, idx, w, dout, start, entries, o, lse, dq, dw, delta, dk, dv)
                 .task("fwd", HsaAttention.forward(D, S, G), q, k, v, idx, w, o, lse, B, L, HQ, H, K, cs.n, scale)
                 .task("bwdq", HsaAttention.backwardQ(D, S, G), q, k, v, idx, w, dout, lse, dq, dw, delta, B, L, HQ, H, K, scale)
-                .task("bwdkv", HsaAttention.backwardKv(D, S, G), q, k, v, w, dout, lse, delta, start, entries, dk, dv, B, L, HQ, H, K, scale)
+                .task("bwdkv", backwardKv, q, k, v, w, dout, lse, delta, start, entries, dk, dv, B, L, HQ, H, K, scale)
                 .transferToHost(DataTransferMode.EVERY_EXECUTION, o, lse, dq, dw, delta, dk, dv);
         try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(dev)) {
             plan.execute();
@@ -182,6 +187,13 @@ class HsaAttentionTest {
         assertClose(at + ": delta", java.delta, cl.delta, 2e-5);
         assertClose(at + ": dk", java.dk, cl.dk, 2e-5);
         assertClose(at + ": dv", java.dv, cl.dv, 2e-5);
+        // the dk/dv pass with both tile budgets whatever the device (the GPU's and the larger CPU one)
+        for (int budget : new int[] {HsaAttention.LOCAL_FLOATS, 65536}) {
+            if (TestDevices.underOclgrind() && budget > HsaAttention.LOCAL_FLOATS) continue;   // oclgrind offers 32 KiB of local memory
+            Result other = run(TestDevices.opencl(), cs, HsaAttention.backwardKvPortable(D, S, cs.G(), budget));
+            assertClose(at + ": dk, budget " + budget, java.dk, other.dk, 2e-5);
+            assertClose(at + ": dv, budget " + budget, java.dv, other.dv, 2e-5);
+        }
         for (Result r : new Result[] {cl, java}) {
             // tokens before the first whole chunk select nothing: exactly zero, never NaN
             for (int b = 0; b < B; b++) {
@@ -193,6 +205,21 @@ class HsaAttentionTest {
             }
             for (float[] a : new float[][] {r.o, r.lse, r.dq, r.dw, r.delta, r.dk, r.dv}) for (float x : a) assertTrue(Float.isFinite(x), at + ": non-finite output");
         }
+    }
+
+    @Test
+    void cpuDevicesGetWholeChunkDkDvGroups() {
+        DeviceInfo cpu = new DeviceInfo(0, "opencl", "fake CPU", "v", "p", DeviceInfo.Type.CPU, 1L << 30, 512 << 10, 2, 4096,
+                new long[] {4096, 4096, 4096}, false, false, "OpenCL 3.0", 128, 0, 0);
+        DeviceInfo smallCpu = new DeviceInfo(0, "opencl", "fake CPU", "v", "p", DeviceInfo.Type.CPU, 1L << 30, 32 << 10, 2, 4096,
+                new long[] {4096, 4096, 4096}, false, false, "OpenCL 3.0", 128, 0, 0);
+        DeviceInfo gpu = new DeviceInfo(0, "opencl", "fake GPU", "v", "p", DeviceInfo.Type.GPU, 1L << 30, 48 << 10, 132, 1024,
+                new long[] {1024, 1024, 64}, false, false, "OpenCL 3.0", 512, 0, 0);
+        KernelDef kv = HsaAttention.backwardKv(64, 64, 16);
+        assertEquals("64", kv.forDevice(cpu).defines().get("HSA_BR"), "a whole chunk per group on a CPU with 512 KiB of local memory");
+        assertEquals(kv.defines().get("HSA_BR"), kv.forDevice(gpu).defines().get("HSA_BR"), "GPUs keep the default tiles");
+        assertTrue(Integer.parseInt(kv.defines().get("HSA_BR")) < 64, "the default budget does not fit a whole chunk of D = S = 64, G = 16");
+        assertEquals(HsaAttention.LOCAL_FLOATS, HsaAttention.cpuLocalFloats(smallCpu), "never below the default budget");
     }
 
     @Test
