@@ -11,6 +11,7 @@ import java.util.Arrays;
 import java.util.stream.Stream;
 import org.hsajava.compute.DataTransferMode;
 import org.hsajava.compute.Device;
+import org.hsajava.compute.DeviceInfo;
 import org.hsajava.compute.ExecutionPlan;
 import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.TaskGraph;
@@ -253,7 +254,14 @@ class HsaAttentionTcTest {
         assertFalse(fwd.defines().containsKey("HSA_TC"));
         KernelDef bwdq = HsaAttention.backwardQ(64, 64, 16), bwdkv = HsaAttention.backwardKv(64, 64, 16);
         assertSame(bwdq, bwdq.forDevice(TestDevices.opencl().info()));
-        assertSame(bwdkv, bwdkv.forDevice(TestDevices.opencl().info()));
-        assertFalse(bwdkv.defines().containsKey("HSA_TC_KV"));
+        // bwd_kv: the portable kernel too, with the CPU tile budget where the device is a CPU
+        KernelDef launched = bwdkv.forDevice(TestDevices.opencl().info());
+        assertFalse(launched.defines().containsKey("HSA_TC_KV"));
+        assertFalse(launched.defines().containsKey("HSA_TC"));
+        if (TestDevices.opencl().info().type() == DeviceInfo.Type.CPU) {
+            assertSame(HsaAttention.backwardKvPortable(64, 64, 16, HsaAttention.cpuLocalFloats(TestDevices.opencl().info())), launched);
+        } else {
+            assertSame(bwdkv, launched);
+        }
     }
 }
