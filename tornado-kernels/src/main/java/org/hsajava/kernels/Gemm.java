@@ -29,8 +29,9 @@ import org.hsajava.compute.java.Parallel;
  *
  * <p>Variants are cached: {@link #kernel(boolean, boolean)} (the tuned kernel, GPU tiles),
  * {@link #kernel(boolean, boolean, GemmTiling)}, {@link #exact} (no bounds guards, for sizes that
- * are tile multiples), {@link #naive} (the 16x16 baseline) and {@link #select}, which picks the
- * tiles for a device and the unguarded variant when the sizes allow.
+ * are tile multiples), {@link #naive} (the 16x16 baseline), {@link #cpu} (the CPU kernel) and
+ * {@link #select}, which picks the CPU kernel on CPU devices, else the tiles for the device and the
+ * unguarded variant when the sizes allow.
  */
 public final class Gemm {
     private Gemm() {}
