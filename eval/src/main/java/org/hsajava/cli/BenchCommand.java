@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
 
 /** {@code ./hsa bench gemm|hsa|swa|stream}: the project's benchmark command (JMH classes exist beside it). */
 @Command(name = "bench", description = "Benchmarks: GEMM, HSA (selection, attention), sliding-window attention, streaming passes.",
-        subcommands = {BenchCommand.Gemm.class, BenchCommand.Hsa.class, BenchCommand.Swa.class, StreamBenchCommand.class})
+        subcommands = {BenchCommand.Gemm.class, BenchCommand.Hsa.class, BenchCommand.Swa.class, StreamBenchCommand.class, TrainBenchCommand.class})
 public final class BenchCommand implements Callable<Integer> {
 
     @Override
