@@ -91,6 +91,24 @@ static inline void attn_two_dots(float* sc, float* dp, const float* x, const flo
     }
 }
 
+// The query row of a work-item in the forward and dq passes (grid: global (roundUp(L, ATTN_BQ), B * HQ),
+// local (ATTN_BQ, 1)): position t = t0 + lid of sequence b, query head g reading KV head h; active
+// when t < L (rows past L take part in loads and barriers and write nothing).
+typedef struct { int lid, t0, b, g, h, t; bool active; } attn_query_row;
+
+static inline attn_query_row attn_query_row_of(const int B, const int L, const int HQ, const int H) {
+    attn_query_row r;
+    r.lid = get_local_id(0);
+    r.t0 = get_group_id(0) * ATTN_BQ;
+    const int bg = get_global_id(1);
+    r.b = bg / HQ;
+    r.g = bg - r.b * HQ;
+    r.h = r.g / (HQ / H);
+    r.t = r.t0 + r.lid;
+    r.active = r.t < L && r.b < B;
+    return r;
+}
+
 // Forward, one work-group per (block of ATTN_BQ queries, batch b, query head g):
 //   o_t = sum_{visible j} softmax_j(s_tj) v_j,   lse_t = log sum_j exp(s_tj)   (natural log)
 // Online softmax per key tile: the running maximum m grows by the tile's maximum, the running sum
@@ -100,13 +118,9 @@ static inline void attn_fwd_body(__global const float* q, __global const float* 
                                  __global float* o, __global float* lse,
                                  const int B, const int L, const int HQ, const int H, const int W, const float scale,
                                  __local float* kT, __local float* vs) {
-    const int lid = get_local_id(0);
-    const int t0 = get_group_id(0) * ATTN_BQ;
-    const int bg = get_global_id(1);
-    const int b = bg / HQ, g = bg - b * HQ;
-    const int h = g / (HQ / H);
-    const int t = t0 + lid;
-    const bool active = t < L && b < B;
+    const attn_query_row row = attn_query_row_of(B, L, HQ, H);
+    const int lid = row.lid, t0 = row.t0, b = row.b, g = row.g, h = row.h, t = row.t;
+    const bool active = row.active;
 
     float qr[HEAD_DIM], acc[HEAD_DIM], sc[ATTN_BK];
     const int qoff = ((b * L + t) * HQ + g) * HEAD_DIM;
@@ -165,13 +179,9 @@ static inline void attn_dq_body(__global const float* q, __global const float* k
                                 __global float* dq,
                                 const int B, const int L, const int HQ, const int H, const int W, const float scale,
                                 __local float* kT, __local float* vT, __local float* ks) {
-    const int lid = get_local_id(0);
-    const int t0 = get_group_id(0) * ATTN_BQ;
-    const int bg = get_global_id(1);
-    const int b = bg / HQ, g = bg - b * HQ;
-    const int h = g / (HQ / H);
-    const int t = t0 + lid;
-    const bool active = t < L && b < B;
+    const attn_query_row row = attn_query_row_of(B, L, HQ, H);
+    const int lid = row.lid, t0 = row.t0, b = row.b, g = row.g, h = row.h, t = row.t;
+    const bool active = row.active;
 
     float qr[HEAD_DIM], dor[HEAD_DIM], acc[HEAD_DIM], sc[ATTN_BK], dp[ATTN_BK];
     const int qoff = ((b * L + t) * HQ + g) * HEAD_DIM;

@@ -1,5 +1,7 @@
 package org.hsajava.eval;
 
+import org.hsajava.model.config.ModelConfig;
+
 /**
  * An optional extra of a {@link SequenceScorer} whose model retrieves chunks: which chunks the first
  * retrieval layer selected in the last {@link SequenceScorer#logits} call, and with what weights. It
@@ -24,6 +26,11 @@ public interface ChunkSelectionProbe {
      * far before it as well as its own.
      */
     int receptiveField();
+
+    /** {@link #receptiveField} of a model: its lower SWA layers × sliding_window. */
+    static int receptiveField(ModelConfig config) {
+        return (int) Math.min(Integer.MAX_VALUE, (long) config.numLowerLayers() * config.slidingWindow());
+    }
 
     /**
      * The chunks that KV head 0 of the first retrieval layer selected at position {@code row} of

@@ -46,7 +46,7 @@ public final class FullForwardScorer implements SequenceScorer, ChunkSelectionPr
         this.selection = model.layers().stream().filter(l -> l instanceof RetrievalLayer)
                 .map(l -> ((RetrievalLayer) l).selection()).findFirst().orElse(null);
         this.chunkSize = config.hasHsa() ? config.hsa().chunkSize() : 0;
-        this.receptiveField = (int) Math.min(Integer.MAX_VALUE, (long) config.numLowerLayers() * config.slidingWindow());
+        this.receptiveField = ChunkSelectionProbe.receptiveField(config);
         this.peakBytes = plan.deviceBytes();
     }
 

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.Consumer;
 import org.hsajava.compute.Device;
 import org.hsajava.eval.report.Bytes;
 import org.hsajava.eval.report.CellResult;
@@ -71,7 +72,7 @@ public final class GridRunner {
     private final Device device;
     private final PrintStream table;
     private final EvalProgress progress;
-    private java.util.function.Consumer<TeacherForcedEval.AnswerTrace> trace;
+    private Consumer<TeacherForcedEval.AnswerTrace> trace;
 
     /** {@code table}: where the per-cell lines go (stdout); {@code progress}: the bar shared by every run of a command. */
     public GridRunner(Grid grid, Device device, PrintStream table, EvalProgress progress) {
@@ -82,7 +83,7 @@ public final class GridRunner {
     }
 
     /** Hands every answer token of every retrieval cell to {@code sink} ({@code ./hsa eval --trace}). */
-    public GridRunner withTrace(java.util.function.Consumer<TeacherForcedEval.AnswerTrace> sink) {
+    public GridRunner withTrace(Consumer<TeacherForcedEval.AnswerTrace> sink) {
         this.trace = sink;
         return this;
     }

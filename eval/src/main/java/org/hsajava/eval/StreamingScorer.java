@@ -87,7 +87,7 @@ public final class StreamingScorer implements SequenceScorer, ChunkSelectionProb
     public int chunkSize() { return config.hsa().chunkSize(); }
 
     @Override
-    public int receptiveField() { return (int) Math.min(Integer.MAX_VALUE, (long) config.numLowerLayers() * config.slidingWindow()); }
+    public int receptiveField() { return ChunkSelectionProbe.receptiveField(config); }
 
     /** Only at the rows the last {@link #logits} call scored (those are the rows a needle probe asks about). */
     @Override

@@ -1,6 +1,7 @@
 package org.hsajava.eval;
 
 import java.util.SplittableRandom;
+import java.util.function.Consumer;
 import org.hsajava.train.tasks.AnswerSpan;
 import org.hsajava.train.tasks.Sample;
 import org.hsajava.train.tasks.SyntheticTask;
@@ -59,7 +60,7 @@ public final class TeacherForcedEval {
 
     /** As {@link #run(SequenceScorer, SyntheticTask, int, double, int, long)}, handing every answer token to {@code trace} (may be null). */
     public static Cell run(SequenceScorer scorer, SyntheticTask task, int length, double depth, int samples, long seed,
-                           java.util.function.Consumer<AnswerTrace> trace) {
+                           Consumer<AnswerTrace> trace) {
         long t0 = System.nanoTime();
         SplittableRandom rng = new SplittableRandom(seed);
         ChunkSelectionProbe probe = ChunkSelectionProbe.of(scorer);
@@ -79,34 +80,39 @@ public final class TeacherForcedEval {
             for (int b = 0; b < n; b++) {
                 boolean all = true;
                 int[] answers = batch[b].answerPositions();
+                int[] copies = trace != null || probe != null ? copyPositions(batch[b]) : null;   // one scan of the sample per answer span
                 for (int i = 0; i < answers.length; i++) {
                     int predicted = argmax(logits[b][i]);
                     boolean right = predicted == tokens[b][answers[i]];
                     all &= right;
                     answerTokens++;
                     if (right) tokensCorrect++;
-                    if (trace != null) trace.accept(traced(batch[b], task.name(), depth, seed, done + b, i, predicted, probe, b));
+                    if (trace != null) {
+                        int row = answers[i] - 1;
+                        trace.accept(new AnswerTrace(task.name(), length, depth, seed, done + b, i, answers[i], tokens[b][answers[i]], predicted, copies[i],
+                                probe == null ? null : probe.selectedChunks(b, row), probe == null ? null : probe.selectedWeights(b, row)));
+                    }
                 }
                 if (all) correct++;
-                if (probe != null) needle.add(batch[b], probe, b);
+                if (probe != null) needle.add(answers, copies, probe, b);
             }
         }
         return new Cell(task.name(), length, depth, seed, samples, correct, answerTokens, tokensCorrect,
                 probe == null ? -1 : needle.tokens, needle.selected, needle.weight, (System.nanoTime() - t0) / 1e9, scorer.peakDeviceBytes());
     }
 
-    private static AnswerTrace traced(Sample s, String task, double depth, long seed, int sample, int i, int predicted, ChunkSelectionProbe probe, int b) {
-        int position = s.answerPositions()[i], copy = -1, at = i;
+    /**
+     * Where the needle holds each answer token (in {@link Sample#answerPositions} order), -1 for the
+     * tokens of an answer that has no single copy ({@link #needleCopy}).
+     */
+    static int[] copyPositions(Sample s) {
+        int[] out = new int[s.answerPositions().length];
+        int at = 0;
         for (AnswerSpan span : s.answers()) {
-            if (at < span.length()) {
-                int c = needleCopy(s.tokens(), s.needleStart(), span);
-                copy = c < 0 ? -1 : c + at;
-                break;
-            }
-            at -= span.length();
+            int copy = needleCopy(s.tokens(), s.needleStart(), span);
+            for (int i = 0; i < span.length(); i++) out[at++] = copy < 0 ? -1 : copy + i;
         }
-        return new AnswerTrace(task, s.length(), depth, seed, sample, i, position, s.tokens()[position], predicted, copy,
-                probe == null ? null : probe.selectedChunks(b, position - 1), probe == null ? null : probe.selectedWeights(b, position - 1));
+        return out;
     }
 
     /**
@@ -121,27 +127,25 @@ public final class TeacherForcedEval {
         int tokens, selected;
         double weight;
 
-        void add(Sample s, ChunkSelectionProbe probe, int b) {
-            int[] t = s.tokens();
+        /** {@code answers}: a sample's answer positions; {@code copies}: their needle copies ({@link #copyPositions}). */
+        void add(int[] answers, int[] copies, ChunkSelectionProbe probe, int b) {
             int size = probe.chunkSize();
-            for (AnswerSpan span : s.answers()) {
-                int copy = needleCopy(t, s.needleStart(), span);
-                if (copy < 0) continue;
-                for (int i = 0; i < span.length(); i++) {
-                    int row = span.start() + i - 1, p = copy + i, first = p / size;
-                    if ((first + 1) * size > row) continue;   // its own chunk not wholly in the past: the local window's business
-                    long last = (p + (long) probe.receptiveField()) / size;
-                    tokens++;
-                    int[] chunks = probe.selectedChunks(b, row);
-                    float[] weights = probe.selectedWeights(b, row);
-                    boolean hit = false;
-                    for (int k = 0; k < chunks.length; k++) {
-                        if (chunks[k] < first || chunks[k] > last) continue;
-                        hit = true;
-                        weight += weights[k];
-                    }
-                    if (hit) selected++;
+            for (int i = 0; i < answers.length; i++) {
+                int row = answers[i] - 1, p = copies[i];
+                if (p < 0) continue;
+                int first = p / size;
+                if ((first + 1) * size > row) continue;   // its own chunk not wholly in the past: the local window's business
+                long last = (p + (long) probe.receptiveField()) / size;
+                tokens++;
+                int[] chunks = probe.selectedChunks(b, row);
+                float[] weights = probe.selectedWeights(b, row);
+                boolean hit = false;
+                for (int k = 0; k < chunks.length; k++) {
+                    if (chunks[k] < first || chunks[k] > last) continue;
+                    hit = true;
+                    weight += weights[k];
                 }
+                if (hit) selected++;
             }
         }
     }

@@ -60,7 +60,7 @@ class TeacherForcedEvalTest {
             public float[] selectedWeights(int sequence, int row) { return weights[row - 59]; }
         };
         TeacherForcedEval.NeedleProbe needle = new TeacherForcedEval.NeedleProbe();
-        needle.add(s, probe, 0);
+        needle.add(s.answerPositions(), TeacherForcedEval.copyPositions(s), probe, 0);
         assertEquals(2, needle.tokens);
         // row 59 picked chunk 6, which carries the copy though it does not hold it; row 60 picked its own
         // chunk 5 (and 7 and 9, past the field); looking only at chunk 5 would say 1 of 2 with weight 0.5

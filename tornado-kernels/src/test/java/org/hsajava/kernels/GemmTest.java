@@ -15,6 +15,7 @@ import org.hsajava.compute.DeviceInfo;
 import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.KernelRunner;
 import org.hsajava.compute.Tensor;
+import org.hsajava.compute.testing.FakeDevices;
 import org.hsajava.compute.testing.Rand;
 import org.hsajava.compute.testing.TestDevices;
 import org.junit.jupiter.api.Test;
@@ -160,13 +161,13 @@ class GemmTest {
 
     @Test
     void selectPicksTheBarrierFreeKernelOnCpusOnly() {
-        assertTrue(Gemm.useCpuKernel(device(DeviceInfo.Type.CPU, 2)));
+        assertTrue(Gemm.useCpuKernel(FakeDevices.cpu(48 << 10)));
         assertEquals(16, Gemm.cpuGroup(8192));
         assertEquals(16, Gemm.cpuGroup(384));   // 48 row blocks of 8: 3 whole groups
         assertEquals(8, Gemm.cpuGroup(64));     // 8 row blocks: a group of 16 would idle half
         assertEquals(4, Gemm.cpuGroup(260));    // 33 row blocks: 36 with groups of 4, 40 with 8, 48 with 16
         assertEquals(4, Gemm.cpuGroup(1));
-        assertFalse(Gemm.useCpuKernel(device(DeviceInfo.Type.GPU, 132)));
+        assertFalse(Gemm.useCpuKernel(FakeDevices.gpu(132)));
         Device cl = TestDevices.opencl();
         if (cl.info().type() == DeviceInfo.Type.CPU) {
             for (int t = 0; t < 4; t++) assertEquals("gemm_cpu", Gemm.select(cl, (t & 1) != 0, (t & 2) != 0, 64, 64, 64).entryPoint());
@@ -175,18 +176,11 @@ class GemmTest {
 
     @Test
     void gpuTilesShrinkWhenLargeBlocksWouldLeaveComputeUnitsIdle() {
-        DeviceInfo gpu = device(DeviceInfo.Type.GPU, 132), cpu = device(DeviceInfo.Type.CPU, 2);
+        DeviceInfo gpu = FakeDevices.gpu(132), cpu = FakeDevices.cpu(48 << 10);
         assertEquals(GemmTiling.GPU_SMALL, GemmTiling.forProblem(gpu, 1024, 1024, 1));  // 64 blocks < 132 CUs
         assertEquals(GemmTiling.GPU, GemmTiling.forProblem(gpu, 2048, 2048, 1));        // 256 blocks
         assertEquals(GemmTiling.GPU, GemmTiling.forProblem(gpu, 1024, 1024, 4));        // batch fills the device
         assertEquals(GemmTiling.CPU, GemmTiling.forProblem(cpu, 1024, 1024, 1));
-    }
-
-    /** A made-up device of a type, with {@code units} compute units. */
-    private static DeviceInfo device(DeviceInfo.Type type, int units) {
-        boolean gpu = type == DeviceInfo.Type.GPU;
-        return new DeviceInfo(0, "opencl", "fake " + type, "v", "p", type, 1L << 30, 48 << 10, units, gpu ? 1024 : 4096,
-                gpu ? new long[] {1024, 1024, 64} : new long[] {4096, 4096, 4096}, false, false, "OpenCL 3.0", gpu ? 512 : 128, 0, 0);
     }
 
     @Test

@@ -18,6 +18,7 @@ import org.hsajava.compute.ExecutionPlan;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
 import org.hsajava.compute.testing.Golden;
+import org.hsajava.compute.testing.FakeDevices;
 import org.hsajava.compute.testing.Rand;
 import org.hsajava.compute.testing.TestDevices;
 import org.junit.jupiter.api.Test;
@@ -209,12 +210,7 @@ class HsaAttentionTest {
 
     @Test
     void cpuDevicesGetWholeChunkDkDvGroups() {
-        DeviceInfo cpu = new DeviceInfo(0, "opencl", "fake CPU", "v", "p", DeviceInfo.Type.CPU, 1L << 30, 512 << 10, 2, 4096,
-                new long[] {4096, 4096, 4096}, false, false, "OpenCL 3.0", 128, 0, 0);
-        DeviceInfo smallCpu = new DeviceInfo(0, "opencl", "fake CPU", "v", "p", DeviceInfo.Type.CPU, 1L << 30, 32 << 10, 2, 4096,
-                new long[] {4096, 4096, 4096}, false, false, "OpenCL 3.0", 128, 0, 0);
-        DeviceInfo gpu = new DeviceInfo(0, "opencl", "fake GPU", "v", "p", DeviceInfo.Type.GPU, 1L << 30, 48 << 10, 132, 1024,
-                new long[] {1024, 1024, 64}, false, false, "OpenCL 3.0", 512, 0, 0);
+        DeviceInfo cpu = FakeDevices.cpu(512 << 10), smallCpu = FakeDevices.cpu(32 << 10), gpu = FakeDevices.gpu(132);
         KernelDef kv = HsaAttention.backwardKv(64, 64, 16);
         assertEquals("64", kv.forDevice(cpu).defines().get("HSA_BR"), "a whole chunk per group on a CPU with 512 KiB of local memory");
         assertEquals(kv.defines().get("HSA_BR"), kv.forDevice(gpu).defines().get("HSA_BR"), "GPUs keep the default tiles");

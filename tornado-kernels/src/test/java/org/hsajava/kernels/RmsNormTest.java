@@ -15,6 +15,7 @@ import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.KernelRunner;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
+import org.hsajava.compute.testing.FakeDevices;
 import org.hsajava.compute.testing.Rand;
 import org.hsajava.compute.testing.TestDevices;
 import org.junit.jupiter.api.Assumptions;
@@ -110,10 +111,7 @@ class RmsNormTest {
 
     @Test
     void cpuDevicesGetOneWorkItemPerRow() {
-        DeviceInfo cpu = new DeviceInfo(0, "opencl", "fake CPU", "v", "p", DeviceInfo.Type.CPU, 1L << 30, 48 << 10, 2, 4096,
-                new long[] {4096, 4096, 4096}, false, false, "OpenCL 3.0", 128, 0, 0);
-        DeviceInfo gpu = new DeviceInfo(0, "opencl", "fake GPU", "v", "p", DeviceInfo.Type.GPU, 1L << 30, 48 << 10, 132, 1024,
-                new long[] {1024, 1024, 64}, false, false, "OpenCL 3.0", 512, 0, 0);
+        DeviceInfo cpu = FakeDevices.cpu(48 << 10), gpu = FakeDevices.gpu(132);
         for (KernelDef k : List.of(RmsNorm.FORWARD, RmsNorm.FORWARD_NO_WEIGHT, RmsNorm.BACKWARD_DX, RmsNorm.BACKWARD_DX_NO_WEIGHT)) {
             assertEquals("1", k.forDevice(cpu).defines().get("RMS_ITEM_PER_ROW"), k.name());
             assertNull(k.forDevice(gpu).defines().get("RMS_ITEM_PER_ROW"), k.name());

@@ -259,13 +259,15 @@ public final class StreamingPass implements AutoCloseable {
     private void recordSelections(int[] rows, Integer[] order, int from, int to, int windowStart) {
         if (firstRetrieval == null) return;
         Tensor idx = firstRetrieval.indices(), w = firstRetrieval.weights();
-        exec.transferToHost(idx);
-        exec.transferToHost(w);
-        int heads = idx.dim(2), slots = firstRetrieval.slots();
+        int heads = idx.dim(2), slots = firstRetrieval.slots(), perRow = heads * slots;
+        // only the window rows from the first to the last scored one come back (rows are sorted by order)
+        int lo = rows[order[from]] - windowStart, span = rows[order[to - 1]] - windowStart - lo + 1;
+        exec.transferToHost(idx.view("stream.selectedIndices", lo * perRow, span * perRow));
+        exec.transferToHost(w.view("stream.selectedWeights", lo * perRow, span * perRow));
         int[] hostIdx = idx.i32();
         float[] hostW = w.f32();
         for (int i = from; i < to; i++) {
-            int row = rows[order[i]], at = (row - windowStart) * heads * slots, n = Math.min(slots, row / chunk);   // KV head 0
+            int row = rows[order[i]], at = (row - windowStart) * perRow, n = Math.min(slots, row / chunk);   // KV head 0
             lastSelections[order[i]] = new Selection(Arrays.copyOfRange(hostIdx, idx.rootOffset() + at, idx.rootOffset() + at + n),
                     Arrays.copyOfRange(hostW, w.rootOffset() + at, w.rootOffset() + at + n));
         }
