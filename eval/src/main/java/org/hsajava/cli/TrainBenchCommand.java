@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
  * after {@code --warmup} (which hold kernel compilation and the first uploads), from the run's
  * {@code metrics.jsonl}.
  */
-@Command(name = "train", description = "Training throughput of a config (./hsa train without validation, throwaway run folder): s/step and tokens/s after warm-up steps.")
+@Command(name = "train", description = "Training throughput of a config's own training (./hsa train without validation or curriculum stages, throwaway run folder): s/step and tokens/s after warm-up steps.")
 final class TrainBenchCommand implements Callable<Integer> {
     @Mixin BenchCommand.Common common = new BenchCommand.Common();
 
@@ -76,7 +76,7 @@ final class TrainBenchCommand implements Callable<Integer> {
             TrainCommand t = new TrainCommand();
             t.config = config;
             t.valBatches = 0;
-            t.train(file, train, run, d, progress);
+            t.train(file.withoutCurriculum(), train, run, d, progress);  // the config's own training: its shapes, not its stages'
             List<String> lines = Files.readAllLines(run.resolve(Trainer.METRICS_FILE));
             ObjectMapper json = new ObjectMapper();
             JsonNode first = json.readTree(lines.get(warmup - 1)), last = json.readTree(lines.get(lines.size() - 1));

@@ -5,6 +5,8 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.hsajava.compute.Device;
@@ -12,7 +14,9 @@ import org.hsajava.eval.Checkpoints;
 import org.hsajava.model.DrtModel;
 import org.hsajava.model.ModelParameters;
 import org.hsajava.model.TrainableModel;
+import org.hsajava.model.config.ConfigException;
 import org.hsajava.model.config.ConfigFile;
+import org.hsajava.model.config.CurriculumStage;
 import org.hsajava.model.config.ModelConfig;
 import org.hsajava.model.config.ParameterLayout;
 import org.hsajava.model.config.ParameterSpec;
@@ -88,8 +92,12 @@ public final class TrainCommand implements Callable<Integer> {
                     + "for replaying the same rows elsewhere (interop/parity/train_parity.py)")
     Path recordBatches;
 
-    /** What one training call did. */
-    record Outcome(Path run, long completedSteps, long plannedSteps, boolean stoppedByTimeLimit, long parameterCount) {}
+    /**
+     * What one training call did. {@code weights}: the folder whose latest checkpoint holds the newest
+     * weights (the run folder, or a stage's folder when a curriculum stopped before its final stage).
+     * Steps count every stage of a curriculum.
+     */
+    record Outcome(Path run, Path weights, long completedSteps, long plannedSteps, boolean stoppedByTimeLimit, long parameterCount) {}
 
     @Override
     public Integer call() throws IOException {
@@ -104,59 +112,152 @@ public final class TrainCommand implements Callable<Integer> {
     /**
      * The body of {@code ./hsa train}, shared with {@code ./hsa demo}: trains {@code file}'s model with
      * the {@code train} settings (the file's, or changed by the caller) into the run folder {@code run}
-     * on {@code d}, honouring this command's {@code --resume}, {@code --val-batches}, {@code --minutes}
-     * and {@code --toy-bigram}; {@link #config} only names the file in messages.
+     * on {@code d}, honouring this command's {@code --resume}, {@code --init-from}, {@code --until-loss},
+     * {@code --val-batches}, {@code --minutes} and {@code --toy-bigram}; {@link #config} only names the
+     * file in messages. A file with a curriculum trains its stages first, each in its own folder under
+     * {@code run/curriculum/}, then its own training in {@code run} (see {@link #trainCurriculum}).
      */
     Outcome train(ConfigFile file, TrainConfig train, Path run, Device d, PrintStream o) throws IOException {
         if (minutes != null && !(minutes > 0 && minutes < 1e6)) throw new IllegalArgumentException("--minutes must be > 0, got " + minutes);
         if (untilLoss != null && !(untilLoss > 0)) throw new IllegalArgumentException("--until-loss must be > 0, got " + untilLoss);
         if (lossWindow < 1) throw new IllegalArgumentException("--loss-window must be >= 1, got " + lossWindow);
         if (valBatches < 0) throw new IllegalArgumentException("--val-batches must be >= 0, got " + valBatches);
+        if (initFrom != null && (resume != null || toyBigram)) throw new IllegalArgumentException("--init-from cannot be combined with --resume or --toy-bigram");
+        if (!toyBigram) file.warnings().forEach(w -> o.println("warning: " + w));
+        Instant deadline = minutes == null ? null : Instant.now().plusMillis(Math.round(minutes * 60_000));
+        if (file.curriculum().isEmpty() || toyBigram) {
+            return trainStage(file.withoutCurriculum(), train, run, d, o, new Stage(resume, initFrom, untilLoss, deadline));
+        }
+        return trainCurriculum(file, train, run, d, o, deadline);
+    }
+
+    /** How one stage starts and stops: from a run to resume, or from another run's weights, or fresh. */
+    private record Stage(Path resume, Path initFrom, Double untilLoss, Instant deadline) {}
+
+    /** A stage's folder under the run: {@code curriculum/<n>-<name>}, n counting from 1. */
+    static Path stageFolder(Path run, int index, CurriculumStage s) {
+        return run.resolve(CURRICULUM_DIR).resolve((index + 1) + "-" + s.name());
+    }
+
+    static final String CURRICULUM_DIR = "curriculum", STAGE_DONE_FILE = "stage-done.json";
+
+    /**
+     * Trains the curriculum's stages in order, each an ordinary run in {@link #stageFolder} that
+     * starts from the previous stage's weights (the first from {@code --init-from}, or fresh) with fresh
+     * optimizer state; a finished stage gets {@value #STAGE_DONE_FILE}. Then the file's own training in
+     * {@code run}, from the last stage's weights. {@code --resume run} skips finished stages and resumes
+     * the interrupted one from its latest checkpoint, so an interrupted curriculum continues exactly;
+     * {@code --minutes} bounds the whole curriculum, {@code --steps} and {@code --until-loss} apply
+     * to the final stage (a stage's own stop rule is its {@code until_loss}).
+     */
+    private Outcome trainCurriculum(ConfigFile file, TrainConfig train, Path run, Device d, PrintStream o, Instant deadline) throws IOException {
+        if (resume != null && !resume.equals(run)) {
+            throw new IllegalArgumentException("--resume " + resume + " with --out " + run + ": a curriculum run continues in its own folder; leave out --out");
+        }
+        if (resume == null && Files.isDirectory(run.resolve(CURRICULUM_DIR))) {
+            throw new IllegalStateException("run folder " + run + " already holds a curriculum; pass --resume " + run + " to continue it, or choose another --out");
+        }
+        List<CurriculumStage> stages = file.curriculum();
+        for (int i = 0; i < stages.size(); i++) checkData(stages.get(i).config().train(), "curriculum[" + i + "].");
+        checkData(train, "");
+        long done = 0, planned = train.steps();
+        for (CurriculumStage s : stages) planned += s.config().train().steps();
+        Path previous = initFrom;
+        for (int i = 0; i < stages.size(); i++) {
+            CurriculumStage s = stages.get(i);
+            Path dir = stageFolder(run, i, s);
+            if (Files.exists(dir.resolve(STAGE_DONE_FILE))) {
+                long steps = JSON.readTree(dir.resolve(STAGE_DONE_FILE).toFile()).path("steps").asLong();
+                o.printf(Locale.ROOT, "Stage %d/%d '%s' was finished before (%d steps, %s).%n", i + 1, stages.size() + 1, s.name(), steps, dir);
+                done += steps;
+                previous = dir;
+                continue;
+            }
+            if (deadline != null && !Instant.now().isBefore(deadline)) return timeUpBefore(s.name(), file, run, previous, done, planned, o);
+            o.printf(Locale.ROOT, "%n== Stage %d/%d '%s': %d steps of %d x %d tokens, sliding_window %d%s ==%n", i + 1, stages.size() + 1, s.name(),
+                    s.config().train().steps(), s.config().train().batchSize(), s.config().train().seqLen(), s.config().model().slidingWindow(),
+                    s.untilLoss() == null ? "" : ", until the loss is below " + s.untilLoss());
+            boolean started = hasCheckpoint(dir);
+            Outcome stage = trainStage(s.config(), s.config().train(), dir, d, o,
+                    new Stage(started ? dir : null, started ? null : previous, s.untilLoss(), deadline));
+            done += stage.completedSteps();
+            if (stage.stoppedByTimeLimit()) return new Outcome(run, dir, done, planned, true, stage.parameterCount());
+            Files.writeString(dir.resolve(STAGE_DONE_FILE), JSON.createObjectNode().put("steps", stage.completedSteps()).toPrettyString());
+            previous = dir;
+        }
+        if (deadline != null && !Instant.now().isBefore(deadline)) return timeUpBefore("final", file, run, previous, done, planned, o);
+        o.printf(Locale.ROOT, "%n== Stage %d/%d (this config's own training) ==%n", stages.size() + 1, stages.size() + 1);
+        boolean started = hasCheckpoint(run);
+        Outcome last = trainStage(file.withoutCurriculum(), train, run, d, o, new Stage(started ? run : null, started ? null : previous, untilLoss, deadline));
+        return new Outcome(run, run, done + last.completedSteps(), planned, last.stoppedByTimeLimit(), last.parameterCount());
+    }
+
+    /** Builds a stage's data source once, so a stage whose rows cannot be made fails before any stage trains. */
+    private static void checkData(TrainConfig t, String prefix) {
+        try {
+            new MixedBatchSource(t, Tokenizers.create(t.tokenizer()), t.seqLen(), null);
+        } catch (ConfigException e) {
+            throw new ConfigException(prefix + e.field(), e.getMessage().substring(e.field().length() + 2));
+        }
+    }
+
+    private Outcome timeUpBefore(String stage, ConfigFile file, Path run, Path weights, long done, long planned, PrintStream o) {
+        o.println("Stopped after " + minutesText(minutes) + " (--minutes) before stage '" + stage + "'; continue with --resume " + run + ".");
+        return new Outcome(run, weights, done, planned, true, ParameterLayout.of(file.model()).parameterCount());
+    }
+
+    private static boolean hasCheckpoint(Path run) throws IOException {
+        Path c = run.resolve(Trainer.CHECKPOINTS);
+        return Files.isDirectory(c) && !new CheckpointStore(c, 1).steps().isEmpty();
+    }
+
+    /** One ordinary run: {@code file}'s model (no curriculum) with {@code train} into {@code run}. */
+    private Outcome trainStage(ConfigFile file, TrainConfig train, Path run, Device d, PrintStream o, Stage stage) throws IOException {
         Tokenizer tokenizer = Tokenizers.create(train.tokenizer());
         ModelConfig model = file.model();
-        if (!toyBigram) file.warnings().forEach(w -> o.println("warning: " + w));
         if (tokenizer.vocabSize() > model.vocabSize()) {
             throw new IllegalArgumentException("vocab_size: " + model.vocabSize() + " is smaller than the " + tokenizer.name()
                     + " tokenizer's " + tokenizer.vocabSize() + " ids (in " + config + ")");
         }
         Path checkpoints = run.resolve(Trainer.CHECKPOINTS);
-        if (resume == null && Files.exists(checkpoints) && !new CheckpointStore(checkpoints, 1).steps().isEmpty()) {
+        if (stage.resume() == null && hasCheckpoint(run)) {
             throw new IllegalStateException("run folder " + run + " already holds checkpoints; pass --resume " + run + " to continue it, or choose another --out");
         }
         MixedBatchSource rows = new MixedBatchSource(train, tokenizer, train.seqLen(), null);
         RecordingBatchSource recorder = recordBatches == null ? null : new RecordingBatchSource(rows);
         BatchSource data = recorder == null ? rows : recorder;
         ModelConfig built = toyBigram ? BigramModel.config(model.vocabSize(), model.hiddenSize(), model.initializerRange()) : model;
-        if (initFrom != null && (resume != null || toyBigram)) throw new IllegalArgumentException("--init-from cannot be combined with --resume or --toy-bigram");
         ModelParameters initial = toyBigram ? null : ModelParameters.of(ParameterLayout.of(model)).initialize(train.seed());
-        CheckpointState source = initFrom == null ? null : Checkpoints.load(initFrom);
-        if (source != null) copyCompatibleWeights(source, initial, initFrom);
+        CheckpointState source = stage.initFrom() == null ? null : Checkpoints.load(stage.initFrom());
+        if (source != null) copyCompatibleWeights(source, initial, stage.initFrom());
         try (TrainableModel m = toyBigram ? BigramModel.create(built, d, train.batchSize(), train.seqLen(), train.seed())
                 : new DrtModel(model, initial, d, train.batchSize(), train.seqLen());
              Trainer trainer = new Trainer(m, train, data, run)) {
-            if (resume != null) {
-                if (!resume.equals(run)) copyLatest(resume, run);
-                if (!trainer.resumeLatest()) throw new IllegalStateException("no complete checkpoint in " + resume.resolve(Trainer.CHECKPOINTS));
-                o.println("Resumed " + resume + " at step " + trainer.completedSteps() + ".");
+            if (stage.resume() != null) {
+                if (!stage.resume().equals(run)) copyLatest(stage.resume(), run);
+                if (!trainer.resumeLatest()) throw new IllegalStateException("no complete checkpoint in " + stage.resume().resolve(Trainer.CHECKPOINTS));
+                o.println("Resumed " + stage.resume() + " at step " + trainer.completedSteps() + ".");
             }
             Files.createDirectories(run);
             if (source != null) {
-                Files.writeString(run.resolve(INIT_FROM_FILE), JSON.createObjectNode().put("source", initFrom.toAbsolutePath().toString())
+                Files.writeString(run.resolve(INIT_FROM_FILE), JSON.createObjectNode().put("source", stage.initFrom().toAbsolutePath().toString())
                         .put("step", source.step()).toPrettyString());
-                o.println("Starting from the weights of " + initFrom + " (step " + source.step() + "), with fresh optimizer state.");
+                o.println("Starting from the weights of " + stage.initFrom() + " (step " + source.step() + "), with fresh optimizer state.");
             }
             Files.writeString(run.resolve("train-config.json"), new ConfigFile(file.description(), file.model(), train).toPrettyString());
             long parameterCount = m.parameters().layout().parameterCount();
+            Duration limit = stage.deadline() == null ? null : Duration.between(Instant.now(), stage.deadline());
+            if (limit != null && limit.isNegative()) limit = Duration.ZERO;
             o.printf(Locale.ROOT, "Training the %s model (%,d parameters) on %s: %d steps of %,d tokens%s; run folder %s%n",
                     toyBigram ? "toy bigram" : model.attentionKind().jsonName(), parameterCount, d, train.steps(), train.tokensPerStep(),
-                    minutes == null ? "" : String.format(Locale.ROOT, ", for at most %s", minutesText(minutes)), run);
+                    limit == null ? "" : String.format(Locale.ROOT, ", for at most %s", minutesText(limit.toMillis() / 60_000.0)), run);
             trainer.withConsole(o, ProgressBar.stdoutIsTerminal());
-            if (minutes != null) trainer.withTimeLimit(Duration.ofMillis(Math.round(minutes * 60_000)));
-            if (untilLoss != null) trainer.withLossTarget(untilLoss, lossWindow);
+            if (limit != null) trainer.withTimeLimit(limit);
+            if (stage.untilLoss() != null) trainer.withLossTarget(stage.untilLoss(), lossWindow);
             if (valBatches > 0) trainer.withValidation(new MixedBatchSource(train, tokenizer, train.seqLen(), null, Split.Part.VALIDATION), valBatches);
             if (trainer.completedSteps() >= train.steps()) {
                 o.println("Nothing to do: the run already has " + trainer.completedSteps() + " of " + train.steps() + " steps.");
-                return new Outcome(run, trainer.completedSteps(), train.steps(), false, parameterCount);
+                return new Outcome(run, run, trainer.completedSteps(), train.steps(), false, parameterCount);
             }
             trainer.run();
             if (recorder != null) {
@@ -164,15 +265,16 @@ public final class TrainCommand implements Callable<Integer> {
                 o.println("Recorded the " + recorder.microBatches() + " micro-batches of this run in " + recordBatches);
             }
             if (trainer.reachedLossTarget()) {
-                o.printf(Locale.ROOT, "Stopped at step %d of %d: the mean training loss of the last %d steps is below %s (--until-loss).%n",
-                        trainer.completedSteps(), train.steps(), lossWindow, untilLoss);
+                o.printf(Locale.ROOT, "Stopped at step %d of %d: the mean training loss of the last %d steps is below %s (%s).%n",
+                        trainer.completedSteps(), train.steps(), lossWindow, stage.untilLoss(), stage.untilLoss().equals(untilLoss) ? "--until-loss" : "until_loss");
             }
             if (trainer.stoppedByTimeLimit()) {
                 o.println("Stopped after " + minutesText(minutes) + " (--minutes) at step " + trainer.completedSteps() + " of " + train.steps()
-                        + "; continue with --resume " + run + ".");
+                        + "; continue with --resume " + (run.getParent() != null && run.getParent().getFileName() != null
+                        && run.getParent().getFileName().toString().equals(CURRICULUM_DIR) ? run.getParent().getParent() : run) + ".");
             }
             o.println("Done: " + trainer.completedSteps() + " steps; metrics in " + run.resolve(Trainer.METRICS_FILE) + ", checkpoints in " + checkpoints);
-            return new Outcome(run, trainer.completedSteps(), train.steps(), trainer.stoppedByTimeLimit(), parameterCount);
+            return new Outcome(run, run, trainer.completedSteps(), train.steps(), trainer.stoppedByTimeLimit(), parameterCount);
         }
     }
 

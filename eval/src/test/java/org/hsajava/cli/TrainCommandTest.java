@@ -29,10 +29,11 @@ class TrainCommandTest {
         return cl.execute(args);
     }
 
-    /** configs/tiny-cpu.json made seconds-small: passkey rows of 96 bytes, answers only. */
+    /** configs/tiny-cpu.json's final stage made seconds-small: passkey rows of 96 bytes, answers only. */
     private Path smallConfig() throws IOException {
         ObjectMapper json = new ObjectMapper();
         ObjectNode c = (ObjectNode) json.readTree(Path.of("..", "configs", "tiny-cpu.json").toFile());
+        c.remove("curriculum");
         ObjectNode t = (ObjectNode) c.get("train");
         t.put("batch_size", 2).put("seq_len", 96).put("steps", 4).put("warmup_steps", 1).put("checkpoint_interval", 2);
         t.putObject("task_mix").put("passkey", 1.0);
@@ -46,6 +47,7 @@ class TrainCommandTest {
     void tinyCpuTrainsLossFallsAndResumes() throws IOException {
         ObjectMapper json = new ObjectMapper();
         ObjectNode c = (ObjectNode) json.readTree(Path.of("..", "configs", "tiny-cpu.json").toFile());
+        c.remove("curriculum");
         ObjectNode t = (ObjectNode) c.get("train");
         t.put("batch_size", 2).put("seq_len", 128).put("steps", 8).put("warmup_steps", 1).put("lr", 0.003).put("checkpoint_interval", 4).put("corpus", "bundled");
         t.putObject("task_mix").put("corpus", 1.0);
@@ -208,5 +210,74 @@ class TrainCommandTest {
         assertEquals(2L, new CheckpointStore(run.resolve(Trainer.CHECKPOINTS), 3).steps().getLast());
         assertEquals(2, hsa("train", "--config", cfg.toString(), "--toy-bigram", "--device", "java", "--out", dir.resolve("bad").toString(), "--until-loss", "0"));
         assertTrue(err.toString().contains("--until-loss must be > 0"), err.toString());
+    }
+
+    /** smallConfig() with a two-stage curriculum before its own 4 steps. */
+    private Path curriculumConfig() throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode c = (ObjectNode) json.readTree(smallConfig().toFile());
+        c.set("curriculum", json.readTree("""
+                [{"name": "copy", "sliding_window": 96, "mask_slide_window": true, "train": {"steps": 2, "lr": 0.002}},
+                 {"name": "short", "train": {"steps": 3, "seq_len": 80, "batch_size": 3}}]
+                """));
+        Path p = dir.resolve("curriculum.json");
+        json.writeValue(p.toFile(), c);
+        return p;
+    }
+
+    /**
+     * A config's curriculum: its stages run in order in run/curriculum/N-name, each from the previous
+     * stage's weights, then the config's own training in the run folder; a run interrupted anywhere
+     * (--minutes, one step per call here) and resumed until done ends bit for bit where the
+     * uninterrupted run does.
+     */
+    @Test
+    void curriculumRunsItsStagesInOrderAndResumesExactly() throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        Path cfg = curriculumConfig(), whole = dir.resolve("whole"), pieces = dir.resolve("pieces");
+        assertEquals(0, hsa("train", "--config", cfg.toString(), "--device", "java", "--out", whole.toString(), "--val-batches", "0"), err.toString());
+        Path copy = whole.resolve("curriculum").resolve("1-copy"), shortStage = whole.resolve("curriculum").resolve("2-short");
+        assertEquals(List.of(2L), new CheckpointStore(copy.resolve(Trainer.CHECKPOINTS), 3).steps());
+        assertEquals(List.of(2L, 3L), new CheckpointStore(shortStage.resolve(Trainer.CHECKPOINTS), 3).steps());
+        assertEquals(List.of(2L, 4L), new CheckpointStore(whole.resolve(Trainer.CHECKPOINTS), 3).steps());
+        assertTrue(Files.exists(copy.resolve(TrainCommand.STAGE_DONE_FILE)) && Files.exists(shortStage.resolve(TrainCommand.STAGE_DONE_FILE)));
+        assertEquals(copy.toAbsolutePath().toString(), json.readTree(shortStage.resolve(TrainCommand.INIT_FROM_FILE).toFile()).get("source").asText());
+        assertEquals(shortStage.toAbsolutePath().toString(), json.readTree(whole.resolve(TrainCommand.INIT_FROM_FILE).toFile()).get("source").asText());
+        assertTrue(Files.notExists(copy.resolve(TrainCommand.INIT_FROM_FILE)), "the first stage starts fresh");
+        var copyState = org.hsajava.eval.Checkpoints.load(copy);
+        assertEquals(96, copyState.model().slidingWindow());
+        assertEquals(80, org.hsajava.eval.Checkpoints.load(shortStage).train().seqLen());
+        assertEquals(4, org.hsajava.eval.Checkpoints.load(whole).step());
+
+        assertEquals(2, hsa("train", "--config", cfg.toString(), "--device", "java", "--out", whole.toString(), "--val-batches", "0"));
+        assertTrue(err.toString().contains("already holds a curriculum"), err.toString());
+        ObjectNode tooShort = (ObjectNode) json.readTree(cfg.toFile());
+        ((ObjectNode) tooShort.get("curriculum").get(1).get("train")).put("seq_len", 64);
+        Path bad = dir.resolve("bad.json"), badRun = dir.resolve("bad-run");
+        json.writeValue(bad.toFile(), tooShort);
+        assertEquals(2, hsa("train", "--config", bad.toString(), "--device", "java", "--out", badRun.toString()));
+        assertTrue(err.toString().contains("curriculum[1].train.task_mix.passkey: does not fit train.seq_len = 64"), err.toString());
+        assertTrue(Files.notExists(badRun), "a stage that cannot run is found before the first stage trains");
+
+        List<String> calls = new java.util.ArrayList<>(List.of("train", "--config", cfg.toString(), "--device", "java", "--out", pieces.toString(),
+                "--val-batches", "0", "--minutes", "0.0001"));
+        int n = 0;
+        while (!new CheckpointStore(pieces.resolve(Trainer.CHECKPOINTS), 3).steps().contains(4L)) {
+            assertTrue(++n <= 20, "a resumed curriculum should finish");
+            assertEquals(0, hsa(calls.toArray(String[]::new)), err.toString());
+            calls.set(5, "--resume");
+        }
+        assertTrue(n >= 5, "the run should have been cut into pieces, was " + n);
+        assertArrayEquals(org.hsajava.eval.Checkpoints.load(whole).parameters(), org.hsajava.eval.Checkpoints.load(pieces).parameters());
+        assertEquals(Files.readAllLines(whole.resolve(Trainer.METRICS_FILE)).stream().map(l -> readLoss(json, l)).toList(),
+                Files.readAllLines(pieces.resolve(Trainer.METRICS_FILE)).stream().map(l -> readLoss(json, l)).toList());
+    }
+
+    private static double readLoss(ObjectMapper json, String line) {
+        try {
+            return json.readTree(line).get("loss").asDouble();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 }

@@ -14,9 +14,10 @@ import java.util.List;
 
 /**
  * One {@code configs/*.json} file: the model fields at the top level (authors' names, so the file
- * reads like their config.json), a {@code "train"} section and an optional {@code "description"}.
+ * reads like their config.json), a {@code "train"} section, an optional {@code "description"} and an
+ * optional {@code "curriculum"}: stages trained before the file's own training ({@link CurriculumStage}).
  */
-public record ConfigFile(String description, ModelConfig model, TrainConfig train) {
+public record ConfigFile(String description, ModelConfig model, TrainConfig train, List<CurriculumStage> curriculum) {
 
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
@@ -25,10 +26,21 @@ public record ConfigFile(String description, ModelConfig model, TrainConfig trai
         if (description == null) description = "";
         if (model == null) throw new ConfigException("(root)", "model fields missing");
         if (train == null) throw new ConfigException("train", "is required");
+        curriculum = curriculum == null ? List.of() : List.copyOf(curriculum);
         if (model.hsa() != null && train.seqLen() % model.hsa().chunkSize() != 0) {
             throw new ConfigException("train.seq_len", train.seqLen() + " is not a multiple of chunk_size "
                     + model.hsa().chunkSize());
         }
+    }
+
+    /** A file without a curriculum. */
+    public ConfigFile(String description, ModelConfig model, TrainConfig train) {
+        this(description, model, train, List.of());
+    }
+
+    /** This file's model and training alone (its final stage), without the stages before it. */
+    public ConfigFile withoutCurriculum() {
+        return curriculum.isEmpty() ? this : new ConfigFile(description, model, train);
     }
 
     /** Reads and validates a config file; errors name the file and the field. */
@@ -58,7 +70,8 @@ public record ConfigFile(String description, ModelConfig model, TrainConfig trai
         JsonNode d = root.get("description");
         if (d != null && !d.isTextual()) throw new ConfigException("description", "must be a string, got " + d);
         ModelConfig model = ModelConfig.fromJson(root);
-        return new ConfigFile(d == null ? "" : d.textValue(), model, TrainConfig.fromJson(root.get("train")));
+        TrainConfig train = TrainConfig.fromJson(root.get("train"));
+        return new ConfigFile(d == null ? "" : d.textValue(), model, train, CurriculumStage.readAll(root, model));
     }
 
     /**
@@ -87,6 +100,10 @@ public record ConfigFile(String description, ModelConfig model, TrainConfig trai
         if (!description.isEmpty()) o.put("description", description);
         o.setAll(model.toJson());
         o.set("train", train.toJson());
+        if (!curriculum.isEmpty()) {
+            var stages = o.putArray("curriculum");
+            curriculum.forEach(s -> stages.add(s.toJson(this)));
+        }
         return o;
     }
 

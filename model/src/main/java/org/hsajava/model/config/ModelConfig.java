@@ -165,11 +165,12 @@ public record ModelConfig(
         }
     }
 
-    /** Reads the model section (the top level of a config file, minus {@code train}/{@code description}). */
+    /** Reads the model section (the top level of a config file, minus {@code train}/{@code description}/{@code curriculum}). */
     public static ModelConfig fromJson(JsonNode node) {
         JsonFields f = new JsonFields(node, "");
         f.allow("train");
         f.allow("description");
+        f.allow("curriculum");
         ModelConfig c = read(f);
         f.rejectUnknown();
         return c;

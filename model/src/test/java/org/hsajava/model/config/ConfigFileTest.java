@@ -78,13 +78,27 @@ class ConfigFileTest {
         assertEquals(AttentionKind.SWA_ONLY, swa.model().attentionKind());
         assertEquals(AttentionKind.FULL_CAUSAL, full.model().attentionKind());
         assertNull(swa.model().hsa());
-        assertEquals(tiny.train(), swa.train(), "baselines use the same recipe");
-        assertEquals(tiny.train(), full.train(), "baselines use the same recipe");
+        assertEquals(swa.train(), full.train(), "the two baselines share one recipe");
+        assertEquals(tiny.model().hiddenSize(), swa.model().hiddenSize());
+        assertFalse(tiny.curriculum().isEmpty(), "tiny-cpu trains through a curriculum");
     }
 
-    /** The tiny config as a mutable tree, to break one field at a time. */
+    /** The tiny config as a mutable tree, to break one field at a time: tiny-cpu.json without its curriculum (the tests below that want one add their own). */
     static ObjectNode tiny() throws IOException {
-        return (ObjectNode) JSON.readTree(CONFIGS.resolve("tiny-cpu.json").toFile());
+        ObjectNode r = (ObjectNode) JSON.readTree(CONFIGS.resolve("tiny-cpu.json").toFile());
+        r.remove("curriculum");
+        return r;
+    }
+
+    /** tiny() with two stages: a short full-window one and a retrieval one. */
+    static ObjectNode withCurriculum() throws IOException {
+        ObjectNode r = tiny();
+        r.set("curriculum", JSON.readTree("""
+                [{"name": "copy", "sliding_window": 128, "mask_slide_window": true, "until_loss": 0.1,
+                  "train": {"seq_len": 128, "batch_size": 32, "lr": 0.002}},
+                 {"name": "retrieve", "sliding_window": 32, "mask_slide_window": true, "train": {"seq_len": 256, "steps": 50}}]
+                """));
+        return r;
     }
 
     static ConfigException rejects(ObjectNode root) {
@@ -111,11 +125,13 @@ class ConfigFileTest {
     @Test
     void maskSlideWindowNeedsAWindowOfAtLeastOneChunk() throws IOException {
         ObjectNode r = tiny();
-        r.put("mask_slide_window", true);
+        r.put("sliding_window", 64).put("mask_slide_window", true);
         ModelConfig m = ConfigFile.fromJson(r).model();
         assertTrue(m.hsa().maskSlideWindow());
         assertEquals(64 - 16, m.hsa().eligibilityLag(m.slidingWindow()));
-        assertEquals(0, ConfigFile.read(CONFIGS.resolve("tiny-cpu.json")).model().hsa().eligibilityLag(64));
+        r.put("mask_slide_window", false);
+        assertEquals(0, ConfigFile.fromJson(r).model().hsa().eligibilityLag(64));
+        r.put("mask_slide_window", true);
         ObjectNode theirs = m.toAuthorsConfigJson();
         assertTrue(theirs.get("mask_slide_window").booleanValue());
         assertEquals(m, ModelConfig.fromAuthorsConfigJson(theirs));
@@ -220,7 +236,7 @@ class ConfigFileTest {
     void trainSectionIsValidated() throws IOException {
         String[][] cases = {
             {"lr", "0", "train.lr", "(0, 1]"},
-            {"warmup_steps", "301", "train.warmup_steps", "[0, 300]"},
+            {"warmup_steps", "151", "train.warmup_steps", "[0, 150]"},
             {"betas", "[0.9]", "train.betas", "array of 2"},
             {"betas", "[0.9, 1.0]", "train.betas[1]", "[0, 1)"},
             {"seq_len", "1000", "train.seq_len", "not a multiple of chunk_size 16"},
@@ -318,5 +334,67 @@ class ConfigFileTest {
         assertEquals(0, af.get("num_upper_groups").intValue());
         assertEquals(-1, af.get("sliding_window").intValue());
         assertEquals(5, af.get("num_hidden_layers").intValue());
+    }
+
+    @Test
+    void curriculumStagesApplyTheirChangesToTheFile() throws IOException {
+        ConfigFile c = ConfigFile.fromJson(withCurriculum());
+        ConfigFile base = ConfigFile.fromJson(tiny());
+        assertEquals(base.model(), c.model());
+        assertEquals(base.train(), c.train());
+        assertEquals(2, c.curriculum().size());
+        CurriculumStage copy = c.curriculum().get(0), retrieve = c.curriculum().get(1);
+        assertEquals("copy", copy.name());
+        assertEquals(0.1, copy.untilLoss());
+        assertNull(retrieve.untilLoss());
+        assertEquals(128, copy.config().model().slidingWindow());
+        assertTrue(copy.config().model().hsa().maskSlideWindow());
+        assertEquals(128, copy.config().train().seqLen());
+        assertEquals(32, copy.config().train().batchSize());
+        assertEquals(0.002, copy.config().train().lr());
+        assertEquals(base.train().steps(), copy.config().train().steps(), "fields a stage leaves alone come from the file");
+        assertEquals(base.train().seed(), copy.config().train().seed());
+        assertEquals(50, retrieve.config().train().steps());
+        assertEquals(base.train().batchSize(), retrieve.config().train().batchSize());
+        assertTrue(copy.config().curriculum().isEmpty());
+        assertEquals(c, ConfigFile.parse(c.toPrettyString()), "a curriculum survives a round trip");
+        assertEquals(base, c.withoutCurriculum());
+    }
+
+    @Test
+    void curriculumErrorsNameTheStageAndField() throws IOException {
+        ObjectNode r = withCurriculum();
+        ((ObjectNode) r.get("curriculum").get(1).get("train")).put("lr", 2.0);
+        assertMessage(rejects(r), "curriculum[1].train.lr", "must be");
+        r = withCurriculum();
+        ((ObjectNode) r.get("curriculum").get(0)).put("chunk_top_k", 4);
+        assertMessage(rejects(r), "curriculum[0].chunk_top_k", "unknown field");
+        r = withCurriculum();
+        ((ObjectNode) r.get("curriculum").get(0)).put("intermediate_size", 256);
+        assertMessage(rejects(r), "curriculum[0]", "changes the model's parameters", "sliding_window");
+        r = withCurriculum();
+        ((ObjectNode) r.get("curriculum").get(0).get("train")).put("seq_len", 100);
+        assertMessage(rejects(r), "curriculum[0].train.seq_len", "not a multiple of chunk_size");
+        r = withCurriculum();
+        ((ObjectNode) r.get("curriculum").get(1)).remove("name");
+        assertMessage(rejects(r), "curriculum[1].name", "is required");
+        r = withCurriculum();
+        ((ObjectNode) r.get("curriculum").get(1)).put("name", "copy");
+        assertMessage(rejects(r), "curriculum[1].name", "earlier stage");
+        r = withCurriculum();
+        ((ObjectNode) r.get("curriculum").get(1)).put("name", "a/b");
+        assertMessage(rejects(r), "curriculum[1].name", "[A-Za-z0-9_-]");
+        r = withCurriculum();
+        ((ObjectNode) r.get("curriculum").get(0)).put("until_loss", -1);
+        assertMessage(rejects(r), "curriculum[0].until_loss", "> 0");
+        r = withCurriculum();
+        ((ObjectNode) r.get("curriculum").get(0)).put("description", "x");
+        assertMessage(rejects(r), "curriculum[0].description", "not allowed");
+        r = withCurriculum();
+        r.putArray("curriculum");
+        assertMessage(rejects(r), "curriculum", "non-empty array");
+        r = withCurriculum();
+        ((ObjectNode) r.get("curriculum").get(0)).put("train", 3);
+        assertMessage(rejects(r), "curriculum[0].train", "must be an object");
     }
 }
