@@ -19,7 +19,6 @@ import org.hsajava.model.config.ConfigFile;
 import org.hsajava.model.config.CurriculumStage;
 import org.hsajava.model.config.ModelConfig;
 import org.hsajava.model.config.ParameterLayout;
-import org.hsajava.model.config.ParameterSpec;
 import org.hsajava.model.config.TrainConfig;
 import org.hsajava.train.checkpoint.Checkpoint;
 import org.hsajava.train.checkpoint.CheckpointState;
@@ -126,13 +125,17 @@ public final class TrainCommand implements Callable<Integer> {
         if (!toyBigram) file.warnings().forEach(w -> o.println("warning: " + w));
         Instant deadline = minutes == null ? null : Instant.now().plusMillis(Math.round(minutes * 60_000));
         if (file.curriculum().isEmpty() || toyBigram) {
-            return trainStage(file.withoutCurriculum(), train, run, d, o, new Stage(resume, initFrom, untilLoss, deadline));
+            return trainStage(file.withoutCurriculum(), train, run, d, o, new Stage(resume, initFrom, untilLoss, "--until-loss", deadline, run));
         }
         return trainCurriculum(file, train, run, d, o, deadline);
     }
 
-    /** How one stage starts and stops: from a run to resume, or from another run's weights, or fresh. */
-    private record Stage(Path resume, Path initFrom, Double untilLoss, Instant deadline) {}
+    /**
+     * How one stage starts and stops: from a run to resume, or from another run's weights, or fresh;
+     * {@code untilLossFrom} names where its loss target comes from, {@code root} the folder that
+     * {@code --resume} takes (the curriculum's run folder for a stage).
+     */
+    private record Stage(Path resume, Path initFrom, Double untilLoss, String untilLossFrom, Instant deadline, Path root) {}
 
     /** A stage's folder under the run: {@code curriculum/<n>-<name>}, n counting from 1. */
     static Path stageFolder(Path run, int index, CurriculumStage s) {
@@ -179,7 +182,7 @@ public final class TrainCommand implements Callable<Integer> {
                     s.untilLoss() == null ? "" : ", until the loss is below " + s.untilLoss());
             boolean started = hasCheckpoint(dir);
             Outcome stage = trainStage(s.config(), s.config().train(), dir, d, o,
-                    new Stage(started ? dir : null, started ? null : previous, s.untilLoss(), deadline));
+                    new Stage(started ? dir : null, started ? null : previous, s.untilLoss(), "until_loss", deadline, run));
             done += stage.completedSteps();
             if (stage.stoppedByTimeLimit()) return new Outcome(run, dir, done, planned, true, stage.parameterCount());
             Files.writeString(dir.resolve(STAGE_DONE_FILE), JSON.createObjectNode().put("steps", stage.completedSteps()).toPrettyString());
@@ -188,7 +191,7 @@ public final class TrainCommand implements Callable<Integer> {
         if (deadline != null && !Instant.now().isBefore(deadline)) return timeUpBefore("final", file, run, previous, done, planned, o);
         o.printf(Locale.ROOT, "%n== Stage %d/%d (this config's own training) ==%n", stages.size() + 1, stages.size() + 1);
         boolean started = hasCheckpoint(run);
-        Outcome last = trainStage(file.withoutCurriculum(), train, run, d, o, new Stage(started ? run : null, started ? null : previous, untilLoss, deadline));
+        Outcome last = trainStage(file.withoutCurriculum(), train, run, d, o, new Stage(started ? run : null, started ? null : previous, untilLoss, "--until-loss", deadline, run));
         return new Outcome(run, run, done + last.completedSteps(), planned, last.stoppedByTimeLimit(), last.parameterCount());
     }
 
@@ -197,7 +200,7 @@ public final class TrainCommand implements Callable<Integer> {
         try {
             new MixedBatchSource(t, Tokenizers.create(t.tokenizer()), t.seqLen(), null);
         } catch (ConfigException e) {
-            throw new ConfigException(prefix + e.field(), e.getMessage().substring(e.field().length() + 2));
+            throw e.under(prefix);
         }
     }
 
@@ -266,12 +269,11 @@ public final class TrainCommand implements Callable<Integer> {
             }
             if (trainer.reachedLossTarget()) {
                 o.printf(Locale.ROOT, "Stopped at step %d of %d: the mean training loss of the last %d steps is below %s (%s).%n",
-                        trainer.completedSteps(), train.steps(), lossWindow, stage.untilLoss(), stage.untilLoss().equals(untilLoss) ? "--until-loss" : "until_loss");
+                        trainer.completedSteps(), train.steps(), lossWindow, stage.untilLoss(), stage.untilLossFrom());
             }
             if (trainer.stoppedByTimeLimit()) {
                 o.println("Stopped after " + minutesText(minutes) + " (--minutes) at step " + trainer.completedSteps() + " of " + train.steps()
-                        + "; continue with --resume " + (run.getParent() != null && run.getParent().getFileName() != null
-                        && run.getParent().getFileName().toString().equals(CURRICULUM_DIR) ? run.getParent().getParent() : run) + ".");
+                        + "; continue with --resume " + stage.root() + ".");
             }
             o.println("Done: " + trainer.completedSteps() + " steps; metrics in " + run.resolve(Trainer.METRICS_FILE) + ", checkpoints in " + checkpoints);
             return new Outcome(run, run, trainer.completedSteps(), train.steps(), trainer.stoppedByTimeLimit(), parameterCount);
@@ -287,22 +289,14 @@ public final class TrainCommand implements Callable<Integer> {
      * tensors (names, shapes and places in the flat buffer); otherwise names the first difference.
      */
     static void copyCompatibleWeights(CheckpointState source, ModelParameters target, Path from) {
-        java.util.List<ParameterSpec> mine = target.layout().specs(), theirs = ParameterLayout.of(source.model()).specs();
-        for (int i = 0; i < Math.max(mine.size(), theirs.size()); i++) {
-            ParameterSpec a = i < mine.size() ? mine.get(i) : null, b = i < theirs.size() ? theirs.get(i) : null;
-            if (a == null || b == null || !a.name().equals(b.name()) || !java.util.Arrays.equals(a.shape(), b.shape()) || a.offset() != b.offset()) {
-                throw new IllegalArgumentException("--init-from " + from + ": its model has other parameters than this config's: "
-                        + describe(b) + " there, " + describe(a) + " here (only settings that leave the parameters alone may differ)");
-            }
-        }
+        target.layout().firstDifference(ParameterLayout.of(source.model())).ifPresent(d -> {
+            throw new IllegalArgumentException("--init-from " + from + ": its model has other parameters than this config's: "
+                    + d + " (only settings that leave the parameters alone may differ)");
+        });
         float[] dst = target.all().f32();
         if (source.parameters().length != dst.length) throw new IllegalArgumentException("--init-from " + from + ": " + source.parameters().length
                 + " parameter values there, " + dst.length + " here");
         System.arraycopy(source.parameters(), 0, dst, 0, dst.length);
-    }
-
-    private static String describe(ParameterSpec s) {
-        return s == null ? "nothing" : s.name() + " " + java.util.Arrays.toString(s.shape());
     }
 
     static String minutesText(double m) {

@@ -65,7 +65,7 @@ class FullForwardScorerTest {
 
     @Test
     void theProbeReportsTheChunksSelectedInThePast() throws Exception {
-        ModelConfig c = config("tiny-cpu");
+        ModelConfig c = TestModels.unmasked("tiny-cpu").model();
         int chunk = c.hsa().chunkSize(), topk = c.hsa().chunkTopk();
         try (FullForwardScorer s = new FullForwardScorer(c, params(c), Devices.java(), 1, L)) {
             assertTrue(s.hasRetrieval());

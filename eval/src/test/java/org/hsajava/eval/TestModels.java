@@ -23,6 +23,19 @@ public final class TestModels {
     }
 
     /**
+     * A shipped HSA config with the plain eligibility rule (mask_slide_window off: a chunk is eligible
+     * once it lies wholly in the past), for tests written against that rule; tiny-cpu turns the mask
+     * on since 2026-12-05.
+     */
+    public static ConfigFile unmasked(String name) throws java.io.IOException {
+        var json = (com.fasterxml.jackson.databind.node.ObjectNode) new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(Path.of("..", "configs", name + ".json").toFile());
+        json.remove("curriculum");
+        json.put("mask_slide_window", false);
+        return ConfigFile.fromJson(json);
+    }
+
+    /**
      * Norm weights 1, every other tensor N(0, 1/fan-in): logits and retrieval scores then spread out
      * (the authors' 0.02 init leaves them nearly tied, where rounding alone could flip an argmax).
      */

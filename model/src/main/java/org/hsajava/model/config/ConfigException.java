@@ -14,4 +14,10 @@ public final class ConfigException extends IllegalArgumentException {
 
     /** The JSON name of the field, including its section prefix ("train.lr"). */
     public String field() { return field; }
+
+    /** The message without the field name. */
+    public String problem() { return getMessage().substring(field.length() + 2); }
+
+    /** The same problem one level down, e.g. prefix "curriculum[1]." makes "curriculum[1].train.lr". */
+    public ConfigException under(String prefix) { return new ConfigException(prefix + field, problem()); }
 }

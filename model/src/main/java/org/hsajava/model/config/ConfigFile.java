@@ -49,7 +49,7 @@ public record ConfigFile(String description, ModelConfig model, TrainConfig trai
         try {
             return parse(text);
         } catch (ConfigException e) {
-            throw new ConfigException(e.field(), e.getMessage().substring(e.field().length() + 2) + " (in " + file + ")");
+            throw new ConfigException(e.field(), e.problem() + " (in " + file + ")");
         }
     }
 

@@ -3,7 +3,6 @@ package org.hsajava.model.config;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -88,25 +87,18 @@ public record CurriculumStage(String name, ConfigFile config, Double untilLoss) 
         try {
             return new CurriculumStage(name, ConfigFile.fromJson(merged), untilLoss);
         } catch (ConfigException e) {
+            // the stage record's own checks name "curriculum.<field>"; inside a stage that is at + ".<field>"
             String field = e.field().startsWith("curriculum.") ? e.field().substring("curriculum.".length()) : e.field();
-            throw new ConfigException(at + "." + field, e.getMessage().substring(e.field().length() + 2));
+            throw new ConfigException(at + "." + field, e.problem());
         }
     }
 
     /** Stages hand weights on, so every stage's model must have the file's parameters, name for name and shape for shape. */
     private static void requireSameParameters(ModelConfig base, ModelConfig stage, String at) {
-        List<ParameterSpec> a = ParameterLayout.of(base).specs(), b = ParameterLayout.of(stage).specs();
-        for (int i = 0; i < Math.max(a.size(), b.size()); i++) {
-            ParameterSpec x = i < a.size() ? a.get(i) : null, y = i < b.size() ? b.get(i) : null;
-            if (x == null || y == null || !x.name().equals(y.name()) || !Arrays.equals(x.shape(), y.shape())) {
-                throw new ConfigException(at, "changes the model's parameters (" + describe(y) + " in the stage, " + describe(x)
-                        + " in the file); a stage may change only settings that leave them alone, such as sliding_window");
-            }
-        }
-    }
-
-    private static String describe(ParameterSpec s) {
-        return s == null ? "nothing" : s.name() + " " + Arrays.toString(s.shape());
+        ParameterLayout.of(base).firstDifference(ParameterLayout.of(stage)).ifPresent(d -> {
+            throw new ConfigException(at, "changes the model's parameters (" + d.replace(" there,", " in the stage,").replace(" here", " in the file")
+                    + "); a stage may change only settings that leave them alone, such as sliding_window");
+        });
     }
 
     /** The stage as written in a config file: its name, until_loss, and every field where it differs from {@code file}. */

@@ -175,6 +175,26 @@ public final class ParameterLayout {
         return n;
     }
 
+    /**
+     * The first tensor where {@code other} differs from this layout (name, shape or place in the flat
+     * buffer), as "NAME [SHAPE] there, NAME [SHAPE] here" ("nothing" for a missing one); empty when
+     * weights can move between the two as one buffer (curriculum stages, --init-from).
+     */
+    public java.util.Optional<String> firstDifference(ParameterLayout other) {
+        List<ParameterSpec> mine = specs, theirs = other.specs;
+        for (int i = 0; i < Math.max(mine.size(), theirs.size()); i++) {
+            ParameterSpec a = i < mine.size() ? mine.get(i) : null, b = i < theirs.size() ? theirs.get(i) : null;
+            if (a == null || b == null || !a.name().equals(b.name()) || !java.util.Arrays.equals(a.shape(), b.shape()) || a.offset() != b.offset()) {
+                return java.util.Optional.of(describe(b) + " there, " + describe(a) + " here");
+            }
+        }
+        return java.util.Optional.empty();
+    }
+
+    private static String describe(ParameterSpec s) {
+        return s == null ? "nothing" : s.name() + " " + java.util.Arrays.toString(s.shape());
+    }
+
     public boolean contains(String name) { return byName.containsKey(name); }
 
     /** The tensor stored under this name; throws naming the unknown key. */
