@@ -271,6 +271,11 @@ public final class TrainCommand implements Callable<Integer> {
                 o.printf(Locale.ROOT, "Stopped at step %d of %d: the mean training loss of the last %d steps is below %s (%s).%n",
                         trainer.completedSteps(), train.steps(), lossWindow, stage.untilLoss(), stage.untilLossFrom());
             }
+            if (stage.untilLoss() != null && !trainer.reachedLossTarget() && !trainer.stoppedByTimeLimit()) {
+                // a stage that never learnt what it teaches still hands its weights on: say so, the run goes on
+                o.printf(Locale.ROOT, "Warning: all %d steps ran and the mean training loss of the last %d steps never fell below %s (%s).%n",
+                        trainer.completedSteps(), lossWindow, stage.untilLoss(), stage.untilLossFrom());
+            }
             if (trainer.stoppedByTimeLimit()) {
                 o.println("Stopped after " + minutesText(minutes) + " (--minutes) at step " + trainer.completedSteps() + " of " + train.steps()
                         + "; continue with --resume " + stage.root() + ".");
@@ -307,7 +312,7 @@ public final class TrainCommand implements Callable<Integer> {
         if (n < 1) throw new IllegalArgumentException("--steps must be >= 1, got " + n);
         return new TrainConfig(t.batchSize(), t.seqLen(), n, t.lr(), Math.min(t.warmupSteps(), n), t.minLrRatio(), t.weightDecay(),
                 t.beta1(), t.beta2(), t.adamEps(), t.gradClip(), t.gradAccumulation(), t.seed(), t.tokenizer(), t.corpus(),
-                t.taskMix(), t.lossOn(), t.checkpointInterval(), t.keepCheckpoints(), t.evalInterval());
+                t.taskMix(), t.lossOn(), t.checkpointInterval(), t.keepCheckpoints(), t.evalInterval(), t.needleDepth());
     }
 
     /** Continuing into another folder: start it with the source run's latest checkpoint. */

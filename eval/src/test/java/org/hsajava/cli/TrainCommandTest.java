@@ -2,6 +2,7 @@ package org.hsajava.cli;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -208,6 +209,19 @@ class TrainCommandTest {
         assertEquals(0, rc, err.toString());
         assertTrue(printed.contains("Stopped at step 2 of 4") && printed.contains("(--until-loss)"), printed);
         assertEquals(2L, new CheckpointStore(run.resolve(Trainer.CHECKPOINTS), 3).steps().getLast());
+        assertFalse(printed.contains("Warning"), printed);
+
+        captured.reset();
+        System.setOut(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            // no loss is below 1e-9: all 4 steps run, and the output says the target was missed
+            rc = hsa("train", "--config", cfg.toString(), "--toy-bigram", "--device", "java", "--out", dir.resolve("missed").toString(), "--until-loss", "1e-9", "--loss-window", "2");
+        } finally {
+            System.setOut(stdout);
+        }
+        printed = captured.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, rc, err.toString());
+        assertTrue(printed.contains("Warning: all 4 steps ran and the mean training loss of the last 2 steps never fell below 1.0E-9 (--until-loss)"), printed);
         assertEquals(2, hsa("train", "--config", cfg.toString(), "--toy-bigram", "--device", "java", "--out", dir.resolve("bad").toString(), "--until-loss", "0"));
         assertTrue(err.toString().contains("--until-loss must be > 0"), err.toString());
     }

@@ -31,6 +31,10 @@ import java.util.Map;
  * @param checkpointInterval {@code checkpoint_interval}: steps between checkpoints
  * @param keepCheckpoints    {@code keep_checkpoints}: how many recent checkpoints to keep
  * @param evalInterval       {@code eval_interval}: steps between evaluations
+ * @param needleDepth        {@code needle_depth}: {@code [min, max]}, the range (fractions of the filler,
+ *                           0 = start) from which synthetic training rows draw their needle's depth
+ *                           uniformly; default {@code [0, 1]}. A curriculum stage can keep needles far from
+ *                           the question (e.g. {@code [0, 0.4]}) so that only retrieval can bring them back.
  */
 public record TrainConfig(
         int batchSize,
@@ -52,7 +56,31 @@ public record TrainConfig(
         LossTokens lossOn,
         long checkpointInterval,
         int keepCheckpoints,
-        long evalInterval) {
+        long evalInterval,
+        DepthRange needleDepth) {
+
+    /** Needle depths drawn uniformly from {@code [min, max]}, {@code 0 <= min <= max <= 1}. */
+    public record DepthRange(double min, double max) {
+        public static final DepthRange ALL = new DepthRange(0, 1);
+
+        public DepthRange {
+            if (!(min >= 0 && min <= max && max <= 1)) {
+                throw new ConfigException("train.needle_depth", "must be [min, max] with 0 <= min <= max <= 1, got [" + min + ", " + max + "]");
+            }
+        }
+
+        /** The depth for a uniform draw {@code u} in [0, 1). */
+        public double at(double u) { return min + (max - min) * u; }
+    }
+
+    /** A recipe whose needles may sit at any depth ({@link DepthRange#ALL}). */
+    public TrainConfig(int batchSize, int seqLen, long steps, double lr, long warmupSteps, double minLrRatio, double weightDecay,
+                       double beta1, double beta2, double adamEps, double gradClip, int gradAccumulation, long seed,
+                       String tokenizer, String corpus, Map<String, Double> taskMix, LossTokens lossOn,
+                       long checkpointInterval, int keepCheckpoints, long evalInterval) {
+        this(batchSize, seqLen, steps, lr, warmupSteps, minLrRatio, weightDecay, beta1, beta2, adamEps, gradClip, gradAccumulation,
+                seed, tokenizer, corpus, taskMix, lossOn, checkpointInterval, keepCheckpoints, evalInterval, DepthRange.ALL);
+    }
 
     public TrainConfig {
         if (batchSize < 1) throw new ConfigException("train.batch_size", "must be >= 1, got " + batchSize);
@@ -84,6 +112,7 @@ public record TrainConfig(
         if (checkpointInterval < 1) throw new ConfigException("train.checkpoint_interval", "must be >= 1, got " + checkpointInterval);
         if (keepCheckpoints < 1) throw new ConfigException("train.keep_checkpoints", "must be >= 1, got " + keepCheckpoints);
         if (evalInterval < 1) throw new ConfigException("train.eval_interval", "must be >= 1, got " + evalInterval);
+        if (needleDepth == null) throw new ConfigException("train.needle_depth", "must be given");
         if (corpus.isEmpty() && taskMix.getOrDefault("corpus", 0.0) > 0) {
             throw new ConfigException("train.corpus", "is empty but task_mix gives \"corpus\" a positive weight");
         }
@@ -96,6 +125,7 @@ public record TrainConfig(
         JsonFields f = new JsonFields(node, "train");
         long steps = f.longIn("steps", 1, Long.MAX_VALUE);
         double[] betas = f.has("betas") ? f.numbers("betas", 2) : new double[] {0.9, 0.95};
+        double[] depth = f.has("needle_depth") ? f.numbers("needle_depth", 2) : new double[] {0, 1};
         Map<String, Double> mix = new LinkedHashMap<>();
         JsonNode m = f.raw("task_mix");
         if (m == null || m.isNull()) throw new ConfigException("train.task_mix", "is required");
@@ -127,7 +157,8 @@ public record TrainConfig(
                 LossTokens.ofJson(f.choice("loss_on", JsonFields.list("all", "answers"), "all")),
                 f.longIn("checkpoint_interval", 1, Long.MAX_VALUE),
                 f.intIn("keep_checkpoints", 1, Integer.MAX_VALUE, 3),
-                f.longIn("eval_interval", 1, Long.MAX_VALUE));
+                f.longIn("eval_interval", 1, Long.MAX_VALUE),
+                new DepthRange(depth[0], depth[1]));
         f.rejectUnknown();
         return t;
     }
@@ -154,6 +185,7 @@ public record TrainConfig(
         o.put("checkpoint_interval", checkpointInterval);
         o.put("keep_checkpoints", keepCheckpoints);
         o.put("eval_interval", evalInterval);
+        if (!needleDepth.equals(DepthRange.ALL)) o.putArray("needle_depth").add(needleDepth.min()).add(needleDepth.max());
         return o;
     }
 }

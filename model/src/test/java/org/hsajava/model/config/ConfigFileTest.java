@@ -247,15 +247,29 @@ class ConfigFileTest {
             {"task_mix", "{\"corpus\": 1}", "train.corpus", "is empty"},
             {"checkpoint_interval", "0", "train.checkpoint_interval", ">= 1"},
             {"tokenizer", "7", "train.tokenizer", "must be a string"},
+            {"needle_depth", "[0.5, 0.2]", "train.needle_depth", "0 <= min <= max <= 1", "[0.5, 0.2]"},
+            {"needle_depth", "[0, 1.5]", "train.needle_depth", "0 <= min <= max <= 1"},
+            {"needle_depth", "[0.1]", "train.needle_depth", "array of 2"},
         };
         for (String[] c : cases) {
             ObjectNode r = tiny();
             ((ObjectNode) r.get("train")).set(c[0], JSON.readTree(c[1]));
-            assertMessage(rejects(r), c[2], c[3]);
+            assertMessage(rejects(r), c[2], java.util.Arrays.copyOfRange(c, 3, c.length));
         }
         ObjectNode r = tiny();
         r.remove("train");
         assertMessage(rejects(r), "train", "JSON object");
+    }
+
+    @Test
+    void needleDepthDefaultsToEveryDepthAndRoundTrips() throws IOException {
+        assertEquals(TrainConfig.DepthRange.ALL, ConfigFile.fromJson(tiny()).train().needleDepth());
+        ObjectNode r = tiny();
+        ((ObjectNode) r.get("train")).set("needle_depth", JSON.readTree("[0, 0.4]"));
+        TrainConfig t = ConfigFile.fromJson(r).train();
+        assertEquals(new TrainConfig.DepthRange(0, 0.4), t.needleDepth());
+        assertEquals(t, TrainConfig.fromJson(t.toJson()));
+        assertFalse(ConfigFile.fromJson(tiny()).train().toJson().has("needle_depth"), "the default is not written");
     }
 
     @Test

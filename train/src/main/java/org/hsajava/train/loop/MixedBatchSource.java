@@ -38,7 +38,7 @@ import org.hsajava.train.text.Tokenizer;
  *       every next token is a target (the corpus has no answers, so {@code loss_on} does not apply);</li>
  *   <li>a synthetic task ({@link SyntheticTasks} names, plus the aliases {@code s_niah},
  *       {@code mk_niah}/{@code mq_niah}, {@code vt}, {@code ar}): a sample of {@code length + 1}
- *       tokens with its needle at a uniformly drawn depth; targets are the answer tokens only when
+ *       tokens with its needle at a depth drawn uniformly from {@code train.needle_depth}; targets are the answer tokens only when
  *       {@code loss_on} is "answers", every token otherwise.</li>
  * </ul>
  * Task filler: sentences of the corpus (its first 2^20 tokens) when {@code train.corpus} is set,
@@ -62,6 +62,7 @@ public final class MixedBatchSource implements BatchSource {
     private final Corpus corpus;
     private final int length;
     private final long seed;
+    private final TrainConfig.DepthRange needleDepth;
     private final List<String> names = new ArrayList<>();
     private final List<SyntheticTask> tasks = new ArrayList<>();  // null entry for the corpus
     private final double[] cumulative;
@@ -82,6 +83,7 @@ public final class MixedBatchSource implements BatchSource {
         this.tokenizer = tokenizer;
         this.length = length;
         this.seed = train.seed();
+        this.needleDepth = train.needleDepth();
         this.rng = new SplitMix64(train.seed() ^ (part == Split.Part.TRAIN ? 0x5DEECE66DL : 0x2545F4914F6CDD1DL));
         this.corpus = train.corpus().isEmpty() ? null : part(openCorpus(train.corpus(), baseDir), part);
         Filler filler;
@@ -175,7 +177,7 @@ public final class MixedBatchSource implements BatchSource {
             System.arraycopy(seq, 1, targets, at, length);
             return length;
         }
-        double depth = rng.nextDouble();
+        double depth = needleDepth.at(rng.nextDouble());
         Sample s = task.generate(length + 1, depth, new SplittableRandom(rng.nextLong()));
         boolean[] mask = s.targetMask();
         int[] tok = s.tokens();

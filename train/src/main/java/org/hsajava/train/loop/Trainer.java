@@ -294,7 +294,7 @@ public final class Trainer implements AutoCloseable {
             while (step < lastStep) {
                 StepMetrics m = trainStep();
                 boolean timeUp = timeLimit != null && step < lastStep && clock.getAsLong() - startNanos >= limitNanos;  // a difference: nanoTime may wrap
-                boolean learned = recent != null && step < lastStep && belowTarget(recent, step - startStep, m.loss());
+                boolean learned = recent != null && belowTarget(recent, step - startStep, m.loss());  // at the last step too: it tells whether the target was met
                 boolean last = step == lastStep || timeUp || learned;
                 if (validation != null && (step % train.evalInterval() == 0 || last)) m = m.withValLoss(validate());
                 appendMetrics(m);

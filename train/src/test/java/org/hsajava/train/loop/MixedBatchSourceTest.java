@@ -46,6 +46,39 @@ class MixedBatchSourceTest {
         }
     }
 
+    /** train.needle_depth bounds where the needle lands: near the start for [0, 0.2], near the question for [0.8, 1]. */
+    @Test
+    void needleDepthRangeBoundsThePlacement() {
+        int length = 400, rows = 40;
+        Tokenizer tok = Tokenizers.create("byte");
+        int[] early = needleStarts(new TrainConfig.DepthRange(0, 0.2), length, rows, tok);
+        int[] late = needleStarts(new TrainConfig.DepthRange(0.8, 1), length, rows, tok);
+        int[] any = needleStarts(TrainConfig.DepthRange.ALL, length, rows, tok);
+        // filler is the row minus the needle (~23 bytes), the question (~37) and the answer (6):
+        // ~330 tokens, placed at sentence boundaries (a sentence is < 40 bytes)
+        for (int i = 0; i < rows; i++) {
+            assertTrue(early[i] <= 0.2 * 330 + 40, "needle at " + early[i] + " with depth <= 0.2");
+            assertTrue(late[i] >= 0.8 * 330 - 40, "needle at " + late[i] + " with depth >= 0.8");
+        }
+        long spread = java.util.Arrays.stream(any).filter(p -> p > 0.2 * 330 + 40 && p < 0.8 * 330 - 40).count();
+        assertTrue(spread > rows / 4, "the default range puts needles in the middle too: " + spread + " of " + rows);
+    }
+
+    private int[] needleStarts(TrainConfig.DepthRange range, int length, int rows, Tokenizer tok) {
+        TrainConfig c = config(Map.of("passkey", 1.0), LossTokens.ANSWERS, "");
+        c = new TrainConfig(c.batchSize(), length, c.steps(), c.lr(), c.warmupSteps(), c.minLrRatio(), c.weightDecay(), c.beta1(), c.beta2(),
+                c.adamEps(), c.gradClip(), c.gradAccumulation(), c.seed(), c.tokenizer(), c.corpus(), c.taskMix(), c.lossOn(),
+                c.checkpointInterval(), c.keepCheckpoints(), c.evalInterval(), range);
+        MixedBatchSource s = new MixedBatchSource(c, tok, length, null);
+        int[] in = new int[length], tg = new int[length], starts = new int[rows];
+        for (int r = 0; r < rows; r++) {
+            s.next(in, tg, 1, length);
+            starts[r] = tok.decode(in, 0, length).indexOf("The passkey is: ");
+            assertTrue(starts[r] >= 0, "row " + r + " has its needle");
+        }
+        return starts;
+    }
+
     @Test
     void allTokensModeAndCorpusRowsTrainOnEveryPosition() throws IOException {
         Path corpus = ToyRuns.corpus(dir);
