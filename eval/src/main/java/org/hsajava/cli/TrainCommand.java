@@ -296,7 +296,7 @@ public final class TrainCommand implements Callable<Integer> {
     static void copyCompatibleWeights(CheckpointState source, ModelParameters target, Path from) {
         target.layout().firstDifference(ParameterLayout.of(source.model())).ifPresent(d -> {
             throw new IllegalArgumentException("--init-from " + from + ": its model has other parameters than this config's: "
-                    + d + " (only settings that leave the parameters alone may differ)");
+                    + d.theirs() + " there, " + d.mine() + " here (only settings that leave the parameters alone may differ)");
         });
         float[] dst = target.all().f32();
         if (source.parameters().length != dst.length) throw new IllegalArgumentException("--init-from " + from + ": " + source.parameters().length

@@ -96,8 +96,8 @@ public record CurriculumStage(String name, ConfigFile config, Double untilLoss) 
     /** Stages hand weights on, so every stage's model must have the file's parameters, name for name and shape for shape. */
     private static void requireSameParameters(ModelConfig base, ModelConfig stage, String at) {
         ParameterLayout.of(base).firstDifference(ParameterLayout.of(stage)).ifPresent(d -> {
-            throw new ConfigException(at, "changes the model's parameters (" + d.replace(" there,", " in the stage,").replace(" here", " in the file")
-                    + "); a stage may change only settings that leave them alone, such as sliding_window");
+            throw new ConfigException(at, "changes the model's parameters (" + d.theirs() + " in the stage, " + d.mine()
+                    + " in the file); a stage may change only settings that leave them alone, such as sliding_window");
         });
     }
 

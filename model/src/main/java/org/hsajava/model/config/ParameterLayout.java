@@ -176,16 +176,22 @@ public final class ParameterLayout {
     }
 
     /**
-     * The first tensor where {@code other} differs from this layout (name, shape or place in the flat
-     * buffer), as "NAME [SHAPE] there, NAME [SHAPE] here" ("nothing" for a missing one); empty when
-     * weights can move between the two as one buffer (curriculum stages, --init-from).
+     * Where two layouts first differ: the tensor of each at that index (name and shape), or
+     * "nothing" where one has no more tensors.
      */
-    public java.util.Optional<String> firstDifference(ParameterLayout other) {
+    public record Difference(String theirs, String mine) {}
+
+    /**
+     * The first tensor where {@code other} ("theirs") differs from this layout ("mine") in name, shape
+     * or place in the flat buffer; empty when weights can move between the two as one buffer
+     * (curriculum stages, --init-from).
+     */
+    public java.util.Optional<Difference> firstDifference(ParameterLayout other) {
         List<ParameterSpec> mine = specs, theirs = other.specs;
         for (int i = 0; i < Math.max(mine.size(), theirs.size()); i++) {
             ParameterSpec a = i < mine.size() ? mine.get(i) : null, b = i < theirs.size() ? theirs.get(i) : null;
             if (a == null || b == null || !a.name().equals(b.name()) || !java.util.Arrays.equals(a.shape(), b.shape()) || a.offset() != b.offset()) {
-                return java.util.Optional.of(describe(b) + " there, " + describe(a) + " here");
+                return java.util.Optional.of(new Difference(describe(b), describe(a)));
             }
         }
         return java.util.Optional.empty();

@@ -171,7 +171,7 @@ public final class Trainer implements AutoCloseable {
         return this;
     }
 
-    /** Whether the last {@link #runUntil} stopped because the loss target was reached. */
+    /** Whether the last {@link #runUntil} reached the loss target: it stopped there, or met it at its last step. */
     public boolean reachedLossTarget() { return reachedLossTarget; }
 
     /** The clock (nanoseconds) behind the time limit and the logged elapsed time; tests replace it. */
