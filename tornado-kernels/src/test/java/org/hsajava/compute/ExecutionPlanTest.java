@@ -121,6 +121,31 @@ class ExecutionPlanTest {
         assertArrayEquals(seq(512, 1), part.toF32Array());
     }
 
+    /**
+     * Two views whose (origin, size) once mapped to the same OpenCL sub-buffer key, origin << 20 ^ size:
+     * a view of 128 MiB + 4 bytes from byte 0 and one float at byte 128. The second must not write
+     * through the first's sub-buffer.
+     */
+    @ParameterizedTest
+    @MethodSource("devices")
+    void aHugeViewAndATinyOneStayApart(Device d) {
+        int big = (1 << 25) + 1;
+        Tensor flat = Tensor.f32("flat", big + 64);
+        Tensor wide = flat.view("wide", 0, big), one = flat.view("one", 32, 1);
+        Tensor x = Tensor.of("x", new float[] {3f}), y = Tensor.of("y", new float[] {7f});
+        TaskGraph g = new TaskGraph("g")
+                .transferToDevice(DataTransferMode.FIRST_EXECUTION, x, y, flat)
+                .task("wide", Residual.AXPBY, x, wide, 1, 1f, 0f)
+                .task("one", Residual.AXPBY, y, one, 1, 1f, 0f)
+                .transferToHost(DataTransferMode.EVERY_EXECUTION, flat);
+        try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(d)) {
+            plan.execute();
+        }
+        float[] all = flat.toF32Array();
+        assertEquals(3f, all[0], "the wide view's first element");
+        assertEquals(7f, all[32], "the one-float view at element 32");
+    }
+
     @ParameterizedTest
     @MethodSource("devices")
     void profilingReportsEveryTask(Device d) {

@@ -237,12 +237,16 @@ public final class OpenClBackend implements Backend {
         clReleaseContext(context);
     }
 
+    /** A byte range of a buffer: a view's sub-buffer. */
+    private record Range(long origin, long size) {}
+
     /** A cl_mem for one root tensor, with sub-buffers created on demand for its views. */
     private final class ClBuffer implements Buffer {
         private final Tensor owner;
         private final long bytes;
         private long mem;
-        private final Map<Long, Long> subBuffers = new HashMap<>();
+        /** Sub-buffers by byte range (the range itself is the key: no packing of two longs into one). */
+        private final Map<Range, Long> subBuffers = new HashMap<>();
 
         ClBuffer(Tensor owner, long mem, long bytes) {
             this.owner = owner;
@@ -258,7 +262,7 @@ public final class OpenClBackend implements Backend {
                 throw new ClException("view '" + t.name() + "' starts at byte " + origin + " of '" + owner.name() + "', not a multiple of "
                         + info.baseAddrAlignBytes() + " bytes (the device's base address alignment); align views of kernel arguments");
             }
-            return subBuffers.computeIfAbsent(origin << 20 ^ size, key -> {
+            return subBuffers.computeIfAbsent(new Range(origin, size), key -> {
                 try (MemoryStack stack = stackPush()) {
                     ByteBuffer region = stack.malloc(16);
                     PointerBuffer.create(region).put(origin).put(size);
