@@ -213,7 +213,7 @@ void gemm_tiled(__global const float* A, __global const float* B, __global float
 #endif  // GEMM_TM
 
 // ------------------------------------------------------------------------------------------------
-// Tensor cores (NVIDIA, compute capability >= 8.0; -DGEMM_TC=1, opt-in: see Gemm.TC_GEMM): the same
+// Tensor cores (NVIDIA, compute capability >= 8.0; -DGEMM_TC=1, opt-in: see Gemm.Precision): the same
 // C = alpha op(A) op(B) + beta C with the products on TF32 mma.sync.m16n8k8 (inputs rounded to TF32
 // once, when staged; fp32 accumulation and epilogue), like PyTorch's allow_tf32 matmuls.
 //
@@ -352,6 +352,176 @@ void gemm_tc(__global const float* A, __global const float* B, __global float* C
 }
 
 #endif  // GEMM_TC
+
+// ------------------------------------------------------------------------------------------------
+// bf16 tensor cores (NVIDIA, compute capability >= 8.0; -DGEMM_BF16=1, see Gemm.Precision): the same
+// C = alpha op(A) op(B) + beta C from fp32 matrices, with the products on bf16 mma.sync.m16n8k16:
+// each input is rounded to bf16 (8 mantissa bits, nearest even) once, when staged; accumulation and
+// epilogue stay fp32. The numerics of PyTorch's bf16 autocast matmuls, without a bf16 copy in memory.
+//
+// A group of BF_WARPS_M x BF_WARPS_N warps computes a BF_TM x BF_TN block of C; warp (wm, wn) owns
+// a (BF_TM / BF_WARPS_M) x (BF_TN / BF_WARPS_N) sub-block as m16 x n8 accumulator tiles. Per K-tile
+// of BF_TK the group stages op(A) and op(B) as bf16 pairs in "fragment order": the 16 x 16 A tile
+// (mt, ks) is 32 uint4, one per lane, holding exactly that lane's a0..a3; a 16 x 16 slab of B (two
+// n8 tiles) likewise holds b0, b1 of both tiles. A warp then reads each fragment with one 16-byte
+// local load, 512 contiguous bytes per warp (no bank conflicts), instead of one load per register.
+// Lane slots are swizzled (slot = lane ^ ((lane >> 3) & 3)) so that the staging stores, whose work-
+// items walk down a column of the stored matrix when it is transposed, spread over the banks too.
+// Two staging buffers: the next K-tile's global loads go to registers before the products and into
+// the other buffer after them, one barrier per K-tile. With -DTC_EMULATE (tests on PoCL) the PTX is
+// emulated.
+#if defined(GEMM_BF16)
+#include "tc.h"
+
+#ifndef BF_TM
+#define BF_TM 128
+#endif
+#ifndef BF_TN
+#define BF_TN 128
+#endif
+#ifndef BF_TK
+#define BF_TK 32
+#endif
+#ifndef BF_WARPS_M
+#define BF_WARPS_M 2
+#endif
+#ifndef BF_WARPS_N
+#define BF_WARPS_N 4
+#endif
+#define BF_THREADS (32 * BF_WARPS_M * BF_WARPS_N)
+#define BF_WTM (BF_TM / BF_WARPS_M)           // warp tile: multiples of 16
+#define BF_WTN (BF_TN / BF_WARPS_N)
+#define BF_KS (BF_TK / 16)                    // k16 steps per K-tile
+#define BF_A_WORDS (BF_TM * BF_TK / 2)        // bf16 pairs of a staged tile
+#define BF_B_WORDS (BF_TN * BF_TK / 2)
+#define BF_A_PAIRS (BF_A_WORDS / BF_THREADS)  // pairs per work-item
+#define BF_B_PAIRS (BF_B_WORDS / BF_THREADS)
+
+// The pair l of a tile: op(A)[m][k..k+1] and op(B)[k..k+1][n] (k even), numbered so that consecutive
+// work-items read consecutive addresses of the stored matrix.
+#if TRANS_A
+#define BF_A_PAIR(l, m, k) const int m = (l) % BF_TM, k = 2 * ((l) / BF_TM)
+#else
+#define BF_A_PAIR(l, m, k) const int k = 2 * ((l) % (BF_TK / 2)), m = (l) / (BF_TK / 2)
+#endif
+#if TRANS_B
+#define BF_B_PAIR(l, k, n) const int k = 2 * ((l) % (BF_TK / 2)), n = (l) / (BF_TK / 2)
+#else
+#define BF_B_PAIR(l, k, n) const int n = (l) % BF_TN, k = 2 * ((l) / BF_TN)
+#endif
+
+static inline int bf_slot(const int lane) { return lane ^ ((lane >> 3) & 3); }
+
+// Word of the staged A tile that holds op(A)[m][k..k+1] (tile coordinates, k even).
+static inline int bf_a_word(const int m, const int k) {
+    const int r = m % 16, kk = k % 16;
+    return (((m / 16) * BF_KS + k / 16) * 32 + bf_slot(4 * (r % 8) + (kk % 8) / 2)) * 4 + r / 8 + 2 * (kk / 8);
+}
+
+// Word of the staged B tile that holds op(B)[k..k+1][n].
+static inline int bf_b_word(const int k, const int n) {
+    const int c = n % 16, kk = k % 16;
+    return (((n / 16) * BF_KS + k / 16) * 32 + bf_slot(4 * (c % 8) + (kk % 8) / 2)) * 4 + 2 * (c / 8) + kk / 8;
+}
+
+static inline void gemm_bf16_fetch(float2* ra, float2* rb, __global const float* A, __global const float* B, int m0, int n0, int k0,
+                                   int M, int N, int K, int lda, int ldb, int tid) {
+#pragma unroll
+    for (int r = 0; r < BF_A_PAIRS; r++) {
+        BF_A_PAIR(tid + r * BF_THREADS, m, k);
+        const int gm = m0 + m, gk = k0 + k;
+        ra[r].x = gm < M && gk < K ? GEMM_A_AT(A, gm, gk, lda) : 0.0f;
+        ra[r].y = gm < M && gk + 1 < K ? GEMM_A_AT(A, gm, gk + 1, lda) : 0.0f;
+    }
+#pragma unroll
+    for (int r = 0; r < BF_B_PAIRS; r++) {
+        BF_B_PAIR(tid + r * BF_THREADS, k, n);
+        const int gn = n0 + n, gk = k0 + k;
+        rb[r].x = gn < N && gk < K ? GEMM_B_AT(B, gk, gn, ldb) : 0.0f;
+        rb[r].y = gn < N && gk + 1 < K ? GEMM_B_AT(B, gk + 1, gn, ldb) : 0.0f;
+    }
+}
+
+static inline void gemm_bf16_stage(__local uint* As, __local uint* Bs, const float2* ra, const float2* rb, int tid) {
+#pragma unroll
+    for (int r = 0; r < BF_A_PAIRS; r++) {
+        BF_A_PAIR(tid + r * BF_THREADS, m, k);
+        As[bf_a_word(m, k)] = tc_bf16x2(ra[r].x, ra[r].y);
+    }
+#pragma unroll
+    for (int r = 0; r < BF_B_PAIRS; r++) {
+        BF_B_PAIR(tid + r * BF_THREADS, k, n);
+        Bs[bf_b_word(k, n)] = tc_bf16x2(rb[r].x, rb[r].y);
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(BF_THREADS, 1, 1)))
+void gemm_bf16(__global const float* A, __global const float* B, __global float* C,
+               const int M, const int N, const int K, const int lda, const int ldb, const int ldc,
+               const int strideA, const int strideB, const int strideC, const int batch,
+               const float alpha, const float beta) {
+    __local uint4 As4[2][BF_A_WORDS / 4];
+    __local uint4 Bs4[2][BF_B_WORDS / 4];
+    __local uint tcs[TC_SCRATCH(BF_THREADS / 32)];
+
+    const int tid = get_local_id(0), warp = tid / 32, lane = tid % 32, gid = lane / 4, t4 = lane % 4;
+    const int wm = warp / BF_WARPS_N, wn = warp % BF_WARPS_N, slot = bf_slot(lane);
+    const int n0 = get_group_id(0) * BF_TN, m0 = get_group_id(1) * BF_TM, b = get_group_id(2);
+    A += b * strideA;
+    B += b * strideB;
+    C += b * strideC;
+
+    float acc[BF_WTM / 16][BF_WTN / 8][4];
+#pragma unroll
+    for (int i = 0; i < BF_WTM / 16; i++)
+#pragma unroll
+        for (int j = 0; j < BF_WTN / 8; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) acc[i][j][e] = 0.0f;
+
+    float2 ra[BF_A_PAIRS], rb[BF_B_PAIRS];
+    gemm_bf16_fetch(ra, rb, A, B, m0, n0, 0, M, N, K, lda, ldb, tid);
+    gemm_bf16_stage((__local uint*) As4[0], (__local uint*) Bs4[0], ra, rb, tid);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int tiles = (K + BF_TK - 1) / BF_TK;
+    for (int kt = 0; kt < tiles; kt++) {
+        const int cur = kt & 1;
+        const bool more = kt + 1 < tiles;
+        if (more) gemm_bf16_fetch(ra, rb, A, B, m0, n0, (kt + 1) * BF_TK, M, N, K, lda, ldb, tid);
+#pragma unroll
+        for (int ks = 0; ks < BF_KS; ks++) {
+            uint4 fa[BF_WTM / 16], fb[BF_WTN / 16];
+#pragma unroll
+            for (int i = 0; i < BF_WTM / 16; i++) fa[i] = As4[cur][((wm * (BF_WTM / 16) + i) * BF_KS + ks) * 32 + slot];
+#pragma unroll
+            for (int p = 0; p < BF_WTN / 16; p++) fb[p] = Bs4[cur][((wn * (BF_WTN / 16) + p) * BF_KS + ks) * 32 + slot];
+#pragma unroll
+            for (int i = 0; i < BF_WTM / 16; i++)
+#pragma unroll
+                for (int p = 0; p < BF_WTN / 16; p++) {
+                    tc_mma_bf16(acc[i][2 * p], fa[i], fb[p].s0, fb[p].s1, tcs);
+                    tc_mma_bf16(acc[i][2 * p + 1], fa[i], fb[p].s2, fb[p].s3, tcs);
+                }
+        }
+        if (more) gemm_bf16_stage((__local uint*) As4[cur ^ 1], (__local uint*) Bs4[cur ^ 1], ra, rb, tid);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+
+#pragma unroll
+    for (int i = 0; i < BF_WTM / 16; i++) {
+#pragma unroll
+        for (int j = 0; j < BF_WTN / 8; j++) {
+            const int m = m0 + wm * BF_WTM + 16 * i + gid, n = n0 + wn * BF_WTN + 8 * j + 2 * t4;
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int mm = m + 8 * (e / 2), nn = n + e % 2;
+                if (mm < M && nn < N) gemm_store(C, mm * ldc + nn, acc[i][j][e], alpha, beta);
+            }
+        }
+    }
+}
+
+#endif  // GEMM_BF16
 
 // ------------------------------------------------------------------------------------------------
 // CPUs (-DGEMM_CPU=1; what Gemm.select picks on CPU devices). On PoCL a work-group is a loop over

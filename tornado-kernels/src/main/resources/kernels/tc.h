@@ -1,8 +1,8 @@
 // NVIDIA tensor-core primitives through inline PTX, shared by the kernels with a tensor-core path
 // (hsa_attn.cl, gemm.cl): TF32 rounding (cvt.rna.tf32.f32), one mma.sync.m16n8k8 TF32 product with
-// fp32 accumulation, and a butterfly warp shuffle (shfl.sync.bfly). Compiled only for NVIDIA
-// devices (-DHSA_NVIDIA, set by the OpenCL backend), or with -DTC_EMULATE, which replaces the three
-// instructions by portable code exchanging the lanes' values through local memory, with barriers:
+// fp32 accumulation, bf16x2 packing (cvt.rn.bf16x2.f32) and the bf16 mma.sync.m16n8k16, and a
+// butterfly warp shuffle (shfl.sync.bfly). Compiled only for NVIDIA devices (-DHSA_NVIDIA, set by
+// the OpenCL backend), or with -DTC_EMULATE, which replaces these instructions by portable code exchanging the lanes' values through local memory, with barriers:
 // every work-item of the group must then make the same sequence of calls, and `tcs` must hold
 // TC_SCRATCH(warps) uints of local memory (unused natively). Tests run the emulation on PoCL.
 //
@@ -56,6 +56,61 @@ static inline __attribute__((always_inline)) void tc_mma(float* c, const uint* a
     __asm__ __volatile__("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%10, %11, %12, %13};"
                  : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+    c[0] = d0;
+    c[1] = d1;
+    c[2] = d2;
+    c[3] = d3;
+#endif
+}
+
+// The pair (lo, hi) rounded to bf16 (nearest, ties to even) and packed as bf16x2: lo in the low
+// half-word, hi in the high one (PTX's cvt.rn.bf16x2.f32 d, a, b puts a in the HIGH half).
+static inline __attribute__((always_inline)) uint tc_bf16x2(const float lo, const float hi) {
+#ifdef TC_EMULATE
+    const uint l = as_uint(lo), h = as_uint(hi);
+    const uint rl = (l + 0x7fffu + ((l >> 16) & 1u)) >> 16, rh = (h + 0x7fffu + ((h >> 16) & 1u)) >> 16;
+    return (rh << 16) | rl;
+#else
+    uint r;
+    __asm__("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+#endif
+}
+
+// c += A B for one m16n8k16 tile of bf16 inputs with fp32 accumulation (PTX ISA, m16n8k16 .bf16;
+// lane = 4*gid + t4; each register holds the pair of consecutive k, the lower k in the low half):
+// A (16x16): a0 (row gid, k 2t4..2t4+1), a1 (gid+8, 2t4..), a2 (gid, 2t4+8..), a3 (gid+8, 2t4+8..);
+// B (16x8): b0 (k 2t4..2t4+1, n gid), b1 (k 2t4+8.., n gid); C as for m16n8k8.
+static inline __attribute__((always_inline)) void tc_mma_bf16(float* c, const uint4 a, const uint b0, const uint b1, __local uint* tcs) {
+#ifdef TC_EMULATE
+    const int lane = get_local_id(0) % 32, gid = lane / 4, t4 = lane % 4;
+    __local uint* w = tcs + (get_local_id(0) / 32) * (32 * 6);
+    w[lane * 6 + 0] = a.s0;
+    w[lane * 6 + 1] = a.s1;
+    w[lane * 6 + 2] = a.s2;
+    w[lane * 6 + 3] = a.s3;
+    w[lane * 6 + 4] = b0;
+    w[lane * 6 + 5] = b1;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int r = 0; r < 2; r++) {
+        for (int cc = 0; cc < 2; cc++) {
+            const int row = gid + 8 * r, col = 2 * t4 + cc;
+            float acc = c[2 * r + cc];
+            for (int k = 0; k < 16; k++) {
+                const int src = (k % 8) / 2, shift = 16 * (k % 2);
+                const uint xa = w[((row % 8) * 4 + src) * 6 + (row >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0)];
+                const uint xb = w[(col * 4 + src) * 6 + 4 + (k >= 8 ? 1 : 0)];
+                acc = fma(as_float(((xa >> shift) & 0xffffu) << 16), as_float(((xb >> shift) & 0xffffu) << 16), acc);
+            }
+            c[2 * r + cc] = acc;
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+#else
+    float d0, d1, d2, d3;
+    __asm__("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%10, %11, %12, %13};"
+            : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
+            : "r"(a.s0), "r"(a.s1), "r"(a.s2), "r"(a.s3), "r"(b0), "r"(b1), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
     c[0] = d0;
     c[1] = d1;
     c[2] = d2;

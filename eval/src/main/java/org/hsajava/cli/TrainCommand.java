@@ -11,6 +11,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.hsajava.compute.Device;
 import org.hsajava.eval.Checkpoints;
+import org.hsajava.kernels.Gemm;
 import org.hsajava.model.DrtModel;
 import org.hsajava.model.ModelParameters;
 import org.hsajava.model.TrainableModel;
@@ -234,7 +235,7 @@ public final class TrainCommand implements Callable<Integer> {
         CheckpointState source = stage.initFrom() == null ? null : Checkpoints.load(stage.initFrom());
         if (source != null) copyCompatibleWeights(source, initial, stage.initFrom());
         try (TrainableModel m = toyBigram ? BigramModel.create(built, d, train.batchSize(), train.seqLen(), train.seed())
-                : new DrtModel(model, initial, d, train.batchSize(), train.seqLen());
+                : drtModel(model, initial, d, train);
              Trainer trainer = new Trainer(m, train, data, run)) {
             if (stage.resume() != null) {
                 if (!stage.resume().equals(run)) copyLatest(stage.resume(), run);
@@ -251,8 +252,9 @@ public final class TrainCommand implements Callable<Integer> {
             long parameterCount = m.parameters().layout().parameterCount();
             Duration limit = stage.deadline() == null ? null : Duration.between(Instant.now(), stage.deadline());
             if (limit != null && limit.isNegative()) limit = Duration.ZERO;
-            o.printf(Locale.ROOT, "Training the %s model (%,d parameters) on %s: %d steps of %,d tokens%s; run folder %s%n",
-                    toyBigram ? "toy bigram" : model.attentionKind().jsonName(), parameterCount, d, train.steps(), train.tokensPerStep(),
+            o.printf(Locale.ROOT, "Training the %s model (%,d parameters) on %s (GEMMs: %s): %d steps of %,d tokens%s; run folder %s%n",
+                    toyBigram ? "toy bigram" : model.attentionKind().jsonName(), parameterCount, d,
+                    Gemm.describe(d.info(), train.effectiveMatmulPrecision()), train.steps(), train.tokensPerStep(),
                     limit == null ? "" : String.format(Locale.ROOT, ", for at most %s", minutesText(limit.toMillis() / 60_000.0)), run);
             trainer.withConsole(o, ProgressBar.stdoutIsTerminal());
             if (limit != null) trainer.withTimeLimit(limit);
@@ -312,7 +314,20 @@ public final class TrainCommand implements Callable<Integer> {
         if (n < 1) throw new IllegalArgumentException("--steps must be >= 1, got " + n);
         return new TrainConfig(t.batchSize(), t.seqLen(), n, t.lr(), Math.min(t.warmupSteps(), n), t.minLrRatio(), t.weightDecay(),
                 t.beta1(), t.beta2(), t.adamEps(), t.gradClip(), t.gradAccumulation(), t.seed(), t.tokenizer(), t.corpus(),
-                t.taskMix(), t.lossOn(), t.checkpointInterval(), t.keepCheckpoints(), t.evalInterval(), t.needleDepth());
+                t.taskMix(), t.lossOn(), t.checkpointInterval(), t.keepCheckpoints(), t.evalInterval(), t.needleDepth(), t.matmulPrecision());
+    }
+
+    /**
+     * The model's training graphs with their GEMMs selected at the config's {@code matmul_precision}
+     * (the setting applies to these graphs only: later plans, e.g. an evaluation's, take the default).
+     */
+    private static DrtModel drtModel(ModelConfig model, ModelParameters initial, Device d, TrainConfig train) {
+        Gemm.Precision before = Gemm.usePrecision(train.effectiveMatmulPrecision());
+        try {
+            return new DrtModel(model, initial, d, train.batchSize(), train.seqLen());
+        } finally {
+            Gemm.usePrecision(before);
+        }
     }
 
     /** Continuing into another folder: start it with the source run's latest checkpoint. */

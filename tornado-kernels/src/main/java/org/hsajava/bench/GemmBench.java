@@ -74,8 +74,9 @@ public final class GemmBench {
         List<Row> rows = new ArrayList<>();
         for (Shape s : shapes) {
             if (includeNaive) rows.add(report(progress, time(device, "naive", Gemm.naive(s.transA(), s.transB()), s)));
-            KernelDef tuned = Gemm.select(device, s.transA(), s.transB(), s.m(), s.n(), s.k());
-            rows.add(report(progress, time(device, (tuned.defines().containsKey("GEMM_TM") ? "tiled " : "") + describe(tuned), tuned, s)));
+            // what the device runs: the tiled kernel, or its tensor-core variant where that is switched on
+            KernelDef tuned = Gemm.select(device, s.transA(), s.transB(), s.m(), s.n(), s.k()), runs = tuned.forDevice(device.info());
+            rows.add(report(progress, time(device, (runs.defines().containsKey("GEMM_TM") ? "tiled " : "") + describe(runs), tuned, s)));
         }
         return rows;
     }
@@ -83,6 +84,7 @@ public final class GemmBench {
     /** Short description of a tiled variant, e.g. {@code 128x128x16/8x8 exact}. */
     public static String describe(KernelDef k) {
         var d = k.defines();
+        if (d.containsKey("BF_TM")) return k.entryPoint() + " " + d.get("BF_TM") + "x" + d.get("BF_TN") + "x" + d.get("BF_TK") + "/" + d.get("BF_WARPS_M") + "x" + d.get("BF_WARPS_N");
         if (!d.containsKey("GEMM_TM")) return k.entryPoint();
         return d.get("GEMM_TM") + "x" + d.get("GEMM_TN") + "x" + d.get("GEMM_TK") + "/" + d.get("GEMM_WM") + "x" + d.get("GEMM_WN")
                 + ("1".equals(d.get("GEMM_EXACT")) ? " exact" : "");

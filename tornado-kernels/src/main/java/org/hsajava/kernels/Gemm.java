@@ -39,9 +39,16 @@ public final class Gemm {
     private static final String SOURCE = "kernels/gemm.cl";
     private static final int NAIVE_TILE = 16;
 
-    /** A cached variant: entry point, transposes, tiles (gemm_tiled), unguarded or not, work-items per group along M (gemm_cpu). */
-    private record Key(String entry, boolean transA, boolean transB, GemmTiling tiling, boolean exact, int group) {
-        Key(String entry, boolean transA, boolean transB, GemmTiling tiling, boolean exact) { this(entry, transA, transB, tiling, exact, 0); }
+    /**
+     * A cached variant: entry point, transposes, tiles (gemm_tiled), unguarded or not, work-items per
+     * group along M (gemm_cpu), the precision of its tensor-core variant (gemm_tiled).
+     */
+    private record Key(String entry, boolean transA, boolean transB, GemmTiling tiling, boolean exact, int group, Precision precision) {
+        Key(String entry, boolean transA, boolean transB, GemmTiling tiling, boolean exact) { this(entry, transA, transB, tiling, exact, 0, Precision.FP32); }
+
+        Key(String entry, boolean transA, boolean transB, GemmTiling tiling, boolean exact, Precision precision) {
+            this(entry, transA, transB, tiling, exact, 0, precision);
+        }
     }
 
     private static final Map<Key, KernelDef> CACHE = new ConcurrentHashMap<>();
@@ -51,12 +58,12 @@ public final class Gemm {
 
     /** The tuned kernel with the given tiles, guarded for any size. */
     public static KernelDef kernel(boolean transA, boolean transB, GemmTiling tiling) {
-        return CACHE.computeIfAbsent(new Key("gemm_tiled", transA, transB, tiling, false), Gemm::build);
+        return CACHE.computeIfAbsent(new Key("gemm_tiled", transA, transB, tiling, false, precision), Gemm::build);
     }
 
     /** The tuned kernel without bounds guards: M, N and K must be positive multiples of the tiles. */
     public static KernelDef exact(boolean transA, boolean transB, GemmTiling tiling) {
-        return CACHE.computeIfAbsent(new Key("gemm_tiled", transA, transB, tiling, true), Gemm::build);
+        return CACHE.computeIfAbsent(new Key("gemm_tiled", transA, transB, tiling, true, precision), Gemm::build);
     }
 
     /** The deliberately naive baseline: 16x16 local-memory tiles, one element of C per work-item. */
@@ -84,17 +91,119 @@ public final class Gemm {
     }
 
     /**
-     * Whether GEMMs use TF32 tensor cores where {@link TensorCores#enabled}: opt-in (property
-     * {@code hsa.tc.gemm=on}) because this first version is slower where it matters. H100, 2026-11-24
-     * ({@code ./hsa bench gemm --sizes 1024,2048,4096}): 47.4 TFLOP/s at 4096³ against 40.7 for the
-     * fp32 kernel, and small-gpu training at 66.9k tokens/s against 79.6k with the fp32 GEMMs (loss
-     * equal to 3e-5 after 30 steps). One 256-work-item group per SM (37 KiB of local memory, ~150
-     * registers) with two barriers per K-step of 32 leaves the tensor cores waiting. Tuning runs:
-     * {@code hsa.tc.gemm.tk=16} (54.8 TFLOP/s at 4096), {@code hsa.tc.gemm.maxrreg=N} (NVIDIA's register
-     * cap: no measurable change). The next version needs double-buffered staging and bf16 inputs
-     * (BENCHMARKS.md).
+     * What a GEMM's products are computed in on devices with tensor cores ({@link TensorCores#enabled}:
+     * NVIDIA, compute capability 8.0 or more); every other device computes in fp32 whatever is asked.
+     * Inputs and outputs stay fp32 in memory; accumulation is fp32 in every case.
+     * <ul>
+     *   <li>{@code FP32}: the portable fp32 kernels (the default);
+     *   <li>{@code TF32}: {@link #tensorCores}, inputs rounded to TF32 (10 mantissa bits). Slower than
+     *       fp32 where it matters: H100, 2026-11-24, 47.4 TFLOP/s at 4096³ against 40.7 for fp32 and
+     *       small-gpu training at 66.9k tokens/s against 79.6k (BENCHMARKS.md);
+     *   <li>{@code BF16}: {@link #bf16}, inputs rounded to bf16 (8 mantissa bits), as PyTorch's bf16
+     *       autocast matmuls.
+     * </ul>
      */
-    static final boolean TC_GEMM = TensorCores.isOn(System.getProperty("hsa.tc.gemm"));
+    public enum Precision {
+        FP32, TF32, BF16;
+
+        /** "fp32" (also off/false/0/no), "tf32" (also on/true/1/yes, the old opt-in switch) or "bf16". */
+        public static Precision parse(String text) {
+            if (text == null || TensorCores.isOff(text) || text.trim().equalsIgnoreCase("fp32")) return FP32;
+            if (TensorCores.isOn(text) || text.trim().equalsIgnoreCase("tf32")) return TF32;
+            if (text.trim().equalsIgnoreCase("bf16")) return BF16;
+            throw new IllegalArgumentException("GEMM precision must be fp32, tf32 or bf16, got '" + text + "'");
+        }
+
+        public String jsonName() { return name().toLowerCase(java.util.Locale.ROOT); }
+    }
+
+    /** Property that sets the process's initial {@link #precision()}: {@code -Dhsa.tc.gemm=fp32|tf32|bf16}. */
+    public static final String PRECISION_PROPERTY = "hsa.tc.gemm";
+
+    private static volatile Precision precision = Precision.parse(System.getProperty(PRECISION_PROPERTY));
+
+    /**
+     * The precision of the GEMMs that {@link #kernel} and {@link #select} hand out from now on (their
+     * tensor-core variant; a definition keeps the precision it was selected with).
+     */
+    public static Precision precision() { return precision; }
+
+    /** Sets {@link #precision()} for GEMMs selected after this call (a training run sets its config's); returns the previous one. */
+    public static Precision usePrecision(Precision p) {
+        Precision old = precision;
+        precision = java.util.Objects.requireNonNull(p, "precision");
+        return old;
+    }
+
+    /** The tensor-core variant the tuned kernels take on devices where {@link TensorCores#enabled}, or null. */
+    private static KernelDef tensorCoreVariant(DeviceInfo info, Precision p, boolean transA, boolean transB) {
+        if (!TensorCores.enabled(info)) return null;
+        return switch (p) {
+            case FP32 -> null;
+            case TF32 -> tensorCores(transA, transB);
+            case BF16 -> bf16(transA, transB);
+        };
+    }
+
+    /** What GEMMs asked for at precision {@code p} compute in on this device, e.g. "bf16-tc" or "fp32 (bf16 needs tensor cores)". */
+    public static String describe(DeviceInfo info, Precision p) {
+        if (p == Precision.FP32) return "fp32";
+        return TensorCores.enabled(info) ? p.jsonName() + "-tc" : "fp32 (" + p.jsonName() + " needs tensor cores)";
+    }
+
+    /**
+     * The bf16 tensor-core kernel ({@code gemm_bf16}: fp32 matrices in and out, inputs rounded to bf16
+     * when staged, mma.sync.m16n8k16 with fp32 accumulation; NVIDIA, compute capability 8.0 or more),
+     * guarded for any size. Block tiles {@link Bf16Tiling#DEFAULT}, or properties
+     * {@code hsa.tc.gemm.bf16.tiles=TMxTNxTK/WARPS_MxWARPS_N} for tuning runs.
+     */
+    static KernelDef bf16(boolean transA, boolean transB) {
+        return CACHE.computeIfAbsent(new Key("gemm_bf16", transA, transB, null, false), Gemm::build);
+    }
+
+    /** {@link #bf16} with its PTX emulated in portable OpenCL C and 64 x 64 blocks of 2 x 2 warps, for tests on PoCL and oclgrind. */
+    static KernelDef bf16Emulated(boolean transA, boolean transB) {
+        return CACHE.computeIfAbsent(new Key("gemm_bf16_emulated", transA, transB, null, false), Gemm::build);
+    }
+
+    /** Blocks of gemm_bf16: a group of warpsM x warpsN warps computes tm x tn of C per K-tile of tk. */
+    record Bf16Tiling(int tm, int tn, int tk, int warpsM, int warpsN) {
+        static final Bf16Tiling DEFAULT = new Bf16Tiling(128, 128, 32, 2, 4);
+        static final Bf16Tiling EMULATED = new Bf16Tiling(64, 64, 32, 2, 2);
+
+        Bf16Tiling {
+            int threads = 32 * warpsM * warpsN;
+            if (tk % 16 != 0 || tm % (16 * warpsM) != 0 || tn % (16 * warpsN) != 0 || tm * tk / 2 % threads != 0 || tn * tk / 2 % threads != 0) {
+                throw new IllegalArgumentException("bf16 GEMM tiles " + this + ": TK must be a multiple of 16, the warp tiles of 16, and each staged tile a whole number of pairs per work-item");
+            }
+        }
+
+        int threads() { return 32 * warpsM * warpsN; }
+
+        /** Parses {@code TMxTNxTK/WMxWN}, e.g. {@code 128x128x32/2x4}. */
+        static Bf16Tiling parse(String text) {
+            String[] parts = text.trim().split("/");
+            String[] t = parts[0].split("x");
+            String[] w = parts.length == 2 ? parts[1].split("x") : new String[0];
+            if (t.length != 3 || w.length != 2) throw new IllegalArgumentException("hsa.tc.gemm.bf16.tiles: expected TMxTNxTK/WMxWN, got '" + text + "'");
+            return new Bf16Tiling(Integer.parseInt(t[0]), Integer.parseInt(t[1]), Integer.parseInt(t[2]), Integer.parseInt(w[0]), Integer.parseInt(w[1]));
+        }
+
+        @Override
+        public String toString() { return tm + "x" + tn + "x" + tk + "/" + warpsM + "x" + warpsN; }
+    }
+
+    private static KernelDef buildBf16(Key key, boolean emulated) {
+        String tiles = System.getProperty("hsa.tc.gemm.bf16.tiles");
+        Bf16Tiling t = emulated ? Bf16Tiling.EMULATED : tiles != null ? Bf16Tiling.parse(tiles) : Bf16Tiling.DEFAULT;
+        KernelDef.Builder b = signature("gemm_bf16", key).define("GEMM_BF16", 1)
+                .define("BF_TM", t.tm()).define("BF_TN", t.tn()).define("BF_TK", t.tk())
+                .define("BF_WARPS_M", t.warpsM()).define("BF_WARPS_N", t.warpsN());
+        if (emulated) b.define("TC_EMULATE", 1);
+        return b.check(a -> checkArgs(a, key.transA(), key.transB()))
+                .grid(a -> WorkerGrid.of3D((long) ceilDiv(a.i("N"), t.tn()) * t.threads(), ceilDiv(a.i("M"), t.tm()), a.i("batch"), t.threads(), 1, 1))
+                .build();
+    }
 
     /** Block tile of the tensor-core kernel ({@code gemm_tc}): 128 x 128, 256 work-items. */
     static final int TC_TILE = 128, TC_THREADS = 256;
@@ -134,7 +243,7 @@ public final class Gemm {
     /** {@link #cpu} with {@code group} work-items per group along M (a power of two). */
     static KernelDef cpu(boolean transA, boolean transB, int group) {
         if (group < 1 || Integer.bitCount(group) != 1) throw new IllegalArgumentException("gemm_cpu group must be a power of two, got " + group);
-        return CACHE.computeIfAbsent(new Key("gemm_cpu", transA, transB, null, false, group), Gemm::build);
+        return CACHE.computeIfAbsent(new Key("gemm_cpu", transA, transB, null, false, group, Precision.FP32), Gemm::build);
     }
 
     /**
@@ -170,6 +279,7 @@ public final class Gemm {
     private static KernelDef build(Key key) {
         if (key.entry().equals("gemm_cpu")) return buildCpu(key);
         if (key.entry().startsWith("gemm_tc")) return buildTensorCores(key, key.entry().endsWith("emulated"));
+        if (key.entry().startsWith("gemm_bf16")) return buildBf16(key, key.entry().endsWith("emulated"));
         KernelDef.Builder b = signature(key.entry(), key);
         GemmTiling t = key.tiling();
         if (t == null) {
@@ -179,7 +289,7 @@ public final class Gemm {
         }
         b.define("GEMM_TM", t.tm()).define("GEMM_TN", t.tn()).define("GEMM_TK", t.tk())
                 .define("GEMM_WM", t.wm()).define("GEMM_WN", t.wn()).define("GEMM_EXACT", key.exact() ? 1 : 0)
-                .variant(info -> TC_GEMM && TensorCores.enabled(info) ? tensorCores(key.transA(), key.transB()) : null);
+                .variant(info -> tensorCoreVariant(info, key.precision(), key.transA(), key.transB()));
         return b.check(a -> {
                     checkArgs(a, key.transA(), key.transB());
                     if (key.exact()) checkTileMultiples(a, t);

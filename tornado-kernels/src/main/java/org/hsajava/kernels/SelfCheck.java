@@ -41,12 +41,27 @@ public final class SelfCheck {
      */
     public static final double TF32_TOLERANCE = 2e-3;
 
+    /**
+     * Tolerance of GEMMs on the bf16 tensor-core kernel ({@code -Dhsa.tc.gemm=bf16}) against fp32:
+     * 4x bf16's unit roundoff 2^-9.
+     */
+    public static final double BF16_TOLERANCE = 8e-3;
+
     /** The outcome of one case. */
     public record Result(String name, double maxRelError, double tolerance, double millis, String error) {
         public boolean ok() { return error == null && maxRelError <= tolerance; }
     }
 
     private SelfCheck() {}
+
+    /** C = op(A) op(B) + C for two batch items, with the kernel the model's layers get on this device (gemm_cpu on CPUs, the tiled one or its tensor-core variant elsewhere). */
+    private static float[] gemm(Device d, boolean transA, boolean transB, int m, int n, int k) {
+        Tensor c = Tensor.of("C", random(2 * m * n, 14));
+        int lda = transA ? m : k, ldb = transB ? k : n;
+        KernelRunner.run(d, Gemm.select(d, transA, transB, m, n, k, 2), Tensor.of("A", random(2 * m * k, 15)), Tensor.of("B", random(2 * n * k, 16)), c,
+                m, n, k, lda, ldb, n, m * k, n * k, m * n, 2, 1f, 1f);
+        return c.toF32Array();
+    }
 
     public static List<Case> cases() {
         List<Case> cases = new ArrayList<>();
@@ -99,14 +114,12 @@ public final class SelfCheck {
             KernelRunner.run(d, Reduce.SUM_PARTIALS, partials, out, Reduce.DEFAULT_PARTS);
             return out.toF32Array();
         }));
-        cases.add(new Case("gemm C = A B^T + C (300 x 200 x 150, batch 2)", 1e-5, Gemm.TC_GEMM ? TF32_TOLERANCE : 1e-5, d -> {
-            int m = 300, n = 200, k = 150;
-            Tensor c = Tensor.of("C", random(2 * m * n, 14));
-            // the kernel the model's layers get on this device (gemm_cpu on CPUs, the tiled one or its TF32 variant elsewhere)
-            KernelRunner.run(d, Gemm.select(d, false, true, m, n, k, 2), Tensor.of("A", random(2 * m * k, 15)), Tensor.of("B", random(2 * n * k, 16)), c,
-                    m, n, k, k, k, n, m * k, n * k, m * n, 2, 1f, 1f);
-            return c.toF32Array();
-        }));
+        double gemmTc = switch (Gemm.precision()) { case FP32 -> 1e-5; case TF32 -> TF32_TOLERANCE; case BF16 -> BF16_TOLERANCE; };
+        for (int t = 0; t < 4; t++) {
+            boolean ta = (t & 2) != 0, tb = (t & 1) != 0;
+            String op = (ta ? "A^T" : "A") + " " + (tb ? "B^T" : "B");
+            cases.add(new Case("gemm C = " + op + " + C (300 x 200 x 150, batch 2)", 1e-5, gemmTc, d -> gemm(d, ta, tb, 300, 200, 150)));
+        }
         cases.add(new Case("hsa selection top-K + stick weights (L=300, S=16, K=8)", 1e-5, SelfCheck::selection));
         cases.add(new Case("hsa attention fwd+bwd (L=200, G=16, D=S=64)", 1e-4, TF32_TOLERANCE, SelfCheck::hsaAttention));
         cases.add(new Case("hsa attention fwd (B=2, L=700, G=16, D=S=64, K=8, n=1)", 1e-4, TF32_TOLERANCE,

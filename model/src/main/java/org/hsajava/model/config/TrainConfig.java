@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.hsajava.kernels.Gemm;
 
 /**
  * The training recipe: the {@code "train"} section of a config file. AdamW with linear warmup and
@@ -35,6 +36,11 @@ import java.util.Map;
  *                           0 = start) from which synthetic training rows draw their needle's depth
  *                           uniformly; default {@code [0, 1]}. A curriculum stage can keep needles far from
  *                           the question (e.g. {@code [0, 0.4]}) so that only retrieval can bring them back.
+ * @param matmulPrecision    {@code matmul_precision}: what the model's GEMMs compute in while training on a
+ *                           device with tensor cores: "fp32", "tf32" or "bf16" (mixed precision: bf16
+ *                           products, fp32 accumulation, fp32 weights, activations and optimizer state);
+ *                           other devices compute in fp32. Null (field absent): the process's default,
+ *                           fp32 unless {@code -Dhsa.tc.gemm} says otherwise ({@link Gemm#precision()}).
  */
 public record TrainConfig(
         int batchSize,
@@ -57,7 +63,8 @@ public record TrainConfig(
         long checkpointInterval,
         int keepCheckpoints,
         long evalInterval,
-        DepthRange needleDepth) {
+        DepthRange needleDepth,
+        Gemm.Precision matmulPrecision) {
 
     /** Needle depths drawn uniformly from {@code [min, max]}, {@code 0 <= min <= max <= 1}. */
     public record DepthRange(double min, double max) {
@@ -81,6 +88,18 @@ public record TrainConfig(
         this(batchSize, seqLen, steps, lr, warmupSteps, minLrRatio, weightDecay, beta1, beta2, adamEps, gradClip, gradAccumulation,
                 seed, tokenizer, corpus, taskMix, lossOn, checkpointInterval, keepCheckpoints, evalInterval, DepthRange.ALL);
     }
+
+    /** A recipe whose GEMMs take the process's default precision. */
+    public TrainConfig(int batchSize, int seqLen, long steps, double lr, long warmupSteps, double minLrRatio, double weightDecay,
+                       double beta1, double beta2, double adamEps, double gradClip, int gradAccumulation, long seed,
+                       String tokenizer, String corpus, Map<String, Double> taskMix, LossTokens lossOn,
+                       long checkpointInterval, int keepCheckpoints, long evalInterval, DepthRange needleDepth) {
+        this(batchSize, seqLen, steps, lr, warmupSteps, minLrRatio, weightDecay, beta1, beta2, adamEps, gradClip, gradAccumulation,
+                seed, tokenizer, corpus, taskMix, lossOn, checkpointInterval, keepCheckpoints, evalInterval, needleDepth, null);
+    }
+
+    /** {@link #matmulPrecision}, or the process's default ({@link Gemm#precision()}) where the config does not say. */
+    public Gemm.Precision effectiveMatmulPrecision() { return matmulPrecision != null ? matmulPrecision : Gemm.precision(); }
 
     public TrainConfig {
         if (batchSize < 1) throw new ConfigException("train.batch_size", "must be >= 1, got " + batchSize);
@@ -158,7 +177,8 @@ public record TrainConfig(
                 f.longIn("checkpoint_interval", 1, Long.MAX_VALUE),
                 f.intIn("keep_checkpoints", 1, Integer.MAX_VALUE, 3),
                 f.longIn("eval_interval", 1, Long.MAX_VALUE),
-                new DepthRange(depth[0], depth[1]));
+                new DepthRange(depth[0], depth[1]),
+                f.has("matmul_precision") ? Gemm.Precision.parse(f.choice("matmul_precision", JsonFields.list("fp32", "tf32", "bf16"))) : null);
         f.rejectUnknown();
         return t;
     }
@@ -186,6 +206,7 @@ public record TrainConfig(
         o.put("keep_checkpoints", keepCheckpoints);
         o.put("eval_interval", evalInterval);
         if (!needleDepth.equals(DepthRange.ALL)) o.putArray("needle_depth").add(needleDepth.min()).add(needleDepth.max());
+        if (matmulPrecision != null) o.put("matmul_precision", matmulPrecision.jsonName());
         return o;
     }
 }

@@ -250,6 +250,7 @@ class ConfigFileTest {
             {"needle_depth", "[0.5, 0.2]", "train.needle_depth", "0 <= min <= max <= 1", "[0.5, 0.2]"},
             {"needle_depth", "[0, 1.5]", "train.needle_depth", "0 <= min <= max <= 1"},
             {"needle_depth", "[0.1]", "train.needle_depth", "array of 2"},
+            {"matmul_precision", "\"fp16\"", "train.matmul_precision", "fp32", "tf32", "bf16"},
         };
         for (String[] c : cases) {
             ObjectNode r = tiny();
@@ -270,6 +271,19 @@ class ConfigFileTest {
         assertEquals(new TrainConfig.DepthRange(0, 0.4), t.needleDepth());
         assertEquals(t, TrainConfig.fromJson(t.toJson()));
         assertFalse(ConfigFile.fromJson(tiny()).train().toJson().has("needle_depth"), "the default is not written");
+    }
+
+    @Test
+    void matmulPrecisionIsOptionalAndRoundTrips() throws IOException {
+        TrainConfig plain = ConfigFile.fromJson(tiny()).train();
+        assertEquals(null, plain.matmulPrecision(), "absent: the process's default");
+        assertEquals(org.hsajava.kernels.Gemm.precision(), plain.effectiveMatmulPrecision());
+        assertFalse(plain.toJson().has("matmul_precision"), "the default is not written");
+        ObjectNode r = tiny();
+        ((ObjectNode) r.get("train")).put("matmul_precision", "bf16");
+        TrainConfig t = ConfigFile.fromJson(r).train();
+        assertEquals(org.hsajava.kernels.Gemm.Precision.BF16, t.effectiveMatmulPrecision());
+        assertEquals(t, TrainConfig.fromJson(t.toJson()));
     }
 
     @Test
