@@ -65,6 +65,31 @@ class TrainCommandTest {
     }
 
     /**
+     * train.matmul_precision = bf16 on a device without tensor cores (PoCL): the GEMMs stay fp32, so the
+     * run is bit for bit the run without the field, and the setting does not leak into later plans.
+     */
+    @Test
+    void bf16MatmulsFallBackToFp32WithoutTensorCores() throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        Path plain = smallConfig();
+        ObjectNode c = (ObjectNode) json.readTree(plain.toFile());
+        ((ObjectNode) c.get("train")).put("matmul_precision", "bf16");
+        Path bf16 = dir.resolve("bf16.json");
+        json.writeValue(bf16.toFile(), c);
+        org.hsajava.kernels.Gemm.Precision before = org.hsajava.kernels.Gemm.precision();
+        List<String> losses = new java.util.ArrayList<>();
+        for (Path cfg : List.of(plain, bf16)) {
+            Path run = dir.resolve(cfg.getFileName() + "-run");
+            assertEquals(0, hsa("train", "--config", cfg.toString(), "--device", "opencl", "--out", run.toString(), "--steps", "2"), err.toString());
+            StringBuilder l = new StringBuilder();
+            for (String line : Files.readAllLines(run.resolve(Trainer.METRICS_FILE))) l.append(json.readTree(line).get("loss").asText()).append(' ');
+            losses.add(l.toString());
+        }
+        assertEquals(losses.get(0), losses.get(1));
+        assertEquals(before, org.hsajava.kernels.Gemm.precision());
+    }
+
+    /**
      * --init-from: a second stage with another window and mask_slide_window (the window curriculum)
      * starts from exactly the first stage's weights, with its own step count and fresh optimizer
      * state; a config with other parameters is refused, naming a tensor.

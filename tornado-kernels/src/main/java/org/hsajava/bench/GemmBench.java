@@ -13,7 +13,7 @@ import org.hsajava.compute.Tensor;
 import org.hsajava.kernels.Gemm;
 
 /**
- * fp32 GEMM throughput ({@code C = op(A) op(B)}, alpha = 1, beta = 0) with the data resident on the
+ * GEMM throughput ({@code C = op(A) op(B)}, alpha = 1, beta = 0) with the data resident on the
  * device: A and B are uploaded once, C never leaves the device, and the timed plan only launches.
  * GFLOP/s = 2 M N K / time per launch. Square N x N problems by default, or given shapes with
  * transposes (those of a model's layers).
