@@ -296,7 +296,7 @@ public final class SelfCheck {
         List<Result> results = new ArrayList<>();
         for (Case c : cases()) {
             long t0 = System.nanoTime();
-            String name = c.toleranceOn(device) != c.tolerance() ? c.name() + " [tf32]" : c.name();
+            String name = c.toleranceOn(device) != c.tolerance() ? c.name() + " [tensor cores]" : c.name();
             Result r;
             try {
                 float[] got = c.run().apply(device);
