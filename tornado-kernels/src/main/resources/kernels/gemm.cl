@@ -51,6 +51,16 @@ static inline void gemm_store(__global float* C, int idx, float acc, float alpha
     C[idx] = beta == 0.0f ? alpha * acc : alpha * acc + beta * C[idx];
 }
 
+// The tensor-core kernels' epilogue: one m16n8 accumulator tile as this lane holds it (c0, c1 at
+// row m, columns n, n+1; c2, c3 at row m+8), stored with alpha/beta where it lies within M x N.
+static inline void gemm_store_fragment(__global float* C, const int ldc, const int M, const int N, const int m, const int n,
+                                       const float* acc, const float alpha, const float beta) {
+    for (int e = 0; e < 4; e++) {
+        const int mm = m + 8 * (e / 2), nn = n + e % 2;
+        if (mm < M && nn < N) gemm_store(C, mm * ldc + nn, acc[e], alpha, beta);
+    }
+}
+
 // ------------------------------------------------------------------------------------------------
 // Baseline: deliberately naive 16x16 local-memory tiling, one element of C per work-item.
 // Grid: (N, M, batch) rounded up to (16, 16, 1).
@@ -341,12 +351,7 @@ void gemm_tc(__global const float* A, __global const float* B, __global float* C
     for (int i = 0; i < TC_WTM / 16; i++) {
 #pragma unroll
         for (int j = 0; j < TC_WTN / 8; j++) {
-            const int m = m0 + wm * TC_WTM + 16 * i + gid, n = n0 + wn * TC_WTN + 8 * j + 2 * t4;
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int mm = m + 8 * (e / 2), nn = n + e % 2;
-                if (TC_IN(mm < M && nn < N)) gemm_store(C, mm * ldc + nn, acc[i][j][e], alpha, beta);
-            }
+            gemm_store_fragment(C, ldc, M, N, m0 + wm * TC_WTM + 16 * i + gid, n0 + wn * TC_WTN + 8 * j + 2 * t4, acc[i][j], alpha, beta);
         }
     }
 }
@@ -511,12 +516,7 @@ void gemm_bf16(__global const float* A, __global const float* B, __global float*
     for (int i = 0; i < BF_WTM / 16; i++) {
 #pragma unroll
         for (int j = 0; j < BF_WTN / 8; j++) {
-            const int m = m0 + wm * BF_WTM + 16 * i + gid, n = n0 + wn * BF_WTN + 8 * j + 2 * t4;
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int mm = m + 8 * (e / 2), nn = n + e % 2;
-                if (mm < M && nn < N) gemm_store(C, mm * ldc + nn, acc[i][j][e], alpha, beta);
-            }
+            gemm_store_fragment(C, ldc, M, N, m0 + wm * BF_WTM + 16 * i + gid, n0 + wn * BF_WTN + 8 * j + 2 * t4, acc[i][j], alpha, beta);
         }
     }
 }

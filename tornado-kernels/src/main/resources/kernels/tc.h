@@ -29,15 +29,29 @@ static inline __attribute__((always_inline)) uint tc_tf32(const float x) {
 #endif
 }
 
+#ifdef TC_EMULATE
+// Emulation only: this lane's fragment registers (a0..a3, b0, b1) stored side by side with the rest
+// of its warp's in `tcs` (6 words per lane), followed by a barrier; returns the warp's block, which
+// the emulated mma then reads as the whole tiles.
+static inline __local uint* tc_emu_share(__local uint* tcs, const uint a0, const uint a1, const uint a2, const uint a3, const uint b0, const uint b1) {
+    const int lane = get_local_id(0) % 32;
+    __local uint* w = tcs + (get_local_id(0) / 32) * (32 * 6);
+    w[lane * 6 + 0] = a0;
+    w[lane * 6 + 1] = a1;
+    w[lane * 6 + 2] = a2;
+    w[lane * 6 + 3] = a3;
+    w[lane * 6 + 4] = b0;
+    w[lane * 6 + 5] = b1;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return w;
+}
+#endif
+
 // c += A B for one m16n8k8 tile, fragments as above (a: 4 TF32 values, b0/b1, c: 4 fp32 values).
 static inline __attribute__((always_inline)) void tc_mma(float* c, const uint* a, const uint b0, const uint b1, __local uint* tcs) {
 #ifdef TC_EMULATE
     const int lane = get_local_id(0) % 32, gid = lane / 4, t4 = lane % 4;
-    __local uint* w = tcs + (get_local_id(0) / 32) * (32 * 6);
-    for (int i = 0; i < 4; i++) w[lane * 6 + i] = a[i];
-    w[lane * 6 + 4] = b0;
-    w[lane * 6 + 5] = b1;
-    barrier(CLK_LOCAL_MEM_FENCE);
+    __local const uint* w = tc_emu_share(tcs, a[0], a[1], a[2], a[3], b0, b1);
     for (int r = 0; r < 2; r++) {
         for (int cc = 0; cc < 2; cc++) {
             const int row = gid + 8 * r, col = 2 * t4 + cc;
@@ -84,14 +98,7 @@ static inline __attribute__((always_inline)) uint tc_bf16x2(const float lo, cons
 static inline __attribute__((always_inline)) void tc_mma_bf16(float* c, const uint4 a, const uint b0, const uint b1, __local uint* tcs) {
 #ifdef TC_EMULATE
     const int lane = get_local_id(0) % 32, gid = lane / 4, t4 = lane % 4;
-    __local uint* w = tcs + (get_local_id(0) / 32) * (32 * 6);
-    w[lane * 6 + 0] = a.s0;
-    w[lane * 6 + 1] = a.s1;
-    w[lane * 6 + 2] = a.s2;
-    w[lane * 6 + 3] = a.s3;
-    w[lane * 6 + 4] = b0;
-    w[lane * 6 + 5] = b1;
-    barrier(CLK_LOCAL_MEM_FENCE);
+    __local const uint* w = tc_emu_share(tcs, a.s0, a.s1, a.s2, a.s3, b0, b1);
     for (int r = 0; r < 2; r++) {
         for (int cc = 0; cc < 2; cc++) {
             const int row = gid + 8 * r, col = 2 * t4 + cc;
