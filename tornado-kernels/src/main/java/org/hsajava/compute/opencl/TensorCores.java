@@ -12,7 +12,7 @@ import org.lwjgl.system.MemoryStack;
  * Whether kernels use NVIDIA tensor cores (TF32 {@code mma.sync} through inline PTX; today the HSA
  * attention forward and both its backward kernels, dq and dk/dv, {@code kernels/hsa_attn.cl};
  * {@code -Dhsa.tc.bwdq=off} / {@code -Dhsa.tc.bwdkv=off} keep one backward in fp32; the GEMMs only with
- * {@code -Dhsa.tc.gemm=on}, see {@code Gemm}). A kernel definition with such a path has a
+ * {@code -Dhsa.tc.gemm=tf32|bf16} or a config's {@code train.matmul_precision}, see {@code Gemm.Precision}). A kernel definition with such a path has a
  * variant for devices where {@link #enabled} holds ({@link org.hsajava.compute.KernelDef#forDevice}),
  * compiled with {@code -DHSA_TC=1} and its own launch shape; other devices get the portable one.
  *
