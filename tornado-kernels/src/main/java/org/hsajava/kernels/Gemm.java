@@ -117,6 +117,9 @@ public final class Gemm {
         }
 
         public String jsonName() { return name().toLowerCase(java.util.Locale.ROOT); }
+
+        /** The names a config may give: fp32, tf32, bf16. */
+        public static java.util.List<String> jsonNames() { return Arrays.stream(values()).map(Precision::jsonName).toList(); }
     }
 
     /** Property that sets the process's initial {@link #precision()}: {@code -Dhsa.tc.gemm=fp32|tf32|bf16}. */

@@ -178,7 +178,7 @@ public record TrainConfig(
                 f.intIn("keep_checkpoints", 1, Integer.MAX_VALUE, 3),
                 f.longIn("eval_interval", 1, Long.MAX_VALUE),
                 new DepthRange(depth[0], depth[1]),
-                f.has("matmul_precision") ? Gemm.Precision.parse(f.choice("matmul_precision", JsonFields.list("fp32", "tf32", "bf16"))) : null);
+                f.has("matmul_precision") ? Gemm.Precision.parse(f.choice("matmul_precision", Gemm.Precision.jsonNames())) : null);
         f.rejectUnknown();
         return t;
     }
