@@ -11,6 +11,7 @@ import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
 import org.hsajava.kernels.Gemm;
+import org.hsajava.kernels.GemmSplitK;
 
 /**
  * GEMM throughput ({@code C = op(A) op(B)}, alpha = 1, beta = 0) with the data resident on the
@@ -76,7 +77,11 @@ public final class GemmBench {
             if (includeNaive) rows.add(report(progress, time(device, "naive", Gemm.naive(s.transA(), s.transB()), s)));
             // what the device runs: the tiled kernel, or its tensor-core variant where that is switched on
             KernelDef tuned = Gemm.select(device, s.transA(), s.transB(), s.m(), s.n(), s.k()), runs = tuned.forDevice(device.info());
-            rows.add(report(progress, time(device, (runs.defines().containsKey("GEMM_TM") ? "tiled " : "") + describe(runs), tuned, s)));
+            String label = (runs.defines().containsKey("GEMM_TM") ? "tiled " : "") + describe(runs);
+            rows.add(report(progress, time(device, label, tuned, s)));
+            // what a layer's weight gradient runs where the device would split this GEMM over K
+            int slices = GemmSplitK.slices(device.info(), s.m(), s.n(), s.k());
+            if (slices > 1) rows.add(report(progress, timeSplit(device, "split-K x" + slices + " " + label, s)));
         }
         return rows;
     }
@@ -100,14 +105,32 @@ public final class GemmBench {
 
     /** Times one kernel on one shape. Several launches per execution keep the host's wait out of small sizes. */
     public static Row time(Device device, String label, KernelDef kernel, Shape s) {
+        int lda = s.transA() ? s.m() : s.k(), ldb = s.transB() ? s.k() : s.n();
+        return time(device, label, s, (g, a, b, c, i) -> g.task("mm" + i, kernel, a, b, c, s.m(), s.n(), s.k(), lda, ldb, s.n(), 0, 0, 0, 1, 1f, 0f));
+    }
+
+    /** Times the GEMM split over K as {@link GemmSplitK#append} does it (the batched launch and the sum). */
+    public static Row timeSplit(Device device, String label, Shape s) {
+        int lda = s.transA() ? s.m() : s.k(), ldb = s.transB() ? s.k() : s.n();
+        Tensor workspace = GemmSplitK.workspace("workspace");
+        return time(device, label, s, (g, a, b, c, i) ->
+                GemmSplitK.append(g, "mm" + i, device, s.transA(), s.transB(), a, b, c, s.m(), s.n(), s.k(), lda, ldb, 1f, 0f, workspace));
+    }
+
+    /** Appends launch number {@code i} of the timed GEMM {@code C = op(A) op(B)}. */
+    private interface Launch {
+        void append(TaskGraph g, Tensor a, Tensor b, Tensor c, int i);
+    }
+
+    private static Row time(Device device, String label, Shape s, Launch launch) {
         Tensor a = random("A", s.m() * s.k(), 1), b = random("B", s.k() * s.n(), 2), c = Tensor.f32("C", s.m() * s.n());
-        try (ExecutionPlan probe = plan(device, kernel, a, b, c, s, 1)) {
+        try (ExecutionPlan probe = plan(device, launch, a, b, c, 1)) {
             probe.execute();  // upload and compile
             long t0 = System.nanoTime();
             probe.execute();
             double once = (System.nanoTime() - t0) / 1e9;
             int launches = (int) Math.max(1, Math.min(50, Math.ceil(0.02 / Math.max(once, 1e-6))));
-            try (ExecutionPlan p = launches == 1 ? null : plan(device, kernel, a, b, c, s, launches)) {
+            try (ExecutionPlan p = launches == 1 ? null : plan(device, launch, a, b, c, launches)) {
                 ExecutionPlan timed = p == null ? probe : p;
                 BenchTimer.Stats stats = BenchTimer.time(timed::execute, 2, 5, MIN_SECONDS);
                 double ms = stats.medianMs() / launches;
@@ -116,10 +139,9 @@ public final class GemmBench {
         }
     }
 
-    private static ExecutionPlan plan(Device device, KernelDef kernel, Tensor a, Tensor b, Tensor c, Shape s, int launches) {
+    private static ExecutionPlan plan(Device device, Launch launch, Tensor a, Tensor b, Tensor c, int launches) {
         TaskGraph g = new TaskGraph("gemm").transferToDevice(DataTransferMode.FIRST_EXECUTION, a, b);
-        int lda = s.transA() ? s.m() : s.k(), ldb = s.transB() ? s.k() : s.n();
-        for (int i = 0; i < launches; i++) g.task("mm" + i, kernel, a, b, c, s.m(), s.n(), s.k(), lda, ldb, s.n(), 0, 0, 0, 1, 1f, 0f);
+        for (int i = 0; i < launches; i++) launch.append(g, a, b, c, i);
         return new ExecutionPlan(g.snapshot()).withDevice(device);
     }
 

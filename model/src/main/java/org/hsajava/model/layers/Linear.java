@@ -6,6 +6,7 @@ import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
 import org.hsajava.kernels.Fill;
 import org.hsajava.kernels.Gemm;
+import org.hsajava.kernels.GemmSplitK;
 import org.hsajava.kernels.Reduce;
 
 /**
@@ -15,6 +16,13 @@ import org.hsajava.kernels.Reduce;
  */
 public final class Linear {
     private Linear() {}
+
+    /**
+     * The workspace of the weight gradients split over the tokens ({@link GemmSplitK}), one for all
+     * layers: a plan gives each tensor its own device buffer, and its tasks run one after another, so
+     * no two split GEMMs of a plan use it at once. Only plans with a split GEMM (GPUs) allocate it.
+     */
+    private static final Tensor SPLIT_K_WORKSPACE = GemmSplitK.workspace("linear.splitK");
 
     /** Appends {@code y = x·Wᵀ (+ b)}; {@code bias} may be null. */
     public static void forward(TaskGraph g, String name, Device device, Tensor x, Tensor weight, Tensor bias, Tensor y, int rows, int in, int out) {
@@ -26,13 +34,14 @@ public final class Linear {
     /**
      * Appends the backward pass: {@code dx += dy·W} (skipped when {@code dx} is null, e.g. for the
      * first layer's input), {@code dW += dyᵀ·x}, {@code db += Σ dy} (when {@code dBias} is not null).
+     * On GPUs {@code dW} is split over the rows where its few output blocks would leave compute units idle.
      */
     public static void backward(TaskGraph g, String name, Device device, Tensor x, Tensor weight, Tensor dy,
                                 Tensor dx, Tensor dWeight, Tensor dBias, int rows, int in, int out) {
         if (dx != null) {
             g.task(name + ".dx", Gemm.select(device, false, false, rows, in, out), dy, weight, dx, rows, in, out, out, in, in, 0, 0, 0, 1, 1f, 1f);
         }
-        g.task(name + ".dw", Gemm.select(device, true, false, out, in, rows), dy, x, dWeight, out, in, rows, out, in, in, 0, 0, 0, 1, 1f, 1f);
+        GemmSplitK.append(g, name + ".dw", device, true, false, dy, x, dWeight, out, in, rows, out, in, 1f, 1f, SPLIT_K_WORKSPACE);
         if (dBias != null) g.task(name + ".db", Reduce.COLUMN_SUM, dy, dBias, rows, out, 1);
     }
 }
