@@ -18,7 +18,8 @@ import org.hsajava.compute.Tensor;
  *   <li>{@link Reduce#COLUMN_SUM}: {@code C = beta · C + Σ_i W[i]}, the slices added in order.
  * </ol>
  * No atomics: every run gives the same bits (not those of the unsplit GEMM, whose sums run in another
- * order). CPUs never split: there one work-group per core is already plenty.
+ * order). CPUs never split: there one work-group per core is already plenty. {@code -Dhsa.gemm.splitk=off}
+ * switches splitting off (for comparisons).
  */
 public final class GemmSplitK {
     private GemmSplitK() {}
@@ -32,6 +33,9 @@ public final class GemmSplitK {
     /** The most slices tried. */
     static final int MAX_SLICES = 64;
 
+    /** False with {@code -Dhsa.gemm.splitk=off}. */
+    static final boolean ENABLED = !org.hsajava.compute.opencl.TensorCores.isOff(System.getProperty("hsa.gemm.splitk"));
+
     /** A workspace for {@link #append}; a graph may share one between all its split GEMMs (they run one after another). */
     public static Tensor workspace(String name) { return Tensor.f32(name, WORKSPACE_FLOATS); }
 
@@ -42,7 +46,7 @@ public final class GemmSplitK {
      * work-groups best, counting one 128 x 128 block per compute unit at a time; the smallest such s.
      */
     public static int slices(DeviceInfo info, int m, int n, int k) {
-        if (info.type() != DeviceInfo.Type.GPU && info.type() != DeviceInfo.Type.ACCELERATOR) return 1;
+        if (!ENABLED || info.type() != DeviceInfo.Type.GPU && info.type() != DeviceInfo.Type.ACCELERATOR) return 1;
         int units = Math.max(1, info.computeUnits());
         long blocks = (long) ceilDiv(m, BLOCK) * ceilDiv(n, BLOCK);
         if (blocks >= units) return 1;
