@@ -401,6 +401,11 @@ void gemm_tc(__global const float* A, __global const float* B, __global float* C
 #define BF_B_WORDS (BF_TN * BF_TK / 2)
 #define BF_A_PAIRS (BF_A_WORDS / BF_THREADS)  // pairs per work-item
 #define BF_B_PAIRS (BF_B_WORDS / BF_THREADS)
+// The unguarded fetch of interior tiles (gemm_bf16_fetch) needs a work-item's pairs to step by whole
+// rows of the stored matrices; -DBF_FETCH_INTERIOR=0 keeps the guarded fetch everywhere (comparisons).
+#ifndef BF_FETCH_INTERIOR
+#define BF_FETCH_INTERIOR (BF_THREADS % BF_TM == 0 && BF_THREADS % BF_TN == 0 && BF_THREADS % (BF_TK / 2) == 0)
+#endif
 
 // The pair l of a tile: op(A)[m][k..k+1] and op(B)[k..k+1][n] (k even), numbered so that consecutive
 // work-items read consecutive addresses of the stored matrix.
@@ -429,8 +434,38 @@ static inline int bf_b_word(const int k, const int n) {
     return (((n / 16) * BF_KS + k / 16) * 32 + bf_slot(4 * (c % 8) + (kk % 8) / 2)) * 4 + 2 * (c / 8) + kk / 8;
 }
 
+// Loads this work-item's pairs of the tiles at (m0, k0) of op(A) and (k0, n0) of op(B) into
+// registers, zeros outside the matrices.
 static inline void gemm_bf16_fetch(float2* ra, float2* rb, __global const float* A, __global const float* B, int m0, int n0, int k0,
                                    int M, int N, int K, int lda, int ldb, int tid) {
+#if BF_FETCH_INTERIOR
+    // Tiles wholly inside the matrices (all but the edge blocks and a ragged last K-tile) need no
+    // guards, and a work-item's pairs then lie at a fixed distance from its first one, a multiple of
+    // the row stride (consecutive pair numbers l step by BF_THREADS): one base address per matrix
+    // instead of a guarded address per pair, which the compiler would keep in registers across the
+    // products.
+    if (m0 + BF_TM <= M && n0 + BF_TN <= N && k0 + BF_TK <= K) {
+        BF_A_PAIR(tid, am, ak);
+        BF_B_PAIR(tid, bk, bn);
+        __global const float* pa = &GEMM_A_AT(A, m0 + am, k0 + ak, lda);
+        __global const float* pb = &GEMM_B_AT(B, k0 + bk, n0 + bn, ldb);
+#if TRANS_A
+        const int stepA = 2 * (BF_THREADS / BF_TM) * lda, nextA = lda;     // pair r: k + 2r*(THREADS/TM); its k+1 a row below
+#else
+        const int stepA = (BF_THREADS / (BF_TK / 2)) * lda, nextA = 1;    // pair r: m + r*(THREADS/(TK/2)); k+1 beside it
+#endif
+#if TRANS_B
+        const int stepB = (BF_THREADS / (BF_TK / 2)) * ldb, nextB = 1;
+#else
+        const int stepB = 2 * (BF_THREADS / BF_TN) * ldb, nextB = ldb;
+#endif
+#pragma unroll
+        for (int r = 0; r < BF_A_PAIRS; r++) ra[r] = (float2) (pa[r * stepA], pa[r * stepA + nextA]);
+#pragma unroll
+        for (int r = 0; r < BF_B_PAIRS; r++) rb[r] = (float2) (pb[r * stepB], pb[r * stepB + nextB]);
+        return;
+    }
+#endif
 #pragma unroll
     for (int r = 0; r < BF_A_PAIRS; r++) {
         BF_A_PAIR(tid + r * BF_THREADS, m, k);

@@ -205,6 +205,11 @@ public final class Gemm {
                 .define("BF_TM", t.tm()).define("BF_TN", t.tn()).define("BF_TK", t.tk())
                 .define("BF_WARPS_M", t.warpsM()).define("BF_WARPS_N", t.warpsN());
         if (emulated) b.define("TC_EMULATE", 1);
+        // comparisons: -Dhsa.tc.gemm.bf16.interior=off guards every fetch (gemm_bf16_fetch)
+        if (TensorCores.isOff(System.getProperty("hsa.tc.gemm.bf16.interior"))) b.define("BF_FETCH_INTERIOR", 0);
+        // tuning runs on NVIDIA: a register cap (2 groups of 256 per SM need <= 128)
+        Integer maxrreg = Integer.getInteger("hsa.tc.gemm.maxrreg");
+        if (maxrreg != null && !emulated) b.compilerOption("-cl-nv-maxrregcount=" + maxrreg);
         return b.check(a -> checkArgs(a, key.transA(), key.transB()))
                 .grid(a -> WorkerGrid.of3D((long) ceilDiv(a.i("N"), t.tn()) * t.threads(), ceilDiv(a.i("M"), t.tm()), a.i("batch"), t.threads(), 1, 1))
                 .build();

@@ -33,7 +33,8 @@ class GemmBf16Test {
                 Arguments.of(false, true, 37, 29, 41, 1, 2, false, 0.5f, 0f, true),     // two batch items, ragged edges
                 Arguments.of(true, false, 70, 131, 33, 2, 1, false, 1f, 0.25f, false),  // 2 x 3 blocks, K one past a tile, beta
                 Arguments.of(true, true, 64, 100, 70, 0, 3, true, -1f, 1f, false),      // broadcast B, accumulate
-                Arguments.of(false, false, 128, 64, 96, 0, 1, false, 1f, 0f, false));   // whole blocks, 3 K-tiles
+                Arguments.of(false, false, 128, 64, 96, 0, 1, false, 1f, 0f, false),    // whole blocks, 3 K-tiles
+                Arguments.of(false, true, 128, 70, 64, 1, 1, false, 1f, 0f, false));    // interior and edge blocks, padded rows
     }
 
     @ParameterizedTest
