@@ -81,7 +81,11 @@ public final class GemmBench {
             rows.add(report(progress, time(device, label, tuned, s)));
             // what a layer's weight gradient runs where the device would split this GEMM over K
             int slices = GemmSplitK.slices(device.info(), s.m(), s.n(), s.k());
-            if (slices > 1) rows.add(report(progress, timeSplit(device, "split-K x" + slices + " " + label, s)));
+            if (slices > 1) {
+                KernelDef part = Gemm.select(device, s.transA(), s.transB(), s.m(), s.n(), s.k() / slices, slices).forDevice(device.info());
+                String partLabel = (part.defines().containsKey("GEMM_TM") ? "tiled " : "") + describe(part);
+                rows.add(report(progress, timeSplit(device, "split-K x" + slices + " " + partLabel, s)));
+            }
         }
         return rows;
     }
