@@ -65,3 +65,16 @@ __kernel void column_sum(__global const float* in, __global float* out, const in
     for (int r = 0; r < rows; r++) acc += in[(long) r * cols + c];
     out[c] = accumulate ? out[c] + acc : acc;
 }
+
+// Stage 1 of a column sum over many rows: partials[b, c] = sum of in[r, c] over the rows r of block
+// b (blocks of blockRows rows, the last one short), in order; stage 2 is column_sum over the blocks.
+// Grid: (cols, blocks). A tall column sum then runs on cols x blocks work-items instead of cols.
+__kernel void column_sum_partials(__global const float* in, __global float* partials, const int rows, const int cols, const int blockRows) {
+    const int c = get_global_id(0), b = get_global_id(1);
+    const int r0 = b * blockRows;
+    if (c >= cols || r0 >= rows) return;
+    const int r1 = min(rows, r0 + blockRows);
+    float acc = 0.0f;
+    for (int r = r0; r < r1; r++) acc += in[(long) r * cols + c];
+    partials[(long) b * cols + c] = acc;
+}

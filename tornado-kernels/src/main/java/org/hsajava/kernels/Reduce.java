@@ -121,6 +121,75 @@ public final class Reduce {
             .build();
 
     /**
+     * {@code partials[b, c] = sum of in[r, c]} over the rows of block b (blocks of {@code blockRows}, the last
+     * one short), rows in order. Arguments: {@code in, partials, rows, cols, blockRows}.
+     */
+    public static final KernelDef COLUMN_SUM_PARTIALS = KernelDef.builder("column_sum_partials", SRC)
+            .in("in", F32).out("partials", F32).intArg("rows").intArg("cols").intArg("blockRows")
+            .check(a -> {
+                Checks.positive(a, "rows", true);
+                Checks.positive(a, "cols", false);
+                Checks.positive(a, "blockRows", false);
+                Checks.atLeast(a, "in", (long) a.i("rows") * a.i("cols"));
+                Checks.atLeast(a, "partials", (long) blocks(a.i("rows"), a.i("blockRows")) * a.i("cols"));
+            })
+            .grid(a -> WorkerGrid.of2D(a.i("cols"), Math.max(1, blocks(a.i("rows"), a.i("blockRows"))), 64, 1))
+            .java(a -> {
+                float[] in = a.f32("in"), partials = a.f32("partials");
+                int io = a.off("in"), po = a.off("partials"), rows = a.i("rows"), cols = a.i("cols"), blockRows = a.i("blockRows");
+                Parallel.forEach(blocks(rows, blockRows), b -> {
+                    for (int c = 0; c < cols; c++) {
+                        float acc = 0;
+                        for (int r = b * blockRows; r < Math.min(rows, (b + 1) * blockRows); r++) acc += in[io + r * cols + c];
+                        partials[po + b * cols + c] = acc;
+                    }
+                });
+            })
+            .build();
+
+    /** Work-items a tall column sum's first stage aims for (enough to fill a large GPU). */
+    static final int COLUMN_SUM_ITEMS = 1 << 18;
+    /** The fewest rows a block of that stage sums. */
+    static final int COLUMN_SUM_MIN_BLOCK = 64;
+
+    /**
+     * Rows per block of the first stage of {@link #columnSum} for a {@code rows x cols} input: blocks
+     * of at least {@link #COLUMN_SUM_MIN_BLOCK} rows, about {@link #COLUMN_SUM_ITEMS} / cols of them;
+     * {@code rows} (one block: no first stage) when that leaves fewer than 4 blocks.
+     */
+    public static int columnBlockRows(int rows, int cols) {
+        long wanted = Math.max(1, COLUMN_SUM_ITEMS / Math.max(1, cols));
+        int blockRows = (int) Math.max(COLUMN_SUM_MIN_BLOCK, (rows + wanted - 1) / wanted);
+        return blocks(rows, blockRows) < 4 ? Math.max(1, rows) : blockRows;
+    }
+
+    /** Floats of scratch {@link #columnSum} needs for a {@code rows x cols} input (0: none). */
+    public static long columnSumScratch(int rows, int cols) {
+        int blockRows = columnBlockRows(rows, cols);
+        return blockRows >= rows ? 0 : (long) blocks(rows, blockRows) * cols;
+    }
+
+    /**
+     * Adds {@code out[c] = (accumulate ? out[c] : 0) + sum over r of in[r, c]} for a row-major {@code [rows, cols]}
+     * input: one {@link #COLUMN_SUM} task {@code name} where the rows are few, else first
+     * {@code name + "Partials"} ({@link #COLUMN_SUM_PARTIALS} into {@code scratch}, blocks of
+     * {@link #columnBlockRows}) and then {@code name} over the blocks. Both orders are fixed, so the
+     * result is deterministic. {@code scratch} needs {@link #columnSumScratch} floats (null where that is 0).
+     */
+    public static TaskGraph columnSum(TaskGraph g, String name, Tensor in, Tensor out, int rows, int cols, boolean accumulate, Tensor scratch) {
+        int blockRows = columnBlockRows(rows, cols);
+        if (blockRows >= rows) return g.task(name, COLUMN_SUM, in, out, rows, cols, accumulate ? 1 : 0);
+        int blocks = blocks(rows, blockRows);
+        if ((long) blocks * cols > scratch.size()) {
+            throw new IllegalArgumentException(name + ": the column sum of " + rows + " x " + cols + " needs " + (long) blocks * cols + " floats of scratch, " + scratch + " has " + scratch.size());
+        }
+        return g.task(name + "Partials", COLUMN_SUM_PARTIALS, in, scratch, rows, cols, blockRows)
+                .task(name, COLUMN_SUM, scratch, out, blocks, cols, accumulate ? 1 : 0);
+    }
+
+    private static int blocks(int rows, int blockRows) { return (rows + blockRows - 1) / blockRows; }
+
+    /**
      * Adds the two tasks {@code name + "Partials"} and {@code name + "Total"} computing
      * {@code out[0] = sum of x[i]^2, i < n} through {@code partials} (at least {@code parts} elements).
      */

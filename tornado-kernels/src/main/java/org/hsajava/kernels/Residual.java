@@ -19,7 +19,7 @@ public final class Residual {
                 Checks.atLeast(a, "x", a.i("n"));
                 Checks.atLeast(a, "y", a.i("n"));
             })
-            .grid(a -> WorkerGrid.of1D(Math.max(1, a.i("n")), 64))
+            .grid(a -> WorkerGrid.of1D(Math.max(1, (a.i("n") + 3) / 4), 64))   // four elements per work-item
             .java(a -> {
                 float[] x = a.f32("x"), y = a.f32("y");
                 int xo = a.off("x"), yo = a.off("y"), n = a.i("n");

@@ -105,13 +105,24 @@ public final class RmsNorm {
 
     /**
      * Adds the two tasks of dw to a graph: {@code name + "Partials"} ({@link #DW_PARTIALS} with
-     * {@link #DW_BLOCK_ROWS}) and {@code name + "Sum"} ({@link Reduce#COLUMN_SUM}); {@code partials}
+     * {@link #dwBlockRows}) and {@code name + "Sum"} ({@link Reduce#COLUMN_SUM}); {@code partials}
      * needs {@code blocks(rows, DW_BLOCK_ROWS) * d} elements. {@code accumulate}: add onto dw.
      */
     public static TaskGraph weightGradient(TaskGraph g, String name, Tensor dy, Tensor x, Tensor rstd, Tensor partials, Tensor dw, int rows, int d, boolean accumulate) {
-        return g.task(name + "Partials", DW_PARTIALS, dy, x, rstd, partials, rows, d, DW_BLOCK_ROWS)
-                .task(name + "Sum", Reduce.COLUMN_SUM, partials, dw, blocks(rows, DW_BLOCK_ROWS), d, accumulate ? 1 : 0);
+        int blockRows = dwBlockRows(rows);
+        return g.task(name + "Partials", DW_PARTIALS, dy, x, rstd, partials, rows, d, blockRows)
+                .task(name + "Sum", Reduce.COLUMN_SUM, partials, dw, blocks(rows, blockRows), d, accumulate ? 1 : 0);
     }
+
+    /** Most blocks {@link #weightGradient} makes: the second stage is d work-items summing one block each. */
+    static final int DW_MAX_BLOCKS = 1024;
+
+    /**
+     * Rows per block of {@link #weightGradient}: {@link #DW_BLOCK_ROWS}, or more where that would make
+     * over {@link #DW_MAX_BLOCKS} blocks. (The q/k norms of small-gpu have 32768 x 16 rows of 32: 8192
+     * blocks of 64 left the second stage at 32 work-items summing 8192 values each, 0.19 ms on the H100.)
+     */
+    static int dwBlockRows(int rows) { return Math.max(DW_BLOCK_ROWS, (rows + DW_MAX_BLOCKS - 1) / DW_MAX_BLOCKS); }
 
     /** Number of row blocks (rows of the dw partials buffer). */
     public static int blocks(int rows, int blockRows) { return (rows + blockRows - 1) / blockRows; }

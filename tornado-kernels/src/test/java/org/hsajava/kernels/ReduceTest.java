@@ -1,6 +1,7 @@
 package org.hsajava.kernels;
 
 import static org.hsajava.compute.testing.Close.assertClose;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -93,6 +94,33 @@ class ReduceTest {
             Tensor acc = Tensor.of("out", base.clone());
             KernelRunner.run(dev, Reduce.COLUMN_SUM, Tensor.of("in", in, rows, cols), acc, rows, cols, 1);
             assertClose("column sum, accumulated, on " + dev, wantAcc, acc.toF32Array(), 1e-6);
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"100, 3", "255, 1", "5000, 7", "70000, 5"})
+    void tallColumnSumsTakeTwoStagesAndMatchTheDoubleSum(int rows, int cols) {
+        Rand r = new Rand(rows + 11L * cols);
+        float[] in = r.normal(rows * cols, 1), base = r.normal(cols, 1);
+        double[] want = new double[cols];
+        for (int c = 0; c < cols; c++) {
+            want[c] = base[c];
+            for (int row = 0; row < rows; row++) want[c] += in[row * cols + c];
+        }
+        long scratch = Reduce.columnSumScratch(rows, cols);
+        assertEquals(rows > 3 * Reduce.COLUMN_SUM_MIN_BLOCK, scratch > 0, "two stages for " + rows + " rows");
+        float[] first = null;
+        for (Device dev : CentralDifference.devices()) {
+            Tensor out = Tensor.of("out", base.clone()), tin = Tensor.of("in", in);
+            TaskGraph g = new TaskGraph("colsum").transferToDevice(DataTransferMode.EVERY_EXECUTION, tin, out);
+            Reduce.columnSum(g, "sum", tin, out, rows, cols, true, scratch == 0 ? null : Tensor.f32("scratch", (int) scratch));
+            g.transferToHost(DataTransferMode.EVERY_EXECUTION, out);
+            try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(dev)) {
+                plan.execute();
+            }
+            assertClose("column sum of " + rows + " rows on " + dev, want, out.toF32Array(), 2e-6 * Math.sqrt(rows));
+            if (first == null) first = out.toF32Array();
+            else assertArrayEquals(first, out.toF32Array(), "both backends add in the same order");
         }
     }
 }

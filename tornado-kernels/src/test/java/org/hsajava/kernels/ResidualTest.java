@@ -13,7 +13,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class ResidualTest {
 
     @ParameterizedTest
-    @ValueSource(ints = {1, 7, 64, 1000, 4099})
+    @ValueSource(ints = {1, 3, 4, 7, 64, 1000, 4099})
     void axpbyMatchesFormulaOnBothBackends(int n) {
         Rand r = new Rand(n);
         float[] x = r.normal(n, 1), y = r.normal(n, 1);

@@ -141,6 +141,22 @@ class RmsNormTest {
     }
 
     @Test
+    void manyRowsTakeLargerDwBlocks() {
+        Assumptions.assumeTrue(!TestDevices.underOclgrind());
+        int rows = 3 * RmsNorm.DW_MAX_BLOCKS * RmsNorm.DW_BLOCK_ROWS + 5, d = 3;   // beyond DW_MAX_BLOCKS blocks of 64
+        assertEquals(3 * RmsNorm.DW_BLOCK_ROWS + 1, RmsNorm.dwBlockRows(rows));
+        assertEquals(RmsNorm.DW_BLOCK_ROWS, RmsNorm.dwBlockRows(1000));
+        Rand r = new Rand(12);
+        float[] x = r.normal(rows * d, 1), dy = r.normal(rows * d, 1), rstd = r.normal(rows, 1);
+        double[] want = new double[d];
+        for (int i = 0; i < rows; i++) for (int c = 0; c < d; c++) want[c] += (double) dy[i * d + c] * x[i * d + c] * rstd[i];
+        for (Device dev : CentralDifference.devices()) {
+            float[] dw = weightGradientGraph(dev, Tensor.of("dy", dy, rows, d), Tensor.of("x", x, rows, d), Tensor.of("rstd", rstd), rows, d);
+            assertClose("dw of " + rows + " rows on " + dev, want, dw, 1e-4);
+        }
+    }
+
+    @Test
     void checkNamesTheShortArgument() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> KernelRunner.run(TestDevices.java(), RmsNorm.FORWARD,
                 Tensor.f32("x", 2, 8), Tensor.f32("w", 7), Tensor.f32("y", 2, 8), Tensor.f32("rstd", 2), 2, 8, EPS));

@@ -22,7 +22,7 @@ public final class Linear {
      * layers: a plan gives each tensor its own device buffer, and its tasks run one after another, so
      * no two split GEMMs of a plan use it at once. Only plans with a split GEMM (GPUs) allocate it.
      */
-    private static final Tensor SPLIT_K_WORKSPACE = GemmSplitK.workspace("linear.splitK");
+    private static final Tensor WORKSPACE = GemmSplitK.workspace("linear.workspace");
 
     /** Appends {@code y = x·Wᵀ (+ b)}; {@code bias} may be null. */
     public static void forward(TaskGraph g, String name, Device device, Tensor x, Tensor weight, Tensor bias, Tensor y, int rows, int in, int out) {
@@ -41,7 +41,10 @@ public final class Linear {
         if (dx != null) {
             g.task(name + ".dx", Gemm.select(device, false, false, rows, in, out), dy, weight, dx, rows, in, out, out, in, in, 0, 0, 0, 1, 1f, 1f);
         }
-        GemmSplitK.append(g, name + ".dw", device, true, false, dy, x, dWeight, out, in, rows, out, in, 1f, 1f, SPLIT_K_WORKSPACE);
-        if (dBias != null) g.task(name + ".db", Reduce.COLUMN_SUM, dy, dBias, rows, out, 1);
+        GemmSplitK.append(g, name + ".dw", device, true, false, dy, x, dWeight, out, in, rows, out, in, 1f, 1f, WORKSPACE);
+        if (dBias != null) {
+            long scratch = Reduce.columnSumScratch(rows, out);
+            Reduce.columnSum(g, name + ".db", dy, dBias, rows, out, true, scratch == 0 ? null : Tensor.f32(name + ".dbPartials", (int) scratch));
+        }
     }
 }
