@@ -14,6 +14,7 @@ import org.hsajava.bench.HsaAttentionBench;
 import org.hsajava.bench.HsaSelectionBench;
 import org.hsajava.bench.SwaBench;
 import org.hsajava.compute.Device;
+import org.hsajava.kernels.SlidingWindowAttention;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -134,7 +135,7 @@ public final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "swa", description = "Sliding-window attention forward and forward+backward (B=8, HQ=16, H=1, d=64).")
+    @Command(name = "swa", description = "Sliding-window attention forward and forward+backward (B=8, HQ=16, H=1, d=64 unless given).")
     static final class Swa implements Callable<Integer> {
         @Mixin Common common = new Common();
 
@@ -147,12 +148,26 @@ public final class BenchCommand implements Callable<Integer> {
         @Option(names = "--window", defaultValue = "512", description = "window W (default ${DEFAULT-VALUE})")
         int window;
 
+        @Option(names = "--query-heads", defaultValue = "" + SwaBench.QUERY_HEADS, description = "query heads HQ (default ${DEFAULT-VALUE})")
+        int queryHeads;
+
+        @Option(names = "--kv-heads", defaultValue = "" + SwaBench.KV_HEADS, description = "KV heads H, a divisor of HQ (default ${DEFAULT-VALUE}; small-gpu: 4)")
+        int kvHeads;
+
+        @Option(names = "--head-dim", defaultValue = "" + SwaBench.HEAD_DIM, description = "head dimension D (default ${DEFAULT-VALUE}; small-gpu: 32)")
+        int headDim;
+
         @Override
         public Integer call() throws Exception {
             Device d = common.device.device();
-            common.progress().println("SWA on " + d + ", batch " + batch + ", window " + window);
+            if (queryHeads < 1 || kvHeads < 1 || queryHeads % kvHeads != 0 || headDim < 1 || headDim > SlidingWindowAttention.MAX_HEAD_DIM) {
+                throw new IllegalArgumentException("--query-heads must be a positive multiple of --kv-heads, and --head-dim in [1, "
+                        + SlidingWindowAttention.MAX_HEAD_DIM + "]; got " + queryHeads + ", " + kvHeads + ", " + headDim);
+            }
+            common.progress().println("SWA on " + d + ", batch " + batch + ", window " + window + ", heads " + queryHeads + "/" + kvHeads + ", head dim " + headDim);
             List<Row> rows = new ArrayList<>();
-            for (SwaBench.Row r : SwaBench.run(d, batch, parseSizes(String.join(",", lengths)), window, common.progress())) rows.add(new Row(r.what(), r.length(), r.medianMs(), r.deviceBytes()));
+            SwaBench.Heads heads = new SwaBench.Heads(queryHeads, kvHeads, headDim);
+            for (SwaBench.Row r : SwaBench.run(d, batch, parseSizes(String.join(",", lengths)), window, heads, common.progress())) rows.add(new Row(r.what(), r.length(), r.medianMs(), r.deviceBytes()));
             print(common, "swa", d, rows);
             return 0;
         }

@@ -14,8 +14,8 @@ import org.hsajava.kernels.SlidingWindowAttention;
 import org.hsajava.kernels.SlidingWindowAttention.Shape;
 
 /**
- * Times sliding-window attention at the papers' speed-benchmark shape (HQ=16, H=1, D=64), with
- * every tensor resident on the device: inputs are uploaded once (during warm-up) and the timed
+ * Times sliding-window attention at the papers' speed-benchmark shape (HQ=16, H=1, D=64) or given
+ * heads (small-gpu's layers: HQ=16, H=4, D=32), with every tensor resident on the device: inputs are uploaded once (during warm-up) and the timed
  * runs are kernel launches only.
  */
 public final class SwaBench {
@@ -32,9 +32,20 @@ public final class SwaBench {
      * @param progress where to print one line per measurement (null: quiet)
      */
     public static List<Row> run(Device device, int batch, int[] lengths, int window, PrintStream progress) {
+        return run(device, batch, lengths, window, Heads.BENCH, progress);
+    }
+
+    /** Query heads, KV heads and head dimension of a measurement. */
+    public record Heads(int query, int kv, int dim) {
+        /** The papers' speed-benchmark shape. */
+        public static final Heads BENCH = new Heads(QUERY_HEADS, KV_HEADS, HEAD_DIM);
+    }
+
+    /** As {@link #run(Device, int, int[], int, PrintStream)} with the given heads. */
+    public static List<Row> run(Device device, int batch, int[] lengths, int window, Heads heads, PrintStream progress) {
         List<Row> rows = new ArrayList<>();
         for (int len : lengths) {
-            try (ExecutionPlan plan = prepare(device, batch, len, window)) {
+            try (ExecutionPlan plan = prepare(device, batch, len, window, heads)) {
                 rows.add(measure(plan, FORWARD, "swa fwd", len, progress));
                 rows.add(measure(plan, FORWARD_BACKWARD, "swa fwd+bwd", len, progress));
             }
@@ -50,14 +61,18 @@ public final class SwaBench {
      * of the bench shape; inputs upload on the first execution and stay on the device. Shared by
      * the bench command and the JMH benchmark.
      */
-    public static ExecutionPlan prepare(Device device, int batch, int len, int window) {
-        Shape s = new Shape(batch, len, QUERY_HEADS, KV_HEADS, HEAD_DIM, window);
+    public static ExecutionPlan prepare(Device device, int batch, int len, int window) { return prepare(device, batch, len, window, Heads.BENCH); }
+
+    /** As {@link #prepare(Device, int, int, int)} with the given heads. */
+    public static ExecutionPlan prepare(Device device, int batch, int len, int window, Heads heads) {
+        int hq = heads.query(), h = heads.kv(), d = heads.dim();
+        Shape s = new Shape(batch, len, hq, h, d, window);
         SplittableRandom rng = new SplittableRandom(len);
-        Tensor q = random("q", rng, batch, len, QUERY_HEADS, HEAD_DIM), k = random("k", rng, batch, len, KV_HEADS, HEAD_DIM);
-        Tensor v = random("v", rng, batch, len, KV_HEADS, HEAD_DIM), dO = random("d_o", rng, batch, len, QUERY_HEADS, HEAD_DIM);
-        Tensor o = Tensor.f32("o", batch, len, QUERY_HEADS, HEAD_DIM), lse = Tensor.f32("lse", batch, len, QUERY_HEADS);
-        Tensor delta = Tensor.f32("delta", batch, len, QUERY_HEADS), dq = Tensor.f32("dq", batch, len, QUERY_HEADS, HEAD_DIM);
-        Tensor dk = Tensor.f32("dk", batch, len, KV_HEADS, HEAD_DIM), dv = Tensor.f32("dv", batch, len, KV_HEADS, HEAD_DIM);
+        Tensor q = random("q", rng, batch, len, hq, d), k = random("k", rng, batch, len, h, d);
+        Tensor v = random("v", rng, batch, len, h, d), dO = random("d_o", rng, batch, len, hq, d);
+        Tensor o = Tensor.f32("o", batch, len, hq, d), lse = Tensor.f32("lse", batch, len, hq);
+        Tensor delta = Tensor.f32("delta", batch, len, hq), dq = Tensor.f32("dq", batch, len, hq, d);
+        Tensor dk = Tensor.f32("dk", batch, len, h, d), dv = Tensor.f32("dv", batch, len, h, d);
         TaskGraph fwd = SlidingWindowAttention.addForward(
                 new TaskGraph(FORWARD).transferToDevice(DataTransferMode.FIRST_EXECUTION, q, k, v), "", s, q, k, v, o, lse);
         TaskGraph both = SlidingWindowAttention.addForward(
