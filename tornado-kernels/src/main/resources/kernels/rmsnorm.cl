@@ -1,9 +1,11 @@
 #include "common.h"
 
 // RMSNorm over the last dimension, rows of length d (row-major [rows, d]).
-// Forward and dx in two layouts (RmsNorm picks one per device type): GPUs, one work-group of
-// RMS_WG work-items per row (RMS_WG a power of two equal to the launch's local size, RmsNorm.WG);
-// CPUs (RMS_ITEM_PER_ROW=1), one work-item per row.
+// Forward and dx in two layouts (RmsNorm picks one per device type): GPUs, rms_tpr(d) work-items
+// per row, the smallest power of two >= d up to RMS_WG, so that a work-group of RMS_WG work-items (a
+// power of two equal to the launch's local size, RmsNorm.WG) holds RMS_WG / tpr rows (the q/k norms
+// over heads of 32 fill it with 4 rows instead of leaving 96 of 128 work-items idle); CPUs
+// (RMS_ITEM_PER_ROW=1), one work-item per row.
 #ifndef RMS_WG
 #define RMS_WG 128
 #endif
@@ -48,34 +50,43 @@ static inline void rms_backward_row(__global const float* dy, __global const flo
 }
 #else
 // GPUs: the row's partial sums combined by a fixed tree.
-// Sum of one value per work-item over the work-group, by a fixed pairwise tree (deterministic).
+// Work-items per row: the smallest power of two >= d, at most RMS_WG (RmsNorm.threadsPerRow).
+static inline int rms_tpr(const int d) {
+    int t = 1;
+    while (t < d && t < RMS_WG) t <<= 1;
+    return t;
+}
+
+// Sum of one value per work-item over each segment of tpr work-items (one row), by a fixed pairwise
+// tree (deterministic; for d <= tpr the same additions as a tree over RMS_WG with zeros past d).
 // Every work-item of the group must call it. Ends with a barrier so buf can be reused at once.
-static inline float rms_group_sum(__local float* buf, float v) {
-    const int lane = get_local_id(0);
+static inline float rms_row_sum(__local float* buf, float v, const int tpr) {
+    const int lane = get_local_id(0), sub = lane % tpr;
     buf[lane] = v;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = RMS_WG / 2; s > 0; s >>= 1) {
-        if (lane < s) buf[lane] += buf[lane + s];
+    for (int s = tpr / 2; s > 0; s >>= 1) {
+        if (sub < s) buf[lane] += buf[lane + s];
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    const float total = buf[0];
+    const float total = buf[lane - sub];
     barrier(CLK_LOCAL_MEM_FENCE);
     return total;
 }
 
 static inline void rms_forward_row(__global const float* x, __global const float* w, __global float* y, __global float* rstd,
                                    const int rows, const int d, const float eps, __local float* buf) {
-    // A group past the last row does no work but still takes part in the barriers (n = 0): a return
-    // before a barrier, even a group-uniform one, crashed PoCL 3.1's work-group compiler.
-    const int row = get_group_id(0), lane = get_local_id(0);
+    // A row past the last one does no work, but its work-items still take part in the barriers
+    // (n = 0): a return before a barrier, even a group-uniform one, crashed PoCL 3.1's work-group compiler.
+    const int tpr = rms_tpr(d), lane = get_local_id(0), sub = lane % tpr;
+    const int row = get_group_id(0) * (RMS_WG / tpr) + lane / tpr;
     const int n = row < rows ? d : 0;
     const __global float* xr = x + (long) row * d;
     __global float* yr = y + (long) row * d;
     float acc = 0.0f;
-    for (int c = lane; c < n; c += RMS_WG) acc += xr[c] * xr[c];
-    const float r = 1.0f / sqrt(rms_group_sum(buf, acc) / (float) d + eps);
-    if (lane == 0 && row < rows) rstd[row] = r;
-    for (int c = lane; c < n; c += RMS_WG) {
+    for (int c = sub; c < n; c += tpr) acc += xr[c] * xr[c];
+    const float r = 1.0f / sqrt(rms_row_sum(buf, acc, tpr) / (float) d + eps);
+    if (sub == 0 && row < rows) rstd[row] = r;
+    for (int c = sub; c < n; c += tpr) {
         const float xn = xr[c] * r;
         yr[c] = w ? xn * w[c] : xn;
     }
@@ -83,16 +94,17 @@ static inline void rms_forward_row(__global const float* x, __global const float
 
 static inline void rms_backward_row(__global const float* dy, __global const float* x, __global const float* w, __global const float* rstd,
                                     __global float* dx, const int rows, const int d, __local float* buf) {
-    const int row = get_group_id(0), lane = get_local_id(0);
+    const int tpr = rms_tpr(d), lane = get_local_id(0), sub = lane % tpr;
+    const int row = get_group_id(0) * (RMS_WG / tpr) + lane / tpr;
     const int n = row < rows ? d : 0; // past the last row: no work, but every barrier is taken
     const long base = (long) row * d;
     float acc = 0.0f;
-    for (int c = lane; c < n; c += RMS_WG) acc += (w ? dy[base + c] * w[c] : dy[base + c]) * x[base + c];
-    const float dot = rms_group_sum(buf, acc);
+    for (int c = sub; c < n; c += tpr) acc += (w ? dy[base + c] * w[c] : dy[base + c]) * x[base + c];
+    const float dot = rms_row_sum(buf, acc, tpr);
     if (n == 0) return; // after the last barrier
     const float r = rstd[row];
     const float k = r * r * dot / (float) d;
-    for (int c = lane; c < n; c += RMS_WG) {
+    for (int c = sub; c < n; c += tpr) {
         const float g = w ? dy[base + c] * w[c] : dy[base + c];
         dx[base + c] = r * (g - x[base + c] * k);
     }

@@ -204,5 +204,16 @@ public final class RmsNorm {
         Checks.positive(a, "d", false);
     }
 
-    private static WorkerGrid rowGrid(KernelArgs a) { return WorkerGrid.of1D((long) Math.max(1, a.i("rows")) * WG, WG); }
+    /** Work-items per row of the GPU layout: the smallest power of two >= d, at most {@link #WG} (rmsnorm.cl's rms_tpr). */
+    static int threadsPerRow(int d) {
+        int t = 1;
+        while (t < d && t < WG) t <<= 1;
+        return t;
+    }
+
+    /** The GPU layout's grid: {@code WG / threadsPerRow(d)} rows per work-group. */
+    private static WorkerGrid rowGrid(KernelArgs a) {
+        int rowsPerGroup = WG / threadsPerRow(a.i("d"));
+        return WorkerGrid.of1D((long) Math.max(1, (a.i("rows") + rowsPerGroup - 1) / rowsPerGroup) * WG, WG);
+    }
 }
