@@ -406,17 +406,6 @@ static inline __attribute__((always_inline)) void hsa_tc_store(float (*acc)[4], 
     }
 }
 
-// Sum over the 4 lanes of a quad (one score row): butterfly, the same value in all 4, deterministic.
-static inline __attribute__((always_inline)) float hsa_quad_sum(float x, __local uint* tcs) {
-    x += tc_shfl_xor(x, 1, tcs);
-    return x + tc_shfl_xor(x, 2, tcs);
-}
-
-static inline __attribute__((always_inline)) float hsa_quad_max(float x, __local uint* tcs) {
-    x = fmax(x, tc_shfl_xor(x, 1, tcs));
-    return fmax(x, tc_shfl_xor(x, 2, tcs));
-}
-
 // The forward (formulas, geometry and arguments as hsa_attn_fwd_body) on tensor cores. red: local
 // [NW][16][D] partial outputs; tcs: scratch of the emulation.
 static inline __attribute__((always_inline)) void hsa_attn_fwd_tc(__global const float* q, __global const float* k, __global const float* v,
@@ -461,8 +450,8 @@ static inline __attribute__((always_inline)) void hsa_attn_fwd_tc(__global const
                 m0 = fmax(m0, fmax(sacc[nt][0], sacc[nt][1]));
                 m1 = fmax(m1, fmax(sacc[nt][2], sacc[nt][3]));
             }
-            m0 = hsa_quad_max(m0, tcs);
-            m1 = hsa_quad_max(m1, tcs);
+            m0 = tc_quad_max(m0, tcs);
+            m1 = tc_quad_max(m1, tcs);
             if (n > 0) {
                 m0 = fmax(m0, 0.0f);
                 m1 = fmax(m1, 0.0f);
@@ -477,8 +466,8 @@ static inline __attribute__((always_inline)) void hsa_attn_fwd_tc(__global const
                 z0 += sacc[nt][0] + sacc[nt][1];
                 z1 += sacc[nt][2] + sacc[nt][3];
             }
-            z0 = hsa_quad_sum(z0, tcs);
-            z1 = hsa_quad_sum(z1, tcs);
+            z0 = tc_quad_sum(z0, tcs);
+            z1 = tc_quad_sum(z1, tcs);
             if (n > 0) {
                 z0 += (float) n * exp(-m0);
                 z1 += (float) n * exp(-m1);
@@ -554,8 +543,8 @@ static inline __attribute__((always_inline)) void hsa_attn_bwd_q_tc(__global con
                 d0 += sacc[nt][0] * dpacc[nt][0] + sacc[nt][1] * dpacc[nt][1];
                 d1 += sacc[nt][2] * dpacc[nt][2] + sacc[nt][3] * dpacc[nt][3];
             }
-            d0 = hsa_quad_sum(d0, tcs);
-            d1 = hsa_quad_sum(d1, tcs);
+            d0 = tc_quad_sum(d0, tcs);
+            d1 = tc_quad_sum(d1, tcs);
             if (live && t4 == 0) {
                 if (r0 < G) delta[lseBase + r0 * K + slot] = d0;
                 if (r1 < G) delta[lseBase + r1 * K + slot] = d1;

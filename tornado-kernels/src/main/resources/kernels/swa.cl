@@ -15,9 +15,12 @@
 //   SWA_BQ       rows per work-group = work-group size (queries; keys in the dk/dv pass)
 //   SWA_BK       rows of the streamed key/value tile in the forward and dq passes
 //   SWA_BK_DKDV  rows of the streamed query tile in the dk/dv pass (which holds four tiles)
+//   SWA_TC       1: swa_fwd, swa_bwd_dq and swa_bwd_dkdv are the tensor-core kernels of swa_tc.h
+//                (NVIDIA, or with TC_EMULATE on any device), with their own work-groups and constants
 //
-// The forward and backward bodies are attn_rows.h's (one work-item per row, tiles of the other side
-// streamed through local memory), shared with segment_attn.cl; this file sets the causal window.
+// The portable forward and backward bodies are attn_rows.h's (one work-item per row, tiles of the
+// other side streamed through local memory), shared with segment_attn.cl; this file sets the causal
+// window.
 
 #ifndef HEAD_DIM
 #error "swa.cl needs -DHEAD_DIM=<head dimension>"
@@ -32,6 +35,12 @@
 #define SWA_BK_DKDV SWA_BK
 #endif
 
+#if defined(SWA_TC) && SWA_TC
+#if !defined(HSA_NVIDIA) && !defined(TC_EMULATE)
+#error "SWA_TC needs an NVIDIA device (HSA_NVIDIA) or TC_EMULATE"
+#endif
+#include "swa_tc.h"
+#else
 #define ATTN_BQ SWA_BQ
 #define ATTN_BK SWA_BK
 #define ATTN_BK_DKDV SWA_BK_DKDV
@@ -47,17 +56,6 @@ void swa_fwd(__global const float* q, __global const float* k, __global const fl
     __local float kT[HEAD_DIM * ATTN_LDT(SWA_BK)];
     __local float vs[SWA_BK * HEAD_DIM];
     attn_fwd_body(q, k, v, o, lse, B, L, HQ, H, min(window, L), scale, kT, vs);
-}
-
-// Backward preprocessing, one work-item per row i = (b, t, g):
-//   delta_i = sum_d dO_i[d] * O_i[d]        (FlashAttention's D_t = rowsum(dO o O))
-// Grid: global roundUp(rows, 64), local 64.
-__kernel void swa_bwd_delta(__global const float* o, __global const float* d_o, __global float* delta, const int rows) {
-    const int i = get_global_id(0);
-    if (i >= rows) return;
-    float s = 0.0f;
-    for (int d = 0; d < HEAD_DIM; d++) s = fma(o[i * HEAD_DIM + d], d_o[i * HEAD_DIM + d], s);
-    delta[i] = s;
 }
 
 // Backward for the queries: dq_t = scale * sum_j P_tj (dO_t . v_j - delta_t) k_j (attn_dq_body).
@@ -88,6 +86,19 @@ void swa_bwd_dkdv(__global const float* q, __global const float* k, __global con
     __local float lses[SWA_BK_DKDV];
     __local float deltas[SWA_BK_DKDV];
     attn_dkdv_body(q, k, v, d_o, lse, delta, dk, dv, B, L, HQ, H, min(window, L), scale, qT, dT, qs, dos, lses, deltas);
+}
+
+#endif  // SWA_TC
+
+// Backward preprocessing, one work-item per row i = (b, t, g):
+//   delta_i = sum_d dO_i[d] * O_i[d]        (FlashAttention's D_t = rowsum(dO o O))
+// Grid: global roundUp(rows, 64), local 64.
+__kernel void swa_bwd_delta(__global const float* o, __global const float* d_o, __global float* delta, const int rows) {
+    const int i = get_global_id(0);
+    if (i >= rows) return;
+    float s = 0.0f;
+    for (int d = 0; d < HEAD_DIM; d++) s = fma(o[i * HEAD_DIM + d], d_o[i * HEAD_DIM + d], s);
+    delta[i] = s;
 }
 
 // Decoding: ONE query per (batch, query head) against a ring-buffer cache of the layer's last keys

@@ -1,10 +1,11 @@
 // NVIDIA tensor-core primitives through inline PTX, shared by the kernels with a tensor-core path
-// (hsa_attn.cl, gemm.cl): TF32 rounding (cvt.rna.tf32.f32), one mma.sync.m16n8k8 TF32 product with
-// fp32 accumulation, bf16x2 packing (cvt.rn.bf16x2.f32) and the bf16 mma.sync.m16n8k16, and a
-// butterfly warp shuffle (shfl.sync.bfly). Compiled only for NVIDIA devices (-DHSA_NVIDIA, set by
-// the OpenCL backend), or with -DTC_EMULATE, which replaces these instructions by portable code exchanging the lanes' values through local memory, with barriers:
-// every work-item of the group must then make the same sequence of calls, and `tcs` must hold
-// TC_SCRATCH(warps) uints of local memory (unused natively). Tests run the emulation on PoCL.
+// (hsa_attn.cl, gemm.cl, swa_tc.h): TF32 rounding (cvt.rna.tf32.f32), one mma.sync.m16n8k8 TF32
+// product with fp32 accumulation, bf16x2 packing (cvt.rn.bf16x2.f32) and the bf16 mma.sync.m16n8k16,
+// a butterfly warp shuffle (shfl.sync.bfly) and the quad sum/max built on it. Compiled only for
+// NVIDIA devices (-DHSA_NVIDIA, set by the OpenCL backend), or with -DTC_EMULATE, which replaces
+// these instructions by portable code exchanging the lanes' values through local memory, with
+// barriers: every work-item of the group must then make the same sequence of calls, and `tcs` must
+// hold TC_SCRATCH(warps) uints of local memory (unused natively). Tests run the emulation on PoCL.
 //
 // Fragments (PTX ISA, m16n8k8 .tf32; lane = 4*gid + t4): A (16x8): a0 (gid, t4), a1 (gid+8, t4),
 // a2 (gid, t4+4), a3 (gid+8, t4+4); B (8x8): b0 (k=t4, n=gid), b1 (k=t4+4, n=gid); C (16x8):
@@ -140,6 +141,19 @@ static inline __attribute__((always_inline)) float tc_shfl_xor(const float x, co
     __asm__ __volatile__("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=r"(r) : "r"(as_uint(x)), "r"(m));
     return as_float(r);
 #endif
+}
+
+// Sum over the 4 lanes of a quad (the lanes 4*gid .. 4*gid+3 that hold one accumulator row): butterfly,
+// the same value in all 4, deterministic.
+static inline __attribute__((always_inline)) float tc_quad_sum(float x, __local uint* tcs) {
+    x += tc_shfl_xor(x, 1, tcs);
+    return x + tc_shfl_xor(x, 2, tcs);
+}
+
+// Maximum over the 4 lanes of a quad (as tc_quad_sum).
+static inline __attribute__((always_inline)) float tc_quad_max(float x, __local uint* tcs) {
+    x = fmax(x, tc_shfl_xor(x, 1, tcs));
+    return fmax(x, tc_shfl_xor(x, 2, tcs));
 }
 
 #endif  // HSA_TC_H

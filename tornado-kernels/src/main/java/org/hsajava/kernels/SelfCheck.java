@@ -135,7 +135,12 @@ public final class SelfCheck {
         cases.add(new Case("hsa attention bwd dk/dv (L=330, HQ=12, H=2, D=128, S=32, K=4)", 1e-4, TF32_TOLERANCE,
                 d -> hsaBackwardKv(d, 1, 330, 12, 2, 128, 32, 4, 52)));
         cases.add(new Case("hsa attention fwd at t0=1000 (L=37, C=40, G=6, D=16, S=32)", 1e-4, TF32_TOLERANCE, SelfCheck::hsaForwardAt));
-        cases.add(new Case("sliding-window attention fwd+bwd (L=300, W=64)", 1e-4, SelfCheck::slidingWindow));
+        cases.add(new Case("sliding-window attention fwd+bwd (B=2, L=300, HQ=8, H=2, D=64, W=64)", 1e-4, TF32_TOLERANCE,
+                d -> slidingWindow(d, 2, 300, 8, 2, 64, 64, 26)));
+        cases.add(new Case("sliding-window attention fwd+bwd (L=700, HQ=16, H=4, D=32, W=512)", 1e-4, TF32_TOLERANCE,
+                d -> slidingWindow(d, 1, 700, 16, 4, 32, 512, 34)));
+        cases.add(new Case("sliding-window attention fwd+bwd (L=77, HQ=3, H=1, D=128, W=20)", 1e-4, TF32_TOLERANCE,
+                d -> slidingWindow(d, 1, 77, 3, 1, 128, 20, 35)));
         cases.add(new Case("segment attention fwd+bwd (6 x 65 tokens, encoder)", 1e-4, SelfCheck::segmentAttention));
         return cases;
     }
@@ -242,11 +247,11 @@ public final class SelfCheck {
     }
 
     /** o, dq, dk and dv of sliding-window attention. */
-    private static float[] slidingWindow(Device d) {
-        SlidingWindowAttention.Shape s = new SlidingWindowAttention.Shape(2, 300, 8, 2, 64, 64);
-        int nq = 2 * 300 * 8 * 64, nk = 2 * 300 * 2 * 64;
-        Tensor q = Tensor.of("q", random(nq, 26)), k = Tensor.of("k", random(nk, 27)), v = Tensor.of("v", random(nk, 28)), dO = Tensor.of("d_o", random(nq, 29));
-        Tensor o = Tensor.f32("o", nq), lse = Tensor.f32("lse", 2 * 300 * 8), delta = Tensor.f32("delta", 2 * 300 * 8);
+    private static float[] slidingWindow(Device d, int b, int l, int hq, int h, int dim, int w, int seed) {
+        SlidingWindowAttention.Shape s = new SlidingWindowAttention.Shape(b, l, hq, h, dim, w);
+        int nq = b * l * hq * dim, nk = b * l * h * dim;
+        Tensor q = Tensor.of("q", random(nq, seed)), k = Tensor.of("k", random(nk, seed + 1)), v = Tensor.of("v", random(nk, seed + 2)), dO = Tensor.of("d_o", random(nq, seed + 3));
+        Tensor o = Tensor.f32("o", nq), lse = Tensor.f32("lse", b * l * hq), delta = Tensor.f32("delta", b * l * hq);
         Tensor dq = Tensor.f32("dq", nq), dk = Tensor.f32("dk", nk), dv = Tensor.f32("dv", nk);
         TaskGraph g = SlidingWindowAttention.addForward(new TaskGraph("swa").transferToDevice(DataTransferMode.EVERY_EXECUTION, q, k, v, dO), "", s, q, k, v, o, lse);
         SlidingWindowAttention.addBackward(g, "", s, q, k, v, o, lse, dO, delta, dq, dk, dv)

@@ -5,11 +5,13 @@ import static org.hsajava.compute.DType.F32;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.hsajava.compute.Checks;
+import org.hsajava.compute.DeviceInfo;
 import org.hsajava.compute.KernelArgs;
 import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
 import org.hsajava.compute.WorkerGrid;
+import org.hsajava.compute.opencl.TensorCores;
 import org.hsajava.compute.java.Parallel;
 
 /**
@@ -39,6 +41,19 @@ import org.hsajava.compute.java.Parallel;
  * and values, for decoding one token at a time: {@code q, kCache, vCache, o, scores, B, HQ, H, R, count, scale}
  * with {@code q, o [B, HQ, D]}, {@code kCache, vCache [B, R, H, D]} of which slots {@code 0 .. count-1}
  * hold keys (any order), {@code scores [B, HQ, R]} scratch.
+ *
+ * <p>Tensor cores: on NVIDIA GPUs of compute capability 8.0 or more ({@link TensorCores#enabled})
+ * the forward, dq and dk/dv definitions launch a variant ({@link KernelDef#forDevice}) whose
+ * products run on TF32 {@code mma.sync} with fp32 softmax and accumulation ({@code kernels/swa_tc.h},
+ * FlashAttention-2 style: one warp per 16 query rows, or per 16 keys in dk/dv, the other side
+ * streamed from global memory in n-tiles of 8; {@link Tc} gives its launch shape). Same arguments
+ * and results, to TF32 accuracy (about 1e-4 to 1e-3 of the largest magnitude instead of 1e-6);
+ * head dimensions 16, 32, 64, 128 only (others keep the portable kernels). Not yet measured on an
+ * NVIDIA GPU. Switches: {@code -Dhsa.tc=off} (every kernel) or {@code -Dhsa.tc.swa=off} keep the
+ * fp32 kernels; {@code -Dhsa.tc.swa.fwd=off}, {@code -Dhsa.tc.swa.dq=off}, {@code -Dhsa.tc.swa.dkdv=off}
+ * one pass; {@code hsa.tc.swa.warps}, {@code .block}, {@code .nt}, {@code .hold} tune the shape
+ * ({@link Tc#fromProperties}). Tests run the tensor-core kernels with their PTX emulated on any
+ * device ({@link #forwardTcEmulated} and its backward twins).
  */
 public final class SlidingWindowAttention {
     private SlidingWindowAttention() {}
@@ -74,7 +89,8 @@ public final class SlidingWindowAttention {
     /** Work-group size of {@link #decode(int)} (a power of two: its reductions are trees). */
     static final int DECODE_WG = 64;
 
-    private record Key(Kind kind, int headDim, Tiles tiles) {}
+    /** A definition: the portable kernels' tiles, or (tiles null) the tensor-core shape, emulated or not. */
+    private record Key(Kind kind, int headDim, Tiles tiles, Tc tc, boolean emulated) {}
 
     private static final Map<Key, KernelDef> CACHE = new ConcurrentHashMap<>();
 
@@ -101,17 +117,96 @@ public final class SlidingWindowAttention {
 
     private static KernelDef get(Kind kind, int headDim, Tiles tiles) {
         if (headDim < 1 || headDim > MAX_HEAD_DIM) throw new IllegalArgumentException("head dimension must be in [1, " + MAX_HEAD_DIM + "], got " + headDim);
-        return CACHE.computeIfAbsent(new Key(kind, headDim, tiles), SlidingWindowAttention::build);
+        return CACHE.computeIfAbsent(new Key(kind, headDim, tiles, null, false), SlidingWindowAttention::build);
     }
+
+    // ------------------------------------------------------------------ tensor cores
+
+    /**
+     * The launch shape of the tensor-core kernels ({@code kernels/swa_tc.h}): {@code warps} warps of
+     * 16 rows each per work-group (SWA_TC_NW), {@code block} keys per online-softmax block of the
+     * forward (SWA_TC_BK, a multiple of 8), {@code nt} n-tiles of 8 rows per step of the backward
+     * loops (SWA_TC_NT), {@code hold} whether dk/dv keeps its K/V fragments in registers
+     * (SWA_TC_KV_HOLD; null: the source's default, D ≤ 64).
+     */
+    record Tc(int warps, int block, int nt, Boolean hold) {
+        Tc {
+            if (warps < 1 || warps > 8) throw new IllegalArgumentException("hsa.tc.swa.warps must be 1 to 8, got " + warps);
+            if (block < 8 || block > 128 || block % 8 != 0) throw new IllegalArgumentException("hsa.tc.swa.block must be a multiple of 8 in [8, 128], got " + block);
+            if (nt < 1 || nt > 4) throw new IllegalArgumentException("hsa.tc.swa.nt must be 1 to 4, got " + nt);
+        }
+
+        /**
+         * From the tuning properties hsa.tc.swa.warps (default 4), hsa.tc.swa.block (64, 32 at
+         * D = 128: the block's scores live in registers next to Q's fragments and the output),
+         * hsa.tc.swa.nt (2) and hsa.tc.swa.hold (on/off; unset: the source's default). Untuned: no
+         * NVIDIA measurements yet.
+         */
+        static Tc fromProperties(int headDim) {
+            String hold = System.getProperty("hsa.tc.swa.hold");
+            return new Tc(Integer.getInteger("hsa.tc.swa.warps", 4), Integer.getInteger("hsa.tc.swa.block", headDim >= 128 ? 32 : 64),
+                    Integer.getInteger("hsa.tc.swa.nt", 2), hold == null ? null : TensorCores.isOn(hold));
+        }
+
+        int workGroup() { return 32 * warps; }
+
+        /** Rows (queries, or keys in dk/dv) per work-group. */
+        int rows() { return 16 * warps; }
+    }
+
+    /** Head dimensions the tensor-core kernels support; others keep the portable kernels everywhere. */
+    static boolean tcHeadDim(int headDim) { return headDim == 16 || headDim == 32 || headDim == 64 || headDim == 128; }
+
+    /** Property {@code hsa.tc.swa=off}: the portable fp32 kernels for all three passes, where tensor cores are otherwise used. */
+    static final boolean TC = !TensorCores.isOff(System.getProperty("hsa.tc.swa"));
+    /** Properties {@code hsa.tc.swa.fwd=off}, {@code .dq=off}, {@code .dkdv=off}: the portable kernel for that pass only. */
+    static final boolean TC_FWD = TC && !TensorCores.isOff(System.getProperty("hsa.tc.swa.fwd"));
+    static final boolean TC_DQ = TC && !TensorCores.isOff(System.getProperty("hsa.tc.swa.dq"));
+    static final boolean TC_DKDV = TC && !TensorCores.isOff(System.getProperty("hsa.tc.swa.dkdv"));
+
+    private static boolean tcOn(Kind kind) {
+        return switch (kind) {
+            case FWD -> TC_FWD;
+            case DQ -> TC_DQ;
+            case DKDV -> TC_DKDV;
+            default -> false;
+        };
+    }
+
+    /**
+     * {@link #forward(int)} compiled for the tensor-core path with its PTX emulated in portable
+     * OpenCL C ({@code -DSWA_TC=1 -DTC_EMULATE=1}), TF32 rounding included: runs on any device
+     * (slowly), so that tests on PoCL check the fragment bookkeeping of the NVIDIA path.
+     */
+    static KernelDef forwardTcEmulated(int headDim, Tc shape) { return getTc(Kind.FWD, headDim, shape, true); }
+
+    /** {@link #backwardDq(int)} on the emulated tensor-core path (see {@link #forwardTcEmulated}). */
+    static KernelDef backwardDqTcEmulated(int headDim, Tc shape) { return getTc(Kind.DQ, headDim, shape, true); }
+
+    /** {@link #backwardDkDv(int)} on the emulated tensor-core path (see {@link #forwardTcEmulated}). */
+    static KernelDef backwardDkDvTcEmulated(int headDim, Tc shape) { return getTc(Kind.DKDV, headDim, shape, true); }
+
+    private static KernelDef getTc(Kind kind, int headDim, Tc shape, boolean emulated) {
+        if (!tcHeadDim(headDim)) throw new IllegalArgumentException("the tensor-core SWA kernels need D in {16, 32, 64, 128}, got " + headDim);
+        return CACHE.computeIfAbsent(new Key(kind, headDim, null, shape, emulated), SlidingWindowAttention::build);
+    }
+
+    /** The variant rule of the portable forward/dq/dk-dv definitions: the tensor-core kernel where it applies. */
+    private static KernelDef tcVariant(Kind kind, int headDim, DeviceInfo info) {
+        return tcOn(kind) && tcHeadDim(headDim) && TensorCores.enabled(info) ? getTc(kind, headDim, Tc.fromProperties(headDim), false) : null;
+    }
+
+    // ------------------------------------------------------------------ definitions
 
     private static KernelDef build(Key key) {
         int dim = key.headDim();
         Tiles t = key.tiles();
+        Tc tc = key.tc();
         KernelDef.Builder b = switch (key.kind()) {
             case FWD -> KernelDef.builder("swa_fwd", SOURCE)
                     .in("q", F32).in("k", F32).in("v", F32).out("o", F32).out("lse", F32)
                     .java(a -> SwaJava.forward(a, dim))
-                    .grid(a -> queryGrid(a, t))
+                    .grid(a -> tc != null ? tcGrid(a, tc, a.i("HQ")) : queryGrid(a, t))
                     .check(a -> checkShapes(a, dim, "o", "lse"));
             case DELTA -> KernelDef.builder("swa_bwd_delta", SOURCE)
                     .in("o", F32).in("d_o", F32).out("delta", F32).intArg("rows")
@@ -127,12 +222,12 @@ public final class SlidingWindowAttention {
             case DQ -> KernelDef.builder("swa_bwd_dq", SOURCE)
                     .in("q", F32).in("k", F32).in("v", F32).in("d_o", F32).in("lse", F32).in("delta", F32).out("dq", F32)
                     .java(a -> SwaJava.dq(a, dim))
-                    .grid(a -> queryGrid(a, t))
+                    .grid(a -> tc != null ? tcGrid(a, tc, a.i("HQ")) : queryGrid(a, t))
                     .check(a -> checkShapes(a, dim, "d_o", "lse", "delta", "dq"));
             case DKDV -> KernelDef.builder("swa_bwd_dkdv", SOURCE)
                     .in("q", F32).in("k", F32).in("v", F32).in("d_o", F32).in("lse", F32).in("delta", F32).out("dk", F32).out("dv", F32)
                     .java(a -> SwaJava.dkdv(a, dim))
-                    .grid(a -> WorkerGrid.of2D(Math.max(1, a.i("L")), Math.max(1, a.i("B") * a.i("H")), t.rows(), 1))
+                    .grid(a -> tc != null ? tcGrid(a, tc, a.i("H")) : WorkerGrid.of2D(Math.max(1, a.i("L")), Math.max(1, a.i("B") * a.i("H")), t.rows(), 1))
                     .check(a -> checkShapes(a, dim, "d_o", "lse", "delta", "dk", "dv"));
             case DECODE -> KernelDef.builder("swa_decode", SOURCE)
                     .in("q", F32).in("kCache", F32).in("vCache", F32).out("o", F32).out("scores", F32)
@@ -144,7 +239,21 @@ public final class SlidingWindowAttention {
         };
         if (key.kind() == Kind.DECODE) return b.define("HEAD_DIM", dim).build();
         if (key.kind() != Kind.DELTA) b.intArg("B").intArg("L").intArg("HQ").intArg("H").intArg("W").floatArg("scale");
+        if (tc != null) {
+            // the same defines for the three passes: one program holds all three kernels
+            b.define("HEAD_DIM", dim).define("SWA_TC", 1).define("SWA_TC_NW", tc.warps()).define("SWA_TC_BK", tc.block()).define("SWA_TC_NT", tc.nt());
+            if (tc.hold() != null) b.define("SWA_TC_KV_HOLD", tc.hold() ? 1 : 0);
+            if (key.emulated()) b.define("TC_EMULATE", 1);
+            return b.build();
+        }
+        if (key.kind() != Kind.DELTA) b.variant(info -> tcVariant(key.kind(), dim, info));
         return b.define("HEAD_DIM", dim).define("SWA_BQ", t.rows()).define("SWA_BK", t.tile()).define("SWA_BK_DKDV", t.dkdvTile()).build();
+    }
+
+    /** Tensor cores: one work-group of {@code tc.warps()} warps per (16·warps rows, batch × heads), heads = HQ or H. */
+    private static WorkerGrid tcGrid(KernelArgs a, Tc tc, int heads) {
+        long groups = Math.max(1, (a.i("L") + tc.rows() - 1) / tc.rows());
+        return WorkerGrid.of2D(groups * tc.workGroup(), Math.max(1, a.i("B") * heads), tc.workGroup(), 1);
     }
 
     /** One work-group per (block of queries, batch × query head). */

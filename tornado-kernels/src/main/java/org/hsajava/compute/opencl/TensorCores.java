@@ -11,10 +11,12 @@ import org.lwjgl.system.MemoryStack;
 /**
  * Whether kernels use NVIDIA tensor cores (TF32 {@code mma.sync} through inline PTX; today the HSA
  * attention forward and both its backward kernels, dq and dk/dv, {@code kernels/hsa_attn.cl};
- * {@code -Dhsa.tc.bwdq=off} / {@code -Dhsa.tc.bwdkv=off} keep one backward in fp32; the GEMMs only with
+ * {@code -Dhsa.tc.bwdq=off} / {@code -Dhsa.tc.bwdkv=off} keep one backward in fp32; the sliding-window
+ * attention forward, dq and dk/dv, {@code kernels/swa_tc.h}, head dims 16, 32, 64, 128, {@code -Dhsa.tc.swa=off}
+ * keeping all three in fp32 and {@code -Dhsa.tc.swa.fwd|dq|dkdv=off} one; the GEMMs only with
  * {@code -Dhsa.tc.gemm=tf32|bf16} or a config's {@code train.matmul_precision}, see {@code Gemm.Precision}). A kernel definition with such a path has a
  * variant for devices where {@link #enabled} holds ({@link org.hsajava.compute.KernelDef#forDevice}),
- * compiled with {@code -DHSA_TC=1} and its own launch shape; other devices get the portable one.
+ * compiled with {@code -DHSA_TC=1} (the SWA kernels: {@code -DSWA_TC=1}) and its own launch shape; other devices get the portable one.
  *
  * <p>Default: on wherever the device can run it, i.e. an NVIDIA GPU of compute capability 8.0 or
  * more (TF32 {@code mma.sync} needs sm_80; read through {@code cl_nv_device_attribute_query}); never

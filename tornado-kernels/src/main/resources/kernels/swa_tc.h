@@ -1,0 +1,430 @@
+// Sliding-window attention on NVIDIA tensor cores: swa_fwd, swa_bwd_dq and swa_bwd_dkdv with their
+// matrix products on TF32 mma.sync.m16n8k8 (tc.h: inputs rounded with cvt.rna, fp32 accumulation);
+// softmax, exponentials, masks and the final scaling stay fp32. Included by swa.cl in place of the
+// portable kernels when compiled with -DSWA_TC=1 (SlidingWindowAttention's variants for devices
+// where org.hsajava.compute.opencl.TensorCores is enabled), or with -DSWA_TC=1 -DTC_EMULATE=1 (the
+// PTX replaced by portable code: tests check this file's fragment bookkeeping on PoCL). Same
+// kernel names, arguments and results as the portable kernels (swa.cl's conventions); TF32 keeps 10
+// mantissa bits, so results differ from them by about 1e-4 to 1e-3 of their largest magnitude.
+//
+// Work split, FlashAttention-2 style: one warp per 16 consecutive rows (query rows t0 .. t0+15 of one
+// (b, query head g) in the forward and dq; key rows j0 .. j0+15 of one (b, KV head h) in dk/dv), the
+// rows of the A operand of every mma; SWA_TC_NW warps per work-group take consecutive blocks of 16.
+// The other side (keys, or queries in dk/dv) streams by n-tiles of 8 rows read straight from global
+// memory (the L1/L2 caches share them between the warps of a group and neighbouring groups); no
+// local memory and no barrier natively. Grid: global (ceil(L / (16 NW)) * 32 NW, B*HQ) for the
+// forward and dq, (ceil(L / (16 NW)) * 32 NW, B*H) for dk/dv; local (32 NW, 1).
+//
+// Fragments (PTX ISA, m16n8k8 .tf32; lane = 4*gid + t4): A (16x8): a0 (gid, t4), a1 (gid+8, t4),
+// a2 (gid, t4+4), a3 (gid+8, t4+4); B (8x8): b0 (k=t4, n=gid), b1 (k=t4+4, n=gid); C (16x8):
+// c0 (gid, 2t4), c1 (gid, 2t4+1), c2 (gid+8, 2t4), c3 (gid+8, 2t4+1). So a lane holds, of every
+// 16-row tile, rows gid and gid+8 ("its two rows"), and of every 8-column accumulator columns 2t4
+// and 2t4+1. The reduction index of an mma may be permuted freely (the same way in both operands),
+// and so may the columns of B (the output columns follow); as in hsa_attn.cl's tensor-core section:
+//   products over the head dim (scores Q K^T, dP = dO V^T, and their transposes in dk/dv): k-step
+//     2c4 + e, column c < 4 stands for dim 16c4 + 4c + 2e and column c+4 for the dim after it, so
+//     lane t4 holds dims 16c4 + 4t4 .. 16c4 + 4t4 + 3 of its A rows and of its B row (the row of
+//     n-tile column gid): whole float4s, a quad reads 64 contiguous bytes of a row;
+//   products over an n-tile of rows (P V, dS K in dq; P^T dO, dS^T Q in dk/dv): k-step = one n-tile
+//     of the previous product, column c stands for its row 2c and column c+4 for row 2c+1, exactly
+//     the accumulator columns the lane holds, so P goes from accumulator to A operand without a
+//     shuffle (a = {c0, c2, c1, c3}); output n-tile nn, column x stands for dim SWA_TC_PI(nn, x), so
+//     lane gid loads VW contiguous floats of each B row per chunk of 8 VW dims.
+// The softmax statistics of a row live in the 4 lanes of a quad (tc_quad_max, tc_quad_sum).
+//
+// Masking: the element (query t, key j) counts iff t < L and t - W <= j <= t (which implies
+// 0 <= j < L); rows past L, and keys past the visible range, are read from row L-1 (clamped: always
+// in bounds) and masked, so they contribute exact zeros; rows past L write nothing.
+//
+// TC_EMULATE: the emulated PTX exchanges lanes' values through local memory with barriers, so
+// every work-item of the group must make the same calls: the loops then run over the range of the
+// whole group (warp 0's first row to the last warp's last), which masking makes exact for every
+// warp. Natively each warp runs over its own range. With SWA_TC_NW = 1 both are the same code.
+//
+// Compile-time constants (SlidingWindowAttention sets them): HEAD_DIM in {16, 32, 64, 128};
+//   SWA_TC_NW      warps per work-group
+//   SWA_TC_BK      keys per online-softmax block of the forward (a multiple of 8)
+//   SWA_TC_NT      n-tiles of 8 rows per step of the backward loops (independent chains side by side)
+//   SWA_TC_KV_HOLD 1: dk/dv keeps the A fragments of its K and V rows in registers (default D <= 64);
+//                  0: reloads them per step (D = 128, where holding them and dk, dv would spill)
+#ifndef SWA_TC_H
+#define SWA_TC_H
+
+#if HEAD_DIM != 16 && HEAD_DIM != 32 && HEAD_DIM != 64 && HEAD_DIM != 128
+#error "the tensor-core SWA kernels need HEAD_DIM in {16, 32, 64, 128}"
+#endif
+#ifndef SWA_TC_NW
+#define SWA_TC_NW 4
+#endif
+#define SWA_TC_WG (32 * SWA_TC_NW)
+#ifndef SWA_TC_BK
+#define SWA_TC_BK (HEAD_DIM >= 128 ? 32 : 64)
+#endif
+#if SWA_TC_BK % 8 != 0 || SWA_TC_BK < 8
+#error "SWA_TC_BK must be a positive multiple of 8"
+#endif
+#ifndef SWA_TC_NT
+#define SWA_TC_NT 2
+#endif
+#ifndef SWA_TC_KV_HOLD
+#define SWA_TC_KV_HOLD (HEAD_DIM <= 64)
+#endif
+#define SWA_TC_KS (HEAD_DIM / 8)   // k-steps over the head dim = output n-tiles over it
+#define SWA_TC_VW (HEAD_DIM >= 32 ? 4 : 2)
+#define SWA_TC_PI(nn, x) (8 * SWA_TC_VW * ((nn) / SWA_TC_VW) + SWA_TC_VW * (x) + (nn) % SWA_TC_VW)
+// Loops over fragments and n-tiles are unrolled natively (their arrays must live in registers); the
+// emulation keeps them rolled: every emulated mma holds two barriers, and PoCL compiles each barrier
+// region of an unrolled body separately (minutes at D = 128 otherwise).
+#ifdef TC_EMULATE
+#define SWA_TC_UNROLL _Pragma("unroll 1")
+#else
+#define SWA_TC_UNROLL _Pragma("unroll")
+#endif
+
+#include "tc.h"
+
+// Whether query t sees key j (see Masking above; W <= L, so t - W does not overflow).
+static inline bool swa_tc_visible(const int t, const int j, const int L, const int W) {
+    return t < L && j <= t && j >= t - W;
+}
+
+// The rows [*lo, *hi) of the streamed side for a warp whose 16 rows start at r0: the keys that
+// queries r0 .. r0+15 see (keys = 1; forward, dq) or the queries that see keys r0 .. r0+15 (keys = 0;
+// dk/dv). Under TC_EMULATE the union over the group's warps (see above). Empty where no row is < L.
+static inline void swa_tc_range(const int r0, const int L, const int W, const int keys, int* lo, int* hi) {
+#ifdef TC_EMULATE
+    const int first = r0 - 16 * (get_local_id(0) / 32), end = first + 16 * SWA_TC_NW;
+#else
+    const int first = r0, end = r0 + 16;
+#endif
+    if (first >= L) {
+        *lo = 0;
+        *hi = 0;
+    } else if (keys) {
+        *lo = max(0, first - W);
+        *hi = min(L, end);
+    } else {
+        *lo = first;
+        *hi = min(L, end + W);   // key j is seen by queries j .. j+W
+    }
+}
+
+// A fragments (rounded to TF32) of a 16-row operand over the head dim, from this lane's two rows:
+// x0 = row gid, x1 = row gid + 8; k-step 2c4 + e holds dims 16c4 + 4t4 + 2e (a0, a1) and the one
+// after it (a2, a3), as the B side of swa_tc_nt.
+static inline __attribute__((always_inline)) void swa_tc_a(uint (*fa)[4], __global const float* x0, __global const float* x1) {
+    const int t4 = get_local_id(0) % 4;
+SWA_TC_UNROLL
+    for (int c4 = 0; c4 < HEAD_DIM / 16; c4++) {
+        const float4 y0 = *(__global const float4*) (x0 + 16 * c4 + 4 * t4);
+        const float4 y1 = *(__global const float4*) (x1 + 16 * c4 + 4 * t4);
+        fa[2 * c4][0] = tc_tf32(y0.x);
+        fa[2 * c4][1] = tc_tf32(y1.x);
+        fa[2 * c4][2] = tc_tf32(y0.y);
+        fa[2 * c4][3] = tc_tf32(y1.y);
+        fa[2 * c4 + 1][0] = tc_tf32(y0.z);
+        fa[2 * c4 + 1][1] = tc_tf32(y1.z);
+        fa[2 * c4 + 1][2] = tc_tf32(y0.w);
+        fa[2 * c4 + 1][3] = tc_tf32(y1.w);
+    }
+}
+
+// acc = A . B^T over the head dim for one n-tile of 8 columns, A given by its fragments, column gid
+// (this lane's) of B the row `brow` of HEAD_DIM floats (lane t4 loads dims 16c4 + 4t4 .. + 3).
+static inline __attribute__((always_inline)) void swa_tc_nt(float* acc, const uint (*fa)[4], __global const float* brow, __local uint* tcs) {
+    const int t4 = get_local_id(0) % 4;
+    float4 bf[HEAD_DIM / 16];
+SWA_TC_UNROLL
+    for (int c4 = 0; c4 < HEAD_DIM / 16; c4++) bf[c4] = *(__global const float4*) (brow + 16 * c4 + 4 * t4);
+SWA_TC_UNROLL
+    for (int i = 0; i < 4; i++) acc[i] = 0.0f;
+SWA_TC_UNROLL
+    for (int c4 = 0; c4 < HEAD_DIM / 16; c4++) {
+        tc_mma(acc, fa[2 * c4], tc_tf32(bf[c4].x), tc_tf32(bf[c4].y), tcs);
+        tc_mma(acc, fa[2 * c4 + 1], tc_tf32(bf[c4].z), tc_tf32(bf[c4].w), tcs);
+    }
+}
+
+// acc[nn] += p . Rows for one k-step of 8: p one n-tile of a product in accumulator layout (its 8
+// columns are the reduction index here), Rows the 8 rows of HEAD_DIM floats those columns stand
+// for, of which this lane loads its two: r0 for column 2t4 (A column t4), r1 for column 2t4 + 1
+// (A column t4 + 4). Output n-tile nn, column x = dim SWA_TC_PI(nn, x).
+static inline __attribute__((always_inline)) void swa_tc_pv_step(float (*acc)[4], const float* p, __global const float* r0, __global const float* r1,
+                                                                 __local uint* tcs) {
+    const int gid = get_local_id(0) % 32 / 4;
+    const uint pa[4] = {tc_tf32(p[0]), tc_tf32(p[2]), tc_tf32(p[1]), tc_tf32(p[3])};
+    __global const float* v0 = r0 + SWA_TC_VW * gid;
+    __global const float* v1 = r1 + SWA_TC_VW * gid;
+    float b0[SWA_TC_KS], b1[SWA_TC_KS];   // b0[nn]: dim SWA_TC_PI(nn, gid) of r0
+SWA_TC_UNROLL
+    for (int ch = 0; ch < HEAD_DIM / (8 * SWA_TC_VW); ch++) {
+#if SWA_TC_VW == 4
+        const float4 x0 = *(__global const float4*) (v0 + 32 * ch), x1 = *(__global const float4*) (v1 + 32 * ch);
+        b0[4 * ch] = x0.x; b0[4 * ch + 1] = x0.y; b0[4 * ch + 2] = x0.z; b0[4 * ch + 3] = x0.w;
+        b1[4 * ch] = x1.x; b1[4 * ch + 1] = x1.y; b1[4 * ch + 2] = x1.z; b1[4 * ch + 3] = x1.w;
+#else
+        const float2 x0 = *(__global const float2*) (v0 + 16 * ch), x1 = *(__global const float2*) (v1 + 16 * ch);
+        b0[2 * ch] = x0.x; b0[2 * ch + 1] = x0.y;
+        b1[2 * ch] = x1.x; b1[2 * ch + 1] = x1.y;
+#endif
+    }
+SWA_TC_UNROLL
+    for (int nn = 0; nn < SWA_TC_KS; nn++) tc_mma(acc[nn], pa, tc_tf32(b0[nn]), tc_tf32(b1[nn]), tcs);
+}
+
+static inline __attribute__((always_inline)) void swa_tc_zero(float (*acc)[4]) {
+SWA_TC_UNROLL
+    for (int nn = 0; nn < SWA_TC_KS; nn++)
+SWA_TC_UNROLL
+        for (int i = 0; i < 4; i++) acc[nn][i] = 0.0f;
+}
+
+// Row half r (0: row gid, elements 0 and 1; 1: row gid + 8, elements 2 and 3) of a 16 x HEAD_DIM
+// tile in the output layout of swa_tc_pv_step, times alpha, to the row `out` of HEAD_DIM floats.
+static inline __attribute__((always_inline)) void swa_tc_store_row(float (*acc)[4], const int r, __global float* out, const float alpha) {
+    const int t4 = get_local_id(0) % 4;
+SWA_TC_UNROLL
+    for (int nn = 0; nn < SWA_TC_KS; nn++) {
+        out[SWA_TC_PI(nn, 2 * t4)] = alpha * acc[nn][2 * r];
+        out[SWA_TC_PI(nn, 2 * t4 + 1)] = alpha * acc[nn][2 * r + 1];
+    }
+}
+
+// Forward: o_t = sum_{visible j} softmax_j(s_tj) v_j and lse_t = log sum_j exp(s_tj), s_tj =
+// scale q_t . k_j. A warp owns query rows t0 .. t0+15 (this lane: ta = t0 + gid, tb = ta + 8) of
+// (b, g) and streams the visible keys in blocks of SWA_TC_BK: S = Q K^T (BK/8 n-tiles), mask, then
+// online softmax: per row the running maximum m (the same in the 4 lanes of the row's quad) grows
+// by the block's maximum, the lane's partial sum l and the output accumulator are rescaled by
+// exp(m_old - m_new), P = exp(s - m_new) goes to O += P V. A block with nothing visible yet in a row
+// keeps m = -inf and computes with 0 in its place (P = exp(-inf) = 0, never inf - inf = NaN).
+// At the end l = quad sum, o = O / l, lse = m + log l (l >= 1: every row < L sees its own key).
+__kernel __attribute__((reqd_work_group_size(SWA_TC_WG, 1, 1)))
+void swa_fwd(__global const float* q, __global const float* k, __global const float* v,
+             __global float* o, __global float* lse,
+             const int B, const int L, const int HQ, const int H, const int window, const float scale) {
+    __local uint tcs[TC_SCRATCH(SWA_TC_NW)];
+    const int W = min(window, L);
+    const int lane = get_local_id(0) % 32, gid = lane / 4, t4 = lane % 4;
+    const int bg = get_group_id(1), b = bg / HQ, g = bg % HQ, h = g / (HQ / H);   // grid y: exactly B*HQ
+    const int t0 = get_group_id(0) * 16 * SWA_TC_NW + 16 * (get_local_id(0) / 32);
+    const int ta = t0 + gid, tb = ta + 8;
+    const int Ln = b < B ? L : 0;   // rows of this group's sequence (the grid has at least one group, B or L may be 0)
+    const int qs = HQ * HEAD_DIM, ks = H * HEAD_DIM;   // row strides
+    __global const float* qb = q + ((size_t) b * L * HQ + g) * HEAD_DIM;   // row t of (b, g): qb + t*qs
+    __global const float* kb = k + ((size_t) b * L * H + h) * HEAD_DIM;    // key j of (b, h): kb + j*ks
+    __global const float* vb = v + ((size_t) b * L * H + h) * HEAD_DIM;
+
+    uint qa[SWA_TC_KS][4];
+    if (Ln > 0) swa_tc_a(qa, qb + (size_t) min(ta, L - 1) * qs, qb + (size_t) min(tb, L - 1) * qs);
+    float oacc[SWA_TC_KS][4];
+    swa_tc_zero(oacc);
+    float m0 = -INFINITY, m1 = -INFINITY;   // running maxima of rows ta, tb
+    float l0 = 0.0f, l1 = 0.0f;             // this lane's part of their sums (its columns only)
+
+    int jlo, jhi;
+    swa_tc_range(t0, Ln, W, 1, &jlo, &jhi);
+    for (int j0 = jlo; j0 < jhi; j0 += SWA_TC_BK) {
+        float s[SWA_TC_BK / 8][4];   // n-tile nt: keys j0 + 8nt .. j0 + 8nt + 7
+SWA_TC_UNROLL
+        for (int nt = 0; nt < SWA_TC_BK / 8; nt++) swa_tc_nt(s[nt], qa, kb + (size_t) min(j0 + 8 * nt + gid, L - 1) * ks, tcs);
+        float bm0 = -INFINITY, bm1 = -INFINITY;
+SWA_TC_UNROLL
+        for (int nt = 0; nt < SWA_TC_BK / 8; nt++) {
+            const int j = j0 + 8 * nt + 2 * t4;   // element i: key j + (i & 1), row i < 2 ? ta : tb
+            s[nt][0] = swa_tc_visible(ta, j, Ln, W) ? scale * s[nt][0] : -INFINITY;
+            s[nt][1] = swa_tc_visible(ta, j + 1, Ln, W) ? scale * s[nt][1] : -INFINITY;
+            s[nt][2] = swa_tc_visible(tb, j, Ln, W) ? scale * s[nt][2] : -INFINITY;
+            s[nt][3] = swa_tc_visible(tb, j + 1, Ln, W) ? scale * s[nt][3] : -INFINITY;
+            bm0 = fmax(bm0, fmax(s[nt][0], s[nt][1]));
+            bm1 = fmax(bm1, fmax(s[nt][2], s[nt][3]));
+        }
+        const float mn0 = fmax(m0, tc_quad_max(bm0, tcs)), mn1 = fmax(m1, tc_quad_max(bm1, tcs));
+        const float mu0 = mn0 == -INFINITY ? 0.0f : mn0, mu1 = mn1 == -INFINITY ? 0.0f : mn1;
+        const float c0 = exp(m0 - mu0), c1 = exp(m1 - mu1);   // 0 while nothing was accumulated
+        l0 *= c0;
+        l1 *= c1;
+SWA_TC_UNROLL
+        for (int nn = 0; nn < SWA_TC_KS; nn++) {
+            oacc[nn][0] *= c0;
+            oacc[nn][1] *= c0;
+            oacc[nn][2] *= c1;
+            oacc[nn][3] *= c1;
+        }
+SWA_TC_UNROLL
+        for (int nt = 0; nt < SWA_TC_BK / 8; nt++) {
+            s[nt][0] = exp(s[nt][0] - mu0);
+            s[nt][1] = exp(s[nt][1] - mu0);
+            s[nt][2] = exp(s[nt][2] - mu1);
+            s[nt][3] = exp(s[nt][3] - mu1);
+            l0 += s[nt][0] + s[nt][1];
+            l1 += s[nt][2] + s[nt][3];
+        }
+SWA_TC_UNROLL
+        for (int nt = 0; nt < SWA_TC_BK / 8; nt++) {   // O += P V: k-step nt = keys j0 + 8nt ..
+            const int j = j0 + 8 * nt + 2 * t4;
+            swa_tc_pv_step(oacc, s[nt], vb + (size_t) min(j, L - 1) * ks, vb + (size_t) min(j + 1, L - 1) * ks, tcs);
+        }
+        m0 = mn0;
+        m1 = mn1;
+    }
+    l0 = tc_quad_sum(l0, tcs);
+    l1 = tc_quad_sum(l1, tcs);
+    __global float* ob = o + ((size_t) b * L * HQ + g) * HEAD_DIM;
+    if (ta < Ln) {
+        swa_tc_store_row(oacc, 0, ob + (size_t) ta * qs, 1.0f / l0);
+        if (t4 == 0) lse[((size_t) b * L + ta) * HQ + g] = m0 + log(l0);
+    }
+    if (tb < Ln) {
+        swa_tc_store_row(oacc, 1, ob + (size_t) tb * qs, 1.0f / l1);
+        if (t4 == 0) lse[((size_t) b * L + tb) * HQ + g] = m1 + log(l1);
+    }
+}
+
+// Backward for the queries: dS_tj = P_tj (dO_t . v_j - delta_t) with P_tj = exp(s_tj - lse_t),
+// dq_t = scale sum_j dS_tj k_j. The forward's work split; per step of SWA_TC_NT n-tiles of 8 keys:
+// S = Q K^T and dP = dO V^T (two products over the head dim, A = the warp's Q and dO rows), P and
+// dS elementwise in the accumulator layout (masked to exact zeros), then dq += dS K (the n-tile is
+// the reduction: swa_tc_pv_step with K rows as B). No softmax reductions: lse and delta are given.
+__kernel __attribute__((reqd_work_group_size(SWA_TC_WG, 1, 1)))
+void swa_bwd_dq(__global const float* q, __global const float* k, __global const float* v,
+                __global const float* d_o, __global const float* lse, __global const float* delta,
+                __global float* dq,
+                const int B, const int L, const int HQ, const int H, const int window, const float scale) {
+    __local uint tcs[TC_SCRATCH(SWA_TC_NW)];
+    const int W = min(window, L);
+    const int lane = get_local_id(0) % 32, gid = lane / 4, t4 = lane % 4;
+    const int bg = get_group_id(1), b = bg / HQ, g = bg % HQ, h = g / (HQ / H);
+    const int t0 = get_group_id(0) * 16 * SWA_TC_NW + 16 * (get_local_id(0) / 32);
+    const int ta = t0 + gid, tb = ta + 8;
+    const int Ln = b < B ? L : 0;
+    const int qs = HQ * HEAD_DIM, ks = H * HEAD_DIM;
+    const size_t qoff = ((size_t) b * L * HQ + g) * HEAD_DIM;
+    __global const float* kb = k + ((size_t) b * L * H + h) * HEAD_DIM;
+    __global const float* vb = v + ((size_t) b * L * H + h) * HEAD_DIM;
+    const size_t ra = (size_t) min(ta, L - 1), rb = (size_t) min(tb, L - 1);
+
+    uint qa[SWA_TC_KS][4], da[SWA_TC_KS][4];
+    float la = 0.0f, lb = 0.0f, da0 = 0.0f, db0 = 0.0f;   // lse and delta of rows ta, tb
+    if (Ln > 0) {
+        swa_tc_a(qa, q + qoff + ra * qs, q + qoff + rb * qs);
+        swa_tc_a(da, d_o + qoff + ra * qs, d_o + qoff + rb * qs);
+        la = lse[((size_t) b * L + ra) * HQ + g];
+        lb = lse[((size_t) b * L + rb) * HQ + g];
+        da0 = delta[((size_t) b * L + ra) * HQ + g];
+        db0 = delta[((size_t) b * L + rb) * HQ + g];
+    }
+    float acc[SWA_TC_KS][4];
+    swa_tc_zero(acc);
+
+    int jlo, jhi;
+    swa_tc_range(t0, Ln, W, 1, &jlo, &jhi);
+    for (int j0 = jlo; j0 < jhi; j0 += 8 * SWA_TC_NT) {
+        float s[SWA_TC_NT][4], dp[SWA_TC_NT][4];
+SWA_TC_UNROLL
+        for (int u = 0; u < SWA_TC_NT; u++) {
+            const size_t kr = (size_t) min(j0 + 8 * u + gid, L - 1) * ks;
+            swa_tc_nt(s[u], qa, kb + kr, tcs);    // s = q . k_j
+            swa_tc_nt(dp[u], da, vb + kr, tcs);   // dp = dO . v_j
+        }
+SWA_TC_UNROLL
+        for (int u = 0; u < SWA_TC_NT; u++) {
+            const int j = j0 + 8 * u + 2 * t4;   // element i: key j + (i & 1), row i < 2 ? ta : tb
+            // exp first, select after: an invisible element's exp may overflow, the select drops it
+            s[u][0] = swa_tc_visible(ta, j, Ln, W) ? exp(scale * s[u][0] - la) * (dp[u][0] - da0) : 0.0f;
+            s[u][1] = swa_tc_visible(ta, j + 1, Ln, W) ? exp(scale * s[u][1] - la) * (dp[u][1] - da0) : 0.0f;
+            s[u][2] = swa_tc_visible(tb, j, Ln, W) ? exp(scale * s[u][2] - lb) * (dp[u][2] - db0) : 0.0f;
+            s[u][3] = swa_tc_visible(tb, j + 1, Ln, W) ? exp(scale * s[u][3] - lb) * (dp[u][3] - db0) : 0.0f;
+            swa_tc_pv_step(acc, s[u], kb + (size_t) min(j, L - 1) * ks, kb + (size_t) min(j + 1, L - 1) * ks, tcs);   // dq += dS K
+        }
+    }
+    if (ta < Ln) swa_tc_store_row(acc, 0, dq + qoff + (size_t) ta * qs, scale);
+    if (tb < Ln) swa_tc_store_row(acc, 1, dq + qoff + (size_t) tb * qs, scale);
+}
+
+// Backward for the keys and values, key-major: a warp owns keys j0 .. j0+15 of (b, KV head h) (this
+// lane: ja = j0 + gid, jb = ja + 8) and visits, for each of the G query heads of h, the queries that
+// can see them, [j0, j0 + 16 + W), by steps of SWA_TC_NT n-tiles of 8 queries. With the warp's K and
+// V rows as the A operand the products come out transposed, keys x queries, which is the layout the
+// accumulation over queries needs:
+//   S^T = K Q^T, dP^T = V dO^T                      (16 x 8 each; this lane's columns: queries
+//                                                    tA = 2t4 and tB = 2t4 + 1 of the n-tile)
+//   P^T = exp(scale S^T - lse_t), dS^T = P^T (dP^T - delta_t)   elementwise, masked to exact zeros
+//   dv += P^T dO, dk += dS^T Q                      (the n-tile is the reduction: swa_tc_pv_step)
+// and dk *= scale at the end. Each dk, dv element has one writer (no atomics), summed in a fixed
+// order (deterministic).
+__kernel __attribute__((reqd_work_group_size(SWA_TC_WG, 1, 1)))
+void swa_bwd_dkdv(__global const float* q, __global const float* k, __global const float* v,
+                  __global const float* d_o, __global const float* lse, __global const float* delta,
+                  __global float* dk, __global float* dv,
+                  const int B, const int L, const int HQ, const int H, const int window, const float scale) {
+    __local uint tcs[TC_SCRATCH(SWA_TC_NW)];
+    const int W = min(window, L), G = HQ / H;
+    const int lane = get_local_id(0) % 32, gid = lane / 4, t4 = lane % 4;
+    const int bh = get_group_id(1), b = bh / H, h = bh % H;   // grid y: exactly B*H
+    const int j0 = get_group_id(0) * 16 * SWA_TC_NW + 16 * (get_local_id(0) / 32);
+    const int ja = j0 + gid, jb = ja + 8;
+    const int Ln = b < B ? L : 0;
+    const int qs = HQ * HEAD_DIM, ks = H * HEAD_DIM;
+    const size_t kvoff = ((size_t) b * L * H + h) * HEAD_DIM;
+    const size_t ka0 = kvoff + (size_t) min(ja, L - 1) * ks, kb0 = kvoff + (size_t) min(jb, L - 1) * ks;
+
+    uint ka[SWA_TC_KS][4], va[SWA_TC_KS][4];
+#if SWA_TC_KV_HOLD
+    if (Ln > 0) {
+        swa_tc_a(ka, k + ka0, k + kb0);
+        swa_tc_a(va, v + ka0, v + kb0);
+    }
+#endif
+    float accK[SWA_TC_KS][4], accV[SWA_TC_KS][4];
+    swa_tc_zero(accK);
+    swa_tc_zero(accV);
+
+    int tlo, thi;
+    swa_tc_range(j0, Ln, W, 0, &tlo, &thi);
+    for (int gi = 0; gi < G; gi++) {
+        const int g = h * G + gi;
+        __global const float* qb = q + ((size_t) b * L * HQ + g) * HEAD_DIM;     // query t: qb + t*qs
+        __global const float* ob = d_o + ((size_t) b * L * HQ + g) * HEAD_DIM;
+        const size_t sb = (size_t) b * L * HQ + g;                                // lse/delta of t: sb + t*HQ
+        for (int t0 = tlo; t0 < thi; t0 += 8 * SWA_TC_NT) {
+#if !SWA_TC_KV_HOLD
+            swa_tc_a(ka, k + ka0, k + kb0);
+            swa_tc_a(va, v + ka0, v + kb0);
+#endif
+            float s[SWA_TC_NT][4], dp[SWA_TC_NT][4];
+SWA_TC_UNROLL
+            for (int u = 0; u < SWA_TC_NT; u++) {
+                const size_t qr = (size_t) min(t0 + 8 * u + gid, L - 1) * qs;
+                swa_tc_nt(s[u], ka, qb + qr, tcs);    // s^T = k_j . q_t
+                swa_tc_nt(dp[u], va, ob + qr, tcs);   // dp^T = v_j . dO_t
+            }
+SWA_TC_UNROLL
+            for (int u = 0; u < SWA_TC_NT; u++) {
+                const int tA = t0 + 8 * u + 2 * t4, tB = tA + 1;   // element i: query i & 1 ? tB : tA, key i < 2 ? ja : jb
+                const size_t cA = (size_t) min(tA, L - 1), cB = (size_t) min(tB, L - 1);
+                const float lA = lse[sb + cA * HQ], lB = lse[sb + cB * HQ], dA = delta[sb + cA * HQ], dB = delta[sb + cB * HQ];
+                float p[4], ds[4];
+                p[0] = swa_tc_visible(tA, ja, Ln, W) ? exp(scale * s[u][0] - lA) : 0.0f;
+                p[1] = swa_tc_visible(tB, ja, Ln, W) ? exp(scale * s[u][1] - lB) : 0.0f;
+                p[2] = swa_tc_visible(tA, jb, Ln, W) ? exp(scale * s[u][2] - lA) : 0.0f;
+                p[3] = swa_tc_visible(tB, jb, Ln, W) ? exp(scale * s[u][3] - lB) : 0.0f;
+                ds[0] = p[0] * (dp[u][0] - dA);
+                ds[1] = p[1] * (dp[u][1] - dB);
+                ds[2] = p[2] * (dp[u][2] - dA);
+                ds[3] = p[3] * (dp[u][3] - dB);
+                swa_tc_pv_step(accV, p, ob + cA * qs, ob + cB * qs, tcs);    // dv += P^T dO
+                swa_tc_pv_step(accK, ds, qb + cA * qs, qb + cB * qs, tcs);   // dk += dS^T Q
+            }
+        }
+    }
+    if (ja < Ln) {
+        swa_tc_store_row(accK, 0, dk + ka0, scale);
+        swa_tc_store_row(accV, 0, dv + ka0, 1.0f);
+    }
+    if (jb < Ln) {
+        swa_tc_store_row(accK, 1, dk + kb0, scale);
+        swa_tc_store_row(accV, 1, dv + kb0, 1.0f);
+    }
+}
+
+#endif  // SWA_TC_H
