@@ -256,6 +256,11 @@ public final class HsaAttention {
      * nt=1 split=2 2.51 / 10.3, nt=2 split=2 2.40 / 10.1, nt=1 split=4 2.98 / 12.8, nt=2 split=4
      * 3.87 / 16.4 (fp32 kernel: 8.21 / 19.2). The loop is latency-bound: two chains per step and two
      * warps per row block (which halve the longest list, an early chunk's) both hide it.
+     *
+     * <p>At D ≤ 32 the default is nt = 1, split = 4: small-gpu (G=16, D=32, S=64, K=8, L=4096, B=8),
+     * H100, 2026-12-06, bwd_kv ms per training step ({@code bench train --profile}): nt=2 split=2 9.2,
+     * nt=1 split=4 4.5, nt=2 split=4 5.2, nt=3 split=4 5.3, nt=4 split=4 5.8, nt=4 split=2 6.0, nt=4
+     * split=1 10.8 (BENCHMARKS.md).
      */
     record KvTc(int nt, int split, Boolean hold) {
         KvTc {
@@ -263,11 +268,16 @@ public final class HsaAttention {
             if (split < 1 || split > 4) throw new IllegalArgumentException("hsa.tc.bwdkv.split must be 1 to 4, got " + split);
         }
 
-        /** From the tuning properties hsa.tc.bwdkv.nt, .split and .hold; split falls back to 1 where its local sum buffer (S·D floats) would exceed 32 KiB. */
+        /**
+         * From the tuning properties hsa.tc.bwdkv.nt, .split and .hold (defaults: nt 2, split 2; at
+         * D ≤ 32 nt 1, split 4); split falls back to 1 where its local sum buffer (S·D floats) would
+         * exceed 32 KiB.
+         */
         static KvTc fromProperties(int d, int s) {
             String hold = System.getProperty("hsa.tc.bwdkv.hold");
-            int split = Integer.getInteger("hsa.tc.bwdkv.split", 2);
-            return new KvTc(Integer.getInteger("hsa.tc.bwdkv.nt", 2), splitFits(d, s) ? split : 1, hold == null ? null : TensorCores.isOn(hold));
+            boolean narrow = d <= 32;
+            int split = Integer.getInteger("hsa.tc.bwdkv.split", narrow ? 4 : 2);
+            return new KvTc(Integer.getInteger("hsa.tc.bwdkv.nt", narrow ? 1 : 2), splitFits(d, s) ? split : 1, hold == null ? null : TensorCores.isOn(hold));
         }
 
         int workGroup(int s) { return 2 * s * split; }

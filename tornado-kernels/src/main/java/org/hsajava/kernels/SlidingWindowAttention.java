@@ -48,8 +48,8 @@ import org.hsajava.compute.java.Parallel;
  * FlashAttention-2 style: one warp per 16 query rows, or per 16 keys in dk/dv, the other side
  * streamed from global memory in n-tiles of 8; {@link Tc} gives its launch shape). Same arguments
  * and results, to TF32 accuracy (about 1e-4 to 1e-3 of the largest magnitude instead of 1e-6);
- * head dimensions 16, 32, 64, 128 only (others keep the portable kernels). Not yet measured on an
- * NVIDIA GPU. Switches: {@code -Dhsa.tc=off} (every kernel) or {@code -Dhsa.tc.swa=off} keep the
+ * head dimensions 16, 32, 64, 128 only (others keep the portable kernels). H100, 2026-12-06:
+ * fwd+bwd 4.9 / 20.1 ms at 4K / 16K against 31.0 / 126 for the fp32 kernels (BENCHMARKS.md). Switches: {@code -Dhsa.tc=off} (every kernel) or {@code -Dhsa.tc.swa=off} keep the
  * fp32 kernels; {@code -Dhsa.tc.swa.fwd=off}, {@code -Dhsa.tc.swa.dq=off}, {@code -Dhsa.tc.swa.dkdv=off}
  * one pass; {@code hsa.tc.swa.warps}, {@code .block}, {@code .nt}, {@code .hold} tune the shape
  * ({@link Tc#fromProperties}). Tests run the tensor-core kernels with their PTX emulated on any
@@ -139,13 +139,15 @@ public final class SlidingWindowAttention {
         /**
          * From the tuning properties hsa.tc.swa.warps (default 4), hsa.tc.swa.block (64, 32 at
          * D = 128: the block's scores live in registers next to Q's fragments and the output),
-         * hsa.tc.swa.nt (2) and hsa.tc.swa.hold (on/off; unset: the source's default). Untuned: no
-         * NVIDIA measurements yet.
+         * hsa.tc.swa.nt (3) and hsa.tc.swa.hold (on/off; unset: the source's default). H100,
+         * 2026-12-06, {@code bench swa} fwd+bwd at 16K (D=64, HQ=16, H=1 / D=32, HQ=16, H=4): nt 2
+         * 22.1 / 10.9 ms, nt 3 20.1 / 10.1, nt 4 20.9 / 10.6; warps 2 or 8 and blocks of 32 or 128
+         * changed small-gpu's shape by under 2% (128: 30% slower forward); BENCHMARKS.md.
          */
         static Tc fromProperties(int headDim) {
             String hold = System.getProperty("hsa.tc.swa.hold");
             return new Tc(Integer.getInteger("hsa.tc.swa.warps", 4), Integer.getInteger("hsa.tc.swa.block", headDim >= 128 ? 32 : 64),
-                    Integer.getInteger("hsa.tc.swa.nt", 2), hold == null ? null : TensorCores.isOn(hold));
+                    Integer.getInteger("hsa.tc.swa.nt", 3), hold == null ? null : TensorCores.isOn(hold));
         }
 
         int workGroup() { return 32 * warps; }

@@ -170,9 +170,12 @@ class HsaAttentionTcTest {
         float[] delta = runBackwardQ(TestDevices.java(), HsaAttention.backwardQ(D, S, G), cs, lse).delta();
         KvGrads java = runBackwardKv(TestDevices.java(), HsaAttention.backwardKv(D, S, G), cs, lse, delta);
         // the loop shapes: one n-tile per step and one warp per row block; two n-tiles and (where the
-        // local sum fits) two warps per row block, whose partial sums go through local memory
+        // local sum fits) two warps per row block, whose partial sums go through local memory; one
+        // n-tile and four warps per row block (the default at D <= 32)
+        boolean fits = HsaAttention.KvTc.splitFits(D, S);
         HsaAttention.KvTc shape = wg == 32 ? new HsaAttention.KvTc(1, 1, null)
-                : new HsaAttention.KvTc(2, S * D <= 8192 ? 2 : 1, D == 16 ? Boolean.FALSE : null);
+                : wg == 128 || D == 32 ? new HsaAttention.KvTc(1, fits ? 4 : 1, null)
+                : new HsaAttention.KvTc(2, fits ? 2 : 1, D == 16 ? Boolean.FALSE : null);
         at += " " + shape;
         KvGrads tc = runBackwardKv(TestDevices.opencl(), HsaAttention.backwardKvTcEmulated(D, S, G, shape), cs, lse, delta);
         assertClose(at + ": dk", java.dk(), tc.dk(), TF32_TOL);
