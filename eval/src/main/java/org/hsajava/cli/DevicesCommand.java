@@ -35,7 +35,7 @@ public final class DevicesCommand implements Callable<Integer> {
             return 0;
         }
         System.out.printf("  %-9s %-5s %-44s %-22s %10s %9s %4s %7s %-4s %-6s %-8s %s%n",
-                "id", "type", "name", "vendor", "global", "local", "CUs", "max WG", "fp16", "SPIR-V", "hsa fwd", "platform / version");
+                "id", "type", "name", "vendor", "global", "local", "CUs", "max WG", "fp16", "SPIR-V", "attention", "platform / version");
         for (Device d : all) {
             DeviceInfo i = d.info();
             System.out.printf("%s %-9s %-5s %-44s %-22s %10s %9s %4d %7d %-4s %-6s %-8s %s%n",
@@ -45,8 +45,9 @@ public final class DevicesCommand implements Callable<Integer> {
         }
         if (Devices.openClProblem() != null) System.out.println("\nNo OpenCL device: " + Devices.openClProblem());
         System.out.println("\nChoose with --device (java, opencl, opencl:N, or part of a name) or HSA_DEVICE.");
-        System.out.println("'hsa fwd': the HSA attention's arithmetic (forward and backward), tf32-tc = TF32 tensor cores (NVIDIA, compute capability >= 8.0);"
-                + " -Dhsa.tc=off or HSA_TC=off forces fp32.");
+        System.out.println("'attention': the arithmetic of the HSA and sliding-window attention kernels (forward and backward), tf32-tc = TF32"
+                + " tensor cores (NVIDIA, compute capability >= 8.0); -Dhsa.tc=off or HSA_TC=off forces fp32. GEMMs: fp32 unless a config's"
+                + " matmul_precision (or -Dhsa.tc.gemm) asks for bf16 or tf32.");
         return 0;
     }
 
@@ -67,7 +68,7 @@ public final class DevicesCommand implements Callable<Integer> {
         m.put("maxWorkGroupSize", i.maxWorkGroupSize());
         m.put("fp16", i.fp16());
         m.put("spirv", i.spirv());
-        m.put("hsaForwardPath", TensorCores.describe(i));
+        m.put("attentionPath", TensorCores.describe(i));
         return m;
     }
 
