@@ -268,7 +268,7 @@ static inline void hsa_attn_fwd_body(__global const float* q, __global const flo
 //   P V, reduction over the chunk rows: k-step nt, column c stands for chunk row 8nt + 2c and column
 //     c+4 for 8nt + 2c + 1, which are exactly the score columns the lane holds in its C fragment of
 //     n-tile nt, so P goes from accumulator to A operand without a shuffle; output n-tile nn, column
-//     x stands for dim HSA_PI(nn, x) below, so lane gid loads VW contiguous floats of V per chunk of
+//     x stands for dim ATTN_TC_PI(nn, x) (attn_tc.h), so lane gid loads VW contiguous floats of V per chunk of
 //     8*VW dims (a warp instruction reads 128 contiguous bytes of each of 4 rows).
 // The products per warp and slot are (S/8)*(D/8) mma for the scores and as many for P V.
 //
@@ -283,54 +283,19 @@ static inline void hsa_attn_fwd_body(__global const float* q, __global const flo
 #error "the tensor-core path needs whole warps: WG a multiple of 32"
 #endif
 #define HSA_NW (WG / 32)
-#define HSA_VW (D >= 32 ? 4 : 2)
-#define HSA_PI(nn, x) (8 * HSA_VW * ((nn) / HSA_VW) + HSA_VW * (x) + (nn) % HSA_VW)
 #ifdef HSA_TC_EMULATE
 #define TC_EMULATE 1
 #endif
 #include "tc.h"
+#define ATTN_TC_D D
+#include "attn_tc.h"
 #define HSA_TC_SCRATCH TC_SCRATCH(HSA_NW)
 
-// Fragments of a 16-row A operand over D, from this lane's two rows: x0 = row gid, x1 = row gid + 8
-// (0: a row of zeros), as A operands of the k-steps over D (dims: see above), rounded to TF32.
-static inline __attribute__((always_inline)) void hsa_tc_a(uint (*fa)[4], __global const float* x0, __global const float* x1) {
-    const int t4 = get_local_id(0) % 4;
-#pragma unroll
-    for (int c4 = 0; c4 < D / 16; c4++) {
-        const float4 y0 = x0 ? *(__global const float4*) (x0 + 16 * c4 + 4 * t4) : (float4) 0.0f;
-        const float4 y1 = x1 ? *(__global const float4*) (x1 + 16 * c4 + 4 * t4) : (float4) 0.0f;
-        fa[2 * c4][0] = tc_tf32(y0.x);
-        fa[2 * c4][1] = tc_tf32(y1.x);
-        fa[2 * c4][2] = tc_tf32(y0.y);
-        fa[2 * c4][3] = tc_tf32(y1.y);
-        fa[2 * c4 + 1][0] = tc_tf32(y0.z);
-        fa[2 * c4 + 1][1] = tc_tf32(y1.z);
-        fa[2 * c4 + 1][2] = tc_tf32(y0.w);
-        fa[2 * c4 + 1][3] = tc_tf32(y1.w);
-    }
-}
-
 // Fragments of the rows r0 = g0 + gid and r1 = g0 + gid + 8 (zero past G) of a [G][D] block x (row
-// stride D), as hsa_tc_a.
+// stride D), as attn_tc_a_rows.
 static inline __attribute__((always_inline)) void hsa_tc_rows_a(uint (*fa)[4], __global const float* x, const int g0) {
     const int gid = get_local_id(0) % 32 / 4, r0 = g0 + gid, r1 = g0 + gid + 8;
-    hsa_tc_a(fa, r0 < G ? x + r0 * D : 0, r1 < G ? x + r1 * D : 0);
-}
-
-// acc = A . B^T over D for one n-tile (8 columns) whose column gid, this lane's, is the row brow of
-// D floats: lane loads dims 16h + 4*t4 .. 16h + 4*t4 + 3 of it (a quad reads 64 contiguous bytes).
-static inline __attribute__((always_inline)) void hsa_tc_nt_tile(float* acc, const uint (*fa)[4], __global const float* brow, __local uint* tcs) {
-    const int t4 = get_local_id(0) % 4;
-    float4 kf[D / 16];
-#pragma unroll
-    for (int c4 = 0; c4 < D / 16; c4++) kf[c4] = *(__global const float4*) (brow + 16 * c4 + 4 * t4);
-#pragma unroll
-    for (int i = 0; i < 4; i++) acc[i] = 0.0f;
-#pragma unroll
-    for (int c4 = 0; c4 < D / 16; c4++) {
-        tc_mma(acc, fa[2 * c4], tc_tf32(kf[c4].x), tc_tf32(kf[c4].y), tcs);
-        tc_mma(acc, fa[2 * c4 + 1], tc_tf32(kf[c4].z), tc_tf32(kf[c4].w), tcs);
-    }
+    attn_tc_a_rows(fa, r0 < G ? x + r0 * D : 0, r1 < G ? x + r1 * D : 0, true);
 }
 
 // acc[nt] = A . rows^T over D for the S chunk rows at `rows` (row stride `stride` floats): score
@@ -339,45 +304,18 @@ static inline __attribute__((always_inline)) void hsa_tc_scores(float (*acc)[4],
                                                                 __local uint* tcs) {
     const int gid = get_local_id(0) % 32 / 4;
 #pragma unroll
-    for (int nt = 0; nt < S / 8; nt++) hsa_tc_nt_tile(acc[nt], fa, rows + (size_t) (8 * nt + gid) * stride, tcs);
-}
-
-// acc[nn] += p . B for one k-step of 8: p one n-tile of a product in accumulator layout (its columns
-// are the reduction index here; rounded to TF32), B the 8 rows of D floats that stand for those
-// columns, of which this lane loads its two: b0 for column 2*t4, b1 for column 2*t4 + 1. Output
-// n-tile nn, column x = dim HSA_PI(nn, x): lane loads VW contiguous floats per chunk of 8*VW dims.
-static inline __attribute__((always_inline)) void hsa_tc_pv_step(float (*acc)[4], const float* p, __global const float* b0, __global const float* b1,
-                                                                 __local uint* tcs) {
-    const int gid = get_local_id(0) % 32 / 4;
-    const uint pa[4] = {tc_tf32(p[0]), tc_tf32(p[2]), tc_tf32(p[1]), tc_tf32(p[3])};
-    __global const float* v0 = b0 + HSA_VW * gid;
-    __global const float* v1 = b1 + HSA_VW * gid;
-    float vf0[D / 8], vf1[D / 8];
-#pragma unroll
-    for (int ch = 0; ch < D / (8 * HSA_VW); ch++) {
-#if D >= 32
-        const float4 x0 = *(__global const float4*) (v0 + 8 * HSA_VW * ch), x1 = *(__global const float4*) (v1 + 8 * HSA_VW * ch);
-        vf0[4 * ch] = x0.x; vf0[4 * ch + 1] = x0.y; vf0[4 * ch + 2] = x0.z; vf0[4 * ch + 3] = x0.w;
-        vf1[4 * ch] = x1.x; vf1[4 * ch + 1] = x1.y; vf1[4 * ch + 2] = x1.z; vf1[4 * ch + 3] = x1.w;
-#else
-        const float2 x0 = *(__global const float2*) (v0 + 8 * HSA_VW * ch), x1 = *(__global const float2*) (v1 + 8 * HSA_VW * ch);
-        vf0[2 * ch] = x0.x; vf0[2 * ch + 1] = x0.y;
-        vf1[2 * ch] = x1.x; vf1[2 * ch + 1] = x1.y;
-#endif
-    }
-#pragma unroll
-    for (int nn = 0; nn < D / 8; nn++) tc_mma(acc[nn], pa, tc_tf32(vf0[nn]), tc_tf32(vf1[nn]), tcs);
+    for (int nt = 0; nt < S / 8; nt++) attn_tc_nt(acc[nt], fa, rows + (size_t) (8 * nt + gid) * stride, tcs);
 }
 
 // acc[nn] += p . rows: p in score layout, rows the S chunk rows at `rows`; k-step nt = chunk rows
-// 8nt .. 8nt+7 (hsa_tc_pv_step).
+// 8nt .. 8nt+7 (attn_tc_pv_step).
 static inline __attribute__((always_inline)) void hsa_tc_pv(float (*acc)[4], const float (*p)[4], __global const float* rows, const int stride,
                                                             __local uint* tcs) {
     const int t4 = get_local_id(0) % 4;
 #pragma unroll
     for (int nt = 0; nt < S / 8; nt++) {
         __global const float* b0 = rows + (size_t) (8 * nt + 2 * t4) * stride;
-        hsa_tc_pv_step(acc, p[nt], b0, b0 + stride, tcs);
+        attn_tc_pv_step(acc, p[nt], b0, b0 + stride, tcs);
     }
 }
 
@@ -389,10 +327,10 @@ static inline __attribute__((always_inline)) void hsa_tc_store(float (*acc)[4], 
     __local float* mine = red + warp * 16 * D;
 #pragma unroll
     for (int nn = 0; nn < D / 8; nn++) {
-        mine[gid * D + HSA_PI(nn, 2 * t4)] = acc[nn][0];
-        mine[gid * D + HSA_PI(nn, 2 * t4 + 1)] = acc[nn][1];
-        mine[(gid + 8) * D + HSA_PI(nn, 2 * t4)] = acc[nn][2];
-        mine[(gid + 8) * D + HSA_PI(nn, 2 * t4 + 1)] = acc[nn][3];
+        mine[gid * D + ATTN_TC_PI(nn, 2 * t4)] = acc[nn][0];
+        mine[gid * D + ATTN_TC_PI(nn, 2 * t4 + 1)] = acc[nn][1];
+        mine[(gid + 8) * D + ATTN_TC_PI(nn, 2 * t4)] = acc[nn][2];
+        mine[(gid + 8) * D + ATTN_TC_PI(nn, 2 * t4 + 1)] = acc[nn][3];
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     __local const float4* red4 = (__local const float4*) red;
@@ -576,7 +514,7 @@ static inline __attribute__((always_inline)) void hsa_attn_bwd_q_tc(__global con
 // column f is query head f % G of entry first + f / G. Per n-tile of 8 columns:
 //   s = K q^T, dp = V dout^T                       (16 x 8 each, A = the warp's K or V rows)
 //   wP = w exp(scale s - lse),  dS = wP (dp - delta)   elementwise in the accumulator layout
-//   dv += wP dout,  dk += dS q                     (the n-tile is the reduction: hsa_tc_pv_step)
+//   dv += wP dout,  dk += dS q                     (the n-tile is the reduction: attn_tc_pv_step)
 // No softmax reductions are needed: lse and delta come from the forward and bwd_q. Columns past the
 // end repeat the last column's rows with weight 0: exact zeros.
 //
@@ -611,7 +549,7 @@ static inline __attribute__((always_inline)) hsa_kv_col hsa_kv_column(__global c
     return c;
 }
 
-// The accumulator tile acc (16 x D, output layout of hsa_tc_pv_step) of row block rb, as [S][D] in
+// The accumulator tile acc (16 x D, output layout of attn_tc_pv_step) of row block rb, as [S][D] in
 // `tile` (local), or added to it / read from it: mode 0 store, 1 add.
 static inline __attribute__((always_inline)) void hsa_kv_tile(float (*acc)[4], __local float* tile, const int rb, const int mode) {
     const int lane = get_local_id(0) % 32, gid = lane / 4, t4 = lane % 4;
@@ -619,7 +557,7 @@ static inline __attribute__((always_inline)) void hsa_kv_tile(float (*acc)[4], _
     __local float* r1 = r0 + 8 * D;
 #pragma unroll
     for (int nn = 0; nn < D / 8; nn++) {
-        const int d0 = HSA_PI(nn, 2 * t4), d1 = HSA_PI(nn, 2 * t4 + 1);
+        const int d0 = ATTN_TC_PI(nn, 2 * t4), d1 = ATTN_TC_PI(nn, 2 * t4 + 1);
         if (mode == 0) {
             r0[d0] = acc[nn][0]; r0[d1] = acc[nn][1]; r1[d0] = acc[nn][2]; r1[d1] = acc[nn][3];
         } else {
@@ -659,8 +597,8 @@ static inline __attribute__((always_inline)) void hsa_attn_bwd_kv_tc(__global co
     uint ka[D / 8][4], va[D / 8][4];
 #if HSA_KV_HOLD
     if (live) {
-        hsa_tc_a(ka, k + row0, k + row1);
-        hsa_tc_a(va, v + row0, v + row1);
+        attn_tc_a(ka, k + row0, k + row1);
+        attn_tc_a(va, v + row0, v + row1);
     }
 #endif
     float accK[D / 8][4], accV[D / 8][4];
@@ -674,15 +612,15 @@ static inline __attribute__((always_inline)) void hsa_attn_bwd_kv_tc(__global co
     const int nstep = (ncol + step * HSA_KV_SPLIT - 1) / (step * HSA_KV_SPLIT) * HSA_KV_SPLIT;   // the same for every part
     for (int f0 = part * step; f0 < nstep * step; f0 += HSA_KV_SPLIT * step) {
 #if !HSA_KV_HOLD
-        hsa_tc_a(ka, k + row0, k + row1);
-        hsa_tc_a(va, v + row0, v + row1);
+        attn_tc_a(ka, k + row0, k + row1);
+        attn_tc_a(va, v + row0, v + row1);
 #endif
         float s[HSA_KV_NT][4], dp[HSA_KV_NT][4];
 #pragma unroll
         for (int u = 0; u < HSA_KV_NT; u++) {
             const int rs = hsa_kv_column(entries, first, min(f0 + 8 * u + gid, ncol - 1), b, h, L, HQ, H, K).row;
-            hsa_tc_nt_tile(s[u], ka, q + rs, tcs);
-            hsa_tc_nt_tile(dp[u], va, dout + rs, tcs);
+            attn_tc_nt(s[u], ka, q + rs, tcs);
+            attn_tc_nt(dp[u], va, dout + rs, tcs);
         }
 #pragma unroll
         for (int u = 0; u < HSA_KV_NT; u++) {
@@ -701,8 +639,8 @@ static inline __attribute__((always_inline)) void hsa_attn_bwd_kv_tc(__global co
             ds[1] = wp[1] * (dp[u][1] - db);
             ds[2] = wp[2] * (dp[u][2] - da);
             ds[3] = wp[3] * (dp[u][3] - db);
-            hsa_tc_pv_step(accV, wp, dout + ca.row, dout + cb.row, tcs);   // dv += wP dout
-            hsa_tc_pv_step(accK, ds, q + ca.row, q + cb.row, tcs);         // dk += dS q
+            attn_tc_pv_step(accV, wp, dout + ca.row, dout + cb.row, tcs);   // dv += wP dout
+            attn_tc_pv_step(accK, ds, q + ca.row, q + cb.row, tcs);         // dk += dS q
         }
     }
     hsa_kv_reduce(accK, red, rb, part);
@@ -710,7 +648,7 @@ static inline __attribute__((always_inline)) void hsa_attn_bwd_kv_tc(__global co
     if (live && part == 0) {
 #pragma unroll
         for (int nn = 0; nn < D / 8; nn++) {
-            const int d0 = HSA_PI(nn, 2 * t4), d1 = HSA_PI(nn, 2 * t4 + 1);
+            const int d0 = ATTN_TC_PI(nn, 2 * t4), d1 = ATTN_TC_PI(nn, 2 * t4 + 1);
             dk[row0 + d0] = scale * accK[nn][0];
             dk[row0 + d1] = scale * accK[nn][1];
             dk[row1 + d0] = scale * accK[nn][2];

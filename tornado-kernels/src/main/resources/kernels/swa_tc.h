@@ -15,21 +15,11 @@
 // local memory and no barrier natively. Grid: global (ceil(L / (16 NW)) * 32 NW, B*HQ) for the
 // forward and dq, (ceil(L / (16 NW)) * 32 NW, B*H) for dk/dv; local (32 NW, 1).
 //
-// Fragments (PTX ISA, m16n8k8 .tf32; lane = 4*gid + t4): A (16x8): a0 (gid, t4), a1 (gid+8, t4),
-// a2 (gid, t4+4), a3 (gid+8, t4+4); B (8x8): b0 (k=t4, n=gid), b1 (k=t4+4, n=gid); C (16x8):
-// c0 (gid, 2t4), c1 (gid, 2t4+1), c2 (gid+8, 2t4), c3 (gid+8, 2t4+1). So a lane holds, of every
-// 16-row tile, rows gid and gid+8 ("its two rows"), and of every 8-column accumulator columns 2t4
-// and 2t4+1. The reduction index of an mma may be permuted freely (the same way in both operands),
-// and so may the columns of B (the output columns follow); as in hsa_attn.cl's tensor-core section:
-//   products over the head dim (scores Q K^T, dP = dO V^T, and their transposes in dk/dv): k-step
-//     2c4 + e, column c < 4 stands for dim 16c4 + 4c + 2e and column c+4 for the dim after it, so
-//     lane t4 holds dims 16c4 + 4t4 .. 16c4 + 4t4 + 3 of its A rows and of its B row (the row of
-//     n-tile column gid): whole float4s, a quad reads 64 contiguous bytes of a row;
-//   products over an n-tile of rows (P V, dS K in dq; P^T dO, dS^T Q in dk/dv): k-step = one n-tile
-//     of the previous product, column c stands for its row 2c and column c+4 for row 2c+1, exactly
-//     the accumulator columns the lane holds, so P goes from accumulator to A operand without a
-//     shuffle (a = {c0, c2, c1, c3}); output n-tile nn, column x stands for dim SWA_TC_PI(nn, x), so
-//     lane gid loads VW contiguous floats of each B row per chunk of 8 VW dims.
+// Fragments: a lane holds, of every 16-row tile, rows gid and gid+8 ("its two rows"), and of every
+// 8-column accumulator columns 2t4 and 2t4+1 (lane = 4*gid + t4; tc.h). The products and the
+// permutations that let every operand load straight from global memory, P and dS included, are
+// attn_tc.h's (shared with hsa_attn.cl): attn_tc_nt over the head dim, attn_tc_pv_step over an
+// n-tile of rows (P V, dS K in dq; P^T dO, dS^T Q in dk/dv) with output dims ATTN_TC_PI(nn, x).
 // The softmax statistics of a row live in the 4 lanes of a quad (tc_quad_max, tc_quad_sum).
 //
 // Masking: the element (query t, key j) counts iff t < L and t - W <= j <= t (which implies
@@ -70,18 +60,11 @@
 #define SWA_TC_KV_HOLD (HEAD_DIM <= 64)
 #endif
 #define SWA_TC_KS (HEAD_DIM / 8)   // k-steps over the head dim = output n-tiles over it
-#define SWA_TC_VW (HEAD_DIM >= 32 ? 4 : 2)
-#define SWA_TC_PI(nn, x) (8 * SWA_TC_VW * ((nn) / SWA_TC_VW) + SWA_TC_VW * (x) + (nn) % SWA_TC_VW)
-// Loops over fragments and n-tiles are unrolled natively (their arrays must live in registers); the
-// emulation keeps them rolled: every emulated mma holds two barriers, and PoCL compiles each barrier
-// region of an unrolled body separately (minutes at D = 128 otherwise).
-#ifdef TC_EMULATE
-#define SWA_TC_UNROLL _Pragma("unroll 1")
-#else
-#define SWA_TC_UNROLL _Pragma("unroll")
-#endif
 
 #include "tc.h"
+// the fragment helpers attn_tc_a, attn_tc_nt, attn_tc_pv_step (their loops: ATTN_TC_UNROLL)
+#define ATTN_TC_D HEAD_DIM
+#include "attn_tc.h"
 
 // Whether query t sees key j (see Masking above; W <= L, so t - W does not overflow).
 static inline bool swa_tc_visible(const int t, const int j, const int L, const int W) {
@@ -109,84 +92,21 @@ static inline void swa_tc_range(const int r0, const int L, const int W, const in
     }
 }
 
-// A fragments (rounded to TF32) of a 16-row operand over the head dim, from this lane's two rows:
-// x0 = row gid, x1 = row gid + 8; k-step 2c4 + e holds dims 16c4 + 4t4 + 2e (a0, a1) and the one
-// after it (a2, a3), as the B side of swa_tc_nt.
-static inline __attribute__((always_inline)) void swa_tc_a(uint (*fa)[4], __global const float* x0, __global const float* x1) {
-    const int t4 = get_local_id(0) % 4;
-SWA_TC_UNROLL
-    for (int c4 = 0; c4 < HEAD_DIM / 16; c4++) {
-        const float4 y0 = *(__global const float4*) (x0 + 16 * c4 + 4 * t4);
-        const float4 y1 = *(__global const float4*) (x1 + 16 * c4 + 4 * t4);
-        fa[2 * c4][0] = tc_tf32(y0.x);
-        fa[2 * c4][1] = tc_tf32(y1.x);
-        fa[2 * c4][2] = tc_tf32(y0.y);
-        fa[2 * c4][3] = tc_tf32(y1.y);
-        fa[2 * c4 + 1][0] = tc_tf32(y0.z);
-        fa[2 * c4 + 1][1] = tc_tf32(y1.z);
-        fa[2 * c4 + 1][2] = tc_tf32(y0.w);
-        fa[2 * c4 + 1][3] = tc_tf32(y1.w);
-    }
-}
-
-// acc = A . B^T over the head dim for one n-tile of 8 columns, A given by its fragments, column gid
-// (this lane's) of B the row `brow` of HEAD_DIM floats (lane t4 loads dims 16c4 + 4t4 .. + 3).
-static inline __attribute__((always_inline)) void swa_tc_nt(float* acc, const uint (*fa)[4], __global const float* brow, __local uint* tcs) {
-    const int t4 = get_local_id(0) % 4;
-    float4 bf[HEAD_DIM / 16];
-SWA_TC_UNROLL
-    for (int c4 = 0; c4 < HEAD_DIM / 16; c4++) bf[c4] = *(__global const float4*) (brow + 16 * c4 + 4 * t4);
-SWA_TC_UNROLL
-    for (int i = 0; i < 4; i++) acc[i] = 0.0f;
-SWA_TC_UNROLL
-    for (int c4 = 0; c4 < HEAD_DIM / 16; c4++) {
-        tc_mma(acc, fa[2 * c4], tc_tf32(bf[c4].x), tc_tf32(bf[c4].y), tcs);
-        tc_mma(acc, fa[2 * c4 + 1], tc_tf32(bf[c4].z), tc_tf32(bf[c4].w), tcs);
-    }
-}
-
-// acc[nn] += p . Rows for one k-step of 8: p one n-tile of a product in accumulator layout (its 8
-// columns are the reduction index here), Rows the 8 rows of HEAD_DIM floats those columns stand
-// for, of which this lane loads its two: r0 for column 2t4 (A column t4), r1 for column 2t4 + 1
-// (A column t4 + 4). Output n-tile nn, column x = dim SWA_TC_PI(nn, x).
-static inline __attribute__((always_inline)) void swa_tc_pv_step(float (*acc)[4], const float* p, __global const float* r0, __global const float* r1,
-                                                                 __local uint* tcs) {
-    const int gid = get_local_id(0) % 32 / 4;
-    const uint pa[4] = {tc_tf32(p[0]), tc_tf32(p[2]), tc_tf32(p[1]), tc_tf32(p[3])};
-    __global const float* v0 = r0 + SWA_TC_VW * gid;
-    __global const float* v1 = r1 + SWA_TC_VW * gid;
-    float b0[SWA_TC_KS], b1[SWA_TC_KS];   // b0[nn]: dim SWA_TC_PI(nn, gid) of r0
-SWA_TC_UNROLL
-    for (int ch = 0; ch < HEAD_DIM / (8 * SWA_TC_VW); ch++) {
-#if SWA_TC_VW == 4
-        const float4 x0 = *(__global const float4*) (v0 + 32 * ch), x1 = *(__global const float4*) (v1 + 32 * ch);
-        b0[4 * ch] = x0.x; b0[4 * ch + 1] = x0.y; b0[4 * ch + 2] = x0.z; b0[4 * ch + 3] = x0.w;
-        b1[4 * ch] = x1.x; b1[4 * ch + 1] = x1.y; b1[4 * ch + 2] = x1.z; b1[4 * ch + 3] = x1.w;
-#else
-        const float2 x0 = *(__global const float2*) (v0 + 16 * ch), x1 = *(__global const float2*) (v1 + 16 * ch);
-        b0[2 * ch] = x0.x; b0[2 * ch + 1] = x0.y;
-        b1[2 * ch] = x1.x; b1[2 * ch + 1] = x1.y;
-#endif
-    }
-SWA_TC_UNROLL
-    for (int nn = 0; nn < SWA_TC_KS; nn++) tc_mma(acc[nn], pa, tc_tf32(b0[nn]), tc_tf32(b1[nn]), tcs);
-}
-
 static inline __attribute__((always_inline)) void swa_tc_zero(float (*acc)[4]) {
-SWA_TC_UNROLL
+ATTN_TC_UNROLL
     for (int nn = 0; nn < SWA_TC_KS; nn++)
-SWA_TC_UNROLL
+ATTN_TC_UNROLL
         for (int i = 0; i < 4; i++) acc[nn][i] = 0.0f;
 }
 
 // Row half r (0: row gid, elements 0 and 1; 1: row gid + 8, elements 2 and 3) of a 16 x HEAD_DIM
-// tile in the output layout of swa_tc_pv_step, times alpha, to the row `out` of HEAD_DIM floats.
+// tile in the output layout of attn_tc_pv_step, times alpha, to the row `out` of HEAD_DIM floats.
 static inline __attribute__((always_inline)) void swa_tc_store_row(float (*acc)[4], const int r, __global float* out, const float alpha) {
     const int t4 = get_local_id(0) % 4;
-SWA_TC_UNROLL
+ATTN_TC_UNROLL
     for (int nn = 0; nn < SWA_TC_KS; nn++) {
-        out[SWA_TC_PI(nn, 2 * t4)] = alpha * acc[nn][2 * r];
-        out[SWA_TC_PI(nn, 2 * t4 + 1)] = alpha * acc[nn][2 * r + 1];
+        out[ATTN_TC_PI(nn, 2 * t4)] = alpha * acc[nn][2 * r];
+        out[ATTN_TC_PI(nn, 2 * t4 + 1)] = alpha * acc[nn][2 * r + 1];
     }
 }
 
@@ -215,7 +135,7 @@ void swa_fwd(__global const float* q, __global const float* k, __global const fl
     __global const float* vb = v + ((size_t) b * L * H + h) * HEAD_DIM;
 
     uint qa[SWA_TC_KS][4];
-    if (Ln > 0) swa_tc_a(qa, qb + (size_t) min(ta, L - 1) * qs, qb + (size_t) min(tb, L - 1) * qs);
+    if (Ln > 0) attn_tc_a(qa, qb + (size_t) min(ta, L - 1) * qs, qb + (size_t) min(tb, L - 1) * qs);
     float oacc[SWA_TC_KS][4];
     swa_tc_zero(oacc);
     float m0 = -INFINITY, m1 = -INFINITY;   // running maxima of rows ta, tb
@@ -225,10 +145,10 @@ void swa_fwd(__global const float* q, __global const float* k, __global const fl
     swa_tc_range(t0, Ln, W, 1, &jlo, &jhi);
     for (int j0 = jlo; j0 < jhi; j0 += SWA_TC_BK) {
         float s[SWA_TC_BK / 8][4];   // n-tile nt: keys j0 + 8nt .. j0 + 8nt + 7
-SWA_TC_UNROLL
-        for (int nt = 0; nt < SWA_TC_BK / 8; nt++) swa_tc_nt(s[nt], qa, kb + (size_t) min(j0 + 8 * nt + gid, L - 1) * ks, tcs);
+ATTN_TC_UNROLL
+        for (int nt = 0; nt < SWA_TC_BK / 8; nt++) attn_tc_nt(s[nt], qa, kb + (size_t) min(j0 + 8 * nt + gid, L - 1) * ks, tcs);
         float bm0 = -INFINITY, bm1 = -INFINITY;
-SWA_TC_UNROLL
+ATTN_TC_UNROLL
         for (int nt = 0; nt < SWA_TC_BK / 8; nt++) {
             const int j = j0 + 8 * nt + 2 * t4;   // element i: key j + (i & 1), row i < 2 ? ta : tb
             s[nt][0] = swa_tc_visible(ta, j, Ln, W) ? scale * s[nt][0] : -INFINITY;
@@ -243,14 +163,14 @@ SWA_TC_UNROLL
         const float c0 = exp(m0 - mu0), c1 = exp(m1 - mu1);   // 0 while nothing was accumulated
         l0 *= c0;
         l1 *= c1;
-SWA_TC_UNROLL
+ATTN_TC_UNROLL
         for (int nn = 0; nn < SWA_TC_KS; nn++) {
             oacc[nn][0] *= c0;
             oacc[nn][1] *= c0;
             oacc[nn][2] *= c1;
             oacc[nn][3] *= c1;
         }
-SWA_TC_UNROLL
+ATTN_TC_UNROLL
         for (int nt = 0; nt < SWA_TC_BK / 8; nt++) {
             s[nt][0] = exp(s[nt][0] - mu0);
             s[nt][1] = exp(s[nt][1] - mu0);
@@ -259,10 +179,10 @@ SWA_TC_UNROLL
             l0 += s[nt][0] + s[nt][1];
             l1 += s[nt][2] + s[nt][3];
         }
-SWA_TC_UNROLL
+ATTN_TC_UNROLL
         for (int nt = 0; nt < SWA_TC_BK / 8; nt++) {   // O += P V: k-step nt = keys j0 + 8nt ..
             const int j = j0 + 8 * nt + 2 * t4;
-            swa_tc_pv_step(oacc, s[nt], vb + (size_t) min(j, L - 1) * ks, vb + (size_t) min(j + 1, L - 1) * ks, tcs);
+            attn_tc_pv_step(oacc, s[nt], vb + (size_t) min(j, L - 1) * ks, vb + (size_t) min(j + 1, L - 1) * ks, tcs);
         }
         m0 = mn0;
         m1 = mn1;
@@ -284,7 +204,7 @@ SWA_TC_UNROLL
 // dq_t = scale sum_j dS_tj k_j. The forward's work split; per step of SWA_TC_NT n-tiles of 8 keys:
 // S = Q K^T and dP = dO V^T (two products over the head dim, A = the warp's Q and dO rows), P and
 // dS elementwise in the accumulator layout (masked to exact zeros), then dq += dS K (the n-tile is
-// the reduction: swa_tc_pv_step with K rows as B). No softmax reductions: lse and delta are given.
+// the reduction: attn_tc_pv_step with K rows as B). No softmax reductions: lse and delta are given.
 __kernel __attribute__((reqd_work_group_size(SWA_TC_WG, 1, 1)))
 void swa_bwd_dq(__global const float* q, __global const float* k, __global const float* v,
                 __global const float* d_o, __global const float* lse, __global const float* delta,
@@ -306,8 +226,8 @@ void swa_bwd_dq(__global const float* q, __global const float* k, __global const
     uint qa[SWA_TC_KS][4], da[SWA_TC_KS][4];
     float la = 0.0f, lb = 0.0f, da0 = 0.0f, db0 = 0.0f;   // lse and delta of rows ta, tb
     if (Ln > 0) {
-        swa_tc_a(qa, q + qoff + ra * qs, q + qoff + rb * qs);
-        swa_tc_a(da, d_o + qoff + ra * qs, d_o + qoff + rb * qs);
+        attn_tc_a(qa, q + qoff + ra * qs, q + qoff + rb * qs);
+        attn_tc_a(da, d_o + qoff + ra * qs, d_o + qoff + rb * qs);
         la = lse[((size_t) b * L + ra) * HQ + g];
         lb = lse[((size_t) b * L + rb) * HQ + g];
         da0 = delta[((size_t) b * L + ra) * HQ + g];
@@ -320,13 +240,13 @@ void swa_bwd_dq(__global const float* q, __global const float* k, __global const
     swa_tc_range(t0, Ln, W, 1, &jlo, &jhi);
     for (int j0 = jlo; j0 < jhi; j0 += 8 * SWA_TC_NT) {
         float s[SWA_TC_NT][4], dp[SWA_TC_NT][4];
-SWA_TC_UNROLL
+ATTN_TC_UNROLL
         for (int u = 0; u < SWA_TC_NT; u++) {
             const size_t kr = (size_t) min(j0 + 8 * u + gid, L - 1) * ks;
-            swa_tc_nt(s[u], qa, kb + kr, tcs);    // s = q . k_j
-            swa_tc_nt(dp[u], da, vb + kr, tcs);   // dp = dO . v_j
+            attn_tc_nt(s[u], qa, kb + kr, tcs);    // s = q . k_j
+            attn_tc_nt(dp[u], da, vb + kr, tcs);   // dp = dO . v_j
         }
-SWA_TC_UNROLL
+ATTN_TC_UNROLL
         for (int u = 0; u < SWA_TC_NT; u++) {
             const int j = j0 + 8 * u + 2 * t4;   // element i: key j + (i & 1), row i < 2 ? ta : tb
             // exp first, select after: an invisible element's exp may overflow, the select drops it
@@ -334,7 +254,7 @@ SWA_TC_UNROLL
             s[u][1] = swa_tc_visible(ta, j + 1, Ln, W) ? exp(scale * s[u][1] - la) * (dp[u][1] - da0) : 0.0f;
             s[u][2] = swa_tc_visible(tb, j, Ln, W) ? exp(scale * s[u][2] - lb) * (dp[u][2] - db0) : 0.0f;
             s[u][3] = swa_tc_visible(tb, j + 1, Ln, W) ? exp(scale * s[u][3] - lb) * (dp[u][3] - db0) : 0.0f;
-            swa_tc_pv_step(acc, s[u], kb + (size_t) min(j, L - 1) * ks, kb + (size_t) min(j + 1, L - 1) * ks, tcs);   // dq += dS K
+            attn_tc_pv_step(acc, s[u], kb + (size_t) min(j, L - 1) * ks, kb + (size_t) min(j + 1, L - 1) * ks, tcs);   // dq += dS K
         }
     }
     if (ta < Ln) swa_tc_store_row(acc, 0, dq + qoff + (size_t) ta * qs, scale);
@@ -349,7 +269,7 @@ SWA_TC_UNROLL
 //   S^T = K Q^T, dP^T = V dO^T                      (16 x 8 each; this lane's columns: queries
 //                                                    tA = 2t4 and tB = 2t4 + 1 of the n-tile)
 //   P^T = exp(scale S^T - lse_t), dS^T = P^T (dP^T - delta_t)   elementwise, masked to exact zeros
-//   dv += P^T dO, dk += dS^T Q                      (the n-tile is the reduction: swa_tc_pv_step)
+//   dv += P^T dO, dk += dS^T Q                      (the n-tile is the reduction: attn_tc_pv_step)
 // and dk *= scale at the end. Each dk, dv element has one writer (no atomics), summed in a fixed
 // order (deterministic).
 __kernel __attribute__((reqd_work_group_size(SWA_TC_WG, 1, 1)))
@@ -371,8 +291,8 @@ void swa_bwd_dkdv(__global const float* q, __global const float* k, __global con
     uint ka[SWA_TC_KS][4], va[SWA_TC_KS][4];
 #if SWA_TC_KV_HOLD
     if (Ln > 0) {
-        swa_tc_a(ka, k + ka0, k + kb0);
-        swa_tc_a(va, v + ka0, v + kb0);
+        attn_tc_a(ka, k + ka0, k + kb0);
+        attn_tc_a(va, v + ka0, v + kb0);
     }
 #endif
     float accK[SWA_TC_KS][4], accV[SWA_TC_KS][4];
@@ -388,17 +308,17 @@ void swa_bwd_dkdv(__global const float* q, __global const float* k, __global con
         const size_t sb = (size_t) b * L * HQ + g;                                // lse/delta of t: sb + t*HQ
         for (int t0 = tlo; t0 < thi; t0 += 8 * SWA_TC_NT) {
 #if !SWA_TC_KV_HOLD
-            swa_tc_a(ka, k + ka0, k + kb0);
-            swa_tc_a(va, v + ka0, v + kb0);
+            attn_tc_a(ka, k + ka0, k + kb0);
+            attn_tc_a(va, v + ka0, v + kb0);
 #endif
             float s[SWA_TC_NT][4], dp[SWA_TC_NT][4];
-SWA_TC_UNROLL
+ATTN_TC_UNROLL
             for (int u = 0; u < SWA_TC_NT; u++) {
                 const size_t qr = (size_t) min(t0 + 8 * u + gid, L - 1) * qs;
-                swa_tc_nt(s[u], ka, qb + qr, tcs);    // s^T = k_j . q_t
-                swa_tc_nt(dp[u], va, ob + qr, tcs);   // dp^T = v_j . dO_t
+                attn_tc_nt(s[u], ka, qb + qr, tcs);    // s^T = k_j . q_t
+                attn_tc_nt(dp[u], va, ob + qr, tcs);   // dp^T = v_j . dO_t
             }
-SWA_TC_UNROLL
+ATTN_TC_UNROLL
             for (int u = 0; u < SWA_TC_NT; u++) {
                 const int tA = t0 + 8 * u + 2 * t4, tB = tA + 1;   // element i: query i & 1 ? tB : tA, key i < 2 ? ja : jb
                 const size_t cA = (size_t) min(tA, L - 1), cB = (size_t) min(tB, L - 1);
@@ -412,8 +332,8 @@ SWA_TC_UNROLL
                 ds[1] = p[1] * (dp[u][1] - dB);
                 ds[2] = p[2] * (dp[u][2] - dA);
                 ds[3] = p[3] * (dp[u][3] - dB);
-                swa_tc_pv_step(accV, p, ob + cA * qs, ob + cB * qs, tcs);    // dv += P^T dO
-                swa_tc_pv_step(accK, ds, qb + cA * qs, qb + cB * qs, tcs);   // dk += dS^T Q
+                attn_tc_pv_step(accV, p, ob + cA * qs, ob + cB * qs, tcs);    // dv += P^T dO
+                attn_tc_pv_step(accK, ds, qb + cA * qs, qb + cB * qs, tcs);   // dk += dS^T Q
             }
         }
     }

@@ -1,5 +1,5 @@
 // NVIDIA tensor-core primitives through inline PTX, shared by the kernels with a tensor-core path
-// (hsa_attn.cl, gemm.cl, swa_tc.h): TF32 rounding (cvt.rna.tf32.f32), one mma.sync.m16n8k8 TF32
+// (hsa_attn.cl, gemm.cl, swa_tc.h, attn_tc.h): TF32 rounding (cvt.rna.tf32.f32), one mma.sync.m16n8k8 TF32
 // product with fp32 accumulation, bf16x2 packing (cvt.rn.bf16x2.f32) and the bf16 mma.sync.m16n8k16,
 // a butterfly warp shuffle (shfl.sync.bfly) and the quad sum/max built on it. Compiled only for
 // NVIDIA devices (-DHSA_NVIDIA, set by the OpenCL backend), or with -DTC_EMULATE, which replaces
