@@ -191,7 +191,7 @@ public final class OpenClBackend implements Backend {
             IntBuffer err = stack.mallocInt(1);
             long program = clCreateProgramWithSource(context, key.source(), err);
             ClException.check(err.get(0), "clCreateProgramWithSource(" + def.source() + ")");
-            int status = clBuildProgram(program, info.deviceHandle(), key.options(), null, 0);
+            int status = onLargeStack("clBuildProgram(" + def.name() + ")", () -> clBuildProgram(program, info.deviceHandle(), key.options(), null, 0));
             builds++;
             if (status != 0) {
                 String log = buildLog(program);
@@ -202,6 +202,39 @@ public final class OpenClBackend implements Backend {
             if (VERBOSE) System.err.println("--- build log of " + def.source() + " for " + def.name() + " (" + key.options() + ") ---\n" + buildLog(program));
             return program;
         }
+    }
+
+    /**
+     * Stack of the thread that runs the OpenCL compilers ({@link #onLargeStack}). The compilers run in
+     * the calling thread, and a Java thread has 1 MiB of stack by default (-Xss): on the H100 the NVIDIA
+     * compiler crashed the JVM with SIGSEGV and no error file, the signature of a native stack overflow,
+     * in about 4 of 10 selfcheck runs while compiling the unrolled tensor-core kernels.
+     */
+    static final long COMPILER_STACK_BYTES = 512L << 20;
+
+    /** Runs {@code call} ({@code what}, for errors) on a fresh thread with {@link #COMPILER_STACK_BYTES} of stack and returns its result. */
+    static int onLargeStack(String what, java.util.function.IntSupplier call) {
+        int[] result = new int[1];
+        RuntimeException[] failure = new RuntimeException[1];
+        Thread t = new Thread(null, () -> {
+            try {
+                result[0] = call.getAsInt();
+            } catch (RuntimeException e) {
+                failure[0] = e;
+            }
+        }, "opencl-compiler: " + what, COMPILER_STACK_BYTES);
+        t.start();
+        boolean interrupted = false;
+        while (t.isAlive()) {   // the compiler cannot be stopped half-way: wait for it even when interrupted
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) Thread.currentThread().interrupt();
+        if (failure[0] != null) throw failure[0];
+        return result[0];
     }
 
     private String buildLog(long program) {
