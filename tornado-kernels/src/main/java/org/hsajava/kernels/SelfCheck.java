@@ -63,6 +63,18 @@ public final class SelfCheck {
         return c.toF32Array();
     }
 
+    /** A weight gradient C += A^T B through {@link GemmSplitK} (split over K on GPUs whose compute units its few blocks leave idle). */
+    private static float[] weightGradient(Device d, int m, int n, int k) {
+        Tensor a = Tensor.of("A", random(k * m, 17)), b = Tensor.of("B", random(k * n, 18)), c = Tensor.of("C", random(m * n, 19));
+        TaskGraph g = new TaskGraph("dw").transferToDevice(DataTransferMode.EVERY_EXECUTION, a, b, c);
+        GemmSplitK.append(g, "dw", d, true, false, a, b, c, m, n, k, m, n, 1f, 1f, GemmSplitK.workspace("workspace"));
+        g.transferToHost(DataTransferMode.EVERY_EXECUTION, c);
+        try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(d)) {
+            plan.execute();
+        }
+        return c.toF32Array();
+    }
+
     public static List<Case> cases() {
         List<Case> cases = new ArrayList<>();
         cases.add(new Case("residual axpby (n=4099)", 1e-6, d -> {
@@ -76,6 +88,14 @@ public final class SelfCheck {
             Tensor y = Tensor.f32("y", rows * dim), rstd = Tensor.f32("rstd", rows);
             KernelRunner.run(d, RmsNorm.FORWARD, Tensor.of("x", random(rows * dim, 3)), Tensor.of("w", random(dim, 4)), y, rstd, rows, dim, 1e-6f);
             return y.toF32Array();
+        }));
+        cases.add(new Case("rmsnorm forward and dx (1001 rows of 32)", 1e-5, d -> {
+            int rows = 1001, dim = 32;   // GPUs: four rows per work-group
+            Tensor x = Tensor.of("x", random(rows * dim, 5)), w = Tensor.of("w", random(dim, 6)), y = Tensor.f32("y", rows * dim);
+            Tensor rstd = Tensor.f32("rstd", rows), dx = Tensor.f32("dx", rows * dim);
+            KernelRunner.run(d, RmsNorm.FORWARD, x, w, y, rstd, rows, dim, 1e-6f);
+            KernelRunner.run(d, RmsNorm.BACKWARD_DX, Tensor.of("dy", random(rows * dim, 7)), x, w, rstd, dx, rows, dim);
+            return concat(y.toF32Array(), dx.toF32Array());
         }));
         cases.add(new Case("rope forward (53 tokens x 3 heads x 64)", 1e-5, d -> {
             int tokens = 53, heads = 3, dim = 64;
@@ -120,6 +140,7 @@ public final class SelfCheck {
             String op = (ta ? "A^T" : "A") + " " + (tb ? "B^T" : "B");
             cases.add(new Case("gemm C = " + op + " + C (300 x 200 x 150, batch 2)", 1e-5, gemmTc, d -> gemm(d, ta, tb, 300, 200, 150)));
         }
+        cases.add(new Case("gemm weight gradient C += A^T B (260 x 512 x 8192, split over K on GPUs)", 1e-5, gemmTc, d -> weightGradient(d, 260, 512, 8192)));
         cases.add(new Case("hsa selection top-K + stick weights (L=300, S=16, K=8)", 1e-5, SelfCheck::selection));
         cases.add(new Case("hsa attention fwd+bwd (L=200, G=16, D=S=64)", 1e-4, TF32_TOLERANCE, SelfCheck::hsaAttention));
         cases.add(new Case("hsa attention fwd (B=2, L=700, G=16, D=S=64, K=8, n=1)", 1e-4, TF32_TOLERANCE,
