@@ -150,9 +150,12 @@ public final class Gemm {
         };
     }
 
-    /** What GEMMs asked for at precision {@code p} compute in on this device, e.g. "bf16-tc" or "fp32 (bf16 needs tensor cores)". */
+    /**
+     * What GEMMs asked for at precision {@code p} compute in on this device, e.g. "bf16-tc", "fp32 (bf16
+     * needs tensor cores)", or on a device with tensor cores "fp32 (bf16 available: matmul_precision)".
+     */
     public static String describe(DeviceInfo info, Precision p) {
-        if (p == Precision.FP32) return "fp32";
+        if (p == Precision.FP32) return TensorCores.enabled(info) ? "fp32 (bf16 available: matmul_precision)" : "fp32";
         return TensorCores.enabled(info) ? p.jsonName() + "-tc" : "fp32 (" + p.jsonName() + " needs tensor cores)";
     }
 
