@@ -77,18 +77,19 @@ public final class GemmBench {
             if (includeNaive) rows.add(report(progress, time(device, "naive", Gemm.naive(s.transA(), s.transB()), s)));
             // what the device runs: the tiled kernel, or its tensor-core variant where that is switched on
             KernelDef tuned = Gemm.select(device, s.transA(), s.transB(), s.m(), s.n(), s.k()), runs = tuned.forDevice(device.info());
-            String label = (runs.defines().containsKey("GEMM_TM") ? "tiled " : "") + describe(runs);
-            rows.add(report(progress, time(device, label, tuned, s)));
+            rows.add(report(progress, time(device, label(runs), tuned, s)));
             // what a layer's weight gradient runs where the device would split this GEMM over K
             int slices = GemmSplitK.slices(device.info(), s.m(), s.n(), s.k());
             if (slices > 1) {
                 KernelDef part = Gemm.select(device, s.transA(), s.transB(), s.m(), s.n(), s.k() / slices, slices).forDevice(device.info());
-                String partLabel = (part.defines().containsKey("GEMM_TM") ? "tiled " : "") + describe(part);
-                rows.add(report(progress, timeSplit(device, "split-K x" + slices + " " + partLabel, s)));
+                rows.add(report(progress, timeSplit(device, "split-K x" + slices + " " + label(part), s)));
             }
         }
         return rows;
     }
+
+    /** The row label of the variant a device runs: {@code tiled } and its tiles, or the tensor-core kernel. */
+    private static String label(KernelDef runs) { return (runs.defines().containsKey("GEMM_TM") ? "tiled " : "") + describe(runs); }
 
     /** Short description of a tiled variant, e.g. {@code 128x128x16/8x8 exact}. */
     public static String describe(KernelDef k) {

@@ -4,6 +4,7 @@ import org.hsajava.compute.Device;
 import org.hsajava.compute.DeviceInfo;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
+import org.hsajava.compute.opencl.TensorCores;
 
 /**
  * GEMMs split over K, deterministically, for problems whose output has too few blocks to keep a GPU
@@ -34,7 +35,7 @@ public final class GemmSplitK {
     static final int MAX_SLICES = 64;
 
     /** False with {@code -Dhsa.gemm.splitk=off}. */
-    static final boolean ENABLED = !org.hsajava.compute.opencl.TensorCores.isOff(System.getProperty("hsa.gemm.splitk"));
+    static final boolean ENABLED = !TensorCores.isOff(System.getProperty("hsa.gemm.splitk"));
 
     /** A workspace for {@link #append}; a graph may share one between all its split GEMMs (they run one after another). */
     public static Tensor workspace(String name) { return Tensor.f32(name, WORKSPACE_FLOATS); }
