@@ -11,7 +11,9 @@ import org.hsajava.compute.Devices;
 import org.hsajava.compute.ExecutionPlan;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
+import org.hsajava.compute.opencl.TensorCores;
 import org.hsajava.kernels.HsaAttention;
+import org.hsajava.kernels.HsaAttentionBf16;
 
 /**
  * Times the HSA attention kernels alone (indices and weights given) at the shapes of the papers'
@@ -22,6 +24,10 @@ import org.hsajava.kernels.HsaAttention;
  * <p>"hsa fwd" is the forward launch; "hsa fwd+bwd" is forward, backwardQ and backwardKv. The
  * inverted selection index (CSR) that backwardKv reads is built once on the host, outside the
  * timed region (in the model it comes from the selection's own kernel).
+ *
+ * <p>Where tensor cores are enabled ({@link TensorCores#enabled}) two more rows time the forward on
+ * bf16 K and V ({@link HsaAttentionBf16}): "hsa pack bf16" packs k and v (once per layer and step in
+ * a model) and "hsa fwd bf16" is the forward alone on the packed copies.
  */
 public final class HsaAttentionBench {
     private HsaAttentionBench() {}
@@ -45,6 +51,15 @@ public final class HsaAttentionBench {
                     progress.printf("hsa fwd+bwd  B=%d L=%d on %s: %s; device memory %.1f MiB (inputs, outputs, lse, delta, CSR)%n",
                             batch, length, device, both, plan.deviceBytes() / (1024.0 * 1024.0));
                     progress.print(plan.withProfiling(true).execute("fwdbwd").table());   // one more run, per kernel
+                }
+            }
+            if (TensorCores.enabled(device.info())) {
+                try (ExecutionPlan plan = new ExecutionPlan(p.packGraph(), p.forwardBf16Graph()).withDevice(device)) {
+                    BenchTimer.Stats pack = BenchTimer.time(() -> plan.execute("packbf16"), 1, 3, 1.0);
+                    rows.add(new Row("hsa pack bf16", length, pack.medianMs(), plan.deviceBytes()));
+                    BenchTimer.Stats fwd = BenchTimer.time(() -> plan.execute("fwdbf16"), 1, 3, 1.0);
+                    rows.add(new Row("hsa fwd bf16", length, fwd.medianMs(), plan.deviceBytes()));
+                    if (progress != null) progress.printf("hsa fwd bf16 B=%d L=%d on %s: pack %s; forward %s%n", batch, length, device, pack, fwd);
                 }
             }
         }
@@ -81,7 +96,7 @@ public final class HsaAttentionBench {
     }
 
     /** Random inputs, outputs and the inverted index for one (batch, length). */
-    private record Problem(int B, int L, Tensor q, Tensor k, Tensor v, Tensor idx, Tensor w, Tensor dout,
+    private record Problem(int B, int L, Tensor q, Tensor k, Tensor v, Tensor kb, Tensor vt, Tensor idx, Tensor w, Tensor dout,
                            Tensor chunkStart, Tensor entries, Tensor o, Tensor lse, Tensor dq, Tensor dw, Tensor delta, Tensor dk, Tensor dv) {
 
         static Problem random(int B, int L, long seed) {
@@ -106,6 +121,7 @@ public final class HsaAttentionBench {
             }
             int[][] csr = invertSelection(idx, B, L);
             return new Problem(B, L, normal("q", B * L * HQ * D, r), normal("k", B * lkv * H * D, r), normal("v", B * lkv * H * D, r),
+                    Tensor.bf16("kb", B * lkv * H * D), Tensor.bf16("vt", B * lkv * H * D),
                     Tensor.of("indices", idx), Tensor.of("weights", w), normal("dout", B * L * HQ * D, r),
                     Tensor.of("chunkStart", csr[0]), Tensor.of("entries", csr[1]),
                     Tensor.f32("o", B * L * HQ * D), Tensor.f32("lse", B * L * HQ * K), Tensor.f32("dq", B * L * HQ * D),
@@ -126,6 +142,17 @@ public final class HsaAttentionBench {
                     .task("bwdq", HsaAttention.backwardQ(D, S, HQ / H), q, k, v, idx, w, dout, lse, dq, dw, delta, B, L, HQ, H, K, scale())
                     .task("bwdkv", HsaAttention.backwardKv(D, S, HQ / H), q, k, v, w, dout, lse, delta, chunkStart, entries, dk, dv, B, L, HQ, H, K, scale())
                     .snapshot();
+        }
+
+        /** k, v packed to bf16 (graph "packbf16"); the bf16 forward on the packed copies ("fwdbf16"). */
+        org.hsajava.compute.ImmutableTaskGraph packGraph() {
+            return new TaskGraph("packbf16").transferToDevice(DataTransferMode.FIRST_EXECUTION, k, v)
+                    .task("pack", HsaAttentionBf16.packKv(D, S), k, v, kb, vt, B, L / S * S, H).snapshot();
+        }
+
+        org.hsajava.compute.ImmutableTaskGraph forwardBf16Graph() {
+            return new TaskGraph("fwdbf16").transferToDevice(DataTransferMode.FIRST_EXECUTION, q, idx, w)
+                    .task("fwd", HsaAttentionBf16.forward(D, S, HQ / H), q, kb, vt, idx, w, o, lse, B, L, HQ, H, K, 0, scale()).snapshot();
         }
 
         static float scale() { return (float) (1 / Math.sqrt(D)); }

@@ -42,6 +42,9 @@ public final class KernelArgs {
 
     public int[] i32(String name) { return (int[]) backing(name); }
 
+    /** Device storage of a bfloat16 buffer argument: bit patterns ({@link Bf16}; Java backend only). */
+    public short[] bf16(String name) { return (short[]) backing(name); }
+
     /** Element offset of the argument inside its array (views of a larger tensor). */
     public int off(String name) { return tensor(name).rootOffset(); }
 

@@ -6,7 +6,7 @@ import java.util.Objects;
 /**
  * A named, typed, shaped array: the unit of data that task graphs move and kernels read and write.
  *
- * <p>The host copy ({@link #f32()} / {@link #i32()}) is allocated on first use, so tensors that only
+ * <p>The host copy ({@link #f32()} / {@link #i32()} / {@link #bf16()}) is allocated on first use, so tensors that only
  * ever live on the device (activations, scratch) cost no host memory. A tensor can be a
  * {@linkplain #view view} of a contiguous range of a parent tensor; views share the parent's host
  * and device storage (the flat parameter buffer with one view per weight is the main use).
@@ -39,6 +39,9 @@ public final class Tensor {
     public static Tensor f32(String name, int... shape) { return new Tensor(name, DType.F32, shape, null, 0, null); }
 
     public static Tensor i32(String name, int... shape) { return new Tensor(name, DType.I32, shape, null, 0, null); }
+
+    /** A bfloat16 tensor (host copy: the bit patterns as shorts, see {@link Bf16}). */
+    public static Tensor bf16(String name, int... shape) { return new Tensor(name, DType.BF16, shape, null, 0, null); }
 
     /** Wraps an existing array as a 1-D (or given-shape) tensor; the array is the host copy. */
     public static Tensor of(String name, float[] data, int... shape) {
@@ -93,10 +96,35 @@ public final class Tensor {
         return (int[]) r.host;
     }
 
+    /** Host copy of a bfloat16 tensor: bit patterns (see {@link Bf16}), indexed like {@link #f32()}. */
+    public short[] bf16() {
+        requireType(DType.BF16);
+        Tensor r = root();
+        if (r.host == null) r.host = new short[r.size];
+        return (short[]) r.host;
+    }
+
+    /** The host copy as an array of the tensor's type (float[], int[] or short[]), allocated on first use. */
+    public Object hostArray() {
+        return switch (dtype) {
+            case F32 -> f32();
+            case I32 -> i32();
+            case BF16 -> bf16();
+        };
+    }
+
     /** Copies this tensor's elements (a view's range only) out of the host copy. */
     public float[] toF32Array() { return Arrays.copyOfRange(f32(), offset, offset + size); }
 
     public int[] toI32Array() { return Arrays.copyOfRange(i32(), offset, offset + size); }
+
+    /** This bfloat16 tensor's elements widened to floats (exactly). */
+    public float[] bf16ToF32Array() {
+        short[] h = bf16();
+        float[] out = new float[size];
+        for (int i = 0; i < size; i++) out[i] = Bf16.toFloat(h[offset + i]);
+        return out;
+    }
 
     /** Copies values into the host copy of this tensor (a view writes its own range). */
     public Tensor set(float[] values) {
@@ -108,6 +136,13 @@ public final class Tensor {
     public Tensor set(int[] values) {
         if (values.length != size) throw new IllegalArgumentException("tensor '" + name + "' has " + size + " elements, got " + values.length);
         System.arraycopy(values, 0, i32(), offset, size);
+        return this;
+    }
+
+    /** Copies bfloat16 bit patterns into the host copy of this tensor (a view writes its own range). */
+    public Tensor set(short[] values) {
+        if (values.length != size) throw new IllegalArgumentException("tensor '" + name + "' has " + size + " elements, got " + values.length);
+        System.arraycopy(values, 0, bf16(), offset, size);
         return this;
     }
 

@@ -155,6 +155,7 @@ public final class SelfCheck {
                 d -> hsaBackwardKv(d, 1, 301, 20, 1, 32, 16, 8, 51)));
         cases.add(new Case("hsa attention bwd dk/dv (L=330, HQ=12, H=2, D=128, S=32, K=4)", 1e-4, TF32_TOLERANCE,
                 d -> hsaBackwardKv(d, 1, 330, 12, 2, 128, 32, 4, 52)));
+        cases.add(new Case("hsa attention fwd on bf16 K/V (L=300, G=16, D=S=64, K=4, n=1)", 1e-3, SelfCheck::hsaForwardBf16));
         cases.add(new Case("hsa attention fwd at t0=1000 (L=37, C=40, G=6, D=16, S=32)", 1e-4, TF32_TOLERANCE, SelfCheck::hsaForwardAt));
         cases.add(new Case("sliding-window attention fwd+bwd (B=2, L=300, HQ=8, H=2, D=64, W=64)", 1e-4, TF32_TOLERANCE,
                 d -> slidingWindow(d, 2, 300, 8, 2, 64, 64, 26)));
@@ -226,6 +227,27 @@ public final class SelfCheck {
         Tensor o = Tensor.f32("o", B * L * HQ * D), lse = Tensor.f32("lse", B * L * HQ * K);
         KernelRunner.run(d, HsaAttention.forward(D, S, HQ / H), q, k, v, Tensor.of("indices", indices), Tensor.of("weights", weights), o, lse,
                 B, L, HQ, H, K, n, (float) (1 / Math.sqrt(D)));
+        return concat(o.toF32Array(), lse.toF32Array());
+    }
+
+    /**
+     * o and lse of the HSA forward on bf16 K and V ({@link HsaAttentionBf16}: pack, then the bf16
+     * tensor-core forward; its PTX emulated where there are no tensor cores). The Java backend rounds
+     * the same operands, so the tolerance is tight although the arithmetic is bf16.
+     */
+    private static float[] hsaForwardBf16(Device d) {
+        int B = 1, L = 300, HQ = 16, H = 1, D = 64, S = 64, K = 4, C = L / S;
+        long seed = 41;
+        int[] indices = new int[B * L * H * K];
+        float[] weights = new float[B * L * H * K];
+        randomSelection(indices, weights, B, L, H, S, K, 0, C, seed);
+        Tensor q = Tensor.of("q", random(B * L * HQ * D, seed + 1)), k = Tensor.of("k", random(B * C * S * H * D, seed + 2));
+        Tensor v = Tensor.of("v", random(B * C * S * H * D, seed + 3));
+        Tensor kb = Tensor.bf16("kb", B * C * S * H * D), vt = Tensor.bf16("vt", B * C * S * H * D);
+        Tensor o = Tensor.f32("o", B * L * HQ * D), lse = Tensor.f32("lse", B * L * HQ * K);
+        KernelRunner.run(d, HsaAttentionBf16.packKv(D, S), k, v, kb, vt, B, C * S, H);
+        KernelRunner.run(d, HsaAttentionBf16.forward(D, S, HQ / H), q, kb, vt, Tensor.of("indices", indices), Tensor.of("weights", weights), o, lse,
+                B, L, HQ, H, K, 1, (float) (1 / Math.sqrt(D)));
         return concat(o.toF32Array(), lse.toF32Array());
     }
 

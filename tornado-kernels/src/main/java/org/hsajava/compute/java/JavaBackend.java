@@ -2,7 +2,6 @@ package org.hsajava.compute.java;
 
 import java.util.function.Function;
 import org.hsajava.compute.Backend;
-import org.hsajava.compute.DType;
 import org.hsajava.compute.DeviceInfo;
 import org.hsajava.compute.KernelArgs;
 import org.hsajava.compute.KernelDef;
@@ -35,7 +34,11 @@ public final class JavaBackend implements Backend {
 
     @Override
     public Buffer allocate(Tensor root) {
-        Object arr = root.dtype() == DType.F32 ? new float[root.size()] : new int[root.size()];
+        Object arr = switch (root.dtype()) {
+            case F32 -> new float[root.size()];
+            case I32 -> new int[root.size()];
+            case BF16 -> new short[root.size()];
+        };
         allocated += root.bytes();
         peak = Math.max(peak, allocated);
         return new ArrayBuffer(root, arr);
@@ -43,13 +46,13 @@ public final class JavaBackend implements Backend {
 
     @Override
     public void upload(Buffer buffer, Tensor t) {
-        Object host = t.dtype() == DType.F32 ? t.f32() : t.i32();
+        Object host = t.hostArray();
         System.arraycopy(host, t.rootOffset(), ((ArrayBuffer) buffer).array, t.rootOffset(), t.size());
     }
 
     @Override
     public void download(Buffer buffer, Tensor t) {
-        Object host = t.dtype() == DType.F32 ? t.f32() : t.i32();
+        Object host = t.hostArray();
         System.arraycopy(((ArrayBuffer) buffer).array, t.rootOffset(), host, t.rootOffset(), t.size());
     }
 

@@ -13,7 +13,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 import org.hsajava.compute.Backend;
-import org.hsajava.compute.DType;
 import org.hsajava.compute.DeviceInfo;
 import org.hsajava.compute.KernelArgs;
 import org.hsajava.compute.KernelDef;
@@ -101,21 +100,27 @@ public final class OpenClBackend implements Backend {
      * {@link #STAGING_BYTES}, through one off-heap staging buffer (a view moves only its range).
      */
     private void transfer(ClBuffer buffer, Tensor t, boolean toDevice) {
-        int per = STAGING_BYTES / 4;
+        int width = t.dtype().bytes(), per = STAGING_BYTES / width;
         ByteBuffer staging = MemoryUtil.memAlloc((int) Math.min(STAGING_BYTES, Math.max(4, t.bytes())));
         try {
             for (int done = 0; done < t.size(); done += per) {
                 int n = Math.min(per, t.size() - done);
                 int from = t.rootOffset() + done;
-                staging.clear().limit(n * 4);
+                staging.clear().limit(n * width);
                 if (toDevice) {
-                    if (t.dtype() == DType.F32) staging.asFloatBuffer().put(t.f32(), from, n);
-                    else staging.asIntBuffer().put(t.i32(), from, n);
-                    ClException.check(clEnqueueWriteBuffer(queue, buffer.mem, true, (long) from * 4, staging, null, null), "clEnqueueWriteBuffer(" + t.name() + ")");
+                    switch (t.dtype()) {
+                        case F32 -> staging.asFloatBuffer().put(t.f32(), from, n);
+                        case I32 -> staging.asIntBuffer().put(t.i32(), from, n);
+                        case BF16 -> staging.asShortBuffer().put(t.bf16(), from, n);
+                    }
+                    ClException.check(clEnqueueWriteBuffer(queue, buffer.mem, true, (long) from * width, staging, null, null), "clEnqueueWriteBuffer(" + t.name() + ")");
                 } else {
-                    ClException.check(clEnqueueReadBuffer(queue, buffer.mem, true, (long) from * 4, staging, null, null), "clEnqueueReadBuffer(" + t.name() + ")");
-                    if (t.dtype() == DType.F32) staging.asFloatBuffer().get(t.f32(), from, n);
-                    else staging.asIntBuffer().get(t.i32(), from, n);
+                    ClException.check(clEnqueueReadBuffer(queue, buffer.mem, true, (long) from * width, staging, null, null), "clEnqueueReadBuffer(" + t.name() + ")");
+                    switch (t.dtype()) {
+                        case F32 -> staging.asFloatBuffer().get(t.f32(), from, n);
+                        case I32 -> staging.asIntBuffer().get(t.i32(), from, n);
+                        case BF16 -> staging.asShortBuffer().get(t.bf16(), from, n);
+                    }
                 }
             }
         } finally {
