@@ -17,7 +17,23 @@ public final class HsaCli implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
+        warnWithoutSignalChaining();
         System.exit(commandLine().execute(args));
+    }
+
+    /**
+     * OpenCL compilers built on LLVM (PoCL's) replace the JVM's SIGSEGV handler when they load, and
+     * the JVM, which takes SIGSEGV in normal operation, then dies at random ("Segmentation fault", no
+     * hs_err file). Preloading the JDK's libjsig keeps the JVM's handlers first; {@code ./hsa} does it.
+     * Started some other way, say so once.
+     */
+    private static void warnWithoutSignalChaining() {
+        if (!System.getProperty("os.name", "").startsWith("Linux")) return;
+        String preload = System.getenv("LD_PRELOAD");
+        if (preload != null && preload.contains("libjsig")) return;
+        java.nio.file.Path jsig = java.nio.file.Path.of(System.getProperty("java.home"), "lib", "libjsig.so");
+        System.err.println("hsa: note: started without " + jsig + " preloaded; OpenCL drivers that bring LLVM (PoCL) replace the JVM's"
+                + " signal handlers, which can crash the JVM at random. Run through ./hsa, or set LD_PRELOAD=" + jsig + ".");
     }
 
     /** The configured command line: errors in user input print one clear line, not a stack trace. */
