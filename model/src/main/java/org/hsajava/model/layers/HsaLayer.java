@@ -7,7 +7,10 @@ import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
 import org.hsajava.kernels.Fill;
+import org.hsajava.compute.opencl.TensorCores;
+import org.hsajava.kernels.Gemm;
 import org.hsajava.kernels.HsaAttention;
+import org.hsajava.kernels.HsaAttentionBf16;
 import org.hsajava.kernels.Residual;
 import org.hsajava.kernels.RmsNorm;
 import org.hsajava.model.ModelParameters;
@@ -33,6 +36,12 @@ import org.hsajava.model.config.HsaConfig;
  * get ctx = 0, so out = h + MLP(_mlp_norm(h)); tokens of a trailing partial chunk read all C complete
  * chunks (see {@link RetrievalLayer}).
  *
+ * <p>With bf16 matmuls ({@link Gemm#precision()} BF16 when the layer is built, a config's
+ * {@code matmul_precision}) on a device with tensor cores, the forward packs the memory's K and V to
+ * bf16 and runs {@link HsaAttentionBf16} (half the bytes the forward reads per token); the backward
+ * keeps the fp32 K and V and TF32. {@code -Dhsa.attn.bf16=off} keeps the fp32 forward; {@code =on}
+ * uses the bf16 one on any device (emulated, slowly, without tensor cores: tests).
+ *
  * <p>Constructor tensors: {@code h, dh, out, dOut} {@code [B·L, D]} ({@code out} must not be {@code h});
  * {@code memK, memV, dMemK, dMemV} {@code [B, C·S, Hk, hd]} (row c·S + j is token j of chunk c).
  */
@@ -48,6 +57,9 @@ public final class HsaLayer implements Layer {
     private final Tensor preNormW, dPreNormW, qW, dQW, qNormW, dQNormW, oW, dOW, mlpNormW, dMlpNormW;
     private final SwiGluMlp mlp;
     private final KernelDef fwd, bwdQ, bwdKv;
+    /** The bf16 forward and its packed K, V; null unless bf16 matmuls on tensor cores. */
+    private final KernelDef packKv, fwdBf16;
+    private final Tensor kb, vt;
 
     // Saved activations.
     private final Tensor xn, rstdPre, q, qn, rstdQ, ctxOut, lse, o, u, m, rstdMlp;
@@ -120,6 +132,11 @@ public final class HsaLayer implements Layer {
         this.fwd = HsaAttention.forward(hd, S, groups);
         this.bwdQ = HsaAttention.backwardQ(hd, S, groups);
         this.bwdKv = HsaAttention.backwardKv(hd, S, groups);
+        boolean bf16 = bf16Forward(device) && C > 0;
+        this.packKv = bf16 ? HsaAttentionBf16.packKv(hd, S) : null;
+        this.fwdBf16 = bf16 ? HsaAttentionBf16.forward(hd, S, groups) : null;
+        this.kb = bf16 ? Tensor.bf16(name + ".kBf16", B, C * S, Hk, hd) : null;
+        this.vt = bf16 ? Tensor.bf16(name + ".vBf16T", B, Hk, C, hd, S) : null;
 
         this.xn = Tensor.f32(name + ".xn", rows, D);
         this.rstdPre = Tensor.f32(name + ".rstdPre", rows);
@@ -150,6 +167,18 @@ public final class HsaLayer implements Layer {
         this.partialsQ = qkNorm ? Tensor.f32(name + ".dwPartialsQ", RmsNorm.blocks(rows * HQ, RmsNorm.DW_BLOCK_ROWS), hd) : null;
     }
 
+    /** Property that overrides the choice of the bf16 forward: auto (default), on, off. */
+    public static final String BF16_PROPERTY = "hsa.attn.bf16";
+
+    /** Whether a layer built now on {@code device} runs the forward on bf16 K and V (see the class comment). */
+    public static boolean bf16Forward(Device device) {
+        String s = System.getProperty(BF16_PROPERTY, "auto").trim();
+        if (TensorCores.isOff(s)) return false;
+        if (TensorCores.isOn(s)) return true;
+        if (!s.equalsIgnoreCase("auto")) throw new IllegalArgumentException("-D" + BF16_PROPERTY + " must be auto, on or off, got '" + s + "'");
+        return Gemm.precision() == Gemm.Precision.BF16 && TensorCores.enabled(device.info());
+    }
+
     @Override
     public String name() { return name; }
 
@@ -160,7 +189,12 @@ public final class HsaLayer implements Layer {
         g.task(t + "preNorm", RmsNorm.FORWARD, h, preNormW, xn, rstdPre, rows, D, RetrievalLayer.EPS);
         Linear.forward(g, t + "qProj", device, xn, qW, null, q, rows, D, HQ * hd);
         if (qkNorm) g.task(t + "qNorm", RmsNorm.FORWARD, q, qNormW, qn, rstdQ, rows * HQ, hd, RetrievalLayer.EPS);
-        g.task(t + "attn", fwd, qn, memK, memV, sel.indices(), sel.weights(), ctxOut, lse, B, L, HQ, Hk, K, n, scale);
+        if (fwdBf16 != null) {
+            g.task(t + "packKv", packKv, memK, memV, kb, vt, B, C * S, Hk);
+            g.task(t + "attn", fwdBf16, qn, kb, vt, sel.indices(), sel.weights(), ctxOut, lse, B, L, HQ, Hk, K, n, scale);
+        } else {
+            g.task(t + "attn", fwd, qn, memK, memV, sel.indices(), sel.weights(), ctxOut, lse, B, L, HQ, Hk, K, n, scale);
+        }
         Linear.forward(g, t + "oProj", device, ctxOut, oW, null, o, rows, HQ * hd, D);
         // u = h + o: the input of the bypass MLP (and, with reset_hsa_residual, of the output too).
         g.task(t + "u", Fill.COPY, h, u, nd);

@@ -127,6 +127,65 @@ class HsaLayerTest {
         checkParams(hsaParams(c), HSA_PREFIX, v -> RefOps.dot(ref.hsaLayer(hd, mkd, mvd, idx, wd), dOutD), pd, params, grads0);
     }
 
+    /**
+     * The forward on bf16 K and V ({@code -Dhsa.attn.bf16=on}: on PoCL its tensor-core code runs
+     * emulated) tracks the double reference to bf16's precision, and really is a different path.
+     */
+    @Test
+    void bf16ForwardTracksTheDoubleReference() {
+        Case c = new Case(1, 2, 72, false, 1, true, false, false);
+        HsaRef.Dims d = c.dims();
+        ModelConfig cfg = c.config();
+        ModelParameters params = HsaFixture.params(cfg, 33);
+        int rows = d.rows(), D = d.D(), sel = rows * d.Hk() * d.K(), mem = d.B() * d.C() * d.S() * d.Hk() * d.hd();
+        Rand r = new Rand(17);
+        float[] h = r.normal(rows * D, 1), mk = r.normal(mem, 1), mv = r.normal(mem, 1);
+        int[] idx = new int[sel];
+        float[] w = new float[sel];
+        randomSelection(d, r, idx, w);
+        float[] fp32 = forwardOut(TestDevices.opencl(), c, params, h, mk, mv, idx, w, "off");
+        float[] bf16 = forwardOut(TestDevices.opencl(), c, params, h, mk, mv, idx, w, "on");
+        double[] want = new HsaRef(d, HsaFixture.doubles(params), null, HSA_PREFIX)
+                .hsaLayer(RefOps.toDouble(h), RefOps.toDouble(mk), RefOps.toDouble(mv), idx, RefOps.toDouble(w));
+        // out - h: what the layer adds to the stream, where the attention's rounding shows
+        double[] wantAdded = want.clone();
+        float[] addedFp32 = fp32.clone(), addedBf16 = bf16.clone();
+        for (int i = 0; i < want.length; i++) {
+            wantAdded[i] -= h[i];
+            addedFp32[i] -= h[i];
+            addedBf16[i] -= h[i];
+        }
+        assertClose("out - h, fp32 forward", wantAdded, addedFp32, 1e-4);
+        assertClose("out - h, bf16 forward", wantAdded, addedBf16, 5e-3);   // measured 6.2e-4
+        assertTrue(!java.util.Arrays.equals(fp32, bf16), "the bf16 setting did not change the forward");
+    }
+
+    private static float[] forwardOut(Device device, Case c, ModelParameters params, float[] h, float[] mk, float[] mv, int[] idx, float[] w, String bf16) {
+        HsaRef.Dims d = c.dims();
+        int rows = d.rows(), D = d.D(), sel = rows * d.Hk() * d.K(), mem = mk.length;
+        HsaCsr.Csr csr = HsaCsr.reference(idx, d.B(), d.L(), d.Hk(), d.C(), d.S(), 0, d.K());
+        ChunkSelection selection = new ChunkSelection(Tensor.of("indices", idx.clone()), Tensor.of("weights", w.clone()), Tensor.f32("dweights", sel),
+                Tensor.of("chunkStart", csr.chunkStart()), Tensor.of("entries", csr.entries()), d.K(), d.C());
+        Tensor th = Tensor.of("h", h.clone()), tout = Tensor.f32("out", rows * D);
+        Tensor tk = Tensor.of("memK", mk.clone()), tv = Tensor.of("memV", mv.clone());
+        String before = System.setProperty(HsaLayer.BF16_PROPERTY, bf16);
+        HsaLayer layer;
+        try {
+            layer = new HsaLayer(new LayerContext(c.config(), params, device, c.batch(), c.length()), HSA, th, Tensor.f32("dh", rows * D), tout,
+                    Tensor.f32("dOut", rows * D), tk, tv, Tensor.f32("dMemK", mem), Tensor.f32("dMemV", mem), selection);
+        } finally {
+            if (before == null) System.clearProperty(HsaLayer.BF16_PROPERTY);
+            else System.setProperty(HsaLayer.BF16_PROPERTY, before);
+        }
+        TaskGraph g = new TaskGraph("hsa").transferToDevice(DataTransferMode.EVERY_EXECUTION, params.all(), th, tk, tv, selection.indices(), selection.weights());
+        layer.forward(g);
+        g.transferToHost(DataTransferMode.EVERY_EXECUTION, tout);
+        try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(device)) {
+            plan.execute();
+        }
+        return tout.toF32Array();
+    }
+
     @ParameterizedTest(name = "{0} {1}")
     @MethodSource("pairs")
     void retrievalThenHsaMatchesTheDoubleReference(String dev, Case c) {
