@@ -156,4 +156,51 @@ static inline __attribute__((always_inline)) float tc_quad_max(float x, __local 
     return fmax(x, tc_shfl_xor(x, 2, tcs));
 }
 
+// ---- asynchronous copies and matrix loads from local (shared) memory (PTX ISA 7.0, sm_80)
+// A __local pointer's integer value is its shared-memory address in NVIDIA's OpenCL (probed on the
+// H100, docs/experiments/cp-async-probe.md), which is what cp.async and ldmatrix take.
+
+// Starts copying 16 bytes from src (global, 16-byte aligned) to dst (local, 16-byte aligned) without
+// going through registers; complete after tc_cp_async_wait. The emulation copies at once.
+static inline __attribute__((always_inline)) void tc_cp_async16(__local uint4* dst, __global const uint4* src) {
+#ifdef TC_EMULATE
+    *dst = *src;
+#else
+    __asm__ __volatile__("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"((uint) (size_t) dst), "l"(src) : "memory");
+#endif
+}
+
+// Closes the group of copies started since the last commit.
+static inline __attribute__((always_inline)) void tc_cp_async_commit(void) {
+#ifndef TC_EMULATE
+    __asm__ __volatile__("cp.async.commit_group;" ::: "memory");
+#endif
+}
+
+// Waits until at most `pending` (a compile-time constant: 0, 1 or 2) committed groups of this
+// work-item's copies are still in flight. A barrier must follow before other work-items read them.
+#ifdef TC_EMULATE
+#define tc_cp_async_wait(pending) ((void) 0)
+#else
+#define tc_cp_async_wait(pending) __asm__ __volatile__("cp.async.wait_group %0;" :: "n"(pending) : "memory")
+#endif
+
+// Loads four 8 x 8 matrices of 16-bit values from local memory (ldmatrix .x4, not transposed): lane l
+// gives the address base + off (in words; base the same for the whole warp) of row l % 8 of matrix
+// l / 8 (16 contiguous bytes), and receives in r[i] the pair (row l / 4, columns 2(l % 4), 2(l % 4) + 1)
+// of matrix i: the mma.sync fragment layout.
+static inline __attribute__((always_inline)) void tc_ldmatrix_x4(uint* r, __local const uint* base, const int off, __local uint* tcs) {
+#ifdef TC_EMULATE
+    const int lane = get_local_id(0) % 32;
+    __local uint* w = tcs + (get_local_id(0) / 32) * (32 * 6);
+    w[lane] = (uint) off;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int i = 0; i < 4; i++) r[i] = base[w[8 * i + lane / 4] + lane % 4];
+    barrier(CLK_LOCAL_MEM_FENCE);
+#else
+    __asm__ __volatile__("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+                         : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"((uint) (size_t) (base + off)));
+#endif
+}
+
 #endif  // HSA_TC_H

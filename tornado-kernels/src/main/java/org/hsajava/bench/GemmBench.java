@@ -4,13 +4,16 @@ import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import org.hsajava.compute.Bf16;
 import org.hsajava.compute.DataTransferMode;
 import org.hsajava.compute.Device;
 import org.hsajava.compute.ExecutionPlan;
 import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
+import org.hsajava.compute.opencl.TensorCores;
 import org.hsajava.kernels.Gemm;
+import org.hsajava.kernels.GemmBf16Async;
 import org.hsajava.kernels.GemmSplitK;
 
 /**
@@ -84,6 +87,11 @@ public final class GemmBench {
                 KernelDef part = Gemm.select(device, s.transA(), s.transB(), s.m(), s.n(), s.k() / slices, slices).forDevice(device.info());
                 rows.add(report(progress, timeSplit(device, "split-K x" + slices + " " + label(part), s)));
             }
+            // operands already stored as bf16 (the tensor-core kernel for bf16 storage), where the sizes fit its tiles
+            int tile = GemmBf16Async.blockTile();
+            if (TensorCores.enabled(device.info()) && s.m() % tile == 0 && s.n() % tile == 0 && s.k() % 32 == 0) {
+                rows.add(report(progress, timeBf16Storage(device, new Shape(s.m(), s.n(), s.k(), false, true))));
+            }
         }
         return rows;
     }
@@ -122,13 +130,24 @@ public final class GemmBench {
                 GemmSplitK.append(g, "mm" + i, device, s.transA(), s.transB(), a, b, c, s.m(), s.n(), s.k(), lda, ldb, 1f, 0f, workspace));
     }
 
+    /** Times {@link GemmBf16Async}: C = A B^T with A and B stored as bf16 (shape s is NT). */
+    public static Row timeBf16Storage(Device device, Shape s) {
+        KernelDef kernel = GemmBf16Async.kernel();
+        Tensor a = bf16Random("A", s.m() * s.k(), 1), b = bf16Random("B", s.n() * s.k(), 2), c = Tensor.f32("C", s.m() * s.n());
+        return time(device, "gemm_bf16_async (bf16 in memory)", s, a, b, c,
+                (g, x, y, z, i) -> g.task("mm" + i, kernel, x, y, z, s.m(), s.n(), s.k(), s.k(), s.k(), s.n(), 0, 0, 0, 1, 1f, 0f));
+    }
+
     /** Appends launch number {@code i} of the timed GEMM {@code C = op(A) op(B)}. */
     private interface Launch {
         void append(TaskGraph g, Tensor a, Tensor b, Tensor c, int i);
     }
 
     private static Row time(Device device, String label, Shape s, Launch launch) {
-        Tensor a = random("A", s.m() * s.k(), 1), b = random("B", s.k() * s.n(), 2), c = Tensor.f32("C", s.m() * s.n());
+        return time(device, label, s, random("A", s.m() * s.k(), 1), random("B", s.k() * s.n(), 2), Tensor.f32("C", s.m() * s.n()), launch);
+    }
+
+    private static Row time(Device device, String label, Shape s, Tensor a, Tensor b, Tensor c, Launch launch) {
         try (ExecutionPlan probe = plan(device, launch, a, b, c, 1)) {
             probe.execute();  // upload and compile
             long t0 = System.nanoTime();
@@ -148,6 +167,13 @@ public final class GemmBench {
         TaskGraph g = new TaskGraph("gemm").transferToDevice(DataTransferMode.FIRST_EXECUTION, a, b);
         for (int i = 0; i < launches; i++) launch.append(g, a, b, c, i);
         return new ExecutionPlan(g.snapshot()).withDevice(device);
+    }
+
+    private static Tensor bf16Random(String name, int size, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        short[] x = new short[size];
+        for (int i = 0; i < x.length; i++) x[i] = Bf16.fromFloat((float) (r.nextDouble() * 2 - 1));
+        return Tensor.bf16(name, size).set(x);
     }
 
     private static Tensor random(String name, int size, long seed) {

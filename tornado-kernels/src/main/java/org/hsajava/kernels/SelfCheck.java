@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.function.Function;
+import org.hsajava.compute.Bf16;
 import org.hsajava.compute.DataTransferMode;
 import org.hsajava.compute.Device;
 import org.hsajava.compute.ExecutionPlan;
@@ -61,6 +62,27 @@ public final class SelfCheck {
         KernelRunner.run(d, Gemm.select(d, transA, transB, m, n, k, 2), Tensor.of("A", random(2 * m * k, 15)), Tensor.of("B", random(2 * n * k, 16)), c,
                 m, n, k, lda, ldb, n, m * k, n * k, m * n, 2, 1f, 1f);
         return c.toF32Array();
+    }
+
+    /** {@link GemmBf16Async} on bf16 operands (exact in bf16, so the Java backend sums the same products). */
+    private static float[] gemmBf16Storage(Device d) {
+        int m = 256, n = 256, k = 96;
+        Tensor a = Tensor.bf16("A", m * k), b = Tensor.bf16("B", n * k), c = Tensor.of("C", random(m * n, 22));
+        float[] x = random(m * k, 20), y = random(n * k, 21);
+        for (int i = 0; i < x.length; i++) a.bf16()[i] = Bf16.fromFloat(x[i]);
+        for (int i = 0; i < y.length; i++) b.bf16()[i] = Bf16.fromFloat(y[i]);
+        KernelRunner.run(d, GemmBf16Async.kernel(), a, b, c, m, n, k, k, k, n, 0, 0, 0, 1, 1f, 1f);
+        return c.toF32Array();
+    }
+
+    /** {@code run} with GEMMs selected at precision {@code p} (devices without tensor cores compute in fp32 anyway). */
+    private static float[] atPrecision(Gemm.Precision p, java.util.function.Supplier<float[]> run) {
+        Gemm.Precision before = Gemm.usePrecision(p);
+        try {
+            return run.get();
+        } finally {
+            Gemm.usePrecision(before);
+        }
     }
 
     /** A weight gradient C += A^T B through {@link GemmSplitK} (split over K on GPUs whose compute units its few blocks leave idle). */
@@ -141,6 +163,14 @@ public final class SelfCheck {
             cases.add(new Case("gemm C = " + op + " + C (300 x 200 x 150, batch 2)", 1e-5, gemmTc, d -> gemm(d, ta, tb, 300, 200, 150)));
         }
         cases.add(new Case("gemm weight gradient C += A^T B (260 x 512 x 8192, split over K on GPUs)", 1e-5, gemmTc, d -> weightGradient(d, 260, 512, 8192)));
+        // the mixed-precision GEMMs a config's matmul_precision selects, whatever this process's default
+        cases.add(new Case("gemm C = A B^T + C at matmul_precision bf16 (300 x 200 x 150, batch 2)", 1e-5, BF16_TOLERANCE,
+                d -> atPrecision(Gemm.Precision.BF16, () -> gemm(d, false, true, 300, 200, 150))));
+        cases.add(new Case("gemm C = A^T B + C at matmul_precision bf16 (260 x 512 x 8192, split over K on GPUs)", 1e-5, BF16_TOLERANCE,
+                d -> atPrecision(Gemm.Precision.BF16, () -> weightGradient(d, 260, 512, 8192))));
+        cases.add(new Case("gemm C = A B^T + C on bf16 storage (cp.async, ldmatrix; 256 x 256 x 96)", 1e-5, SelfCheck::gemmBf16Storage));
+        cases.add(new Case("gemm C = A B + C at matmul_precision tf32 (300 x 200 x 150, batch 2)", 1e-5, TF32_TOLERANCE,
+                d -> atPrecision(Gemm.Precision.TF32, () -> gemm(d, false, false, 300, 200, 150))));
         cases.add(new Case("hsa selection top-K + stick weights (L=300, S=16, K=8)", 1e-5, SelfCheck::selection));
         cases.add(new Case("hsa attention fwd+bwd (L=200, G=16, D=S=64)", 1e-4, TF32_TOLERANCE, SelfCheck::hsaAttention));
         cases.add(new Case("hsa attention fwd (B=2, L=700, G=16, D=S=64, K=8, n=1)", 1e-4, TF32_TOLERANCE,

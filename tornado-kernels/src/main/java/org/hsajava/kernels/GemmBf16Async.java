@@ -1,0 +1,102 @@
+package org.hsajava.kernels;
+
+import static org.hsajava.compute.DType.BF16;
+import static org.hsajava.compute.DType.F32;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.hsajava.compute.Bf16;
+import org.hsajava.compute.KernelArgs;
+import org.hsajava.compute.KernelDef;
+import org.hsajava.compute.WorkerGrid;
+import org.hsajava.compute.java.Parallel;
+import org.hsajava.compute.opencl.TensorCores;
+
+/**
+ * GEMM on operands stored as bf16 (source {@code kernels/gemm_bf16_async.cl}): {@code C = alpha A B^T
+ * + beta C}, A [M x K] and B [N x K] bf16 row-major, C fp32, with the arguments of {@link Gemm}
+ * ({@code A, B, C, M, N, K, lda, ldb, ldc, strideA, strideB, strideC, batch, alpha, beta}). On NVIDIA
+ * tensor cores: cp.async copies into a pipeline of local tiles, ldmatrix, mma.sync.m16n8k16 with fp32
+ * accumulation. Where there are no tensor cores the definition runs the same source with the PTX
+ * emulated (correct and slow: tests on PoCL).
+ *
+ * <p>Sizes: M, N multiples of the block tile (128, or 64 for the emulated variant), K a multiple of 32,
+ * lda and ldb multiples of 8. So far it serves the benchmark of bf16 storage ({@code bench gemm});
+ * the model's GEMMs read fp32 operands ({@link Gemm#bf16}) until activations are stored as bf16.
+ */
+public final class GemmBf16Async {
+    private GemmBf16Async() {}
+
+    private static final String SOURCE = "kernels/gemm_bf16_async.cl";
+    private static final Map<String, KernelDef> CACHE = new ConcurrentHashMap<>();
+
+    /** Block tiles: tm x tn of C per group of warpsM x warpsN warps, a pipeline of {@code stages} K-tiles of 32. */
+    record Tiling(int tm, int tn, int warpsM, int warpsN, int stages) {
+        static final Tiling DEFAULT = new Tiling(128, 128, 2, 4, 2);
+        static final Tiling EMULATED = new Tiling(64, 64, 2, 2, 2);
+
+        /** {@code TMxTN/WMxWN/STAGES}, e.g. {@code 128x128/2x4/3} (property hsa.tc.gemm.async.tiles, tuning runs). */
+        static Tiling parse(String text) {
+            String[] p = text.trim().split("/");
+            if (p.length != 3) throw new IllegalArgumentException("hsa.tc.gemm.async.tiles: expected TMxTN/WMxWN/STAGES, got '" + text + "'");
+            String[] t = p[0].split("x"), w = p[1].split("x");
+            return new Tiling(Integer.parseInt(t[0]), Integer.parseInt(t[1]), Integer.parseInt(w[0]), Integer.parseInt(w[1]), Integer.parseInt(p[2]));
+        }
+
+        int threads() { return 32 * warpsM * warpsN; }
+    }
+
+    /** The kernel (emulated where tensor cores are missing; the native one where {@link TensorCores#enabled}). */
+    public static KernelDef kernel() { return CACHE.computeIfAbsent("emulated", k -> build(Tiling.EMULATED, true)); }
+
+    private static KernelDef build(Tiling t, boolean emulated) {
+        KernelDef.Builder b = KernelDef.builder("gemm_bf16_async", SOURCE)
+                .in("A", BF16).in("B", BF16).inOut("C", F32)
+                .intArg("M").intArg("N").intArg("K").intArg("lda").intArg("ldb").intArg("ldc")
+                .intArg("strideA").intArg("strideB").intArg("strideC").intArg("batch")
+                .floatArg("alpha").floatArg("beta")
+                .define("AS_TM", t.tm()).define("AS_TN", t.tn()).define("AS_WM", t.warpsM()).define("AS_WN", t.warpsN()).define("AS_STAGES", t.stages());
+        if (emulated) b.define("TC_EMULATE", 1);
+        return b.check(a -> {
+                    Gemm.checkArgs(a, false, true);
+                    int m = a.i("M"), n = a.i("N"), k = a.i("K");
+                    if (m % t.tm() != 0 || n % t.tn() != 0 || k % 32 != 0 || a.i("lda") % 8 != 0 || a.i("ldb") % 8 != 0
+                            || a.i("strideA") % 8 != 0 || a.i("strideB") % 8 != 0) {
+                        throw new IllegalArgumentException("gemm_bf16_async needs M a multiple of " + t.tm() + ", N of " + t.tn()
+                                + ", K of 32 and lda, ldb, strideA, strideB of 8; got M=" + m + ", N=" + n + ", K=" + k + ", lda=" + a.i("lda") + ", ldb=" + a.i("ldb"));
+                    }
+                })
+                .grid(a -> WorkerGrid.of3D((long) (a.i("N") / t.tn()) * t.threads(), a.i("M") / t.tm(), a.i("batch"), t.threads(), 1, 1))
+                .java(GemmBf16Async::reference)
+                .variant(!emulated ? null : info -> TensorCores.enabled(info) ? CACHE.computeIfAbsent("native", k -> {
+                    String tiles = System.getProperty("hsa.tc.gemm.async.tiles");
+                    return build(tiles != null ? Tiling.parse(tiles) : Tiling.DEFAULT, false);
+                }) : null)
+                .build();
+    }
+
+    /** The block tile the kernel needs M and N to be multiples of on a device with tensor cores. */
+    public static int blockTile() {
+        String tiles = System.getProperty("hsa.tc.gemm.async.tiles");
+        Tiling t = tiles != null ? Tiling.parse(tiles) : Tiling.DEFAULT;
+        return Math.max(t.tm(), t.tn());
+    }
+
+    private static void reference(KernelArgs a) {
+        short[] A = a.bf16("A"), B = a.bf16("B");
+        float[] C = a.f32("C");
+        int aO = a.off("A"), bO = a.off("B"), cO = a.off("C");
+        int M = a.i("M"), N = a.i("N"), K = a.i("K"), lda = a.i("lda"), ldb = a.i("ldb"), ldc = a.i("ldc");
+        int sA = a.i("strideA"), sB = a.i("strideB"), sC = a.i("strideC"), batch = a.i("batch");
+        float alpha = a.f("alpha"), beta = a.f("beta");
+        Parallel.forEach(batch * M, bm -> {
+            int b = bm / M, m = bm % M;
+            for (int n = 0; n < N; n++) {
+                float s = 0f;
+                for (int k = 0; k < K; k++) s += Bf16.toFloat(A[aO + b * sA + m * lda + k]) * Bf16.toFloat(B[bO + b * sB + n * ldb + k]);
+                int i = cO + b * sC + m * ldc + n;
+                C[i] = beta == 0f ? alpha * s : alpha * s + beta * C[i];
+            }
+        });
+    }
+}
