@@ -67,13 +67,14 @@ void gemm_bf16_async(__global const ushort* A, __global const ushort* B, __globa
                      const int M, const int N, const int K, const int lda, const int ldb, const int ldc,
                      const int strideA, const int strideB, const int strideC, const int batch,
                      const float alpha, const float beta) {
-    __local uint As[AS_STAGES][AS_A_WORDS];
-    __local uint Bs[AS_STAGES][AS_B_WORDS];
+    // uint4: cp.async and ldmatrix need 16-byte aligned local addresses (a uint array is only 4-aligned)
+    __local uint4 As4[AS_STAGES][AS_A_WORDS / 4];
+    __local uint4 Bs4[AS_STAGES][AS_B_WORDS / 4];
 #ifdef TC_EMULATE
     __local uint tcsBuf[TC_SCRATCH(AS_THREADS / 32)];
     __local uint* tcs = tcsBuf;
 #else
-    __local uint* tcs = As[0];                   // unused natively: no extra local memory
+    __local uint* tcs = (__local uint*) As4[0];  // unused natively: no extra local memory
 #endif
     const int tid = get_local_id(0), warp = tid / 32, lane = tid % 32, gid = lane / 4, t4 = lane % 4;
     const int wm = warp / AS_WN, wn = warp % AS_WN;
@@ -96,8 +97,8 @@ void gemm_bf16_async(__global const ushort* A, __global const ushort* B, __globa
 #pragma unroll
     for (int s = 0; s < AS_STAGES - 1; s++) {
         if (s < tiles) {
-            as_load(As[s], A, m0, s * AS_TK, lda, AS_TM, tid);
-            as_load(Bs[s], B, n0, s * AS_TK, ldb, AS_TN, tid);
+            as_load((__local uint*) As4[s], A, m0, s * AS_TK, lda, AS_TM, tid);
+            as_load((__local uint*) Bs4[s], B, n0, s * AS_TK, ldb, AS_TN, tid);
         }
         tc_cp_async_commit();
     }
@@ -106,12 +107,12 @@ void gemm_bf16_async(__global const ushort* A, __global const ushort* B, __globa
         barrier(CLK_LOCAL_MEM_FENCE);             // everyone's have, and tile kt-1 is no longer read
         const int next = kt + AS_STAGES - 1;
         if (next < tiles) {
-            as_load(As[next % AS_STAGES], A, m0, next * AS_TK, lda, AS_TM, tid);
-            as_load(Bs[next % AS_STAGES], B, n0, next * AS_TK, ldb, AS_TN, tid);
+            as_load((__local uint*) As4[next % AS_STAGES], A, m0, next * AS_TK, lda, AS_TM, tid);
+            as_load((__local uint*) Bs4[next % AS_STAGES], B, n0, next * AS_TK, ldb, AS_TN, tid);
         }
         tc_cp_async_commit();
-        __local const uint* at = As[kt % AS_STAGES];
-        __local const uint* bt = Bs[kt % AS_STAGES];
+        __local const uint* at = (__local const uint*) As4[kt % AS_STAGES];
+        __local const uint* bt = (__local const uint*) Bs4[kt % AS_STAGES];
 #pragma unroll
         for (int ks = 0; ks < AS_TK / 16; ks++) {
             uint fa[AS_WTM / 16][4], fb[AS_WTN / 16][4];
