@@ -57,6 +57,9 @@ public final class GemmBf16Async {
                 .floatArg("alpha").floatArg("beta")
                 .define("AS_TM", t.tm()).define("AS_TN", t.tn()).define("AS_WM", t.warpsM()).define("AS_WN", t.warpsN()).define("AS_STAGES", t.stages());
         if (emulated) b.define("TC_EMULATE", 1);
+        // tuning runs on NVIDIA: a register cap, as for Gemm.bf16 (two groups of 256 per SM need <= 128)
+        Integer maxrreg = Integer.getInteger("hsa.tc.gemm.maxrreg");
+        if (maxrreg != null && !emulated) b.compilerOption("-cl-nv-maxrregcount=" + maxrreg);
         return b.check(a -> {
                     Gemm.checkArgs(a, false, true);
                     int m = a.i("M"), n = a.i("N"), k = a.i("K");
