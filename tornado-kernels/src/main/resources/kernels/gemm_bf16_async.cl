@@ -13,8 +13,9 @@
 // owns (AS_TM / AS_WM) x (AS_TN / AS_WN) of it as m16 x n8 accumulator tiles.
 //
 // Local tiles: per stage, AS_TM rows of A and AS_TN rows of B, each row AS_TK bf16 = AS_TK / 8 chunks
-// of 16 bytes; chunk c of row r sits at chunk c ^ ((r / 2) % 4) (AS_TK = 32: 4 chunks, 64-byte rows),
-// so that the 8 rows an ldmatrix reads at one logical chunk fall on 8 different 16-byte bank groups.
+// of 16 bytes, swizzled so that the 8 rows an ldmatrix reads at one logical chunk fall on 8 different
+// 16-byte bank groups (of the 8 in a 128-byte line): chunk c of row r sits at c ^ ((r / 2) % 4) for
+// AS_TK = 32 (4 chunks, two rows per line), at c ^ (r % 8) for AS_TK = 64 (8 chunks, a row per line).
 // With -DTC_EMULATE (tests on PoCL) the PTX is emulated (tc.h).
 #include "tc.h"
 
@@ -36,8 +37,8 @@
 #ifndef AS_STAGES
 #define AS_STAGES 2
 #endif
-#if AS_TK != 32
-#error "the swizzle assumes 4 chunks of 16 bytes per row (AS_TK = 32)"
+#if AS_TK != 32 && AS_TK != 64
+#error "the swizzle is defined for rows of 4 or 8 chunks of 16 bytes (AS_TK = 32 or 64)"
 #endif
 #define AS_THREADS (32 * AS_WM * AS_WN)
 #define AS_WTM (AS_TM / AS_WM)
@@ -52,7 +53,13 @@
 #endif
 
 // Word offset of logical 16-byte chunk c of local row r.
-static inline int as_word(const int r, const int c) { return r * AS_ROW_WORDS + 4 * (c ^ ((r >> 1) & 3)); }
+static inline int as_word(const int r, const int c) {
+#if AS_TK == 32
+    return r * AS_ROW_WORDS + 4 * (c ^ ((r >> 1) & 3));
+#else
+    return r * AS_ROW_WORDS + 4 * (c ^ (r & 7));
+#endif
+}
 
 // Starts copying the K-tile at k0 of rows m0.. of X (row stride ld bf16) into the local tile t.
 static inline void as_load(__local uint* t, __global const ushort* X, const int r0, const int k0, const int ld, const int rows, const int tid) {

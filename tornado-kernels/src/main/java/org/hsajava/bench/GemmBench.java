@@ -88,8 +88,7 @@ public final class GemmBench {
                 rows.add(report(progress, timeSplit(device, "split-K x" + slices + " " + label(part), s)));
             }
             // operands already stored as bf16 (the tensor-core kernel for bf16 storage), where the sizes fit its tiles
-            int tile = GemmBf16Async.blockTile();
-            if (TensorCores.enabled(device.info()) && s.m() % tile == 0 && s.n() % tile == 0 && s.k() % 32 == 0) {
+            if (TensorCores.enabled(device.info()) && GemmBf16Async.fits(s.m(), s.n(), s.k())) {
                 rows.add(report(progress, timeBf16Storage(device, new Shape(s.m(), s.n(), s.k(), false, true))));
             }
         }

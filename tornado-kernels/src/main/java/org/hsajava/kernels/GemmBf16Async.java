@@ -20,7 +20,7 @@ import org.hsajava.compute.opencl.TensorCores;
  * accumulation. Where there are no tensor cores the definition runs the same source with the PTX
  * emulated (correct and slow: tests on PoCL).
  *
- * <p>Sizes: M, N multiples of the block tile (128, or 64 for the emulated variant), K a multiple of 32,
+ * <p>Sizes: M, N multiples of the block tile (128, or 64 for the emulated variant), K of the K-tile (64, or 32; {@link #fits}),
  * lda and ldb multiples of 8. So far it serves the benchmark of bf16 storage ({@code bench gemm});
  * the model's GEMMs read fp32 operands ({@link Gemm#bf16}) until activations are stored as bf16.
  */
@@ -30,17 +30,21 @@ public final class GemmBf16Async {
     private static final String SOURCE = "kernels/gemm_bf16_async.cl";
     private static final Map<String, KernelDef> CACHE = new ConcurrentHashMap<>();
 
-    /** Block tiles: tm x tn of C per group of warpsM x warpsN warps, a pipeline of {@code stages} K-tiles of 32. */
-    record Tiling(int tm, int tn, int warpsM, int warpsN, int stages) {
-        static final Tiling DEFAULT = new Tiling(128, 128, 2, 4, 2);
-        static final Tiling EMULATED = new Tiling(64, 64, 2, 2, 2);
+    /** Block tiles: tm x tn of C per group of warpsM x warpsN warps, a pipeline of {@code stages} K-tiles of tk (32 or 64). */
+    record Tiling(int tm, int tn, int tk, int warpsM, int warpsN, int stages) {
+        /** Warp tiles of 64 x 64, K-tiles of 64 in 3 stages: the best of the sweep in BENCHMARKS.md at its block size. */
+        static final Tiling DEFAULT = new Tiling(128, 128, 64, 2, 2, 3);
+        static final Tiling EMULATED = new Tiling(64, 64, 32, 2, 2, 2);
 
-        /** {@code TMxTN/WMxWN/STAGES}, e.g. {@code 128x128/2x4/3} (property hsa.tc.gemm.async.tiles, tuning runs). */
+        /** {@code TMxTN[xTK]/WMxWN/STAGES}, e.g. {@code 128x128x64/2x4/3} (property hsa.tc.gemm.async.tiles, tuning runs; TK 32 if left out). */
         static Tiling parse(String text) {
             String[] p = text.trim().split("/");
-            if (p.length != 3) throw new IllegalArgumentException("hsa.tc.gemm.async.tiles: expected TMxTN/WMxWN/STAGES, got '" + text + "'");
-            String[] t = p[0].split("x"), w = p[1].split("x");
-            return new Tiling(Integer.parseInt(t[0]), Integer.parseInt(t[1]), Integer.parseInt(w[0]), Integer.parseInt(w[1]), Integer.parseInt(p[2]));
+            String[] t = p[0].split("x"), w = p.length == 3 ? p[1].split("x") : new String[0];
+            if (p.length != 3 || (t.length != 2 && t.length != 3) || w.length != 2) {
+                throw new IllegalArgumentException("hsa.tc.gemm.async.tiles: expected TMxTN[xTK]/WMxWN/STAGES, got '" + text + "'");
+            }
+            return new Tiling(Integer.parseInt(t[0]), Integer.parseInt(t[1]), t.length == 3 ? Integer.parseInt(t[2]) : 32,
+                    Integer.parseInt(w[0]), Integer.parseInt(w[1]), Integer.parseInt(p[2]));
         }
 
         int threads() { return 32 * warpsM * warpsN; }
@@ -49,13 +53,16 @@ public final class GemmBf16Async {
     /** The kernel (emulated where tensor cores are missing; the native one where {@link TensorCores#enabled}). */
     public static KernelDef kernel() { return CACHE.computeIfAbsent("emulated", k -> build(Tiling.EMULATED, true)); }
 
+    /** The emulated kernel at another tiling (tests of the other swizzle and pipeline depths). */
+    static KernelDef emulated(Tiling t) { return CACHE.computeIfAbsent("emulated " + t, k -> build(t, true)); }
+
     private static KernelDef build(Tiling t, boolean emulated) {
         KernelDef.Builder b = KernelDef.builder("gemm_bf16_async", SOURCE)
                 .in("A", BF16).in("B", BF16).inOut("C", F32)
                 .intArg("M").intArg("N").intArg("K").intArg("lda").intArg("ldb").intArg("ldc")
                 .intArg("strideA").intArg("strideB").intArg("strideC").intArg("batch")
                 .floatArg("alpha").floatArg("beta")
-                .define("AS_TM", t.tm()).define("AS_TN", t.tn()).define("AS_WM", t.warpsM()).define("AS_WN", t.warpsN()).define("AS_STAGES", t.stages());
+                .define("AS_TM", t.tm()).define("AS_TN", t.tn()).define("AS_TK", t.tk()).define("AS_WM", t.warpsM()).define("AS_WN", t.warpsN()).define("AS_STAGES", t.stages());
         if (emulated) b.define("TC_EMULATE", 1);
         // tuning runs on NVIDIA: a register cap, as for Gemm.bf16 (two groups of 256 per SM need <= 128)
         Integer maxrreg = Integer.getInteger("hsa.tc.gemm.maxrreg");
@@ -63,10 +70,10 @@ public final class GemmBf16Async {
         return b.check(a -> {
                     Gemm.checkArgs(a, false, true);
                     int m = a.i("M"), n = a.i("N"), k = a.i("K");
-                    if (m % t.tm() != 0 || n % t.tn() != 0 || k % 32 != 0 || a.i("lda") % 8 != 0 || a.i("ldb") % 8 != 0
+                    if (m % t.tm() != 0 || n % t.tn() != 0 || k % t.tk() != 0 || a.i("lda") % 8 != 0 || a.i("ldb") % 8 != 0
                             || a.i("strideA") % 8 != 0 || a.i("strideB") % 8 != 0) {
                         throw new IllegalArgumentException("gemm_bf16_async needs M a multiple of " + t.tm() + ", N of " + t.tn()
-                                + ", K of 32 and lda, ldb, strideA, strideB of 8; got M=" + m + ", N=" + n + ", K=" + k + ", lda=" + a.i("lda") + ", ldb=" + a.i("ldb"));
+                                + ", K of " + t.tk() + " and lda, ldb, strideA, strideB of 8; got M=" + m + ", N=" + n + ", K=" + k + ", lda=" + a.i("lda") + ", ldb=" + a.i("ldb"));
                     }
                 })
                 .grid(a -> WorkerGrid.of3D((long) (a.i("N") / t.tn()) * t.threads(), a.i("M") / t.tm(), a.i("batch"), t.threads(), 1, 1))
@@ -78,11 +85,11 @@ public final class GemmBf16Async {
                 .build();
     }
 
-    /** The block tile the kernel needs M and N to be multiples of on a device with tensor cores. */
-    public static int blockTile() {
+    /** Whether an M x N x K problem fits the tiles of the kernel a device with tensor cores runs. */
+    public static boolean fits(int m, int n, int k) {
         String tiles = System.getProperty("hsa.tc.gemm.async.tiles");
         Tiling t = tiles != null ? Tiling.parse(tiles) : Tiling.DEFAULT;
-        return Math.max(t.tm(), t.tn());
+        return m % t.tm() == 0 && n % t.tn() == 0 && k % t.tk() == 0;
     }
 
     private static void reference(KernelArgs a) {

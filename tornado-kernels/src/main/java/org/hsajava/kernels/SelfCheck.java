@@ -66,7 +66,7 @@ public final class SelfCheck {
 
     /** {@link GemmBf16Async} on bf16 operands (exact in bf16, so the Java backend sums the same products). */
     private static float[] gemmBf16Storage(Device d) {
-        int m = 256, n = 256, k = 96;
+        int m = 256, n = 256, k = 192;  // three K-tiles of 64 through the 3-stage pipeline
         Tensor a = Tensor.bf16("A", m * k), b = Tensor.bf16("B", n * k), c = Tensor.of("C", random(m * n, 22));
         float[] x = random(m * k, 20), y = random(n * k, 21);
         for (int i = 0; i < x.length; i++) a.bf16()[i] = Bf16.fromFloat(x[i]);
@@ -168,7 +168,7 @@ public final class SelfCheck {
                 d -> atPrecision(Gemm.Precision.BF16, () -> gemm(d, false, true, 300, 200, 150))));
         cases.add(new Case("gemm C = A^T B + C at matmul_precision bf16 (260 x 512 x 8192, split over K on GPUs)", 1e-5, BF16_TOLERANCE,
                 d -> atPrecision(Gemm.Precision.BF16, () -> weightGradient(d, 260, 512, 8192))));
-        cases.add(new Case("gemm C = A B^T + C on bf16 storage (cp.async, ldmatrix; 256 x 256 x 96)", 1e-5, SelfCheck::gemmBf16Storage));
+        cases.add(new Case("gemm C = A B^T + C on bf16 storage (cp.async, ldmatrix; 256 x 256 x 192)", 1e-5, SelfCheck::gemmBf16Storage));
         cases.add(new Case("gemm C = A B + C at matmul_precision tf32 (300 x 200 x 150, batch 2)", 1e-5, TF32_TOLERANCE,
                 d -> atPrecision(Gemm.Precision.TF32, () -> gemm(d, false, false, 300, 200, 150))));
         cases.add(new Case("hsa selection top-K + stick weights (L=300, S=16, K=8)", 1e-5, SelfCheck::selection));

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeFalse;
 import java.util.stream.Stream;
 import org.hsajava.compute.Bf16;
 import org.hsajava.compute.Device;
+import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.KernelRunner;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
@@ -40,21 +41,32 @@ class GemmBf16AsyncTest {
         return s;
     }
 
-    private static float[] run(Device d, int M, int N, int K, int batch, float beta, short[] a, short[] b, float[] c0) {
+    private static float[] run(Device d, KernelDef kernel, int M, int N, int K, int batch, float beta, short[] a, short[] b, float[] c0) {
         Tensor A = Tensor.bf16("A", a.length).set(a.clone()), B = Tensor.bf16("B", b.length).set(b.clone()), C = Tensor.of("C", c0.clone());
-        KernelRunner.run(d, GemmBf16Async.kernel(), A, B, C, M, N, K, K, K, N, M * K, N * K, M * N, batch, 1.25f, beta);
+        KernelRunner.run(d, kernel, A, B, C, M, N, K, K, K, N, M * K, N * K, M * N, batch, 1.25f, beta);
         return C.toF32Array();
     }
 
     @ParameterizedTest
     @MethodSource("shapes")
     void emulatedKernelMatchesTheReferences(int M, int N, int K, int batch, float beta, boolean small) {
+        check(GemmBf16Async.kernel(), M, N, K, batch, beta, small);
+    }
+
+    /** K-tiles of 64 (the other swizzle: a row per 128-byte line) in a 3-stage pipeline. */
+    @ParameterizedTest
+    @MethodSource("shapes")
+    void emulatedKernelWithKTilesOf64(int M, int N, int K, int batch, float beta, boolean small) {
+        check(GemmBf16Async.emulated(new GemmBf16Async.Tiling(64, 64, 64, 2, 2, 3)), M, N, 2 * K, batch, beta, small);
+    }
+
+    private static void check(KernelDef kernel, int M, int N, int K, int batch, float beta, boolean small) {
         assumeFalse(TestDevices.underOclgrind() && !small, "too large for the simulator");
         short[] a = bf16Random(batch * M * K, 1 + M), b = bf16Random(batch * N * K, 2 + N);
         float[] c0 = new Rand(3 + K).normal(batch * M * N, 1);
         String at = String.format("M=%d N=%d K=%d batch=%d beta=%s", M, N, K, batch, beta);
-        float[] java = run(TestDevices.java(), M, N, K, batch, beta, a, b, c0);
-        float[] cl = run(TestDevices.opencl(), M, N, K, batch, beta, a, b, c0);
+        float[] java = run(TestDevices.java(), kernel, M, N, K, batch, beta, a, b, c0);
+        float[] cl = run(TestDevices.opencl(), kernel, M, N, K, batch, beta, a, b, c0);
         assertClose(at + ": OpenCL against its Java reference", java, cl, 1e-5);
         // and the fp32 GEMM of the widened operands: C = 1.25 A B^T + beta C
         float[] fa = Tensor.bf16("a", a.length).set(a).bf16ToF32Array(), fb = Tensor.bf16("b", b.length).set(b).bf16ToF32Array();

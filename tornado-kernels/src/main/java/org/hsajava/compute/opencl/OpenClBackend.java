@@ -41,6 +41,8 @@ public final class OpenClBackend implements Backend {
     private final String vendorOptions;
     /** System property hsa.cl.verbose: print every program's build log (tuning: registers, spills). */
     private static final boolean VERBOSE = Boolean.getBoolean("hsa.cl.verbose");
+    /** System property hsa.cl.dump=DIR: write every program's binary there (PTX on NVIDIA; tuning: what the compiler made). */
+    private static final String DUMP_DIR = System.getProperty("hsa.cl.dump");
     private long allocated;
     private long peak;
     private int builds;
@@ -205,7 +207,32 @@ public final class OpenClBackend implements Backend {
                         + "' failed: " + ClException.name(status) + "\n--- compiler log ---\n" + log);
             }
             if (VERBOSE) System.err.println("--- build log of " + def.source() + " for " + def.name() + " (" + key.options() + ") ---\n" + buildLog(program));
+            if (DUMP_DIR != null) dumpBinary(program, def, key);
             return program;
+        }
+    }
+
+    /** Writes the program's binary for this device to {@link #DUMP_DIR}/NAME-N.bin with the options in NAME-N.txt. */
+    private void dumpBinary(long program, KernelDef def, ProgramKey key) {
+        try (MemoryStack stack = stackPush()) {
+            PointerBuffer size = stack.mallocPointer(1);
+            ClException.check(clGetProgramInfo(program, CL_PROGRAM_BINARY_SIZES, size, null), "clGetProgramInfo(BINARY_SIZES)");
+            ByteBuffer binary = MemoryUtil.memAlloc((int) size.get(0));
+            try {
+                PointerBuffer where = stack.mallocPointer(1).put(0, MemoryUtil.memAddress(binary));
+                ClException.check(clGetProgramInfo(program, CL_PROGRAM_BINARIES, where, null), "clGetProgramInfo(BINARIES)");
+                byte[] bytes = new byte[binary.remaining()];
+                binary.get(bytes);
+                java.nio.file.Path dir = java.nio.file.Path.of(DUMP_DIR);
+                java.nio.file.Files.createDirectories(dir);
+                String base = def.entryPoint() + "-" + builds;  // def.name() has the defines: not a file name
+                java.nio.file.Files.write(dir.resolve(base + ".bin"), bytes);
+                java.nio.file.Files.writeString(dir.resolve(base + ".txt"), def.name() + "\n" + def.source() + "\n" + key.options() + "\n");
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("writing the binary of " + def.name() + " to " + DUMP_DIR, e);
+            } finally {
+                MemoryUtil.memFree(binary);
+            }
         }
     }
 
