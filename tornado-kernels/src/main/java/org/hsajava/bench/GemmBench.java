@@ -14,6 +14,7 @@ import org.hsajava.compute.Tensor;
 import org.hsajava.compute.opencl.TensorCores;
 import org.hsajava.kernels.Gemm;
 import org.hsajava.kernels.GemmBf16Async;
+import org.hsajava.kernels.GemmBf16Wgmma;
 import org.hsajava.kernels.GemmSplitK;
 
 /**
@@ -88,8 +89,12 @@ public final class GemmBench {
                 rows.add(report(progress, timeSplit(device, "split-K x" + slices + " " + label(part), s)));
             }
             // operands already stored as bf16 (the tensor-core kernel for bf16 storage), where the sizes fit its tiles
+            Shape nt = new Shape(s.m(), s.n(), s.k(), false, true);
             if (TensorCores.enabled(device.info()) && GemmBf16Async.fits(s.m(), s.n(), s.k())) {
-                rows.add(report(progress, timeBf16Storage(device, new Shape(s.m(), s.n(), s.k(), false, true))));
+                rows.add(report(progress, timeBf16Storage(device, GemmBf16Async.kernel(), nt)));
+            }
+            if (TensorCores.warpgroupMma(device.info()) && GemmBf16Wgmma.fits(s.m(), s.n(), s.k())) {
+                rows.add(report(progress, timeBf16Storage(device, GemmBf16Wgmma.kernel(), nt)));
             }
         }
         return rows;
@@ -129,11 +134,10 @@ public final class GemmBench {
                 GemmSplitK.append(g, "mm" + i, device, s.transA(), s.transB(), a, b, c, s.m(), s.n(), s.k(), lda, ldb, 1f, 0f, workspace));
     }
 
-    /** Times {@link GemmBf16Async}: C = A B^T with A and B stored as bf16 (shape s is NT). */
-    public static Row timeBf16Storage(Device device, Shape s) {
-        KernelDef kernel = GemmBf16Async.kernel();
+    /** Times {@code kernel}, {@link GemmBf16Async} or {@link GemmBf16Wgmma}: C = A B^T with A and B stored as bf16 (shape s is NT). */
+    public static Row timeBf16Storage(Device device, KernelDef kernel, Shape s) {
         Tensor a = bf16Random("A", s.m() * s.k(), 1), b = bf16Random("B", s.n() * s.k(), 2), c = Tensor.f32("C", s.m() * s.n());
-        return time(device, "gemm_bf16_async (bf16 in memory)", s, a, b, c,
+        return time(device, kernel.entryPoint() + " (bf16 in memory)", s, a, b, c,
                 (g, x, y, z, i) -> g.task("mm" + i, kernel, x, y, z, s.m(), s.n(), s.k(), s.k(), s.k(), s.n(), 0, 0, 0, 1, 1f, 0f));
     }
 

@@ -92,7 +92,8 @@ public final class GemmBf16Async {
         return m % t.tm() == 0 && n % t.tn() == 0 && k % t.tk() == 0;
     }
 
-    private static void reference(KernelArgs a) {
+    /** The Java oracle, shared with {@link GemmBf16Wgmma}: fp32 sums of the widened bf16 products. */
+    static void reference(KernelArgs a) {
         short[] A = a.bf16("A"), B = a.bf16("B");
         float[] C = a.f32("C");
         int aO = a.off("A"), bO = a.off("B"), cO = a.off("C");

@@ -11,6 +11,7 @@ import org.hsajava.compute.Device;
 import org.hsajava.compute.ExecutionPlan;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Devices;
+import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.KernelRunner;
 import org.hsajava.compute.Tensor;
 import org.hsajava.compute.opencl.TensorCores;
@@ -65,13 +66,20 @@ public final class SelfCheck {
     }
 
     /** {@link GemmBf16Async} on bf16 operands (exact in bf16, so the Java backend sums the same products). */
-    private static float[] gemmBf16Storage(Device d) {
-        int m = 256, n = 256, k = 192;  // three K-tiles of 64 through the 3-stage pipeline
+    private static float[] gemmBf16Storage(Device d) { return gemmBf16Storage(d, GemmBf16Async.kernel(), 192); }
+
+    /** {@link GemmBf16Wgmma} likewise: 16 K-tiles through its pipeline, several blocks per SM's turn. */
+    private static float[] gemmBf16Wgmma(Device d) { return gemmBf16Storage(d, GemmBf16Wgmma.kernel(), 512, 1024); }
+
+    private static float[] gemmBf16Storage(Device d, KernelDef kernel, int k) { return gemmBf16Storage(d, kernel, 256, k); }
+
+    private static float[] gemmBf16Storage(Device d, KernelDef kernel, int mn, int k) {
+        int m = mn, n = mn;
         Tensor a = Tensor.bf16("A", m * k), b = Tensor.bf16("B", n * k), c = Tensor.of("C", random(m * n, 22));
         float[] x = random(m * k, 20), y = random(n * k, 21);
         for (int i = 0; i < x.length; i++) a.bf16()[i] = Bf16.fromFloat(x[i]);
         for (int i = 0; i < y.length; i++) b.bf16()[i] = Bf16.fromFloat(y[i]);
-        KernelRunner.run(d, GemmBf16Async.kernel(), a, b, c, m, n, k, k, k, n, 0, 0, 0, 1, 1f, 1f);
+        KernelRunner.run(d, kernel, a, b, c, m, n, k, k, k, n, 0, 0, 0, 1, 1f, 1f);
         return c.toF32Array();
     }
 
@@ -169,6 +177,7 @@ public final class SelfCheck {
         cases.add(new Case("gemm C = A^T B + C at matmul_precision bf16 (260 x 512 x 8192, split over K on GPUs)", 1e-5, BF16_TOLERANCE,
                 d -> atPrecision(Gemm.Precision.BF16, () -> weightGradient(d, 260, 512, 8192))));
         cases.add(new Case("gemm C = A B^T + C on bf16 storage (cp.async, ldmatrix; 256 x 256 x 192)", 1e-5, SelfCheck::gemmBf16Storage));
+        cases.add(new Case("gemm C = A B^T + C on bf16 storage, warpgroup MMA where the device has it (512 x 512 x 1024)", 1e-5, SelfCheck::gemmBf16Wgmma));
         cases.add(new Case("gemm C = A B + C at matmul_precision tf32 (300 x 200 x 150, batch 2)", 1e-5, TF32_TOLERANCE,
                 d -> atPrecision(Gemm.Precision.TF32, () -> gemm(d, false, false, 300, 200, 150))));
         cases.add(new Case("hsa selection top-K + stick weights (L=300, S=16, K=8)", 1e-5, SelfCheck::selection));

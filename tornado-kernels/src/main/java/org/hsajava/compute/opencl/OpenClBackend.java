@@ -207,13 +207,33 @@ public final class OpenClBackend implements Backend {
                         + "' failed: " + ClException.name(status) + "\n--- compiler log ---\n" + log);
             }
             if (VERBOSE) System.err.println("--- build log of " + def.source() + " for " + def.name() + " (" + key.options() + ") ---\n" + buildLog(program));
-            if (DUMP_DIR != null) dumpBinary(program, def, key);
-            return program;
+            long result = program;
+            if (info.isNvidia() && Sm90aPtx.needed(key.source())) {  // the marker may sit in a branch the defines left out
+                String ptx = new String(binary(program), java.nio.charset.StandardCharsets.UTF_8);
+                int end = ptx.indexOf('\0');
+                if (end >= 0) ptx = ptx.substring(0, end);
+                if (Sm90aPtx.needed(ptx)) result = rebuildForSm90a(program, ptx, def, key);
+            }
+            if (DUMP_DIR != null) dumpBinary(result, def, key);
+            return result;
         }
     }
 
-    /** Writes the program's binary for this device to {@link #DUMP_DIR}/NAME-N.bin with the options in NAME-N.txt. */
+    /** Writes the program's binary for this device to {@link #DUMP_DIR}/ENTRY-N.bin with the definition and options in ENTRY-N.txt. */
     private void dumpBinary(long program, KernelDef def, ProgramKey key) {
+        try {
+            java.nio.file.Path dir = java.nio.file.Path.of(DUMP_DIR);
+            java.nio.file.Files.createDirectories(dir);
+            String base = def.entryPoint() + "-" + builds;  // def.name() has the defines: not a file name
+            java.nio.file.Files.write(dir.resolve(base + ".bin"), binary(program));
+            java.nio.file.Files.writeString(dir.resolve(base + ".txt"), def.name() + "\n" + def.source() + "\n" + key.options() + "\n");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("writing the binary of " + def.name() + " to " + DUMP_DIR, e);
+        }
+    }
+
+    /** The program's binary for this device (PTX text on NVIDIA). */
+    private static byte[] binary(long program) {
         try (MemoryStack stack = stackPush()) {
             PointerBuffer size = stack.mallocPointer(1);
             ClException.check(clGetProgramInfo(program, CL_PROGRAM_BINARY_SIZES, size, null), "clGetProgramInfo(BINARY_SIZES)");
@@ -223,16 +243,38 @@ public final class OpenClBackend implements Backend {
                 ClException.check(clGetProgramInfo(program, CL_PROGRAM_BINARIES, where, null), "clGetProgramInfo(BINARIES)");
                 byte[] bytes = new byte[binary.remaining()];
                 binary.get(bytes);
-                java.nio.file.Path dir = java.nio.file.Path.of(DUMP_DIR);
-                java.nio.file.Files.createDirectories(dir);
-                String base = def.entryPoint() + "-" + builds;  // def.name() has the defines: not a file name
-                java.nio.file.Files.write(dir.resolve(base + ".bin"), bytes);
-                java.nio.file.Files.writeString(dir.resolve(base + ".txt"), def.name() + "\n" + def.source() + "\n" + key.options() + "\n");
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException("writing the binary of " + def.name() + " to " + DUMP_DIR, e);
+                return bytes;
             } finally {
                 MemoryUtil.memFree(binary);
             }
+        }
+    }
+
+    /**
+     * The program rebuilt from its PTX {@code ptx} with the sm_90a-only instructions switched on
+     * ({@link Sm90aPtx}); releases {@code program}.
+     */
+    private long rebuildForSm90a(long program, String ptx, KernelDef def, ProgramKey key) {
+        clReleaseProgram(program);
+        byte[] patched = (Sm90aPtx.patch(ptx) + "\0").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        ByteBuffer text = MemoryUtil.memAlloc(patched.length).put(patched).flip();
+        try (MemoryStack stack = stackPush()) {
+            IntBuffer err = stack.mallocInt(1), status = stack.mallocInt(1);
+            long rebuilt = clCreateProgramWithBinary(context, stack.pointers(info.deviceHandle()), text, status, err);
+            ClException.check(err.get(0), "clCreateProgramWithBinary(" + def.source() + " for sm_90a)");
+            // from PTX only the options for ptxas still apply (-cl-nv-verbose, -cl-nv-maxrregcount, ...)
+            String ptxas = java.util.Arrays.stream(key.options().split("\\s+")).filter(o -> o.startsWith("-cl-nv-")).collect(java.util.stream.Collectors.joining(" "));
+            int built = onLargeStack("clBuildProgram(" + def.name() + ", sm_90a)", () -> clBuildProgram(rebuilt, info.deviceHandle(), ptxas, null, 0));
+            if (built != 0) {
+                String log = buildLog(rebuilt);
+                clReleaseProgram(rebuilt);
+                throw new ClException("building the sm_90a PTX of " + def.source() + " for kernel " + def.name() + " on " + info.name() + " (options '"
+                        + key.options() + "') failed: " + ClException.name(built) + "\n--- compiler log ---\n" + log);
+            }
+            if (VERBOSE) System.err.println("--- build log of the sm_90a PTX of " + def.source() + " for " + def.name() + " ---\n" + buildLog(rebuilt));
+            return rebuilt;
+        } finally {
+            MemoryUtil.memFree(text);
         }
     }
 

@@ -79,4 +79,16 @@ public final class TensorCores {
             return 0;
         }
     }
+
+    /** System property that keeps Hopper's warpgroup MMA off ("off"), leaving mma.sync kernels in its place. */
+    public static final String WGMMA_PROPERTY = "hsa.tc.wgmma";
+
+    /**
+     * Whether kernels may use {@code wgmma.mma_async} (compiled with {@code -cl-nv-arch sm_90a}):
+     * {@link #enabled} on a device of compute capability 9.x (Hopper: the instruction exists only on
+     * sm_90a) and not switched off with {@value #WGMMA_PROPERTY}.
+     */
+    public static boolean warpgroupMma(DeviceInfo info) {
+        return enabled(info) && computeCapabilityMajor(info) == 9 && !isOff(System.getProperty(WGMMA_PROPERTY));
+    }
 }

@@ -1,0 +1,91 @@
+package org.hsajava.kernels;
+
+import static org.hsajava.compute.DType.BF16;
+import static org.hsajava.compute.DType.F32;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.hsajava.compute.KernelDef;
+import org.hsajava.compute.WorkerGrid;
+import org.hsajava.compute.opencl.TensorCores;
+
+/**
+ * GEMM on bf16 storage with Hopper's warpgroup MMA (source {@code kernels/gemm_bf16_wgmma.cl}):
+ * {@code C = alpha A B^T + beta C}, A [M x K] and B [N x K] bf16 row-major, C fp32, the arguments of
+ * {@link Gemm}, the contract of {@link GemmBf16Async}. Native on devices where
+ * {@link TensorCores#warpgroupMma} holds (compute capability 9.x); elsewhere the definition runs the
+ * same source with wgmma and cp.async emulated (correct and slow: tests on PoCL).
+ *
+ * <p>Sizes: M a multiple of the block's rows (128 natively, 64 emulated), N of its columns (256, 64),
+ * K of 64, lda and ldb multiples of 8 ({@link #fits}).
+ */
+public final class GemmBf16Wgmma {
+    private GemmBf16Wgmma() {}
+
+    private static final String SOURCE = "kernels/gemm_bf16_wgmma.cl";
+    private static final Map<String, KernelDef> CACHE = new ConcurrentHashMap<>();
+
+    /** Blocks of (64 groups) x n of C, one warpgroup per 64 rows, a pipeline of {@code stages} K-tiles of 64. */
+    record Tiling(int groups, int n, int stages) {
+        static final Tiling DEFAULT = new Tiling(2, 256, 4);
+        static final Tiling EMULATED = new Tiling(1, 64, 3);
+
+        Tiling {
+            if (groups < 1 || groups > 2 || (n != 64 && n != 128 && n != 256) || stages < 3) {
+                throw new IllegalArgumentException("wgmma tiling: 1 or 2 warpgroups, N of 64, 128 or 256, 3 or more stages; got " + this);
+            }
+        }
+
+        /** {@code GROUPSxN/STAGES}, e.g. {@code 2x256/4} (property hsa.tc.wgmma.tiles, tuning runs). */
+        static Tiling parse(String text) {
+            String[] p = text.trim().split("[x/]");
+            if (p.length != 3) throw new IllegalArgumentException("hsa.tc.wgmma.tiles: expected GROUPSxN/STAGES, got '" + text + "'");
+            return new Tiling(Integer.parseInt(p[0]), Integer.parseInt(p[1]), Integer.parseInt(p[2]));
+        }
+
+        int tm() { return 64 * groups; }
+
+        int threads() { return 128 * groups; }
+
+        static Tiling nativeTiling() {
+            String tiles = System.getProperty("hsa.tc.wgmma.tiles");
+            return tiles != null ? parse(tiles) : DEFAULT;
+        }
+    }
+
+    /** The kernel: native where {@link TensorCores#warpgroupMma} holds, emulated elsewhere. */
+    public static KernelDef kernel() { return emulated(Tiling.EMULATED); }
+
+    /** The emulated kernel at a tiling (tests), with the native variant for Hopper. */
+    static KernelDef emulated(Tiling t) { return CACHE.computeIfAbsent("emulated " + t, k -> build(t, true)); }
+
+    /** Whether an M x N x K problem fits the tiles of the native kernel. */
+    public static boolean fits(int m, int n, int k) {
+        Tiling t = Tiling.nativeTiling();
+        return m % t.tm() == 0 && n % t.n() == 0 && k % 64 == 0;
+    }
+
+    private static KernelDef build(Tiling t, boolean emulated) {
+        KernelDef.Builder b = KernelDef.builder("gemm_bf16_wgmma", SOURCE)
+                .in("A", BF16).in("B", BF16).inOut("C", F32)
+                .intArg("M").intArg("N").intArg("K").intArg("lda").intArg("ldb").intArg("ldc")
+                .intArg("strideA").intArg("strideB").intArg("strideC").intArg("batch")
+                .floatArg("alpha").floatArg("beta")
+                .define("WG_GROUPS", t.groups()).define("WG_N", t.n()).define("WG_STAGES", t.stages());
+        if (emulated) b.define("TC_EMULATE", 1);  // natively the backend rebuilds the PTX for sm_90a (wgmma.h)
+        return b.check(a -> {
+                    Gemm.checkArgs(a, false, true);
+                    int m = a.i("M"), n = a.i("N"), k = a.i("K");
+                    if (m % t.tm() != 0 || n % t.n() != 0 || k % 64 != 0 || a.i("lda") % 8 != 0 || a.i("ldb") % 8 != 0
+                            || a.i("strideA") % 8 != 0 || a.i("strideB") % 8 != 0) {
+                        throw new IllegalArgumentException("gemm_bf16_wgmma needs M a multiple of " + t.tm() + ", N of " + t.n()
+                                + ", K of 64 and lda, ldb, strideA, strideB of 8; got M=" + m + ", N=" + n + ", K=" + k + ", lda=" + a.i("lda") + ", ldb=" + a.i("ldb"));
+                    }
+                })
+                .grid(a -> WorkerGrid.of3D((long) (a.i("N") / t.n()) * t.threads(), a.i("M") / t.tm(), a.i("batch"), t.threads(), 1, 1))
+                .java(GemmBf16Async::reference)
+                .variant(!emulated ? null : info -> TensorCores.warpgroupMma(info)
+                        ? CACHE.computeIfAbsent("native " + Tiling.nativeTiling(), k -> build(Tiling.nativeTiling(), false)) : null)
+                .build();
+    }
+}

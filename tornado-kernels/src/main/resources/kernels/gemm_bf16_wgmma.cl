@@ -1,0 +1,106 @@
+#include "common.h"
+
+// C = alpha A B^T + beta C with A [M x K] and B [N x K] stored as bf16 (row-major, K contiguous), C fp32,
+// on Hopper's warpgroup MMA (org.hsajava.kernels.GemmBf16Wgmma): the same contract as
+// gemm_bf16_async.cl, whose mma.sync is Ampere's instruction and reaches about half of what an H100
+// can do. A group of WG_GROUPS warpgroups computes a (64 WG_GROUPS) x WG_N block of C, warpgroup g
+// the 64 rows from 64g with wgmma.m64nWG_Nk16 (WG_N / 2 fp32 accumulators per work-item).
+//
+// Tiles move global -> local with cp.async into a WG_STAGES-deep pipeline of K-tiles of 64, stored
+// in the 128-byte swizzled layout wgmma reads (wgmma.h). Per K-tile: wait for its copies, fence them
+// for the asynchronous proxy, barrier; start copying tile kt + WG_STAGES - 2 into the stage of tile
+// kt - 2; four wgmma k16 steps, left running while the next iteration waits and loads.
+//
+// Sizes: M a multiple of 64 WG_GROUPS, N of WG_N, K of 64, lda and ldb multiples of 8; the host checks.
+// Native builds need -cl-nv-arch sm_90a; -DTC_EMULATE computes the same on any device (tests).
+#include "tc.h"
+#include "wgmma.h"
+
+#ifndef WG_GROUPS
+#define WG_GROUPS 2
+#endif
+#ifndef WG_N
+#define WG_N 256
+#endif
+#ifndef WG_STAGES
+#define WG_STAGES 4
+#endif
+#define WG_TM (64 * WG_GROUPS)
+#define WG_THREADS (128 * WG_GROUPS)
+#define WG_CAT(a, b) a##b
+#define WG_XCAT(a, b) WG_CAT(a, b)
+#define WG_MMA WG_XCAT(wg_mma_bf16_, WG_N)
+#define WG_WAIT_ALL WG_XCAT(wg_wait_all_, WG_N)
+#define WG_WAIT_PRIOR WG_XCAT(wg_wait_prior_, WG_N)
+#if WG_STAGES < 3
+#error "the pipeline needs 3 or more stages (tiles are fetched WG_STAGES - 2 ahead)"
+#endif
+
+// Starts copying the 64-wide K-tile at k0 of rows r0.. of X (row stride ld) into the swizzled tile t.
+static inline void wg_load(__local uint4* t, __global const ushort* X, const int r0, const int k0, const int ld, const int rows, const int tid) {
+    for (int q = tid; q < rows * 8; q += WG_THREADS) {
+        const int r = q / 8, c = q % 8;
+        tc_cp_async16(t + r * 8 + (c ^ (r & 7)), (__global const uint4*) (X + (size_t) (r0 + r) * ld + k0 + 8 * c));
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(WG_THREADS, 1, 1)))
+void gemm_bf16_wgmma(__global const ushort* A, __global const ushort* B, __global float* C,
+                     const int M, const int N, const int K, const int lda, const int ldb, const int ldc,
+                     const int strideA, const int strideB, const int strideC, const int batch,
+                     const float alpha, const float beta) {
+    __local uint4 As[WG_STAGES][WG_TM * 8] __attribute__((aligned(1024)));
+    __local uint4 Bs[WG_STAGES][WG_N * 8] __attribute__((aligned(1024)));
+    const int tid = get_local_id(0), g = tid / 128, w = (tid % 128) / 32, gid = (tid % 32) / 4, t4 = tid % 4;
+    const int n0 = get_group_id(0) * WG_N, m0 = get_group_id(1) * WG_TM, b = get_group_id(2);
+    A += (size_t) b * strideA;
+    B += (size_t) b * strideB;
+    C += (size_t) b * strideC;
+
+    float d[WG_N / 2];
+#pragma unroll
+    for (int i = 0; i < WG_N / 2; i++) d[i] = 0.0f;
+
+    // Each iteration leaves its products running (wg_wait_prior: all but the last batch done), so the
+    // stage a load may refill is that of tile kt - 2: the barrier of iteration kt comes after every
+    // warpgroup's wait in iteration kt - 1, which retired the products of tile kt - 2. Tiles are
+    // fetched WG_STAGES - 2 ahead.
+    const int tiles = K / 64;
+#pragma unroll
+    for (int s = 0; s < WG_STAGES - 2; s++) {
+        if (s < tiles) {
+            wg_load(As[s], A, m0, 64 * s, lda, WG_TM, tid);
+            wg_load(Bs[s], B, n0, 64 * s, ldb, WG_N, tid);
+        }
+        tc_cp_async_commit();
+    }
+    for (int kt = 0; kt < tiles; kt++) {
+        tc_cp_async_wait(WG_STAGES - 3);          // this work-item's copies of tile kt have landed,
+        wg_fence_proxy();                         // are visible to wgmma,
+        barrier(CLK_LOCAL_MEM_FENCE);             // and everyone's are; tile kt - 2 is no longer read
+        const int next = kt + WG_STAGES - 2;
+        if (next < tiles) {
+            wg_load(As[next % WG_STAGES], A, m0, 64 * next, lda, WG_TM, tid);
+            wg_load(Bs[next % WG_STAGES], B, n0, 64 * next, ldb, WG_N, tid);
+        }
+        tc_cp_async_commit();
+        __local const uint* at = (__local const uint*) As[kt % WG_STAGES] + g * 64 * 32;  // 32 uints per row
+        __local const uint* bt = (__local const uint*) Bs[kt % WG_STAGES];
+        wg_fence();
+#pragma unroll
+        for (int ks = 0; ks < 4; ks++) WG_MMA(d, at, bt, 16 * ks);
+        wg_commit();
+        WG_WAIT_PRIOR(d);
+    }
+    WG_WAIT_ALL(d);
+
+#pragma unroll
+    for (int j = 0; j < WG_N / 8; j++) {
+        const int m = m0 + 64 * g + 16 * w + gid, n = n0 + 8 * j + 2 * t4;
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            const size_t idx = (size_t) (m + 8 * (e / 2)) * ldc + n + e % 2;
+            C[idx] = beta == 0.0f ? alpha * d[4 * j + e] : alpha * d[4 * j + e] + beta * C[idx];
+        }
+    }
+}

@@ -1,0 +1,85 @@
+package org.hsajava.kernels;
+
+import static org.hsajava.compute.testing.Close.assertClose;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+
+import java.util.stream.Stream;
+import org.hsajava.compute.Bf16;
+import org.hsajava.compute.Device;
+import org.hsajava.compute.KernelDef;
+import org.hsajava.compute.KernelRunner;
+import org.hsajava.compute.TaskGraph;
+import org.hsajava.compute.Tensor;
+import org.hsajava.compute.testing.Rand;
+import org.hsajava.compute.testing.TestDevices;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * {@link GemmBf16Wgmma} with wgmma and cp.async emulated on the test OpenCL device (the swizzled tile
+ * layout, the pipeline, the accumulator layout, the epilogue), against the Java reference on the same
+ * bf16 operands and against the fp32 GEMM of the widened operands. The native instruction's
+ * descriptors are checked on the H100 by {@code ./hsa selfcheck}.
+ */
+class GemmBf16WgmmaTest {
+
+    static Stream<Arguments> shapes() {
+        // M, N, K, batch, beta, tiling, small (also under oclgrind)
+        GemmBf16Wgmma.Tiling one = GemmBf16Wgmma.Tiling.EMULATED, two = new GemmBf16Wgmma.Tiling(2, 128, 4);
+        return Stream.of(
+                Arguments.of(64, 64, 64, 1, 0f, one, true),       // one block, one K-tile
+                Arguments.of(64, 128, 192, 2, 0.5f, one, true),   // three K-tiles through three stages, batch, beta
+                Arguments.of(128, 128, 256, 1, 1f, two, false),   // two warpgroups, N = 128, four stages
+                Arguments.of(192, 64, 320, 1, 0f, one, false));
+    }
+
+    private static short[] bf16Random(int n, long seed) {
+        float[] x = new Rand(seed).normal(n, 1);
+        short[] s = new short[n];
+        for (int i = 0; i < n; i++) s[i] = Bf16.fromFloat(x[i]);
+        return s;
+    }
+
+    private static float[] run(Device d, KernelDef kernel, int M, int N, int K, int batch, float beta, short[] a, short[] b, float[] c0) {
+        Tensor A = Tensor.bf16("A", a.length).set(a.clone()), B = Tensor.bf16("B", b.length).set(b.clone()), C = Tensor.of("C", c0.clone());
+        KernelRunner.run(d, kernel, A, B, C, M, N, K, K, K, N, M * K, N * K, M * N, batch, 1.25f, beta);
+        return C.toF32Array();
+    }
+
+    @ParameterizedTest
+    @MethodSource("shapes")
+    void emulatedKernelMatchesTheReferences(int M, int N, int K, int batch, float beta, GemmBf16Wgmma.Tiling tiling, boolean small) {
+        assumeFalse(TestDevices.underOclgrind() && !small, "too large for the simulator");
+        KernelDef kernel = GemmBf16Wgmma.emulated(tiling);
+        short[] a = bf16Random(batch * M * K, 1 + M), b = bf16Random(batch * N * K, 2 + N);
+        float[] c0 = new Rand(3 + K).normal(batch * M * N, 1);
+        String at = String.format("M=%d N=%d K=%d batch=%d beta=%s %s", M, N, K, batch, beta, tiling);
+        float[] java = run(TestDevices.java(), kernel, M, N, K, batch, beta, a, b, c0);
+        float[] cl = run(TestDevices.opencl(), kernel, M, N, K, batch, beta, a, b, c0);
+        assertClose(at + ": OpenCL against its Java reference", java, cl, 1e-5);
+        float[] fa = Tensor.bf16("a", a.length).set(a).bf16ToF32Array(), fb = Tensor.bf16("b", b.length).set(b).bf16ToF32Array();
+        Tensor C = Tensor.of("C", c0.clone());
+        KernelRunner.run(TestDevices.java(), Gemm.naive(false, true), Tensor.of("A", fa), Tensor.of("B", fb), C, M, N, K, K, K, N, M * K, N * K, M * N, batch, 1.25f, beta);
+        assertClose(at + ": against the fp32 GEMM", C.toF32Array(), cl, 1e-5);
+        for (float x : cl) assertTrue(Float.isFinite(x), at + ": non-finite output");
+    }
+
+    @Test
+    void rejectsSizesOffTheTiles() {
+        Tensor A = Tensor.bf16("A", 64 * 96), B = Tensor.bf16("B", 64 * 96), C = Tensor.f32("C", 64 * 64);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new TaskGraph("g").task("gemm", GemmBf16Wgmma.kernel(), A, B, C, 64, 64, 96, 96, 96, 64, 0, 0, 0, 1, 1f, 0f));
+        assertTrue(e.getMessage().contains("K of 64"), e.getMessage());
+    }
+
+    @Test
+    void rejectsTilingsTheKernelCannotRun() {
+        assertThrows(IllegalArgumentException.class, () -> new GemmBf16Wgmma.Tiling(3, 256, 4));
+        assertThrows(IllegalArgumentException.class, () -> GemmBf16Wgmma.Tiling.parse("2x96/4"));
+        assertThrows(IllegalArgumentException.class, () -> GemmBf16Wgmma.Tiling.parse("2x256/2"));
+    }
+}
