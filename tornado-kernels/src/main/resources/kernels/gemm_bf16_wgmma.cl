@@ -94,13 +94,24 @@ void gemm_bf16_wgmma(__global const ushort* A, __global const ushort* B, __globa
     }
     WG_WAIT_ALL(d);
 
+    // d[4j + 2h + c] is C(row + 8h, col + c): two adjacent columns, stored as one float2 where C allows
+    const int row = m0 + 64 * g + 16 * w + gid;
+    const bool pairs = (ldc % 2 == 0) && (((size_t) C) % 8 == 0);
 #pragma unroll
     for (int j = 0; j < WG_N / 8; j++) {
-        const int m = m0 + 64 * g + 16 * w + gid, n = n0 + 8 * j + 2 * t4;
+        const int n = n0 + 8 * j + 2 * t4;
 #pragma unroll
-        for (int e = 0; e < 4; e++) {
-            const size_t idx = (size_t) (m + 8 * (e / 2)) * ldc + n + e % 2;
-            C[idx] = beta == 0.0f ? alpha * d[4 * j + e] : alpha * d[4 * j + e] + beta * C[idx];
+        for (int h = 0; h < 2; h++) {
+            __global float* c = C + (size_t) (row + 8 * h) * ldc + n;
+            float2 v = (float2) (alpha * d[4 * j + 2 * h], alpha * d[4 * j + 2 * h + 1]);
+            if (pairs) {
+                if (beta != 0.0f) v += beta * *(__global float2*) c;
+                *(__global float2*) c = v;
+            } else {
+                if (beta != 0.0f) v += beta * (float2) (c[0], c[1]);
+                c[0] = v.x;
+                c[1] = v.y;
+            }
         }
     }
 }

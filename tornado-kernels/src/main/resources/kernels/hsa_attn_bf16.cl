@@ -15,12 +15,7 @@
 // lse [B, L, HQ, K]. Lkv = C*S, C = L/S. bf16 buffers are read as uint pairs (low half first).
 // Compile-time constants: D, S in {16, 32, 64, 128}, G = HQ/H.
 
-// x rounded to bf16 (nearest, ties to even; NaN stays NaN), as its 16 bits: Bf16.fromFloat on the host.
-static inline uint hsa_bf16_bits(const float x) {
-    const uint u = as_uint(x);
-    if (isnan(x)) return (u >> 16) | 0x40u;
-    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-}
+#include "bf16.h"
 
 // kb = bf16(k), vt = bf16(v) transposed per chunk. One work-item per pair of bf16 outputs: pair i of
 // kb (elements 2i, 2i+1) and pair i of vt in vt's own order, i = (((b*H + h)*C + c)*D + d)*(S/2) + j2
@@ -30,13 +25,13 @@ __kernel void hsa_kv_bf16(__global const float* k, __global const float* v, __gl
     const size_t i = get_global_id(0);
     const int C = Lkv / S;
     if (i >= (size_t) B * Lkv * H * (D / 2)) return;
-    kb[i] = hsa_bf16_bits(k[2 * i]) | (hsa_bf16_bits(k[2 * i + 1]) << 16);
+    kb[i] = bf16_bits(k[2 * i]) | (bf16_bits(k[2 * i + 1]) << 16);
     const int j2 = (int) (i % (S / 2)), d = (int) (i / (S / 2) % D);
     const size_t bhc = i / ((size_t) (S / 2) * D);
     const int c = (int) (bhc % C), h = (int) (bhc / C % H), b = (int) (bhc / C / H);
     const size_t row = (size_t) b * Lkv + (size_t) c * S + 2 * j2;
     const float lo = v[(row * H + h) * D + d], hi = v[((row + 1) * H + h) * D + d];
-    vt[i] = hsa_bf16_bits(lo) | (hsa_bf16_bits(hi) << 16);
+    vt[i] = bf16_bits(lo) | (bf16_bits(hi) << 16);
 }
 
 // ---------------------------------------------------------------- forward on bf16 tensor cores

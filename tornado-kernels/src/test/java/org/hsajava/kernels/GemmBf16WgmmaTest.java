@@ -68,6 +68,23 @@ class GemmBf16WgmmaTest {
         for (float x : cl) assertTrue(Float.isFinite(x), at + ": non-finite output");
     }
 
+    /** An odd row stride of C: the epilogue cannot store column pairs as float2 and stores them one by one. */
+    @Test
+    void oddRowStrideOfC() {
+        int M = 64, N = 64, K = 128, ldc = N + 1;
+        short[] a = bf16Random(M * K, 5), b = bf16Random(N * K, 6);
+        float[] c0 = new Rand(7).normal(M * ldc, 1);
+        float[][] out = new float[2][];
+        Device[] devices = {TestDevices.java(), TestDevices.opencl()};
+        for (int i = 0; i < 2; i++) {
+            Tensor A = Tensor.bf16("A", a.length).set(a.clone()), B = Tensor.bf16("B", b.length).set(b.clone()), C = Tensor.of("C", c0.clone());
+            KernelRunner.run(devices[i], GemmBf16Wgmma.kernel(), A, B, C, M, N, K, K, K, ldc, 0, 0, 0, 1, 1f, 0.5f);
+            out[i] = C.toF32Array();
+        }
+        assertClose("ldc = " + ldc, out[0], out[1], 1e-5);
+        for (int m = 0; m < M; m++) assertTrue(out[1][m * ldc + N] == c0[m * ldc + N], "the column past N is left alone");
+    }
+
     @Test
     void rejectsSizesOffTheTiles() {
         Tensor A = Tensor.bf16("A", 64 * 96), B = Tensor.bf16("B", 64 * 96), C = Tensor.f32("C", 64 * 64);

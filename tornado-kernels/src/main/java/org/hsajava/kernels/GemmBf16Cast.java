@@ -1,0 +1,50 @@
+package org.hsajava.kernels;
+
+import org.hsajava.compute.Device;
+import org.hsajava.compute.TaskGraph;
+import org.hsajava.compute.Tensor;
+import org.hsajava.compute.opencl.TensorCores;
+
+/**
+ * A GEMM on fp32 operands through the bf16-storage kernel: {@code C = alpha A op(B) + beta C} becomes
+ * bf16 copies of A and B ({@link Bf16Cast}; B transposed when it is not already [N x K]) and
+ * {@link GemmBf16Wgmma}. On Hopper that computes the bf16 products of {@link Gemm.Precision#BF16}
+ * (the same rounding as {@code gemm_bf16}, which rounds while staging) at several times the speed of
+ * {@code gemm_bf16}'s mma.sync, the copies included. A must not be transposed (the layer GEMMs
+ * {@code x·Wᵀ} and {@code dy·W}); the weight gradients {@code dyᵀ·x} keep {@link GemmSplitK}.
+ * {@code -Dhsa.tc.wgmma=off} keeps every GEMM on the mma.sync kernels.
+ */
+public final class GemmBf16Cast {
+    private GemmBf16Cast() {}
+
+    /** bf16 elements of the workspace of A (128 MiB): small-gpu's largest activation, 32768 x 1408, fits. */
+    public static final int WORKSPACE_A = 64 << 20;
+    /** bf16 elements of the workspace of B (16 MiB): the weights. */
+    public static final int WORKSPACE_B = 8 << 20;
+
+    /** The bf16 copies of A and B; a graph may share one between all its GEMMs (they run one after another). */
+    public record Workspace(Tensor a, Tensor b) {}
+
+    public static Workspace workspace(String name) { return new Workspace(Tensor.bf16(name + ".a", WORKSPACE_A), Tensor.bf16(name + ".b", WORKSPACE_B)); }
+
+    /**
+     * Whether {@link #append} takes this GEMM (batch 1, A not transposed): bf16 GEMMs are asked for
+     * ({@link Gemm#precision}), the device has warpgroup MMA, the sizes fit the kernel's tiles and the copies the workspace.
+     */
+    public static boolean applies(Device device, boolean transA, int m, int n, int k) {
+        return !transA && Gemm.precision() == Gemm.Precision.BF16 && TensorCores.warpgroupMma(device.info())
+                && GemmBf16Wgmma.fits(m, n, k) && (long) m * k <= WORKSPACE_A && (long) n * k <= WORKSPACE_B;
+    }
+
+    /**
+     * Appends {@code C = alpha A op(B) + beta C}: A [M x K] (row stride lda), B [N x K] when
+     * {@code transB}, else [K x N] (row stride ldb), C [M x N] (row stride ldc).
+     */
+    public static void append(TaskGraph g, String name, boolean transB, Tensor a, Tensor b, Tensor c,
+                              int m, int n, int k, int lda, int ldb, int ldc, float alpha, float beta, Workspace ws) {
+        g.task(name + ".a16", Bf16Cast.TO_BF16, a, ws.a(), m, k, lda);
+        if (transB) g.task(name + ".b16", Bf16Cast.TO_BF16, b, ws.b(), n, k, ldb);
+        else g.task(name + ".b16", Bf16Cast.TO_BF16_T, b, ws.b(), k, n, ldb);
+        g.task(name, GemmBf16Wgmma.kernel(), ws.a(), ws.b(), c, m, n, k, k, k, ldc, 0, 0, 0, 1, alpha, beta);
+    }
+}
