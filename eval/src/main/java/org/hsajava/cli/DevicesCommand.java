@@ -34,20 +34,22 @@ public final class DevicesCommand implements Callable<Integer> {
             System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(out));
             return 0;
         }
-        System.out.printf("  %-9s %-5s %-44s %-22s %10s %9s %4s %7s %-4s %-6s %-8s %s%n",
-                "id", "type", "name", "vendor", "global", "local", "CUs", "max WG", "fp16", "SPIR-V", "attention", "platform / version");
+        System.out.printf("  %-9s %-5s %-44s %-22s %10s %9s %4s %7s %-4s %-6s %-9s %-9s %s%n",
+                "id", "type", "name", "vendor", "global", "local", "CUs", "max WG", "fp16", "SPIR-V", "attention", "bf16 gemm", "platform / version");
         for (Device d : all) {
             DeviceInfo i = d.info();
-            System.out.printf("%s %-9s %-5s %-44s %-22s %10s %9s %4d %7d %-4s %-6s %-8s %s%n",
+            System.out.printf("%s %-9s %-5s %-44s %-22s %10s %9s %4d %7d %-4s %-6s %-9s %-9s %s%n",
                     d == def ? "*" : " ", d.id(), i.type(), clip(i.name(), 44), clip(i.vendor(), 22), bytes(i.globalMemBytes()),
                     i.isOpenCl() ? bytes(i.localMemBytes()) : "-", i.computeUnits(), i.maxWorkGroupSize(),
-                    i.isOpenCl() ? yesNo(i.fp16()) : "-", i.isOpenCl() ? yesNo(i.spirv()) : "-", TensorCores.describe(i), i.platform() + " / " + i.version());
+                    i.isOpenCl() ? yesNo(i.fp16()) : "-", i.isOpenCl() ? yesNo(i.spirv()) : "-", TensorCores.describe(i), TensorCores.bf16GemmPath(i),
+                    i.platform() + " / " + i.version());
         }
         if (Devices.openClProblem() != null) System.out.println("\nNo OpenCL device: " + Devices.openClProblem());
         System.out.println("\nChoose with --device (java, opencl, opencl:N, or part of a name) or HSA_DEVICE.");
         System.out.println("'attention': the arithmetic of the HSA and sliding-window attention kernels (forward and backward), tf32-tc = TF32"
                 + " tensor cores (NVIDIA, compute capability >= 8.0); -Dhsa.tc=off or HSA_TC=off forces fp32. GEMMs: fp32 unless a config's"
-                + " matmul_precision (or -Dhsa.tc.gemm) asks for bf16 or tf32.");
+                + " matmul_precision (or -Dhsa.tc.gemm) asks for bf16 or tf32; 'bf16 gemm' says what those run on: wgmma (Hopper, compute capability 9.x;"
+                + " -Dhsa.tc.wgmma=off for mma.sync), mma.sync (tensor cores) or fp32.");
         return 0;
     }
 
@@ -69,6 +71,7 @@ public final class DevicesCommand implements Callable<Integer> {
         m.put("fp16", i.fp16());
         m.put("spirv", i.spirv());
         m.put("attentionPath", TensorCores.describe(i));
+        m.put("bf16GemmPath", TensorCores.bf16GemmPath(i));
         return m;
     }
 

@@ -91,4 +91,10 @@ public final class TensorCores {
     public static boolean warpgroupMma(DeviceInfo info) {
         return enabled(info) && computeCapabilityMajor(info) == 9 && !isOff(System.getProperty(WGMMA_PROPERTY));
     }
+
+    /** One word for listings: what bf16 GEMMs run on: "wgmma" (Hopper), "mma.sync" (other tensor cores) or "fp32". */
+    public static String bf16GemmPath(DeviceInfo info) {
+        if (warpgroupMma(info)) return "wgmma";
+        return enabled(info) ? "mma.sync" : "fp32";
+    }
 }
