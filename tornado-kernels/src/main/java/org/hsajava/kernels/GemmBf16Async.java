@@ -57,32 +57,42 @@ public final class GemmBf16Async {
     static KernelDef emulated(Tiling t) { return CACHE.computeIfAbsent("emulated " + t, k -> build(t, true)); }
 
     private static KernelDef build(Tiling t, boolean emulated) {
-        KernelDef.Builder b = KernelDef.builder("gemm_bf16_async", SOURCE)
-                .in("A", BF16).in("B", BF16).inOut("C", F32)
-                .intArg("M").intArg("N").intArg("K").intArg("lda").intArg("ldb").intArg("ldc")
-                .intArg("strideA").intArg("strideB").intArg("strideC").intArg("batch")
-                .floatArg("alpha").floatArg("beta")
+        KernelDef.Builder b = signature("gemm_bf16_async", SOURCE, t.tm(), t.tn(), t.tk())
                 .define("AS_TM", t.tm()).define("AS_TN", t.tn()).define("AS_TK", t.tk()).define("AS_WM", t.warpsM()).define("AS_WN", t.warpsN()).define("AS_STAGES", t.stages());
         if (emulated) b.define("TC_EMULATE", 1);
         // tuning runs on NVIDIA: a register cap, as for Gemm.bf16 (two groups of 256 per SM need <= 128)
         Integer maxrreg = Integer.getInteger("hsa.tc.gemm.maxrreg");
         if (maxrreg != null && !emulated) b.compilerOption("-cl-nv-maxrregcount=" + maxrreg);
-        return b.check(a -> {
-                    Gemm.checkArgs(a, false, true);
-                    int m = a.i("M"), n = a.i("N"), k = a.i("K");
-                    if (m % t.tm() != 0 || n % t.tn() != 0 || k % t.tk() != 0 || a.i("lda") % 8 != 0 || a.i("ldb") % 8 != 0
-                            || a.i("strideA") % 8 != 0 || a.i("strideB") % 8 != 0) {
-                        throw new IllegalArgumentException("gemm_bf16_async needs M a multiple of " + t.tm() + ", N of " + t.tn()
-                                + ", K of " + t.tk() + " and lda, ldb, strideA, strideB of 8; got M=" + m + ", N=" + n + ", K=" + k + ", lda=" + a.i("lda") + ", ldb=" + a.i("ldb"));
-                    }
-                })
+        return b
                 .grid(a -> WorkerGrid.of3D((long) (a.i("N") / t.tn()) * t.threads(), a.i("M") / t.tm(), a.i("batch"), t.threads(), 1, 1))
-                .java(GemmBf16Async::reference)
                 .variant(!emulated ? null : info -> TensorCores.enabled(info) ? CACHE.computeIfAbsent("native", k -> {
                     String tiles = System.getProperty("hsa.tc.gemm.async.tiles");
                     return build(tiles != null ? Tiling.parse(tiles) : Tiling.DEFAULT, false);
                 }) : null)
                 .build();
+    }
+
+    /**
+     * What the GEMMs on bf16 storage share ({@link GemmBf16Wgmma} too): the arguments of {@link Gemm}
+     * with A and B bf16, the Java oracle, and the check that M, N, K are multiples of the block
+     * {@code tm x tn x tk} and the bf16 rows 16-byte aligned.
+     */
+    static KernelDef.Builder signature(String entry, String source, int tm, int tn, int tk) {
+        return KernelDef.builder(entry, source)
+                .in("A", BF16).in("B", BF16).inOut("C", F32)
+                .intArg("M").intArg("N").intArg("K").intArg("lda").intArg("ldb").intArg("ldc")
+                .intArg("strideA").intArg("strideB").intArg("strideC").intArg("batch")
+                .floatArg("alpha").floatArg("beta")
+                .check(a -> {
+                    Gemm.checkArgs(a, false, true);
+                    int m = a.i("M"), n = a.i("N"), k = a.i("K");
+                    if (m % tm != 0 || n % tn != 0 || k % tk != 0 || a.i("lda") % 8 != 0 || a.i("ldb") % 8 != 0
+                            || a.i("strideA") % 8 != 0 || a.i("strideB") % 8 != 0) {
+                        throw new IllegalArgumentException(entry + " needs M a multiple of " + tm + ", N of " + tn + ", K of " + tk
+                                + " and lda, ldb, strideA, strideB of 8; got M=" + m + ", N=" + n + ", K=" + k + ", lda=" + a.i("lda") + ", ldb=" + a.i("ldb"));
+                    }
+                })
+                .java(GemmBf16Async::reference);
     }
 
     /** Whether an M x N x K problem fits the tiles of the kernel a device with tensor cores runs. */

@@ -66,24 +66,11 @@ public final class GemmBf16Wgmma {
     }
 
     private static KernelDef build(Tiling t, boolean emulated) {
-        KernelDef.Builder b = KernelDef.builder("gemm_bf16_wgmma", SOURCE)
-                .in("A", BF16).in("B", BF16).inOut("C", F32)
-                .intArg("M").intArg("N").intArg("K").intArg("lda").intArg("ldb").intArg("ldc")
-                .intArg("strideA").intArg("strideB").intArg("strideC").intArg("batch")
-                .floatArg("alpha").floatArg("beta")
+        KernelDef.Builder b = GemmBf16Async.signature("gemm_bf16_wgmma", SOURCE, t.tm(), t.n(), 64)
                 .define("WG_GROUPS", t.groups()).define("WG_N", t.n()).define("WG_STAGES", t.stages());
         if (emulated) b.define("TC_EMULATE", 1);  // natively the backend rebuilds the PTX for sm_90a (wgmma.h)
-        return b.check(a -> {
-                    Gemm.checkArgs(a, false, true);
-                    int m = a.i("M"), n = a.i("N"), k = a.i("K");
-                    if (m % t.tm() != 0 || n % t.n() != 0 || k % 64 != 0 || a.i("lda") % 8 != 0 || a.i("ldb") % 8 != 0
-                            || a.i("strideA") % 8 != 0 || a.i("strideB") % 8 != 0) {
-                        throw new IllegalArgumentException("gemm_bf16_wgmma needs M a multiple of " + t.tm() + ", N of " + t.n()
-                                + ", K of 64 and lda, ldb, strideA, strideB of 8; got M=" + m + ", N=" + n + ", K=" + k + ", lda=" + a.i("lda") + ", ldb=" + a.i("ldb"));
-                    }
-                })
+        return b
                 .grid(a -> WorkerGrid.of3D((long) (a.i("N") / t.n()) * t.threads(), a.i("M") / t.tm(), a.i("batch"), t.threads(), 1, 1))
-                .java(GemmBf16Async::reference)
                 .variant(!emulated ? null : info -> TensorCores.warpgroupMma(info)
                         ? CACHE.computeIfAbsent("native " + Tiling.nativeTiling(), k -> build(Tiling.nativeTiling(), false)) : null)
                 .build();

@@ -6,10 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import java.util.stream.Stream;
-import org.hsajava.compute.Bf16;
 import org.hsajava.compute.Device;
-import org.hsajava.compute.KernelDef;
-import org.hsajava.compute.KernelRunner;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
 import org.hsajava.compute.testing.Rand;
@@ -37,50 +34,23 @@ class GemmBf16WgmmaTest {
                 Arguments.of(192, 64, 320, 1, 0f, one, false));
     }
 
-    private static short[] bf16Random(int n, long seed) {
-        float[] x = new Rand(seed).normal(n, 1);
-        short[] s = new short[n];
-        for (int i = 0; i < n; i++) s[i] = Bf16.fromFloat(x[i]);
-        return s;
-    }
-
-    private static float[] run(Device d, KernelDef kernel, int M, int N, int K, int batch, float beta, short[] a, short[] b, float[] c0) {
-        Tensor A = Tensor.bf16("A", a.length).set(a.clone()), B = Tensor.bf16("B", b.length).set(b.clone()), C = Tensor.of("C", c0.clone());
-        KernelRunner.run(d, kernel, A, B, C, M, N, K, K, K, N, M * K, N * K, M * N, batch, 1.25f, beta);
-        return C.toF32Array();
-    }
-
     @ParameterizedTest
     @MethodSource("shapes")
     void emulatedKernelMatchesTheReferences(int M, int N, int K, int batch, float beta, GemmBf16Wgmma.Tiling tiling, boolean small) {
         assumeFalse(TestDevices.underOclgrind() && !small, "too large for the simulator");
-        KernelDef kernel = GemmBf16Wgmma.emulated(tiling);
-        short[] a = bf16Random(batch * M * K, 1 + M), b = bf16Random(batch * N * K, 2 + N);
-        float[] c0 = new Rand(3 + K).normal(batch * M * N, 1);
-        String at = String.format("M=%d N=%d K=%d batch=%d beta=%s %s", M, N, K, batch, beta, tiling);
-        float[] java = run(TestDevices.java(), kernel, M, N, K, batch, beta, a, b, c0);
-        float[] cl = run(TestDevices.opencl(), kernel, M, N, K, batch, beta, a, b, c0);
-        assertClose(at + ": OpenCL against its Java reference", java, cl, 1e-5);
-        float[] fa = Tensor.bf16("a", a.length).set(a).bf16ToF32Array(), fb = Tensor.bf16("b", b.length).set(b).bf16ToF32Array();
-        Tensor C = Tensor.of("C", c0.clone());
-        KernelRunner.run(TestDevices.java(), Gemm.naive(false, true), Tensor.of("A", fa), Tensor.of("B", fb), C, M, N, K, K, K, N, M * K, N * K, M * N, batch, 1.25f, beta);
-        assertClose(at + ": against the fp32 GEMM", C.toF32Array(), cl, 1e-5);
-        for (float x : cl) assertTrue(Float.isFinite(x), at + ": non-finite output");
+        Bf16GemmChecks.checkAgainstReferences(GemmBf16Wgmma.emulated(tiling), M, N, K, batch, beta,
+                String.format("M=%d N=%d K=%d batch=%d beta=%s %s", M, N, K, batch, beta, tiling));
     }
 
     /** An odd row stride of C: the epilogue cannot store column pairs as float2 and stores them one by one. */
     @Test
     void oddRowStrideOfC() {
         int M = 64, N = 64, K = 128, ldc = N + 1;
-        short[] a = bf16Random(M * K, 5), b = bf16Random(N * K, 6);
+        short[] a = Bf16GemmChecks.bf16Random(M * K, 5), b = Bf16GemmChecks.bf16Random(N * K, 6);
         float[] c0 = new Rand(7).normal(M * ldc, 1);
         float[][] out = new float[2][];
         Device[] devices = {TestDevices.java(), TestDevices.opencl()};
-        for (int i = 0; i < 2; i++) {
-            Tensor A = Tensor.bf16("A", a.length).set(a.clone()), B = Tensor.bf16("B", b.length).set(b.clone()), C = Tensor.of("C", c0.clone());
-            KernelRunner.run(devices[i], GemmBf16Wgmma.kernel(), A, B, C, M, N, K, K, K, ldc, 0, 0, 0, 1, 1f, 0.5f);
-            out[i] = C.toF32Array();
-        }
+        for (int i = 0; i < 2; i++) out[i] = Bf16GemmChecks.run(devices[i], GemmBf16Wgmma.kernel(), M, N, K, ldc, 1, 0.5f, a, b, c0);
         assertClose("ldc = " + ldc, out[0], out[1], 1e-5);
         for (int m = 0; m < M; m++) assertTrue(out[1][m * ldc + N] == c0[m * ldc + N], "the column past N is left alone");
     }

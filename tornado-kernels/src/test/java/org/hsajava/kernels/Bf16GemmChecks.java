@@ -1,0 +1,47 @@
+package org.hsajava.kernels;
+
+import static org.hsajava.compute.testing.Close.assertClose;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.hsajava.compute.Bf16;
+import org.hsajava.compute.Device;
+import org.hsajava.compute.KernelDef;
+import org.hsajava.compute.KernelRunner;
+import org.hsajava.compute.Tensor;
+import org.hsajava.compute.testing.Rand;
+import org.hsajava.compute.testing.TestDevices;
+
+/** The check of the tests of the GEMMs on bf16 storage ({@link GemmBf16Async}, {@link GemmBf16Wgmma}). */
+final class Bf16GemmChecks {
+    private Bf16GemmChecks() {}
+
+    static short[] bf16Random(int n, long seed) {
+        float[] x = new Rand(seed).normal(n, 1);
+        short[] s = new short[n];
+        for (int i = 0; i < n; i++) s[i] = Bf16.fromFloat(x[i]);
+        return s;
+    }
+
+    static float[] run(Device d, KernelDef kernel, int M, int N, int K, int ldc, int batch, float beta, short[] a, short[] b, float[] c0) {
+        Tensor A = Tensor.bf16("A", a.length).set(a.clone()), B = Tensor.bf16("B", b.length).set(b.clone()), C = Tensor.of("C", c0.clone());
+        KernelRunner.run(d, kernel, A, B, C, M, N, K, K, K, ldc, M * K, N * K, M * ldc, batch, 1.25f, beta);
+        return C.toF32Array();
+    }
+
+    /**
+     * C = 1.25 A B^T + beta C on random bf16 operands: the test OpenCL device against the kernel's Java
+     * reference (the same products, summed in another order) and against the fp32 GEMM of the widened operands.
+     */
+    static void checkAgainstReferences(KernelDef kernel, int M, int N, int K, int batch, float beta, String at) {
+        short[] a = bf16Random(batch * M * K, 1 + M), b = bf16Random(batch * N * K, 2 + N);
+        float[] c0 = new Rand(3 + K).normal(batch * M * N, 1);
+        float[] java = run(TestDevices.java(), kernel, M, N, K, N, batch, beta, a, b, c0);
+        float[] cl = run(TestDevices.opencl(), kernel, M, N, K, N, batch, beta, a, b, c0);
+        assertClose(at + ": OpenCL against its Java reference", java, cl, 1e-5);
+        float[] fa = Tensor.bf16("a", a.length).set(a).bf16ToF32Array(), fb = Tensor.bf16("b", b.length).set(b).bf16ToF32Array();
+        Tensor C = Tensor.of("C", c0.clone());
+        KernelRunner.run(TestDevices.java(), Gemm.naive(false, true), Tensor.of("A", fa), Tensor.of("B", fb), C, M, N, K, K, K, N, M * K, N * K, M * N, batch, 1.25f, beta);
+        assertClose(at + ": against the fp32 GEMM", C.toF32Array(), cl, 1e-5);
+        for (float x : cl) assertTrue(Float.isFinite(x), at + ": non-finite output");
+    }
+}
