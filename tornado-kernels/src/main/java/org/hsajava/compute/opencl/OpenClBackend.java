@@ -6,12 +6,19 @@ import static org.lwjgl.opencl.CL11.nclCreateSubBuffer;
 import static org.lwjgl.opencl.CL12.clEnqueueFillBuffer;
 import static org.lwjgl.system.MemoryStack.stackPush;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.IntBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
+import java.util.stream.Collectors;
 import org.hsajava.compute.Backend;
 import org.hsajava.compute.DeviceInfo;
 import org.hsajava.compute.KernelArgs;
@@ -209,7 +216,7 @@ public final class OpenClBackend implements Backend {
             if (VERBOSE) System.err.println("--- build log of " + def.source() + " for " + def.name() + " (" + key.options() + ") ---\n" + buildLog(program));
             long result = program;
             if (info.isNvidia() && Sm90aPtx.needed(key.source())) {  // the marker may sit in a branch the defines left out
-                String ptx = new String(binary(program), java.nio.charset.StandardCharsets.UTF_8);
+                String ptx = new String(binary(program), StandardCharsets.UTF_8);
                 int end = ptx.indexOf('\0');
                 if (end >= 0) ptx = ptx.substring(0, end);
                 if (Sm90aPtx.needed(ptx)) result = rebuildForSm90a(program, ptx, def, key);
@@ -222,13 +229,13 @@ public final class OpenClBackend implements Backend {
     /** Writes the program's binary for this device to {@link #DUMP_DIR}/ENTRY-N.bin with the definition and options in ENTRY-N.txt. */
     private void dumpBinary(long program, KernelDef def, ProgramKey key) {
         try {
-            java.nio.file.Path dir = java.nio.file.Path.of(DUMP_DIR);
-            java.nio.file.Files.createDirectories(dir);
+            Path dir = Path.of(DUMP_DIR);
+            Files.createDirectories(dir);
             String base = def.entryPoint() + "-" + builds;  // def.name() has the defines: not a file name
-            java.nio.file.Files.write(dir.resolve(base + ".bin"), binary(program));
-            java.nio.file.Files.writeString(dir.resolve(base + ".txt"), def.name() + "\n" + def.source() + "\n" + key.options() + "\n");
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("writing the binary of " + def.name() + " to " + DUMP_DIR, e);
+            Files.write(dir.resolve(base + ".bin"), binary(program));
+            Files.writeString(dir.resolve(base + ".txt"), def.name() + "\n" + def.source() + "\n" + key.options() + "\n");
+        } catch (IOException e) {
+            throw new UncheckedIOException("writing the binary of " + def.name() + " to " + DUMP_DIR, e);
         }
     }
 
@@ -256,14 +263,14 @@ public final class OpenClBackend implements Backend {
      */
     private long rebuildForSm90a(long program, String ptx, KernelDef def, ProgramKey key) {
         clReleaseProgram(program);
-        byte[] patched = (Sm90aPtx.patch(ptx) + "\0").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] patched = (Sm90aPtx.patch(ptx) + "\0").getBytes(StandardCharsets.UTF_8);
         ByteBuffer text = MemoryUtil.memAlloc(patched.length).put(patched).flip();
         try (MemoryStack stack = stackPush()) {
             IntBuffer err = stack.mallocInt(1), status = stack.mallocInt(1);
             long rebuilt = clCreateProgramWithBinary(context, stack.pointers(info.deviceHandle()), text, status, err);
             ClException.check(err.get(0), "clCreateProgramWithBinary(" + def.source() + " for sm_90a)");
             // from PTX only the options for ptxas still apply (-cl-nv-verbose, -cl-nv-maxrregcount, ...)
-            String ptxas = java.util.Arrays.stream(key.options().split("\\s+")).filter(o -> o.startsWith("-cl-nv-")).collect(java.util.stream.Collectors.joining(" "));
+            String ptxas = Arrays.stream(key.options().split("\\s+")).filter(o -> o.startsWith("-cl-nv-")).collect(Collectors.joining(" "));
             int built = onLargeStack("clBuildProgram(" + def.name() + ", sm_90a)", () -> clBuildProgram(rebuilt, info.deviceHandle(), ptxas, null, 0));
             if (built != 0) {
                 String log = buildLog(rebuilt);
