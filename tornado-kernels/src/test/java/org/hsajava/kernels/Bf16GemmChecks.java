@@ -1,12 +1,14 @@
 package org.hsajava.kernels;
 
 import static org.hsajava.compute.testing.Close.assertClose;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.hsajava.compute.Bf16;
 import org.hsajava.compute.Device;
 import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.KernelRunner;
+import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
 import org.hsajava.compute.testing.Rand;
 import org.hsajava.compute.testing.TestDevices;
@@ -43,5 +45,13 @@ final class Bf16GemmChecks {
         KernelRunner.run(TestDevices.java(), Gemm.naive(false, true), Tensor.of("A", fa), Tensor.of("B", fb), C, M, N, K, K, K, N, M * K, N * K, M * N, batch, 1.25f, beta);
         assertClose(at + ": against the fp32 GEMM", C.toF32Array(), cl, 1e-5);
         for (float x : cl) assertTrue(Float.isFinite(x), at + ": non-finite output");
+    }
+
+    /** A 64 x 64 x k problem is refused, naming the K-tile ({@code "K of " + tk}). */
+    static void assertRejectsK(KernelDef kernel, int k, int tk) {
+        Tensor A = Tensor.bf16("A", 64 * k), B = Tensor.bf16("B", 64 * k), C = Tensor.f32("C", 64 * 64);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new TaskGraph("g").task("gemm", kernel, A, B, C, 64, 64, k, k, k, 64, 0, 0, 0, 1, 1f, 0f));
+        assertTrue(e.getMessage().contains("K of " + tk), e.getMessage());
     }
 }
