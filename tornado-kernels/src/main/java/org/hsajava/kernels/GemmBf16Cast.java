@@ -12,7 +12,8 @@ import org.hsajava.compute.opencl.TensorCores;
  * (the same rounding as {@code gemm_bf16}, which rounds while staging) at several times the speed of
  * {@code gemm_bf16}'s mma.sync, the copies included. A must not be transposed (the layer GEMMs
  * {@code x·Wᵀ} and {@code dy·W}); the weight gradients {@code dyᵀ·x} keep {@link GemmSplitK}.
- * {@code -Dhsa.tc.wgmma=off} keeps every GEMM on the mma.sync kernels.
+ * {@code -Dhsa.tc.wgmma=off} keeps every GEMM on the mma.sync kernels; {@code -Dhsa.tc.wgmma=emulated}
+ * takes this path on any device (tests).
  */
 public final class GemmBf16Cast {
     private GemmBf16Cast() {}
@@ -29,12 +30,21 @@ public final class GemmBf16Cast {
 
     /**
      * Whether {@link #append} takes this GEMM (batch 1, A not transposed): bf16 GEMMs are asked for
-     * ({@link Gemm#precision}), the device has warpgroup MMA, the sizes fit the kernel's tiles and the copies the workspace.
+     * ({@link Gemm#precision}), the device has warpgroup MMA (or {@link #emulated}), the sizes fit the
+     * tiles of the kernel the device runs and the copies the workspace.
      */
     public static boolean applies(Device device, boolean transA, int m, int n, int k) {
-        return !transA && Gemm.precision() == Gemm.Precision.BF16 && TensorCores.warpgroupMma(device.info())
-                && GemmBf16Wgmma.fits(m, n, k) && (long) m * k <= WORKSPACE_A && (long) n * k <= WORKSPACE_B;
+        boolean hopper = TensorCores.warpgroupMma(device.info());
+        if (transA || Gemm.precision() != Gemm.Precision.BF16 || !(hopper || emulated())) return false;
+        boolean fits = hopper ? GemmBf16Wgmma.fits(m, n, k) : GemmBf16Wgmma.Tiling.EMULATED.fits(m, n, k);
+        return fits && (long) m * k <= WORKSPACE_A && (long) n * k <= WORKSPACE_B;
     }
+
+    /**
+     * {@code -Dhsa.tc.wgmma=emulated}: this path on any device, with wgmma emulated (correct and slow),
+     * so that tests on CPUs run the wiring the layers use on Hopper.
+     */
+    static boolean emulated() { return "emulated".equalsIgnoreCase(System.getProperty(TensorCores.WGMMA_PROPERTY)); }
 
     /**
      * Appends {@code C = alpha A op(B) + beta C}: A [M x K] (row stride lda), B [N x K] when

@@ -45,6 +45,9 @@ public final class GemmBf16Wgmma {
 
         int tm() { return 64 * groups; }
 
+        /** Whether M x N x K is a whole number of blocks and K-tiles. */
+        boolean fits(int m, int n, int k) { return m % tm() == 0 && n % this.n == 0 && k % 64 == 0; }
+
         int threads() { return 128 * groups; }
 
         static Tiling nativeTiling() {
@@ -60,10 +63,7 @@ public final class GemmBf16Wgmma {
     static KernelDef emulated(Tiling t) { return CACHE.computeIfAbsent("emulated " + t, k -> build(t, true)); }
 
     /** Whether an M x N x K problem fits the tiles of the native kernel. */
-    public static boolean fits(int m, int n, int k) {
-        Tiling t = Tiling.nativeTiling();
-        return m % t.tm() == 0 && n % t.n() == 0 && k % 64 == 0;
-    }
+    public static boolean fits(int m, int n, int k) { return Tiling.nativeTiling().fits(m, n, k); }
 
     private static KernelDef build(Tiling t, boolean emulated) {
         KernelDef.Builder b = GemmBf16Async.signature("gemm_bf16_wgmma", SOURCE, t.tm(), t.n(), 64)

@@ -1,15 +1,20 @@
 package org.hsajava.model.layers;
 
 import static org.hsajava.compute.testing.Close.assertClose;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.stream.Stream;
 import org.hsajava.compute.DataTransferMode;
 import org.hsajava.compute.Device;
 import org.hsajava.compute.ExecutionPlan;
+import org.hsajava.compute.Task;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
 import org.hsajava.compute.testing.Rand;
+import org.hsajava.compute.opencl.TensorCores;
 import org.hsajava.compute.testing.TestDevices;
+import org.hsajava.kernels.Gemm;
+import org.hsajava.kernels.GemmBf16Cast;
 import org.hsajava.model.reference.GradCheck;
 import org.hsajava.model.reference.RefOps;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -38,5 +43,46 @@ class LinearTest {
         GradCheck.check("dx", v -> RefOps.dot(RefOps.linear(v, wd, bd, rows, in, out), dyd), xd, dx.toF32Array(), 200, 1e-4, 1);
         GradCheck.check("dW", v -> RefOps.dot(RefOps.linear(xd, v, bd, rows, in, out), dyd), wd, dw.toF32Array(), 200, 1e-4, 2);
         GradCheck.check("db", v -> RefOps.dot(RefOps.linear(xd, wd, v, rows, in, out), dyd), bd, db.toF32Array(), 200, 1e-4, 3);
+    }
+
+    /**
+     * With bf16 GEMMs on Hopper, x·Wᵀ and dy·W go through bf16 copies and the wgmma kernel
+     * ({@link GemmBf16Cast}); here that path runs emulated on the test device. Operands that are bf16
+     * numbers already make the copies exact, so the results match the double reference as closely as fp32 does.
+     */
+    @org.junit.jupiter.api.Test
+    void theHopperPathThroughBf16CopiesMatchesTheDoubleReference() {
+        int rows = 128, in = 128, out = 64;
+        Rand r = new Rand(9);
+        float[] x = bf16(r.normal(rows * in, 1)), w = bf16(r.normal(out * in, 0.5)), dy = bf16(r.normal(rows * out, 1));
+        Tensor tx = Tensor.of("x", x), tw = Tensor.of("w", w), ty = Tensor.f32("y", rows * out), tdy = Tensor.of("dy", dy);
+        Tensor dx = Tensor.of("dx", new float[rows * in]), dw = Tensor.of("dw", new float[out * in]);
+        Device d = TestDevices.opencl();
+        String before = System.setProperty(TensorCores.WGMMA_PROPERTY, "emulated");
+        Gemm.Precision precision = Gemm.usePrecision(Gemm.Precision.BF16);
+        TaskGraph g = new TaskGraph("lin").transferToDevice(DataTransferMode.EVERY_EXECUTION, tx, tw, tdy, dx, dw);
+        try {
+            Linear.forward(g, "l", d, tx, tw, null, ty, rows, in, out);
+            Linear.backward(g, "l", d, tx, tw, tdy, dx, dw, null, rows, in, out);
+        } finally {
+            Gemm.usePrecision(precision);
+            if (before == null) System.clearProperty(TensorCores.WGMMA_PROPERTY);
+            else System.setProperty(TensorCores.WGMMA_PROPERTY, before);
+        }
+        g.transferToHost(DataTransferMode.EVERY_EXECUTION, ty, dx, dw);
+        var launched = g.snapshot().tasks().stream().map(t -> t instanceof Task.Launch l ? l.kernel().entryPoint() : "").toList();
+        assertEquals(2, launched.stream().filter("gemm_bf16_wgmma"::equals).count(), "x·Wᵀ and dy·W on the wgmma kernel: " + launched);
+        try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(d)) {
+            plan.execute();
+        }
+        double[] xd = RefOps.toDouble(x), wd = RefOps.toDouble(w), dyd = RefOps.toDouble(dy), zero = new double[out];
+        assertClose("y", RefOps.linear(xd, wd, zero, rows, in, out), ty.toF32Array(), 1e-5);
+        GradCheck.check("dx", v -> RefOps.dot(RefOps.linear(v, wd, zero, rows, in, out), dyd), xd, dx.toF32Array(), 200, 1e-4, 1);
+        GradCheck.check("dW", v -> RefOps.dot(RefOps.linear(xd, v, zero, rows, in, out), dyd), wd, dw.toF32Array(), 200, 1e-4, 2);
+    }
+
+    private static float[] bf16(float[] x) {
+        for (int i = 0; i < x.length; i++) x[i] = org.hsajava.compute.Bf16.round(x[i]);
+        return x;
     }
 }
