@@ -12,7 +12,8 @@
 // kt - 2; four wgmma k16 steps, left running while the next iteration waits and loads.
 //
 // Sizes: M a multiple of 64 WG_GROUPS, N of WG_N, K of 64, lda and ldb multiples of 8; the host checks.
-// Native builds need -cl-nv-arch sm_90a; -DTC_EMULATE computes the same on any device (tests).
+// Natively the OpenCL backend rebuilds the program from its PTX for sm_90a (wgmma.h); -DTC_EMULATE
+// computes the same on any device (tests).
 #include "tc.h"
 #include "wgmma.h"
 

@@ -11,8 +11,8 @@
 // The products run asynchronously: wg_fence() before the first call of a batch (it orders the
 // accumulators' earlier writes), wg_commit() after the last, wg_wait_all(d) before d or the tiles are
 // touched again (wg_wait_prior(d): all but the last committed batch are done, the tiles they read
-// free again; d may still change). Tiles written by the work-items (cp.async included) need wg_fence_proxy() by each
-// writer, then a barrier, before a wgmma may read them.
+// free again; d may still change). Tiles written by the work-items (cp.async included) need
+// wg_fence_proxy() by each writer, then a barrier, before a wgmma may read them.
 //
 // NVIDIA's OpenCL compiler writes PTX for .target sm_90, where the wgmma instructions do not exist
 // (-cl-nv-arch sm_90a does not change that): each one is written here behind the comment marker
