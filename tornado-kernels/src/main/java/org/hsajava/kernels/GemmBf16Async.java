@@ -48,6 +48,15 @@ public final class GemmBf16Async {
         }
 
         int threads() { return 32 * warpsM * warpsN; }
+
+        /** Whether M x N x K is a whole number of blocks and K-tiles. */
+        boolean fits(int m, int n, int k) { return m % tm == 0 && n % tn == 0 && k % tk == 0; }
+
+        /** The tiles of the native kernel: {@link #DEFAULT}, or those of property hsa.tc.gemm.async.tiles. */
+        static Tiling nativeTiling() {
+            String tiles = System.getProperty("hsa.tc.gemm.async.tiles");
+            return tiles != null ? parse(tiles) : DEFAULT;
+        }
     }
 
     /** The kernel (emulated where tensor cores are missing; the native one where {@link TensorCores#enabled}). */
@@ -65,10 +74,7 @@ public final class GemmBf16Async {
         if (maxrreg != null && !emulated) b.compilerOption("-cl-nv-maxrregcount=" + maxrreg);
         return b
                 .grid(a -> WorkerGrid.of3D((long) (a.i("N") / t.tn()) * t.threads(), a.i("M") / t.tm(), a.i("batch"), t.threads(), 1, 1))
-                .variant(!emulated ? null : info -> TensorCores.enabled(info) ? CACHE.computeIfAbsent("native", k -> {
-                    String tiles = System.getProperty("hsa.tc.gemm.async.tiles");
-                    return build(tiles != null ? Tiling.parse(tiles) : Tiling.DEFAULT, false);
-                }) : null)
+                .variant(!emulated ? null : info -> TensorCores.enabled(info) ? CACHE.computeIfAbsent("native", k -> build(Tiling.nativeTiling(), false)) : null)
                 .build();
     }
 
@@ -96,11 +102,7 @@ public final class GemmBf16Async {
     }
 
     /** Whether an M x N x K problem fits the tiles of the kernel a device with tensor cores runs. */
-    public static boolean fits(int m, int n, int k) {
-        String tiles = System.getProperty("hsa.tc.gemm.async.tiles");
-        Tiling t = tiles != null ? Tiling.parse(tiles) : Tiling.DEFAULT;
-        return m % t.tm() == 0 && n % t.tn() == 0 && k % t.tk() == 0;
-    }
+    public static boolean fits(int m, int n, int k) { return Tiling.nativeTiling().fits(m, n, k); }
 
     /** The Java oracle, shared with {@link GemmBf16Wgmma}: fp32 sums of the widened bf16 products. */
     static void reference(KernelArgs a) {
