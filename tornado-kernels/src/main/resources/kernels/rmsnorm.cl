@@ -1,4 +1,5 @@
 #include "common.h"
+#include "bf16.h"
 
 // RMSNorm over the last dimension, rows of length d (row-major [rows, d]).
 // Forward and dx in two layouts (RmsNorm picks one per device type): GPUs, rms_tpr(d) work-items
@@ -14,28 +15,42 @@
 #endif
 
 // y[r, c] = (x[r, c] * rstd[r]) * w[c]   (w == 0: no weight),  rstd[r] = 1 / sqrt(mean_c x[r, c]^2 + eps).
+// y16 (when not 0): the same y rounded to bf16, the input of the bf16 GEMMs that follow the norm.
+// The residual forms (add != 0) first write the sum s = x + add and normalise s: the residual
+// connection and the norm after it in one pass (s may be x or add itself).
 // Input gradient, with g = dy * w (g = dy without a weight) and r = rstd[row]:
-//   dx[c] = r * (g[c] - x[c] * r^2 * (sum_j g[j] x[j]) / d)
-// dx is overwritten (add a residual gradient separately).
+//   dx[c] = res[c] + r * (g[c] - x[c] * r^2 * (sum_j g[j] x[j]) / d)
+// res == 0: dx is overwritten; else res is the gradient arriving through a residual connection
+// (res may be dx itself: accumulate).
 #if RMS_ITEM_PER_ROW
 // CPUs: one work-item per row, summing the row in order; no local memory and no barrier. PoCL runs
 // a work-group as a loop over its items and splits it at every barrier, so the GPU layout's per-row
 // tree reduction (below) cost more there than the row's arithmetic.
-static inline void rms_forward_row(__global const float* x, __global const float* w, __global float* y, __global float* rstd,
-                                   const int rows, const int d, const float eps, __local float* buf) {
+static inline void rms_forward_row(__global const float* x, __global const float* add, __global float* s, __global const float* w,
+                                   __global float* y, __global ushort* y16, __global float* rstd, const int rows, const int d,
+                                   const float eps, __local float* buf) {
     const int row = get_global_id(0);
     if (row >= rows) return;
     const __global float* xr = x + (long) row * d;
+    if (add) {
+        __global float* sr = s + (long) row * d;
+        for (int c = 0; c < d; c++) sr[c] = xr[c] + add[(long) row * d + c];
+        xr = sr;
+    }
     __global float* yr = y + (long) row * d;
     float acc = 0.0f;
     for (int c = 0; c < d; c++) acc += xr[c] * xr[c];
     const float r = 1.0f / sqrt(acc / (float) d + eps);
     rstd[row] = r;
-    for (int c = 0; c < d; c++) yr[c] = w ? xr[c] * r * w[c] : xr[c] * r;
+    for (int c = 0; c < d; c++) {
+        const float v = w ? xr[c] * r * w[c] : xr[c] * r;
+        yr[c] = v;
+        if (y16) y16[(long) row * d + c] = (ushort) bf16_bits(v);
+    }
 }
 
 static inline void rms_backward_row(__global const float* dy, __global const float* x, __global const float* w, __global const float* rstd,
-                                    __global float* dx, const int rows, const int d, __local float* buf) {
+                                    __global const float* res, __global float* dx, const int rows, const int d, __local float* buf) {
     const int row = get_global_id(0);
     if (row >= rows) return;
     const long base = (long) row * d;
@@ -45,7 +60,7 @@ static inline void rms_backward_row(__global const float* dy, __global const flo
     const float k = r * r * dot / (float) d;
     for (int c = 0; c < d; c++) {
         const float g = w ? dy[base + c] * w[c] : dy[base + c];
-        dx[base + c] = r * (g - x[base + c] * k);
+        dx[base + c] = (res ? res[base + c] : 0.0f) + r * (g - x[base + c] * k);
     }
 }
 #else
@@ -73,8 +88,9 @@ static inline float rms_row_sum(__local float* buf, float v, const int tpr) {
     return total;
 }
 
-static inline void rms_forward_row(__global const float* x, __global const float* w, __global float* y, __global float* rstd,
-                                   const int rows, const int d, const float eps, __local float* buf) {
+static inline void rms_forward_row(__global const float* x, __global const float* add, __global float* s, __global const float* w,
+                                   __global float* y, __global ushort* y16, __global float* rstd, const int rows, const int d,
+                                   const float eps, __local float* buf) {
     // A row past the last one does no work, but its work-items still take part in the barriers
     // (n = 0): a return before a barrier, even a group-uniform one, crashed PoCL 3.1's work-group compiler.
     const int tpr = rms_tpr(d), lane = get_local_id(0), sub = lane % tpr;
@@ -83,17 +99,30 @@ static inline void rms_forward_row(__global const float* x, __global const float
     const __global float* xr = x + (long) row * d;
     __global float* yr = y + (long) row * d;
     float acc = 0.0f;
-    for (int c = sub; c < n; c += tpr) acc += xr[c] * xr[c];
+    if (add) {
+        // s = x + add, read back below by the work-item that wrote it (the same columns), so no barrier.
+        __global float* sr = s + (long) row * d;
+        for (int c = sub; c < n; c += tpr) {
+            const float v = xr[c] + add[(long) row * d + c];
+            sr[c] = v;
+            acc += v * v;
+        }
+        xr = sr;
+    } else {
+        for (int c = sub; c < n; c += tpr) acc += xr[c] * xr[c];
+    }
     const float r = 1.0f / sqrt(rms_row_sum(buf, acc, tpr) / (float) d + eps);
     if (sub == 0 && row < rows) rstd[row] = r;
     for (int c = sub; c < n; c += tpr) {
         const float xn = xr[c] * r;
-        yr[c] = w ? xn * w[c] : xn;
+        const float v = w ? xn * w[c] : xn;
+        yr[c] = v;
+        if (y16) y16[(long) row * d + c] = (ushort) bf16_bits(v);
     }
 }
 
 static inline void rms_backward_row(__global const float* dy, __global const float* x, __global const float* w, __global const float* rstd,
-                                    __global float* dx, const int rows, const int d, __local float* buf) {
+                                    __global const float* res, __global float* dx, const int rows, const int d, __local float* buf) {
     const int tpr = rms_tpr(d), lane = get_local_id(0), sub = lane % tpr;
     const int row = get_group_id(0) * (RMS_WG / tpr) + lane / tpr;
     const int n = row < rows ? d : 0; // past the last row: no work, but every barrier is taken
@@ -106,7 +135,7 @@ static inline void rms_backward_row(__global const float* dy, __global const flo
     const float k = r * r * dot / (float) d;
     for (int c = sub; c < n; c += tpr) {
         const float g = w ? dy[base + c] * w[c] : dy[base + c];
-        dx[base + c] = r * (g - x[base + c] * k);
+        dx[base + c] = (res ? res[base + c] : 0.0f) + r * (g - x[base + c] * k);
     }
 }
 #endif  // RMS_ITEM_PER_ROW
@@ -115,26 +144,55 @@ static inline void rms_backward_row(__global const float* dy, __global const flo
 __kernel void rmsnorm_forward(__global const float* x, __global const float* w, __global float* y, __global float* rstd,
                               const int rows, const int d, const float eps) {
     __local float buf[RMS_WG];
-    rms_forward_row(x, w, y, rstd, rows, d, eps, buf);
+    rms_forward_row(x, 0, 0, w, y, 0, rstd, rows, d, eps, buf);
+}
+
+// Forward with a weight that also writes y16 = bf16(y).
+__kernel void rmsnorm_forward_bf16(__global const float* x, __global const float* w, __global float* y, __global ushort* y16,
+                                   __global float* rstd, const int rows, const int d, const float eps) {
+    __local float buf[RMS_WG];
+    rms_forward_row(x, 0, 0, w, y, y16, rstd, rows, d, eps, buf);
+}
+
+// Residual connection, then the norm: s = x + add, y = norm(s) * w (s may be x or add).
+__kernel void rmsnorm_add_forward(__global const float* x, __global const float* add, __global float* s, __global const float* w,
+                                  __global float* y, __global float* rstd, const int rows, const int d, const float eps) {
+    __local float buf[RMS_WG];
+    rms_forward_row(x, add, s, w, y, 0, rstd, rows, d, eps, buf);
+}
+
+// The same, also writing y16 = bf16(y).
+__kernel void rmsnorm_add_forward_bf16(__global const float* x, __global const float* add, __global float* s, __global const float* w,
+                                       __global float* y, __global ushort* y16, __global float* rstd, const int rows, const int d,
+                                       const float eps) {
+    __local float buf[RMS_WG];
+    rms_forward_row(x, add, s, w, y, y16, rstd, rows, d, eps, buf);
 }
 
 // Forward without a weight: y = x * rstd.
 __kernel void rmsnorm_forward_noweight(__global const float* x, __global float* y, __global float* rstd,
                                        const int rows, const int d, const float eps) {
     __local float buf[RMS_WG];
-    rms_forward_row(x, 0, y, rstd, rows, d, eps, buf);
+    rms_forward_row(x, 0, 0, 0, y, 0, rstd, rows, d, eps, buf);
 }
 
 __kernel void rmsnorm_backward_dx(__global const float* dy, __global const float* x, __global const float* w, __global const float* rstd,
                                   __global float* dx, const int rows, const int d) {
     __local float buf[RMS_WG];
-    rms_backward_row(dy, x, w, rstd, dx, rows, d, buf);
+    rms_backward_row(dy, x, w, rstd, 0, dx, rows, d, buf);
+}
+
+// dx = res + the input gradient: the gradient of a residual branch added in the same pass (res may be dx).
+__kernel void rmsnorm_backward_dx_add(__global const float* dy, __global const float* x, __global const float* w, __global const float* rstd,
+                                      __global const float* res, __global float* dx, const int rows, const int d) {
+    __local float buf[RMS_WG];
+    rms_backward_row(dy, x, w, rstd, res, dx, rows, d, buf);
 }
 
 __kernel void rmsnorm_backward_dx_noweight(__global const float* dy, __global const float* x, __global const float* rstd,
                                            __global float* dx, const int rows, const int d) {
     __local float buf[RMS_WG];
-    rms_backward_row(dy, x, 0, rstd, dx, rows, d, buf);
+    rms_backward_row(dy, x, 0, rstd, 0, dx, rows, d, buf);
 }
 
 // First stage of the weight gradient dw[c] = sum_r dy[r, c] * x[r, c] * rstd[r]:

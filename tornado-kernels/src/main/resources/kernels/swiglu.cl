@@ -1,4 +1,5 @@
 #include "common.h"
+#include "bf16.h"
 
 // SwiGLU gate: h = silu(g) * u, silu(g) = g * sigmoid(g).
 // Backward with s = sigmoid(g):  du = dh * silu(g),  dg = dh * u * s * (1 + g * (1 - s)).
@@ -17,6 +18,15 @@ static inline float swiglu_dgate(const float g, const float u, const float dh) {
 __kernel void swiglu_forward(__global const float* g, __global const float* u, __global float* h, const int n) {
     const int i = get_global_id(0);
     if (i < n) h[i] = swiglu_silu(g[i]) * u[i];
+}
+
+// The same, also writing h16[i] = bf16(h[i]): the input of the bf16 down projection.
+__kernel void swiglu_forward_bf16(__global const float* g, __global const float* u, __global float* h, __global ushort* h16, const int n) {
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    const float v = swiglu_silu(g[i]) * u[i];
+    h[i] = v;
+    h16[i] = (ushort) bf16_bits(v);
 }
 
 // dg[i], du[i] as above (overwritten).

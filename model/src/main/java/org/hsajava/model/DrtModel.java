@@ -9,6 +9,7 @@ import org.hsajava.compute.Scalar;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
 import org.hsajava.kernels.Fill;
+import org.hsajava.kernels.GemmBf16Cast;
 import org.hsajava.model.config.HsaConfig;
 import org.hsajava.model.config.ModelConfig;
 import org.hsajava.model.layers.ChunkingLayer;
@@ -47,7 +48,9 @@ public final class DrtModel implements TrainableModel {
 
     /** Builds the model's layers and graphs; parameters stay as they are in {@code params}. */
     public DrtModel(ModelConfig config, ModelParameters params, Device device, int batch, int length) {
-        this.ctx = new LayerContext(config, params, device, batch, length);
+        // Mixed precision on Hopper: the GEMMs read bf16 copies of the weights (refreshed at the start of
+        // every forward pass, below) and of the norms' and activations' outputs.
+        this.ctx = new LayerContext(config, params, device, batch, length, null, GemmBf16Cast.available(device));
         int rows = ctx.rows(), d = config.hiddenSize();
         ScratchPool scratch = new ScratchPool("scratch");
         ids = Tensor.i32("input_ids", rows);
@@ -96,6 +99,7 @@ public final class DrtModel implements TrainableModel {
 
     private TaskGraph forward(String graphName) {
         TaskGraph g = new TaskGraph(graphName).transferToDevice(DataTransferMode.EVERY_EXECUTION, ids, targets);
+        ctx.params().appendBf16Refresh(g);
         embedding.forward(g);
         for (Layer l : layers) l.forward(g);
         return g;

@@ -75,4 +75,54 @@ class DrtModelSmokeTest {
         assertTrue(max > 0, "all gradients are zero");
         assertTrue(diff <= 1e-3 * max, "gradients differ between backends: " + diff + " vs max " + max);
     }
+    /**
+     * Mixed precision as on an H100 (wgmma emulated): the model refreshes its bf16 weight copies at
+     * the start of each step, so its gradients track the fp32 model's, also after the weights have
+     * been replaced between two steps of one plan (stale copies would give the old weights' gradients).
+     */
+    @org.junit.jupiter.api.Test
+    void mixedPrecisionStepsTrackTheFp32StepsAfterTheWeightsChange() throws Exception {
+        ModelConfig c = ConfigFile.read(Path.of("..", "configs", "tiny-cpu.json")).model();
+        int batch = 2, length = 64;
+        Rand r = new Rand(8);
+        int[] ids = r.ints(batch * length, c.vocabSize());
+        int[] targets = new int[ids.length];
+        for (int i = 0; i < ids.length; i++) targets[i] = (i + 1) % length == 0 ? -100 : ids[i + 1];
+        Device device = TestDevices.opencl();
+        float[][][] grads = new float[2][][];
+        for (int k = 0; k < 2; k++) {
+            ModelParameters p = ModelParameters.of(ParameterLayout.of(c)).initialize(11);
+            boolean mixed = k == 1;
+            try (DrtModel m = mixed ? org.hsajava.compute.testing.EmulatedWgmma.with(() -> new DrtModel(c, p, device, batch, length))
+                    : new DrtModel(c, p, device, batch, length)) {
+                var launched = m.trainStep().tasks().stream().map(org.hsajava.compute.Task::name).toList();
+                assertEquals(mixed, launched.contains("params.toBf16"), "weight copies refreshed in the mixed-precision step: " + launched);
+                m.inputIds().set(ids.clone());
+                m.targets().set(targets.clone());
+                m.lossScale().set(1.0 / (ids.length - batch));
+                m.prepareInputs();
+                TaskGraph up = new TaskGraph("params").transferToDevice(DataTransferMode.EVERY_EXECUTION, p.all(), p.allGrads());
+                grads[k] = new float[2][];
+                try (ExecutionPlan plan = new ExecutionPlan(up.snapshot(), m.trainStep()).withDevice(device)) {
+                    for (int step = 0; step < 2; step++) {
+                        if (step == 1) {
+                            p.initialize(12);
+                            java.util.Arrays.fill(p.allGrads().f32(), 0f);
+                        }
+                        plan.execute();
+                        plan.transferToHost(p.allGrads());
+                        grads[k][step] = p.allGrads().toF32Array();
+                    }
+                }
+            }
+        }
+        for (int step = 0; step < 2; step++) {
+            double max = 0, diff = 0;
+            for (int i = 0; i < grads[0][step].length; i++) {
+                max = Math.max(max, Math.abs(grads[0][step][i]));
+                diff = Math.max(diff, Math.abs(grads[0][step][i] - grads[1][step][i]));
+            }
+            assertTrue(max > 0 && diff <= 0.05 * max, "step " + step + ": bf16 gradients differ from fp32 by " + diff + " (largest " + max + ")");
+        }
+    }
 }

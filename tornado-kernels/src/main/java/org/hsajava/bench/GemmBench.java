@@ -94,7 +94,7 @@ public final class GemmBench {
                 rows.add(report(progress, timeBf16Storage(device, GemmBf16Async.kernel(), nt)));
             }
             if (TensorCores.warpgroupMma(device.info()) && GemmBf16Wgmma.fits(s.m(), s.n(), s.k())) {
-                rows.add(report(progress, timeBf16Storage(device, GemmBf16Wgmma.kernel(), nt)));
+                rows.add(report(progress, timeBf16Storage(device, GemmBf16Wgmma.kernel(s.n()), nt)));
             }
         }
         return rows;

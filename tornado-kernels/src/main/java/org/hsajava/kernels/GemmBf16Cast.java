@@ -34,10 +34,18 @@ public final class GemmBf16Cast {
      * tiles of the kernel the device runs and the copies the workspace.
      */
     public static boolean applies(Device device, boolean transA, int m, int n, int k) {
-        boolean hopper = TensorCores.warpgroupMma(device.info());
-        if (transA || Gemm.precision() != Gemm.Precision.BF16 || !(hopper || emulated())) return false;
-        boolean fits = hopper ? GemmBf16Wgmma.fits(m, n, k) : GemmBf16Wgmma.Tiling.EMULATED.fits(m, n, k);
+        if (transA || !available(device)) return false;
+        boolean fits = TensorCores.warpgroupMma(device.info()) ? GemmBf16Wgmma.fits(m, n, k) : GemmBf16Wgmma.Tiling.EMULATED.fits(m, n, k);
         return fits && (long) m * k <= WORKSPACE_A && (long) n * k <= WORKSPACE_B;
+    }
+
+    /**
+     * Whether GEMMs selected now on {@code device} may take this path: bf16 GEMMs are asked for and the
+     * device has warpgroup MMA (or {@link #emulated}). A model that keeps bf16 copies of its weights
+     * and GEMM inputs asks this once, when it is built.
+     */
+    public static boolean available(Device device) {
+        return Gemm.precision() == Gemm.Precision.BF16 && (TensorCores.warpgroupMma(device.info()) || emulated());
     }
 
     /**
@@ -52,9 +60,26 @@ public final class GemmBf16Cast {
      */
     public static void append(TaskGraph g, String name, boolean transB, Tensor a, Tensor b, Tensor c,
                               int m, int n, int k, int lda, int ldb, int ldc, float alpha, float beta, Workspace ws) {
-        g.task(name + ".a16", Bf16Cast.TO_BF16, a, ws.a(), m, k, lda);
-        if (transB) g.task(name + ".b16", Bf16Cast.TO_BF16, b, ws.b(), n, k, ldb);
-        else g.task(name + ".b16", Bf16Cast.TO_BF16_T, b, ws.b(), k, n, ldb);
-        g.task(name, GemmBf16Wgmma.kernel(), ws.a(), ws.b(), c, m, n, k, k, k, ldc, 0, 0, 0, 1, alpha, beta);
+        append(g, name, transB, a, null, b, null, c, m, n, k, lda, ldb, ldc, alpha, beta, ws);
+    }
+
+    /**
+     * As {@link #append(TaskGraph, String, boolean, Tensor, Tensor, Tensor, int, int, int, int, int, int, float, float, Workspace)},
+     * taking the bf16 copies that already exist: {@code a16} = bf16(A) [M x K] dense (written by the
+     * kernel that produced A), {@code b16} = bf16(op(B)ᵀ) [N x K] dense (a weight's copy, refreshed
+     * once per step). A null copy is made in the workspace, as above.
+     */
+    public static void append(TaskGraph g, String name, boolean transB, Tensor a, Tensor a16, Tensor b, Tensor b16, Tensor c,
+                              int m, int n, int k, int lda, int ldb, int ldc, float alpha, float beta, Workspace ws) {
+        if (a16 == null) {
+            a16 = ws.a();
+            g.task(name + ".a16", Bf16Cast.TO_BF16, a, a16, m, k, lda);
+        }
+        if (b16 == null) {
+            b16 = ws.b();
+            if (transB) g.task(name + ".b16", Bf16Cast.TO_BF16, b, b16, n, k, ldb);
+            else g.task(name + ".b16", Bf16Cast.TO_BF16_T, b, b16, k, n, ldb);
+        }
+        g.task(name, GemmBf16Wgmma.kernel(n), a16, b16, c, m, n, k, k, k, ldc, 0, 0, 0, 1, alpha, beta);
     }
 }

@@ -28,6 +28,8 @@ public final class GemmBf16Wgmma {
     /** Blocks of (64 groups) x n of C, one warpgroup per 64 rows, a pipeline of {@code stages} K-tiles of 64. */
     record Tiling(int groups, int n, int stages) {
         static final Tiling DEFAULT = new Tiling(2, 256, 4);
+        /** For N a multiple of 128 but not of 256 (k/v projections of 4 heads of 32, SwiGLU widths such as 1408). */
+        static final Tiling NARROW = new Tiling(2, 128, 3);
         static final Tiling EMULATED = new Tiling(1, 64, 3);
 
         Tiling {
@@ -50,29 +52,37 @@ public final class GemmBf16Wgmma {
 
         int threads() { return 128 * groups; }
 
-        static Tiling nativeTiling() {
+        /**
+         * The native tiling for a C of {@code n} columns: {@link #DEFAULT}, or {@link #NARROW} where n is
+         * not a multiple of 256 (H200, 4096³: 398.9 and 348.9 TFLOP/s; BENCHMARKS.md). The property
+         * {@code hsa.tc.wgmma.tiles} overrides both.
+         */
+        static Tiling nativeTiling(int n) {
             String tiles = System.getProperty("hsa.tc.wgmma.tiles");
-            return tiles != null ? parse(tiles) : DEFAULT;
+            if (tiles != null) return parse(tiles);
+            return n % DEFAULT.n == 0 ? DEFAULT : NARROW;
         }
     }
 
-    /** The kernel: native where {@link TensorCores#warpgroupMma} holds, emulated elsewhere. */
-    public static KernelDef kernel() { return emulated(Tiling.EMULATED); }
+    /** The kernel for C of {@code n} columns: native where {@link TensorCores#warpgroupMma} holds, emulated elsewhere. */
+    public static KernelDef kernel(int n) { return emulated(Tiling.EMULATED, Tiling.nativeTiling(n)); }
 
-    /** The emulated kernel at a tiling (tests), with the native variant for Hopper. */
-    static KernelDef emulated(Tiling t) { return CACHE.computeIfAbsent("emulated " + t, k -> build(t, true)); }
+    /** The emulated kernel at a tiling (tests), with the native variant for Hopper at {@code native_}. */
+    static KernelDef emulated(Tiling t, Tiling native_) {
+        return CACHE.computeIfAbsent("emulated " + t + " native " + native_, k -> build(t, true, native_));
+    }
 
     /** Whether an M x N x K problem fits the tiles of the native kernel. */
-    public static boolean fits(int m, int n, int k) { return Tiling.nativeTiling().fits(m, n, k); }
+    public static boolean fits(int m, int n, int k) { return Tiling.nativeTiling(n).fits(m, n, k); }
 
-    private static KernelDef build(Tiling t, boolean emulated) {
+    private static KernelDef build(Tiling t, boolean emulated, Tiling native_) {
         KernelDef.Builder b = GemmBf16Async.signature("gemm_bf16_wgmma", SOURCE, t.tm(), t.n(), 64)
                 .define("WG_GROUPS", t.groups()).define("WG_N", t.n()).define("WG_STAGES", t.stages());
         if (emulated) b.define("TC_EMULATE", 1);  // natively the backend rebuilds the PTX for sm_90a (wgmma.h)
         return b
                 .grid(a -> WorkerGrid.of3D((long) (a.i("N") / t.n()) * t.threads(), a.i("M") / t.tm(), a.i("batch"), t.threads(), 1, 1))
                 .variant(!emulated ? null : info -> TensorCores.warpgroupMma(info)
-                        ? CACHE.computeIfAbsent("native " + Tiling.nativeTiling(), k -> build(Tiling.nativeTiling(), false)) : null)
+                        ? CACHE.computeIfAbsent("native " + native_, k -> build(native_, false, native_)) : null)
                 .build();
     }
 }

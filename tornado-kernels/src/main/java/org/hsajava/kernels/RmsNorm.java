@@ -1,11 +1,13 @@
 package org.hsajava.kernels;
 
+import static org.hsajava.compute.DType.BF16;
 import static org.hsajava.compute.DType.F32;
 
 import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.function.Function;
 
+import org.hsajava.compute.Bf16;
 import org.hsajava.compute.Checks;
 import org.hsajava.compute.DeviceInfo;
 import org.hsajava.compute.KernelArgs;
@@ -49,13 +51,32 @@ public final class RmsNorm {
     private static final Map<KernelDef, Map<Layout, KernelDef>> LAYOUTS = new IdentityHashMap<>();
 
     /** Arguments: {@code x, w, y, rstd, rows, d, eps}. */
-    public static final KernelDef FORWARD = byDevice(l -> forward("rmsnorm_forward", true, l));
+    public static final KernelDef FORWARD = byDevice(l -> forward("rmsnorm_forward", true, false, false, l));
+    /**
+     * {@link #FORWARD} that also writes {@code y16 = bf16(y)} (nearest, ties to even), the operand of
+     * the bf16 GEMMs that read the norm's output. Arguments: {@code x, w, y, y16, rstd, rows, d, eps}.
+     */
+    public static final KernelDef FORWARD_BF16 = byDevice(l -> forward("rmsnorm_forward_bf16", true, false, true, l));
+    /**
+     * A residual connection and the norm after it in one pass: {@code s = x + add}, then {@link #FORWARD}
+     * of s ({@code s} may be {@code x} or {@code add}; the backward reads s). Arguments:
+     * {@code x, add, s, w, y, rstd, rows, d, eps}.
+     */
+    public static final KernelDef FORWARD_ADD = byDevice(l -> forward("rmsnorm_add_forward", true, true, false, l));
+    /** {@link #FORWARD_ADD} that also writes {@code y16}. Arguments: {@code x, add, s, w, y, y16, rstd, rows, d, eps}. */
+    public static final KernelDef FORWARD_ADD_BF16 = byDevice(l -> forward("rmsnorm_add_forward_bf16", true, true, true, l));
     /** Arguments: {@code x, y, rstd, rows, d, eps}. */
-    public static final KernelDef FORWARD_NO_WEIGHT = byDevice(l -> forward("rmsnorm_forward_noweight", false, l));
+    public static final KernelDef FORWARD_NO_WEIGHT = byDevice(l -> forward("rmsnorm_forward_noweight", false, false, false, l));
     /** Arguments: {@code dy, x, w, rstd, dx, rows, d} (dx is overwritten). */
-    public static final KernelDef BACKWARD_DX = byDevice(l -> backwardDx("rmsnorm_backward_dx", true, l));
+    public static final KernelDef BACKWARD_DX = byDevice(l -> backwardDx("rmsnorm_backward_dx", true, false, l));
+    /**
+     * {@code dx = res + ∂/∂x}: the input gradient plus the gradient that reaches x around the norm (a
+     * residual connection), in one pass; {@code res} may be {@code dx} (accumulate). Arguments:
+     * {@code dy, x, w, rstd, res, dx, rows, d}.
+     */
+    public static final KernelDef BACKWARD_DX_ADD = byDevice(l -> backwardDx("rmsnorm_backward_dx_add", true, true, l));
     /** Arguments: {@code dy, x, rstd, dx, rows, d}. */
-    public static final KernelDef BACKWARD_DX_NO_WEIGHT = byDevice(l -> backwardDx("rmsnorm_backward_dx_noweight", false, l));
+    public static final KernelDef BACKWARD_DX_NO_WEIGHT = byDevice(l -> backwardDx("rmsnorm_backward_dx_noweight", false, false, l));
 
     /**
      * The group-per-row layout, switched to one work-item per row on CPU devices: PoCL, 2 cores,
@@ -133,26 +154,38 @@ public final class RmsNorm {
                         .grid(a -> WorkerGrid.of1D(Math.max(1, a.i("rows")), ITEM_PER_ROW_WG));
     }
 
-    private static KernelDef.Builder forward(String entry, boolean weighted, Layout layout) {
+    private static KernelDef.Builder forward(String entry, boolean weighted, boolean add, boolean bf16Out, Layout layout) {
         KernelDef.Builder b = KernelDef.builder(entry, SRC).in("x", F32);
+        if (add) b.in("add", F32).out("s", F32);
         if (weighted) b.in("w", F32);
-        return withLayout(b, layout).out("y", F32).out("rstd", F32).intArg("rows").intArg("d").floatArg("eps")
+        b = withLayout(b, layout).out("y", F32);
+        if (bf16Out) b.out("y16", BF16);
+        return b.out("rstd", F32).intArg("rows").intArg("d").floatArg("eps")
                 .check(a -> {
                     checkRows(a);
                     Checks.atLeast(a, "x", (long) a.i("rows") * a.i("d"));
+                    if (add) {
+                        Checks.atLeast(a, "add", (long) a.i("rows") * a.i("d"));
+                        Checks.atLeast(a, "s", (long) a.i("rows") * a.i("d"));
+                    }
                     if (weighted) Checks.atLeast(a, "w", a.i("d"));
                     Checks.atLeast(a, "y", (long) a.i("rows") * a.i("d"));
+                    if (bf16Out) Checks.atLeast(a, "y16", (long) a.i("rows") * a.i("d"));
                     Checks.atLeast(a, "rstd", a.i("rows"));
                 })
                 .java(a -> {
-                    float[] x = a.f32("x"), y = a.f32("y"), rstd = a.f32("rstd");
+                    // With add, the row normalised is s = x + add, written first (the arrays may be one).
+                    float[] x = add ? a.f32("s") : a.f32("x"), y = a.f32("y"), rstd = a.f32("rstd");
+                    float[] xIn = a.f32("x"), addend = add ? a.f32("add") : null;
                     float[] w = weighted ? a.f32("w") : null;
-                    int xo = a.off("x"), wo = weighted ? a.off("w") : 0, yo = a.off("y"), ro = a.off("rstd");
+                    short[] y16 = bf16Out ? a.bf16("y16") : null;
+                    int xo = add ? a.off("s") : a.off("x"), xIno = a.off("x"), ao = add ? a.off("add") : 0, wo = weighted ? a.off("w") : 0, yo = a.off("y"), ro = a.off("rstd"), y16o = bf16Out ? a.off("y16") : 0;
                     int d = a.i("d");
                     float eps = a.f("eps");
                     Parallel.forRange(a.i("rows"), Math.max(1, 4096 / d), (lo, hi) -> {
                         for (int r = lo; r < hi; r++) {
                             int base = r * d;
+                            if (add) for (int c = 0; c < d; c++) x[xo + base + c] = xIn[xIno + base + c] + addend[ao + base + c];
                             float ss = 0;
                             for (int c = 0; c < d; c++) ss += x[xo + base + c] * x[xo + base + c];
                             float rs = (float) (1.0 / Math.sqrt(ss / d + eps));
@@ -160,28 +193,33 @@ public final class RmsNorm {
                             for (int c = 0; c < d; c++) {
                                 float n = x[xo + base + c] * rs;
                                 y[yo + base + c] = weighted ? n * w[wo + c] : n;
+                                if (bf16Out) y16[y16o + base + c] = Bf16.fromFloat(y[yo + base + c]);
                             }
                         }
                     });
                 });
     }
 
-    private static KernelDef.Builder backwardDx(String entry, boolean weighted, Layout layout) {
+    private static KernelDef.Builder backwardDx(String entry, boolean weighted, boolean residual, Layout layout) {
         KernelDef.Builder b = KernelDef.builder(entry, SRC).in("dy", F32).in("x", F32);
         if (weighted) b.in("w", F32);
-        return withLayout(b, layout).in("rstd", F32).out("dx", F32).intArg("rows").intArg("d")
+        b = withLayout(b, layout).in("rstd", F32);
+        if (residual) b.in("res", F32);
+        return b.out("dx", F32).intArg("rows").intArg("d")
                 .check(a -> {
                     checkRows(a);
                     Checks.atLeast(a, "dy", (long) a.i("rows") * a.i("d"));
                     Checks.atLeast(a, "x", (long) a.i("rows") * a.i("d"));
                     if (weighted) Checks.atLeast(a, "w", a.i("d"));
                     Checks.atLeast(a, "rstd", a.i("rows"));
+                    if (residual) Checks.atLeast(a, "res", (long) a.i("rows") * a.i("d"));
                     Checks.atLeast(a, "dx", (long) a.i("rows") * a.i("d"));
                 })
                 .java(a -> {
                     float[] dy = a.f32("dy"), x = a.f32("x"), rstd = a.f32("rstd"), dx = a.f32("dx");
-                    float[] w = weighted ? a.f32("w") : null;
+                    float[] w = weighted ? a.f32("w") : null, res = residual ? a.f32("res") : null;
                     int dyo = a.off("dy"), xo = a.off("x"), wo = weighted ? a.off("w") : 0, ro = a.off("rstd"), dxo = a.off("dx");
+                    int reso = residual ? a.off("res") : 0;
                     int d = a.i("d");
                     Parallel.forRange(a.i("rows"), Math.max(1, 4096 / d), (lo, hi) -> {
                         for (int r = lo; r < hi; r++) {
@@ -192,7 +230,7 @@ public final class RmsNorm {
                             float k = rs * rs * dot / d;
                             for (int c = 0; c < d; c++) {
                                 float g = weighted ? dy[dyo + base + c] * w[wo + c] : dy[dyo + base + c];
-                                dx[dxo + base + c] = rs * (g - x[xo + base + c] * k);
+                                dx[dxo + base + c] = (residual ? res[reso + base + c] : 0f) + rs * (g - x[xo + base + c] * k);
                             }
                         }
                     });

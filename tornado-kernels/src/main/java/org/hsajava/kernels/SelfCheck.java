@@ -69,8 +69,7 @@ public final class SelfCheck {
      * C = A B^T + C with a kernel on bf16 storage ({@link GemmBf16Async}, {@link GemmBf16Wgmma}), m = n,
      * on bf16 operands (exact in bf16, so the Java backend sums the same products).
      */
-    private static float[] gemmBf16Storage(Device d, KernelDef kernel, int mn, int k) {
-        int m = mn, n = mn;
+    private static float[] gemmBf16Storage(Device d, KernelDef kernel, int m, int n, int k) {
         Tensor a = Tensor.bf16("A", m * k), b = Tensor.bf16("B", n * k), c = Tensor.of("C", random(m * n, 22));
         float[] x = random(m * k, 20), y = random(n * k, 21);
         for (int i = 0; i < x.length; i++) a.bf16()[i] = Bf16.fromFloat(x[i]);
@@ -173,9 +172,11 @@ public final class SelfCheck {
         cases.add(new Case("gemm C = A^T B + C at matmul_precision bf16 (260 x 512 x 8192, split over K on GPUs)", 1e-5, BF16_TOLERANCE,
                 d -> atPrecision(Gemm.Precision.BF16, () -> weightGradient(d, 260, 512, 8192))));
         cases.add(new Case("gemm C = A B^T + C on bf16 storage (cp.async, ldmatrix; 256 x 256 x 192)", 1e-5,
-                d -> gemmBf16Storage(d, GemmBf16Async.kernel(), 256, 192)));
+                d -> gemmBf16Storage(d, GemmBf16Async.kernel(), 256, 256, 192)));
         cases.add(new Case("gemm C = A B^T + C on bf16 storage, warpgroup MMA where the device has it (512 x 512 x 1024)", 1e-5,
-                d -> gemmBf16Storage(d, GemmBf16Wgmma.kernel(), 512, 1024)));  // 16 K-tiles through the pipeline
+                d -> gemmBf16Storage(d, GemmBf16Wgmma.kernel(512), 512, 512, 1024)));  // 16 K-tiles through the pipeline
+        cases.add(new Case("gemm C = A B^T + C on bf16 storage, warpgroup MMA in blocks of 128 columns (256 x 384 x 512)", 1e-5,
+                d -> gemmBf16Storage(d, GemmBf16Wgmma.kernel(384), 256, 384, 512)));
         cases.add(new Case("gemm C = A B + C at matmul_precision tf32 (300 x 200 x 150, batch 2)", 1e-5, TF32_TOLERANCE,
                 d -> atPrecision(Gemm.Precision.TF32, () -> gemm(d, false, false, 300, 200, 150))));
         cases.add(new Case("hsa selection top-K + stick weights (L=300, S=16, K=8)", 1e-5, SelfCheck::selection));

@@ -1,7 +1,9 @@
 package org.hsajava.kernels;
 
+import static org.hsajava.compute.DType.BF16;
 import static org.hsajava.compute.DType.F32;
 
+import org.hsajava.compute.Bf16;
 import org.hsajava.compute.Checks;
 import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.WorkerGrid;
@@ -21,21 +23,37 @@ public final class SwiGlu {
     private static final String SRC = "kernels/swiglu.cl";
 
     /** Arguments: {@code g, u, h, n}. */
-    public static final KernelDef FORWARD = KernelDef.builder("swiglu_forward", SRC)
-            .in("g", F32).in("u", F32).out("h", F32).intArg("n")
-            .check(a -> {
-                Checks.positive(a, "n", true);
-                for (String t : new String[] {"g", "u", "h"}) Checks.atLeast(a, t, a.i("n"));
-            })
-            .grid(a -> WorkerGrid.of1D(Math.max(1, a.i("n")), 256))
-            .java(a -> {
-                float[] g = a.f32("g"), u = a.f32("u"), h = a.f32("h");
-                int go = a.off("g"), uo = a.off("u"), ho = a.off("h");
-                Parallel.forRange(a.i("n"), 1 << 14, (lo, hi) -> {
-                    for (int i = lo; i < hi; i++) h[ho + i] = silu(g[go + i]) * u[uo + i];
-                });
-            })
-            .build();
+    public static final KernelDef FORWARD = forward("swiglu_forward", false);
+
+    /**
+     * {@link #FORWARD} that also writes {@code h16 = bf16(h)} (nearest, ties to even), the operand of
+     * the bf16 down projection. Arguments: {@code g, u, h, h16, n}.
+     */
+    public static final KernelDef FORWARD_BF16 = forward("swiglu_forward_bf16", true);
+
+    private static KernelDef forward(String entry, boolean bf16Out) {
+        KernelDef.Builder b = KernelDef.builder(entry, SRC).in("g", F32).in("u", F32).out("h", F32);
+        if (bf16Out) b.out("h16", BF16);
+        return b.intArg("n")
+                .check(a -> {
+                    Checks.positive(a, "n", true);
+                    for (String t : new String[] {"g", "u", "h"}) Checks.atLeast(a, t, a.i("n"));
+                    if (bf16Out) Checks.atLeast(a, "h16", a.i("n"));
+                })
+                .grid(a -> WorkerGrid.of1D(Math.max(1, a.i("n")), 256))
+                .java(a -> {
+                    float[] g = a.f32("g"), u = a.f32("u"), h = a.f32("h");
+                    short[] h16 = bf16Out ? a.bf16("h16") : null;
+                    int go = a.off("g"), uo = a.off("u"), ho = a.off("h"), h16o = bf16Out ? a.off("h16") : 0;
+                    Parallel.forRange(a.i("n"), 1 << 14, (lo, hi) -> {
+                        for (int i = lo; i < hi; i++) {
+                            h[ho + i] = silu(g[go + i]) * u[uo + i];
+                            if (bf16Out) h16[h16o + i] = Bf16.fromFloat(h[ho + i]);
+                        }
+                    });
+                })
+                .build();
+    }
 
     /** Arguments: {@code g, u, dh, dg, du, n}. */
     public static final KernelDef BACKWARD = KernelDef.builder("swiglu_backward", SRC)

@@ -1,6 +1,8 @@
 package org.hsajava.kernels;
 
 import static org.hsajava.compute.testing.Close.assertClose;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
@@ -36,7 +38,7 @@ class GemmBf16WgmmaTest {
     @MethodSource("shapes")
     void emulatedKernelMatchesTheReferences(int M, int N, int K, int batch, float beta, GemmBf16Wgmma.Tiling tiling, boolean small) {
         assumeFalse(TestDevices.underOclgrind() && !small, "too large for the simulator");
-        Bf16GemmChecks.checkAgainstReferences(GemmBf16Wgmma.emulated(tiling), M, N, K, batch, beta,
+        Bf16GemmChecks.checkAgainstReferences(GemmBf16Wgmma.emulated(tiling, GemmBf16Wgmma.Tiling.DEFAULT), M, N, K, batch, beta,
                 String.format("M=%d N=%d K=%d batch=%d beta=%s %s", M, N, K, batch, beta, tiling));
     }
 
@@ -48,13 +50,25 @@ class GemmBf16WgmmaTest {
         float[] c0 = new Rand(7).normal(M * ldc, 1);
         float[][] out = new float[2][];
         Device[] devices = {TestDevices.java(), TestDevices.opencl()};
-        for (int i = 0; i < 2; i++) out[i] = Bf16GemmChecks.run(devices[i], GemmBf16Wgmma.kernel(), M, N, K, ldc, 1, 0.5f, a, b, c0);
+        for (int i = 0; i < 2; i++) out[i] = Bf16GemmChecks.run(devices[i], GemmBf16Wgmma.kernel(N), M, N, K, ldc, 1, 0.5f, a, b, c0);
         assertClose("ldc = " + ldc, out[0], out[1], 1e-5);
         for (int m = 0; m < M; m++) assertTrue(out[1][m * ldc + N] == c0[m * ldc + N], "the column past N is left alone");
     }
 
     @Test
-    void rejectsSizesOffTheTiles() { Bf16GemmChecks.assertRejectsK(GemmBf16Wgmma.kernel(), 96, 64); }
+    void rejectsSizesOffTheTiles() { Bf16GemmChecks.assertRejectsK(GemmBf16Wgmma.kernel(64), 96, 64); }
+
+    /** N not a multiple of 256 (k/v projections of 128 columns, SwiGLU's 1408) takes blocks of 128 natively. */
+    @Test
+    void nativeTilingFollowsTheWidthOfC() {
+        assumeFalse(System.getProperty("hsa.tc.wgmma.tiles") != null, "the property overrides the choice");
+        assertEquals(GemmBf16Wgmma.Tiling.DEFAULT, GemmBf16Wgmma.Tiling.nativeTiling(512));
+        assertEquals(GemmBf16Wgmma.Tiling.NARROW, GemmBf16Wgmma.Tiling.nativeTiling(1408));
+        assertTrue(GemmBf16Wgmma.fits(256, 1408, 512));
+        assertTrue(GemmBf16Wgmma.fits(256, 128, 512));
+        assertFalse(GemmBf16Wgmma.fits(256, 64, 512), "no native blocks of 64 columns");
+        assertFalse(GemmBf16Wgmma.fits(64, 512, 512), "M below the block's 128 rows");
+    }
 
     @Test
     void rejectsTilingsTheKernelCannotRun() {

@@ -1,12 +1,14 @@
 package org.hsajava.kernels;
 
 import static org.hsajava.compute.testing.Close.assertClose;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
+import org.hsajava.compute.Bf16;
 import org.hsajava.compute.DataTransferMode;
 import org.hsajava.compute.Device;
 import org.hsajava.compute.DeviceInfo;
@@ -68,6 +70,70 @@ class RmsNormTest {
         }
     }
 
+    /** The bf16 variant writes the same y, and y16 = bf16(y) bit for bit, in both layouts and backends. */
+    @ParameterizedTest
+    @CsvSource({"1, 1", "3, 17", "37, 64", "2, 129"})
+    void bf16VariantAlsoWritesTheRoundedOutput(int rows, int d) {
+        Assumptions.assumeTrue(!TestDevices.underOclgrind() || rows * d <= 4000);
+        Rand r = new Rand(rows * 31L + d);
+        float[] x = r.normal(rows * d, 2), w = r.normal(d, 1);
+        for (Device dev : CentralDifference.devices()) for (RmsNorm.Layout layout : layouts(dev)) {
+            Tensor y = Tensor.f32("y", rows, d), rstd = Tensor.f32("rstd", rows);
+            KernelRunner.run(dev, def(RmsNorm.FORWARD, layout), Tensor.of("x", x, rows, d), Tensor.of("w", w), y, rstd, rows, d, EPS);
+            Tensor y2 = Tensor.f32("y2", rows, d), y16 = Tensor.bf16("y16", rows, d), rstd2 = Tensor.f32("rstd2", rows);
+            KernelRunner.run(dev, def(RmsNorm.FORWARD_BF16, layout), Tensor.of("x", x, rows, d), Tensor.of("w", w), y2, y16, rstd2, rows, d, EPS);
+            String where = "rows=" + rows + " d=" + d + " on " + dev + " " + layout;
+            assertArrayEquals(y.toF32Array(), y2.toF32Array(), "y " + where);
+            assertArrayEquals(rstd.toF32Array(), rstd2.toF32Array(), "rstd " + where);
+            float[] yv = y2.toF32Array(), rounded = y16.bf16ToF32Array();
+            for (int i = 0; i < yv.length; i++) assertEquals(Bf16.round(yv[i]), rounded[i], "y16[" + i + "] " + where);
+        }
+    }
+
+    /**
+     * The residual forms: {@code s = x + add} then the norm of s, bit for bit what the two steps give
+     * (also with s written over x, as the decoder layer does); {@code dx = res + ∂/∂x} within rounding
+     * of the separate sum (also accumulating into res itself).
+     */
+    @ParameterizedTest
+    @CsvSource({"1, 1", "3, 17", "37, 64", "2, 129", "5, 768"})
+    void residualFormsMatchTheSeparateSteps(int rows, int d) {
+        Assumptions.assumeTrue(!TestDevices.underOclgrind() || rows * d <= 4000);
+        Rand r = new Rand(rows * 77L + d);
+        int n = rows * d;
+        float[] x = r.normal(n, 2), add = r.normal(n, 1), w = r.normal(d, 1), dy = r.normal(n, 1), res = r.normal(n, 1);
+        float[] sum = new float[n];
+        for (int i = 0; i < n; i++) sum[i] = x[i] + add[i];
+        for (Device dev : CentralDifference.devices()) for (RmsNorm.Layout layout : layouts(dev)) {
+            String where = "rows=" + rows + " d=" + d + " on " + dev + " " + layout;
+            Tensor y = Tensor.f32("y", rows, d), rstd = Tensor.f32("rstd", rows);
+            KernelRunner.run(dev, def(RmsNorm.FORWARD, layout), Tensor.of("x", sum, rows, d), Tensor.of("w", w), y, rstd, rows, d, EPS);
+            Tensor s = Tensor.f32("s", rows, d), y2 = Tensor.f32("y2", rows, d), rstd2 = Tensor.f32("rstd2", rows);
+            KernelRunner.run(dev, def(RmsNorm.FORWARD_ADD, layout), Tensor.of("x", x, rows, d), Tensor.of("add", add, rows, d), s, Tensor.of("w", w), y2, rstd2, rows, d, EPS);
+            assertArrayEquals(sum, s.toF32Array(), "s " + where);
+            assertArrayEquals(y.toF32Array(), y2.toF32Array(), "y " + where);
+            assertArrayEquals(rstd.toF32Array(), rstd2.toF32Array(), "rstd " + where);
+            // in place (s is x) with the bf16 copy
+            Tensor inPlace = Tensor.of("h1", x.clone(), rows, d), y3 = Tensor.f32("y3", rows, d), y16 = Tensor.bf16("y16", rows, d);
+            KernelRunner.run(dev, def(RmsNorm.FORWARD_ADD_BF16, layout), inPlace, Tensor.of("add", add, rows, d), inPlace, Tensor.of("w", w), y3, y16,
+                    Tensor.f32("rstd3", rows), rows, d, EPS);
+            assertArrayEquals(sum, inPlace.toF32Array(), "s written over x " + where);
+            assertArrayEquals(y.toF32Array(), y3.toF32Array(), "y (in place) " + where);
+            float[] rounded = y16.bf16ToF32Array(), yv = y3.toF32Array();
+            for (int i = 0; i < n; i++) assertEquals(Bf16.round(yv[i]), rounded[i], "y16[" + i + "] " + where);
+
+            Tensor tx = Tensor.of("x", sum, rows, d), dx = Tensor.f32("dx", rows, d);
+            KernelRunner.run(dev, def(RmsNorm.BACKWARD_DX, layout), Tensor.of("dy", dy, rows, d), tx, Tensor.of("w", w), rstd, dx, rows, d);
+            double[] want = new double[n];
+            for (int i = 0; i < n; i++) want[i] = (double) res[i] + dx.toF32Array()[i];
+            Tensor dx2 = Tensor.f32("dx2", rows, d), acc = Tensor.of("acc", res.clone(), rows, d);
+            KernelRunner.run(dev, def(RmsNorm.BACKWARD_DX_ADD, layout), Tensor.of("dy", dy, rows, d), tx, Tensor.of("w", w), rstd, Tensor.of("res", res, rows, d), dx2, rows, d);
+            KernelRunner.run(dev, def(RmsNorm.BACKWARD_DX_ADD, layout), Tensor.of("dy", dy, rows, d), tx, Tensor.of("w", w), rstd, acc, acc, rows, d);
+            assertClose("dx = res + norm' " + where, want, dx2.toF32Array(), 1e-6);
+            assertClose("dx += norm' (res is dx) " + where, want, acc.toF32Array(), 1e-6);
+        }
+    }
+
     @ParameterizedTest
     // d = 1 with a tiny eps is degenerate (y = sign(x), dx ~ eps: pure cancellation), so it gets a large eps.
     @CsvSource({"1, 1, 64, 0.5", "3, 17, 2, 1e-5", "5, 8, 64, 1e-5", "70, 9, 16, 1e-5", "4, 130, 3, 1e-5"})
@@ -112,7 +178,7 @@ class RmsNormTest {
     @Test
     void cpuDevicesGetOneWorkItemPerRow() {
         DeviceInfo cpu = FakeDevices.cpu(48 << 10), gpu = FakeDevices.gpu(132);
-        for (KernelDef k : List.of(RmsNorm.FORWARD, RmsNorm.FORWARD_NO_WEIGHT, RmsNorm.BACKWARD_DX, RmsNorm.BACKWARD_DX_NO_WEIGHT)) {
+        for (KernelDef k : List.of(RmsNorm.FORWARD, RmsNorm.FORWARD_BF16, RmsNorm.FORWARD_ADD, RmsNorm.FORWARD_ADD_BF16, RmsNorm.BACKWARD_DX_ADD, RmsNorm.FORWARD_NO_WEIGHT, RmsNorm.BACKWARD_DX, RmsNorm.BACKWARD_DX_NO_WEIGHT)) {
             assertEquals("1", k.forDevice(cpu).defines().get("RMS_ITEM_PER_ROW"), k.name());
             assertNull(k.forDevice(gpu).defines().get("RMS_ITEM_PER_ROW"), k.name());
         }

@@ -1,9 +1,12 @@
 package org.hsajava.kernels;
 
 import static org.hsajava.compute.testing.Close.assertClose;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import org.hsajava.compute.Bf16;
 import org.hsajava.compute.Device;
 import org.hsajava.compute.KernelRunner;
 import org.hsajava.compute.Tensor;
@@ -50,6 +53,11 @@ class SwiGluTest {
             Tensor h = Tensor.f32("h", n);
             KernelRunner.run(dev, SwiGlu.FORWARD, Tensor.of("g", g), Tensor.of("u", u), h, n);
             assertClose("swiglu h on " + dev, want, h.toF32Array(), 1e-6);
+            Tensor h2 = Tensor.f32("h2", n), h16 = Tensor.bf16("h16", n);
+            KernelRunner.run(dev, SwiGlu.FORWARD_BF16, Tensor.of("g", g), Tensor.of("u", u), h2, h16, n);
+            assertArrayEquals(h.toF32Array(), h2.toF32Array(), "the bf16 variant's h on " + dev);
+            float[] rounded = h16.bf16ToF32Array();
+            for (int i = 0; i < n; i++) assertEquals(Bf16.round(h2.toF32Array()[i]), rounded[i], "h16[" + i + "] on " + dev);
             Tensor hf = Tensor.f32("h", rows, f);
             KernelRunner.run(dev, SwiGlu.FORWARD_FUSED, Tensor.of("gu", gu, rows, 2 * f), hf, rows, f);
             assertClose("swiglu fused h on " + dev, want, hf.toF32Array(), 1e-6);

@@ -28,7 +28,7 @@ public final class EncoderLayer implements Layer {
     private final int rows, dModel;
     private final Tensor x0, x2, dx0, dx2;
     private final Tensor a1, rstd1, yAttn, x1, a2, rstd2, yMlp;   // saved
-    private final Tensor da, dx1, tmp, partials;                   // backward scratch
+    private final Tensor da, dx1, partials;                        // backward scratch
     private final EncoderAttention attention;
     private final SwiGluMlp mlp;
 
@@ -53,7 +53,6 @@ public final class EncoderLayer implements Layer {
         yMlp = Tensor.f32(name + ".yMlp", rows, dModel);
         da = Tensor.f32(name + ".da", rows, dModel);
         dx1 = Tensor.f32(name + ".dx1", rows, dModel);
-        tmp = Tensor.f32(name + ".dNorm", rows, dModel);
         partials = Tensor.f32(name + ".normPartials", RmsNorm.blocks(rows, RmsNorm.DW_BLOCK_ROWS) * dModel);
         // yAttn and yMlp are only read through their gradients, which equal dx1 and dx2: pass those.
         attention = new EncoderAttention(ctx, name + ".self_attn", prefix + "self_attn.", segments, segmentLength, a1, yAttn, da, dx1);
@@ -68,9 +67,8 @@ public final class EncoderLayer implements Layer {
         int n = rows * dModel;
         g.task(name + ".input_layernorm", RmsNorm.FORWARD, x0, p.param(prefix + "input_layernorm.weight"), a1, rstd1, rows, dModel, EPS);
         attention.forward(g);
-        g.task(name + ".residual1", Fill.COPY, x0, x1, n);
-        g.task(name + ".residual1.add", Residual.AXPBY, yAttn, x1, n, 1f, 1f);
-        g.task(name + ".post_attention_layernorm", RmsNorm.FORWARD, x1, p.param(prefix + "post_attention_layernorm.weight"), a2, rstd2, rows, dModel, EPS);
+        // x1 = x0 + yAttn, written by the norm that normalises it
+        g.task(name + ".post_attention_layernorm", RmsNorm.FORWARD_ADD, yAttn, x0, x1, p.param(prefix + "post_attention_layernorm.weight"), a2, rstd2, rows, dModel, EPS);
         mlp.forward(g);
         g.task(name + ".residual2", Fill.COPY, x1, x2, n);
         g.task(name + ".residual2.add", Residual.AXPBY, yMlp, x2, n, 1f, 1f);
@@ -82,17 +80,14 @@ public final class EncoderLayer implements Layer {
         // MLP branch: dx1 = dx2 + norm2ᵀ(mlpᵀ(dx2))
         g.task(name + ".da2.zero", Fill.FILL, da, n, 0f);
         mlp.backward(g);
-        g.task(name + ".post_attention_layernorm.dx", RmsNorm.BACKWARD_DX, da, x1, p.param(prefix + "post_attention_layernorm.weight"), rstd2, tmp, rows, dModel);
+        g.task(name + ".post_attention_layernorm.dx", RmsNorm.BACKWARD_DX_ADD, da, x1, p.param(prefix + "post_attention_layernorm.weight"), rstd2, dx2, dx1, rows, dModel);
         RmsNorm.weightGradient(g, name + ".post_attention_layernorm.dw", da, x1, rstd2, partials, p.grad(prefix + "post_attention_layernorm.weight"), rows, dModel, true);
-        g.task(name + ".dx1", Fill.COPY, dx2, dx1, n);
-        g.task(name + ".dx1.add", Residual.AXPBY, tmp, dx1, n, 1f, 1f);
         // attention branch: dx0 += dx1 + norm1ᵀ(attnᵀ(dx1))
         g.task(name + ".da1.zero", Fill.FILL, da, n, 0f);
         attention.backward(g);
-        g.task(name + ".input_layernorm.dx", RmsNorm.BACKWARD_DX, da, x0, p.param(prefix + "input_layernorm.weight"), rstd1, tmp, rows, dModel);
+        g.task(name + ".input_layernorm.dx", RmsNorm.BACKWARD_DX_ADD, da, x0, p.param(prefix + "input_layernorm.weight"), rstd1, dx0, dx0, rows, dModel);
         RmsNorm.weightGradient(g, name + ".input_layernorm.dw", da, x0, rstd1, partials, p.grad(prefix + "input_layernorm.weight"), rows, dModel, true);
         g.task(name + ".dx0.residual", Residual.AXPBY, dx1, dx0, n, 1f, 1f);
-        g.task(name + ".dx0.norm", Residual.AXPBY, tmp, dx0, n, 1f, 1f);
     }
 
     /** {@code dx (+)= dy·W} for {@code y = x·Wᵀ}: W [out, in], dy [rows, out], dx [rows, in]; overwrites unless {@code accumulate}. */

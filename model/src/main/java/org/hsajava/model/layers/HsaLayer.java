@@ -63,6 +63,7 @@ public final class HsaLayer implements Layer {
 
     // Saved activations.
     private final Tensor xn, rstdPre, q, qn, rstdQ, ctxOut, lse, o, u, m, rstdMlp;
+    private final Tensor m16;  // bf16(m) for the MLP's gate/up GEMMs where the context keeps bf16 copies, else null
     // Backward scratch.
     private final Tensor du, dm, dCtx, dQn, dQ, dXn, dRow, dW, delta, dK, dV, partialsRows, partialsQ;
 
@@ -153,7 +154,9 @@ public final class HsaLayer implements Layer {
         this.du = Tensor.f32(name + ".du", rows, D);
         this.dm = Tensor.f32(name + ".dm", rows, D);
         // The bypass MLP is the same SwiGLU block as the SWA layers' (its own parameters under "_mlp.").
-        this.mlp = new SwiGluMlp(ctx, new ScratchPool(name + ".scratch"), name + ".mlp", pre + "_mlp.", ctx.config().intermediateSize(), m, out, dm, dOut);
+        ScratchPool mlpScratch = new ScratchPool(name + ".scratch");
+        this.m16 = ctx.bf16Copies() ? mlpScratch.bf16("HsaLayer.m16", rows, D) : null;
+        this.mlp = new SwiGluMlp(ctx, mlpScratch, name + ".mlp", pre + "_mlp.", rows, ctx.config().intermediateSize(), m, m16, out, dm, dOut);
         this.dCtx = Tensor.f32(name + ".dCtx", B, L, HQ, hd);
         this.dQn = Tensor.f32(name + ".dQn", B, L, HQ, hd);
         this.dQ = qkNorm ? Tensor.f32(name + ".dQ", B, L, HQ, hd) : dQn;
@@ -196,10 +199,10 @@ public final class HsaLayer implements Layer {
             g.task(t + "attn", fwd, qn, memK, memV, sel.indices(), sel.weights(), ctxOut, lse, B, L, HQ, Hk, K, n, scale);
         }
         Linear.forward(g, t + "oProj", device, ctxOut, oW, null, o, rows, HQ * hd, D);
-        // u = h + o: the input of the bypass MLP (and, with reset_hsa_residual, of the output too).
-        g.task(t + "u", Fill.COPY, h, u, nd);
-        g.task(t + "uAddO", Residual.AXPBY, o, u, nd, 1f, 1f);
-        g.task(t + "mlpNorm", RmsNorm.FORWARD, u, mlpNormW, m, rstdMlp, rows, D, RetrievalLayer.EPS);
+        // u = h + o: the input of the bypass MLP (and, with reset_hsa_residual, of the output too),
+        // written by the MLP's norm as it normalises it.
+        if (m16 != null) g.task(t + "mlpNorm", RmsNorm.FORWARD_ADD_BF16, o, h, u, mlpNormW, m, m16, rstdMlp, rows, D, RetrievalLayer.EPS);
+        else g.task(t + "mlpNorm", RmsNorm.FORWARD_ADD, o, h, u, mlpNormW, m, rstdMlp, rows, D, RetrievalLayer.EPS);
         mlp.forward(g);
         g.task(t + "residual", Residual.AXPBY, bypass ? h : u, out, nd, 1f, 1f);
     }

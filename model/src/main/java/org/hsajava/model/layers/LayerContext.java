@@ -13,14 +13,25 @@ import org.hsajava.model.config.ModelConfig;
  * <p>{@code positionStart} is the absolute position of row 0 of every sequence, read at each
  * execution: null (training, full forward passes) means 0; streaming evaluation runs the layers
  * over windows deep into a long context and moves it from window to window. Only RoPE reads it.
+ *
+ * <p>{@code bf16Copies}: the layers' GEMMs read bf16 copies of their weights
+ * ({@link ModelParameters#bf16}, which whoever builds the graphs refreshes at the start of each
+ * forward pass: {@link ModelParameters#appendBf16Refresh}) and of the inputs that norms and
+ * activations write next to their fp32 outputs, instead of casting both at every GEMM.
  */
-public record LayerContext(ModelConfig config, ModelParameters params, Device device, int batch, int length, Scalar positionStart) {
+public record LayerContext(ModelConfig config, ModelParameters params, Device device, int batch, int length, Scalar positionStart,
+                           boolean bf16Copies) {
 
     public LayerContext {
         if (batch < 1 || length < 1) throw new IllegalArgumentException("batch and length must be positive, got " + batch + " x " + length);
     }
 
-    /** A context whose sequences start at position 0. */
+    /** A context without bf16 copies (GEMMs on the bf16 path cast their operands themselves). */
+    public LayerContext(ModelConfig config, ModelParameters params, Device device, int batch, int length, Scalar positionStart) {
+        this(config, params, device, batch, length, positionStart, false);
+    }
+
+    /** A context whose sequences start at position 0, without bf16 copies. */
     public LayerContext(ModelConfig config, ModelParameters params, Device device, int batch, int length) {
         this(config, params, device, batch, length, null);
     }
@@ -43,5 +54,5 @@ public record LayerContext(ModelConfig config, ModelParameters params, Device de
     }
 
     /** The same context for another sequence length (same position scalar). */
-    public LayerContext withLength(int newLength) { return new LayerContext(config, params, device, batch, newLength, positionStart); }
+    public LayerContext withLength(int newLength) { return new LayerContext(config, params, device, batch, newLength, positionStart, bf16Copies); }
 }

@@ -3,7 +3,6 @@ package org.hsajava.model.layers;
 import org.hsajava.compute.Device;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
-import org.hsajava.kernels.Gemm;
 import org.hsajava.kernels.Residual;
 
 /** Small task helpers the layers share (element-wise adds, a projection's input gradient that overwrites). */
@@ -19,7 +18,7 @@ final class Ops {
      * {@code dx = dy·W} for {@code y = x·Wᵀ} with {@code W [out, in]}, OVERWRITING dx: the gradient of
      * a projection output that feeds an internal tensor (Linear.backward accumulates instead).
      */
-    static void projectBack(TaskGraph g, String task, Device device, Tensor dy, Tensor weight, Tensor dx, int rows, int in, int out) {
-        g.task(task, Gemm.select(device, false, false, rows, in, out), dy, weight, dx, rows, in, out, out, in, in, 0, 0, 0, 1, 1f, 0f);
+    static void projectBack(TaskGraph g, String task, Device device, Tensor dy, Projection p, Tensor dx, int rows, int in, int out) {
+        Linear.inputGradient(g, task, device, dy, p, dx, rows, in, out, 0f);
     }
 }

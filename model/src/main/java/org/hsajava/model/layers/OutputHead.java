@@ -96,7 +96,7 @@ public final class OutputHead implements Layer {
     public void backward(TaskGraph g) {
         Tensor dLogits = logits;
         Linear.backward(g, name + ".lm_head", device, normed, weight, dLogits, null, dWeight, null, rows, d, vocab);
-        Ops.projectBack(g, name + ".lm_head.dx", device, dLogits, weight, dNormed, rows, d, vocab);
+        Ops.projectBack(g, name + ".lm_head.dx", device, dLogits, Projection.of(weight, null, null, null), dNormed, rows, d, vocab);
         norm.backward(g, dNormed, dh, true);
     }
 

@@ -30,8 +30,8 @@ public final class SwaAttention implements Layer {
     private final Device device;
     private final int rows, dModel, hd, heads, kvHeads, length;
     private final SlidingWindowAttention.Shape shape;
-    private final Tensor x, out, dx, dOut;
-    private final Proj qProj, kProj, vProj, oProj;
+    private final Tensor x, x16, out, dx, dOut;
+    private final Projection qProj, kProj, vProj, oProj;
     private final RmsNormBlock qNorm, kNorm;
     private final Tensor ropeFreq;
     private final Object positionStart;   // RoPE position of row 0: 0, or the streaming window's scalar
@@ -39,15 +39,6 @@ public final class SwaAttention implements Layer {
     private final Tensor qRaw, kRaw, q, k, v, o, lse;
     // backward scratch (shared across layers through the pool)
     private final Tensor dO, delta, dq, dk, dv, dqRaw, dkRaw;
-
-    /** A projection's parameters and their gradients (bias and its gradient null without attention_bias). */
-    private record Proj(Tensor w, Tensor b, Tensor dw, Tensor db) {
-        static Proj of(ModelParameters p, String prefix) {
-            boolean bias = p.has(prefix + ".bias");
-            return new Proj(p.param(prefix + ".weight"), bias ? p.param(prefix + ".bias") : null,
-                    p.grad(prefix + ".weight"), bias ? p.grad(prefix + ".bias") : null);
-        }
-    }
 
     /**
      * @param prefix state-dict prefix of the attention module, e.g. {@code backbone.layers.3.self_attn.}
@@ -57,6 +48,11 @@ public final class SwaAttention implements Layer {
      * @param dOut   gradient of out, {@code [rows, D]}
      */
     public SwaAttention(LayerContext ctx, ScratchPool scratch, String name, String prefix, Tensor x, Tensor out, Tensor dx, Tensor dOut) {
+        this(ctx, scratch, name, prefix, x, null, out, dx, dOut);
+    }
+
+    /** As above, with {@code x16 = bf16(x)} written by x's producer for the q/k/v GEMMs (null: none). */
+    public SwaAttention(LayerContext ctx, ScratchPool scratch, String name, String prefix, Tensor x, Tensor x16, Tensor out, Tensor dx, Tensor dOut) {
         ModelConfig c = ctx.config();
         ModelParameters p = ctx.params();
         if (!p.has(prefix + "q_proj.weight")) throw new IllegalArgumentException(name + ": the model has no SWA attention parameters under '" + prefix + "'");
@@ -77,13 +73,14 @@ public final class SwaAttention implements Layer {
         requireSize(name, "dOut", dOut, rows * dModel);
         if (dx != null) requireSize(name, "dx", dx, rows * dModel);
         this.x = x;
+        this.x16 = x16;
         this.out = out;
         this.dx = dx;
         this.dOut = dOut;
-        this.qProj = Proj.of(p, prefix + "q_proj");
-        this.kProj = Proj.of(p, prefix + "k_proj");
-        this.vProj = Proj.of(p, prefix + "v_proj");
-        this.oProj = Proj.of(p, prefix + "o_proj");
+        this.qProj = Projection.of(ctx, prefix + "q_proj");
+        this.kProj = Projection.of(ctx, prefix + "k_proj");
+        this.vProj = Projection.of(ctx, prefix + "v_proj");
+        this.oProj = Projection.of(ctx, prefix + "o_proj");
         int qw = heads * hd, kw = kvHeads * hd;
         this.qRaw = Tensor.f32(name + ".qRaw", rows, qw);
         this.kRaw = Tensor.f32(name + ".kRaw", rows, kw);
@@ -116,15 +113,15 @@ public final class SwaAttention implements Layer {
     public void forward(TaskGraph g) {
         int qw = heads * hd, kw = kvHeads * hd;
         g.transferToDevice(DataTransferMode.FIRST_EXECUTION, ropeFreq);
-        Linear.forward(g, name + ".q_proj", device, x, qProj.w, qProj.b, qRaw, rows, dModel, qw);
-        Linear.forward(g, name + ".k_proj", device, x, kProj.w, kProj.b, kRaw, rows, dModel, kw);
-        Linear.forward(g, name + ".v_proj", device, x, vProj.w, vProj.b, v, rows, dModel, kw);
+        Linear.forward(g, name + ".q_proj", device, qProj, x, x16, qRaw, rows, dModel, qw);
+        Linear.forward(g, name + ".k_proj", device, kProj, x, x16, kRaw, rows, dModel, kw);
+        Linear.forward(g, name + ".v_proj", device, vProj, x, x16, v, rows, dModel, kw);
         qNorm.forward(g);
         kNorm.forward(g);
         g.task(name + ".q_rope", Rope.FORWARD_CONTIGUOUS, q, q, ropeFreq, rows, length, heads, hd, positionStart);
         g.task(name + ".k_rope", Rope.FORWARD_CONTIGUOUS, k, k, ropeFreq, rows, length, kvHeads, hd, positionStart);
         SlidingWindowAttention.addForward(g, name + ".swa.", shape, q, k, v, o, lse);
-        Linear.forward(g, name + ".o_proj", device, o, oProj.w, oProj.b, out, rows, qw, dModel);
+        Linear.forward(g, name + ".o_proj", device, oProj, o, null, out, rows, qw, dModel);
     }
 
     @Override
@@ -132,16 +129,16 @@ public final class SwaAttention implements Layer {
         int qw = heads * hd, kw = kvHeads * hd;
         // The rope table is uploaded here too, in case the backward runs in a plan of its own.
         g.transferToDevice(DataTransferMode.FIRST_EXECUTION, ropeFreq);
-        Ops.projectBack(g, name + ".o_proj.dx", device, dOut, oProj.w, dO, rows, qw, dModel);
-        Linear.backward(g, name + ".o_proj", device, o, oProj.w, dOut, null, oProj.dw, oProj.db, rows, qw, dModel);
+        Ops.projectBack(g, name + ".o_proj.dx", device, dOut, oProj, dO, rows, qw, dModel);
+        Linear.backward(g, name + ".o_proj", device, oProj, o, dOut, null, rows, qw, dModel);
         SlidingWindowAttention.addBackward(g, name + ".swa.", shape, q, k, v, o, lse, dO, delta, dq, dk, dv);
         // RoPE is a rotation: its backward turns the gradient back by the same angle.
         g.task(name + ".q_rope.bwd", Rope.BACKWARD_CONTIGUOUS, dq, dq, ropeFreq, rows, length, heads, hd, positionStart);
         g.task(name + ".k_rope.bwd", Rope.BACKWARD_CONTIGUOUS, dk, dk, ropeFreq, rows, length, kvHeads, hd, positionStart);
         qNorm.backward(g, dq, dqRaw, false);
         kNorm.backward(g, dk, dkRaw, false);
-        Linear.backward(g, name + ".q_proj", device, x, qProj.w, dqRaw, dx, qProj.dw, qProj.db, rows, dModel, qw);
-        Linear.backward(g, name + ".k_proj", device, x, kProj.w, dkRaw, dx, kProj.dw, kProj.db, rows, dModel, kw);
-        Linear.backward(g, name + ".v_proj", device, x, vProj.w, dv, dx, vProj.dw, vProj.db, rows, dModel, kw);
+        Linear.backward(g, name + ".q_proj", device, qProj, x, dqRaw, dx, rows, dModel, qw);
+        Linear.backward(g, name + ".k_proj", device, kProj, x, dkRaw, dx, rows, dModel, kw);
+        Linear.backward(g, name + ".v_proj", device, vProj, x, dv, dx, rows, dModel, kw);
     }
 }

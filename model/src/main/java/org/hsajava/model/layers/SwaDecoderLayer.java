@@ -10,13 +10,13 @@ import org.hsajava.model.config.ModelConfig;
  * <pre>
  *   a   = input_layernorm(h)                       eps rms_norm_eps
  *   h1  = h + self_attn(a)                         {@link SwaAttention}
- *   n   = post_attention_layernorm(h1)
+ *   n   = post_attention_layernorm(h1)             (with the add before it: one kernel)
  *   out = h1 + mlp(n)                              {@link SwiGluMlp}, width intermediate_size
  * </pre>
  * Backward, the same steps in reverse:
  * <pre>
- *   dn  = mlp'(dOut);   dh1 = norm2'(dn) + dOut
- *   da  = attn'(dh1);   dh += norm1'(da) + dh1
+ *   dn  = mlp'(dOut);   dh1 = norm2'(dn) + dOut    (one kernel)
+ *   da  = attn'(dh1);   dh += norm1'(da) + dh1     (the norm's gradient added in its kernel)
  * </pre>
  * Parameters {@code backbone.layers.{index}.…}; activations {@code [batch·length, D]} row-major.
  */
@@ -65,10 +65,12 @@ public final class SwaDecoderLayer implements Layer {
         this.nrm = Tensor.f32(name + ".n", rows, d);
         this.dAorN = scratch.f32("SwaDecoderLayer.dAorN", rows, d);
         this.dh1 = scratch.f32("SwaDecoderLayer.dh1", rows, d);
-        this.inputNorm = new RmsNormBlock(ctx, scratch, name + ".input_layernorm", prefix + "input_layernorm.weight", c.rmsNormEps(), rows, d, h, a);
-        this.attention = new SwaAttention(ctx, scratch, name + ".self_attn", prefix + "self_attn.", a, h1, dAorN, dh1);
-        this.postNorm = new RmsNormBlock(ctx, scratch, name + ".post_attention_layernorm", prefix + "post_attention_layernorm.weight", c.rmsNormEps(), rows, d, h1, nrm);
-        this.mlp = new SwiGluMlp(ctx, scratch, name + ".mlp", prefix + "mlp.", c.intermediateSize(), nrm, out, dAorN, dOut);
+        // bf16(a) for q/k/v and bf16(n) for gate/up: one pool tensor, each read by the GEMMs right after its norm.
+        Tensor normed16 = ctx.bf16Copies() ? scratch.bf16("SwaDecoderLayer.normed16", rows, d) : null;
+        this.inputNorm = new RmsNormBlock(ctx, scratch, name + ".input_layernorm", prefix + "input_layernorm.weight", c.rmsNormEps(), rows, d, h, a, normed16);
+        this.attention = new SwaAttention(ctx, scratch, name + ".self_attn", prefix + "self_attn.", a, normed16, h1, dAorN, dh1);
+        this.postNorm = new RmsNormBlock(ctx, scratch, name + ".post_attention_layernorm", prefix + "post_attention_layernorm.weight", c.rmsNormEps(), rows, d, h1, nrm, normed16);
+        this.mlp = new SwiGluMlp(ctx, scratch, name + ".mlp", prefix + "mlp.", rows, c.intermediateSize(), nrm, normed16, out, dAorN, dOut);
     }
 
     @Override
@@ -78,8 +80,7 @@ public final class SwaDecoderLayer implements Layer {
     public void forward(TaskGraph g) {
         inputNorm.forward(g);
         attention.forward(g);                          // h1 = attn(a)
-        Ops.addInto(g, name + ".residual1", h, h1, n); // h1 += h
-        postNorm.forward(g);
+        postNorm.forwardAfterAdd(g, h1, h);            // h1 += h; n = norm(h1)
         mlp.forward(g);                                // out = mlp(n)
         Ops.addInto(g, name + ".residual2", h1, out, n);
     }
@@ -89,8 +90,7 @@ public final class SwaDecoderLayer implements Layer {
         Tensor dN = dAorN, dA = dAorN;
         g.task(name + ".dnZero", Fill.FILL, dN, n, 0f);
         mlp.backward(g);                               // dN += mlp'(dOut)
-        postNorm.backward(g, dN, dh1, false);          // dh1 = norm2'(dN)
-        Ops.addInto(g, name + ".dh1Residual", dOut, dh1, n);
+        postNorm.backwardPlus(g, dN, dh1, dOut);       // dh1 = dOut + norm2'(dN)
         g.task(name + ".daZero", Fill.FILL, dA, n, 0f);
         attention.backward(g);                         // dA += attn'(dh1)
         inputNorm.backward(g, dA, dh, true);           // dh += norm1'(dA)

@@ -19,9 +19,9 @@ public final class SwiGluMlp implements Layer {
     private final String name;
     private final Device device;
     private final int rows, dModel, width;
-    private final Tensor x, out, dx, dOut;
-    private final Tensor wGate, wUp, wDown, dwGate, dwUp, dwDown;
-    private final Tensor gate, up, act;
+    private final Tensor x, x16, out, dx, dOut;
+    private final Projection gateProj, upProj, downProj;
+    private final Tensor gate, up, act, act16;
     private final Tensor dAct, dUp;
 
     /**
@@ -38,6 +38,15 @@ public final class SwiGluMlp implements Layer {
 
     /** As above over {@code rows} rows instead of batch·length (the chunk encoder runs over chunks of S+1 tokens). */
     public SwiGluMlp(LayerContext ctx, ScratchPool scratch, String name, String prefix, int rows, int width, Tensor x, Tensor out, Tensor dx, Tensor dOut) {
+        this(ctx, scratch, name, prefix, rows, width, x, null, out, dx, dOut);
+    }
+
+    /**
+     * As above, with {@code x16 = bf16(x)} written by x's producer for the gate/up GEMMs (null: none).
+     * Where the context keeps bf16 copies, the gate also writes a bf16 copy of its output for the
+     * down projection (pool scratch: it is read at once).
+     */
+    public SwiGluMlp(LayerContext ctx, ScratchPool scratch, String name, String prefix, int rows, int width, Tensor x, Tensor x16, Tensor out, Tensor dx, Tensor dOut) {
         ModelParameters p = ctx.params();
         if (!p.has(prefix + "gate_proj.weight")) throw new IllegalArgumentException(name + ": the model has no SwiGLU MLP parameters under '" + prefix + "'");
         this.name = name;
@@ -54,18 +63,17 @@ public final class SwiGluMlp implements Layer {
         SwaAttention.requireSize(name, "dOut", dOut, rows * dModel);
         if (dx != null) SwaAttention.requireSize(name, "dx", dx, rows * dModel);
         this.x = x;
+        this.x16 = x16;
         this.out = out;
         this.dx = dx;
         this.dOut = dOut;
-        this.wGate = p.param(prefix + "gate_proj.weight");
-        this.wUp = p.param(prefix + "up_proj.weight");
-        this.wDown = p.param(prefix + "down_proj.weight");
-        this.dwGate = p.grad(prefix + "gate_proj.weight");
-        this.dwUp = p.grad(prefix + "up_proj.weight");
-        this.dwDown = p.grad(prefix + "down_proj.weight");
+        this.gateProj = Projection.of(ctx, prefix + "gate_proj");
+        this.upProj = Projection.of(ctx, prefix + "up_proj");
+        this.downProj = Projection.of(ctx, prefix + "down_proj");
         this.gate = Tensor.f32(name + ".gate", rows, width);
         this.up = Tensor.f32(name + ".up", rows, width);
         this.act = Tensor.f32(name + ".act", rows, width);
+        this.act16 = ctx.bf16Copies() ? scratch.bf16("SwiGluMlp.act16", rows, width) : null;
         this.dAct = scratch.f32("SwiGluMlp.dAct", rows, width);
         this.dUp = scratch.f32("SwiGluMlp.dUp", rows, width);
     }
@@ -75,20 +83,21 @@ public final class SwiGluMlp implements Layer {
 
     @Override
     public void forward(TaskGraph g) {
-        Linear.forward(g, name + ".gate_proj", device, x, wGate, null, gate, rows, dModel, width);
-        Linear.forward(g, name + ".up_proj", device, x, wUp, null, up, rows, dModel, width);
-        g.task(name + ".swiglu", SwiGlu.FORWARD, gate, up, act, rows * width);
-        Linear.forward(g, name + ".down_proj", device, act, wDown, null, out, rows, width, dModel);
+        Linear.forward(g, name + ".gate_proj", device, gateProj, x, x16, gate, rows, dModel, width);
+        Linear.forward(g, name + ".up_proj", device, upProj, x, x16, up, rows, dModel, width);
+        if (act16 != null) g.task(name + ".swiglu", SwiGlu.FORWARD_BF16, gate, up, act, act16, rows * width);
+        else g.task(name + ".swiglu", SwiGlu.FORWARD, gate, up, act, rows * width);
+        Linear.forward(g, name + ".down_proj", device, downProj, act, act16, out, rows, width, dModel);
     }
 
     @Override
     public void backward(TaskGraph g) {
-        Ops.projectBack(g, name + ".down_proj.dx", device, dOut, wDown, dAct, rows, width, dModel);
-        Linear.backward(g, name + ".down_proj", device, act, wDown, dOut, null, dwDown, null, rows, width, dModel);
+        Ops.projectBack(g, name + ".down_proj.dx", device, dOut, downProj, dAct, rows, width, dModel);
+        Linear.backward(g, name + ".down_proj", device, downProj, act, dOut, null, rows, width, dModel);
         // The gate gradient overwrites dAct in place: the kernel is element-wise and reads dAct[i] before writing it.
         Tensor dGate = dAct;
         g.task(name + ".swiglu.bwd", SwiGlu.BACKWARD, gate, up, dAct, dGate, dUp, rows * width);
-        Linear.backward(g, name + ".gate_proj", device, x, wGate, dGate, dx, dwGate, null, rows, dModel, width);
-        Linear.backward(g, name + ".up_proj", device, x, wUp, dUp, dx, dwUp, null, rows, dModel, width);
+        Linear.backward(g, name + ".gate_proj", device, gateProj, x, dGate, dx, rows, dModel, width);
+        Linear.backward(g, name + ".up_proj", device, upProj, x, dUp, dx, rows, dModel, width);
     }
 }

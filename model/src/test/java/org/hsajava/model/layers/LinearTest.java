@@ -11,9 +11,7 @@ import org.hsajava.compute.Task;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
 import org.hsajava.compute.testing.Rand;
-import org.hsajava.compute.opencl.TensorCores;
 import org.hsajava.compute.testing.TestDevices;
-import org.hsajava.kernels.Gemm;
 import org.hsajava.kernels.GemmBf16Cast;
 import org.hsajava.model.reference.GradCheck;
 import org.hsajava.model.reference.RefOps;
@@ -58,17 +56,12 @@ class LinearTest {
         Tensor tx = Tensor.of("x", x), tw = Tensor.of("w", w), ty = Tensor.f32("y", rows * out), tdy = Tensor.of("dy", dy);
         Tensor dx = Tensor.of("dx", new float[rows * in]), dw = Tensor.of("dw", new float[out * in]);
         Device d = TestDevices.opencl();
-        String before = System.setProperty(TensorCores.WGMMA_PROPERTY, "emulated");
-        Gemm.Precision precision = Gemm.usePrecision(Gemm.Precision.BF16);
         TaskGraph g = new TaskGraph("lin").transferToDevice(DataTransferMode.EVERY_EXECUTION, tx, tw, tdy, dx, dw);
-        try {
+        org.hsajava.compute.testing.EmulatedWgmma.with(() -> {
             Linear.forward(g, "l", d, tx, tw, null, ty, rows, in, out);
             Linear.backward(g, "l", d, tx, tw, tdy, dx, dw, null, rows, in, out);
-        } finally {
-            Gemm.usePrecision(precision);
-            if (before == null) System.clearProperty(TensorCores.WGMMA_PROPERTY);
-            else System.setProperty(TensorCores.WGMMA_PROPERTY, before);
-        }
+            return g;
+        });
         g.transferToHost(DataTransferMode.EVERY_EXECUTION, ty, dx, dw);
         var launched = g.snapshot().tasks().stream().map(t -> t instanceof Task.Launch l ? l.kernel().entryPoint() : "").toList();
         assertEquals(2, launched.stream().filter("gemm_bf16_wgmma"::equals).count(), "x·Wᵀ and dy·W on the wgmma kernel: " + launched);

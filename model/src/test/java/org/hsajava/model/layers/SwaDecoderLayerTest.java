@@ -76,6 +76,64 @@ class SwaDecoderLayerTest {
         for (float v : untouched) assertTrue(v == 0, other + " changed");
     }
 
+    /**
+     * Mixed precision on Hopper (emulated here): with the context's bf16 copies (weights refreshed by
+     * {@link ModelParameters#appendBf16Refresh}, norm and SwiGLU outputs written in bf16 by their
+     * kernels) the layer computes bit for bit what it computes when every GEMM casts its own operands,
+     * also after the weights change between two executions of the plan (a stale copy would show), and
+     * its forward GEMMs cast nothing.
+     */
+    @ParameterizedTest
+    @MethodSource("org.hsajava.model.layers.LayerTests#devices")
+    void bf16CopiesComputeWhatPerGemmCastsCompute(Device device) {
+        float[][] casts = runTwiceOnTheBf16Path(device, false), copies = runTwiceOnTheBf16Path(device, true);
+        String[] what = {"out", "dh", "parameter gradients"};
+        for (int i = 0; i < casts.length; i++) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(casts[i], copies[i], what[i % 3] + " of execution " + (1 + i / 3) + " on " + device);
+        }
+    }
+
+    /** out, dh and the gradients of two executions, the parameters scaled by 0.9 in between (6 arrays). */
+    private static float[][] runTwiceOnTheBf16Path(Device device, boolean bf16Copies) {
+        int d = 64, inter = 128, batch = 1, length = 64, rows = batch * length;  // every GEMM fits the emulated wgmma tiles
+        ModelConfig c = LayerTests.swaConfig(AttentionKind.SWA_ONLY, 37, d, inter, 2, 2, 1, 16, true, false);
+        ModelParameters p = LayerTests.randomParams(c, 21);
+        float[] prefill = LayerTests.prefillGrads(p, 22);
+        Rand r = new Rand(23);
+        float[] h = r.normal(rows * d, 1), dOut = r.normal(rows * d, 1);
+        Tensor th = Tensor.of("h", h), tout = Tensor.f32("out", rows * d), tdh = Tensor.f32("dh", rows * d), tdOut = Tensor.of("dOut", dOut);
+        TaskGraph g = org.hsajava.compute.testing.EmulatedWgmma.with(() -> {
+            LayerContext ctx = new LayerContext(c, p, device, batch, length, null, bf16Copies);
+            SwaDecoderLayer layer = new SwaDecoderLayer(ctx, 0, th, tout, tdh, tdOut);
+            TaskGraph graph = new TaskGraph("swa").transferToDevice(DataTransferMode.EVERY_EXECUTION, p.all(), p.allGrads(), th, tdh, tdOut);
+            p.appendBf16Refresh(graph);
+            layer.forward(graph);
+            layer.backward(graph);
+            return graph.transferToHost(DataTransferMode.EVERY_EXECUTION, tout, tdh, p.allGrads());
+        });
+        var tasks = g.snapshot().tasks().stream().map(t -> t instanceof org.hsajava.compute.Task.Launch l ? l.name() + " " + l.kernel().entryPoint() : "").toList();
+        assertTrue(tasks.stream().filter(t -> t.endsWith("gemm_bf16_wgmma")).count() >= 11, "the layer's GEMMs run on wgmma: " + tasks);
+        // Only the attention output (o_proj's input) is still cast in the forward; no weight is cast per GEMM.
+        if (bf16Copies) assertTrue(tasks.stream().noneMatch(t -> t.matches(".*_proj\\.fwd\\.a16 .*") && !t.contains("o_proj") || t.contains(".b16 ")),
+                "the norms' and SwiGLU's consumers and the weights are not cast per GEMM: " + tasks);
+        float[][] out = new float[6][];
+        try (org.hsajava.compute.ExecutionPlan plan = new org.hsajava.compute.ExecutionPlan(g.snapshot()).withDevice(device)) {
+            for (int run = 0; run < 2; run++) {
+                if (run == 1) {
+                    float[] w = p.all().f32();
+                    for (int i = 0; i < w.length; i++) w[i] *= 0.9f;
+                }
+                System.arraycopy(prefill, 0, p.allGrads().f32(), 0, prefill.length);
+                java.util.Arrays.fill(tdh.f32(), 0f);
+                plan.execute();
+                out[3 * run] = tout.toF32Array();
+                out[3 * run + 1] = tdh.toF32Array();
+                out[3 * run + 2] = p.allGrads().toF32Array();
+            }
+        }
+        return out;
+    }
+
     @Test
     void rejectsWrongSizesAndMissingLayersByName() {
         ModelConfig c = LayerTests.swaConfig(AttentionKind.SWA_ONLY, 37, 32, 48, 4, 2, 2, 5, true, false);

@@ -82,7 +82,8 @@ public final class OpenClBackend implements Backend {
 
     @Override
     public Buffer allocate(Tensor root) {
-        long bytes = Math.max(4, root.bytes());
+        // Whole 4-byte words: the zero fill's pattern is 4 bytes (a bf16 tensor of odd size has 2 more).
+        long bytes = Math.max(4, (root.bytes() + 3) / 4 * 4);
         try (MemoryStack stack = stackPush()) {
             IntBuffer err = stack.mallocInt(1);
             long mem = clCreateBuffer(context, CL_MEM_READ_WRITE, bytes, err);
