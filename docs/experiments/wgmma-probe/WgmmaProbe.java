@@ -88,13 +88,13 @@ public class WgmmaProbe {
                 Files.writeString(out.resolve("probe-" + Math.abs(opts.hashCode()) + ".ptx"), ptx);
                 ptx.lines().filter(l -> l.startsWith(".target")).forEach(l -> System.out.println("PTX " + l));
                 int wn = Integer.parseInt(o.replaceAll(".*-DWG_N=(\\d+).*", "$1"));
-                runCheck(ctx, q, prog, wn, err);
+                runCheck(ctx, q, prog, wn, o.contains("-DTRANS=1"), err);
                 clReleaseProgram(prog);
             }
         }
     }
 
-    static void runCheck(long ctx, long q, long prog, int wn, IntBuffer err) {
+    static void runCheck(long ctx, long q, long prog, int wn, boolean mnMajor, IntBuffer err) {
         Random r = new Random(7);
         short[] a = new short[64 * 64], b = new short[wn * 64];
         for (int i = 0; i < a.length; i++) a[i] = bf((float) r.nextGaussian());
@@ -105,7 +105,13 @@ public class WgmmaProbe {
             ref[m * wn + nn] = s;
         }
         int rawN = 128 * (wn / 2) + 1;
-        ShortBuffer ha = MemoryUtil.memAllocShort(a.length).put(a).flip(), hb = MemoryUtil.memAllocShort(b.length).put(b).flip();
+        short[] ua = a, ub = b;
+        if (mnMajor) {  // upload A as [K][M] and B as [K][N]
+            ua = new short[a.length]; ub = new short[b.length];
+            for (int m = 0; m < 64; m++) for (int kk = 0; kk < 64; kk++) ua[kk * 64 + m] = a[m * 64 + kk];
+            for (int nn = 0; nn < wn; nn++) for (int kk = 0; kk < 64; kk++) ub[kk * wn + nn] = b[nn * 64 + kk];
+        }
+        ShortBuffer ha = MemoryUtil.memAllocShort(ua.length).put(ua).flip(), hb = MemoryUtil.memAllocShort(ub.length).put(ub).flip();
         long ba = clCreateBuffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, ha, err);
         long bb = clCreateBuffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, hb, err);
         long braw = clCreateBuffer(ctx, CL_MEM_READ_WRITE, rawN * 4L, err);

@@ -12,6 +12,10 @@
 // kt - 2; four wgmma k16 steps, left running while the next iteration waits and loads.
 //
 // Sizes: M a multiple of 64 WG_GROUPS, N of WG_N, K of 64, lda and ldb multiples of 8; the host checks.
+//
+// WG_MN_MAJOR=1: C = alpha A^T B + beta C with A [K x M] and B [K x N] (row-major: M and N contiguous),
+// the weight gradient dW = dy^T x of a layer whose dy and x are [tokens x features]. The tiles are then
+// MN-major (wgmma.h) and loaded 64 K-rows at a time.
 // Natively the OpenCL backend rebuilds the program from its PTX for sm_90a (wgmma.h); -DTC_EMULATE
 // computes the same on any device (tests).
 #include "tc.h"
@@ -38,11 +42,20 @@
 #endif
 
 // Starts copying the 64-wide K-tile at k0 of rows r0.. of X (row stride ld) into the swizzled tile t.
+// MN-major: copies rows k0 .. k0 + 63, columns r0 .. r0 + rows - 1 of X, column group j / 8 to the
+// tile's group of 64 columns (512 chunks apart), row k, chunk (j % 8) ^ (k % 8).
 static inline void wg_load(__local uint4* t, __global const ushort* X, const int r0, const int k0, const int ld, const int rows, const int tid) {
+#if WG_MN_MAJOR
+    for (int q = tid; q < rows * 8; q += WG_THREADS) {
+        const int k = q / (rows / 8), j = q % (rows / 8);
+        tc_cp_async16(t + (j / 8) * 512 + k * 8 + ((j % 8) ^ (k & 7)), (__global const uint4*) (X + (size_t) (k0 + k) * ld + r0 + 8 * j));
+    }
+#else
     for (int q = tid; q < rows * 8; q += WG_THREADS) {
         const int r = q / 8, c = q % 8;
         tc_cp_async16(t + r * 8 + (c ^ (r & 7)), (__global const uint4*) (X + (size_t) (r0 + r) * ld + k0 + 8 * c));
     }
+#endif
 }
 
 __kernel __attribute__((reqd_work_group_size(WG_THREADS, 1, 1)))
@@ -85,7 +98,7 @@ void gemm_bf16_wgmma(__global const ushort* A, __global const ushort* B, __globa
             wg_load(Bs[next % WG_STAGES], B, n0, 64 * next, ldb, WG_N, tid);
         }
         tc_cp_async_commit();
-        __local const uint* at = (__local const uint*) As[kt % WG_STAGES] + g * 64 * 32;  // 32 uints per row
+        __local const uint* at = (__local const uint*) As[kt % WG_STAGES] + g * 64 * 32;  // 64 rows (K-major) or a group (MN-major) of 32 uints each
         __local const uint* bt = (__local const uint*) Bs[kt % WG_STAGES];
         wg_fence();
 #pragma unroll

@@ -95,6 +95,8 @@ public final class GemmBench {
             }
             if (TensorCores.warpgroupMma(device.info()) && GemmBf16Wgmma.fits(s.m(), s.n(), s.k())) {
                 rows.add(report(progress, timeBf16Storage(device, GemmBf16Wgmma.kernel(s.n()), nt)));
+                // a weight gradient's shape (A^T B): the MN-major form, split over K as a layer runs it
+                if (s.transA() && !s.transB()) rows.add(report(progress, timeWeightGradientBf16(device, s)));
             }
         }
         return rows;
@@ -132,6 +134,14 @@ public final class GemmBench {
         Tensor workspace = GemmSplitK.workspace("workspace");
         return time(device, label, s, (g, a, b, c, i) ->
                 GemmSplitK.append(g, "mm" + i, device, s.transA(), s.transB(), a, b, c, s.m(), s.n(), s.k(), lda, ldb, 1f, 0f, workspace));
+    }
+
+    /** Times {@link GemmSplitK#appendBf16Wgmma}: C = A^T B with A [K x M] and B [K x N] stored as bf16. */
+    public static Row timeWeightGradientBf16(Device device, Shape s) {
+        Tensor a = bf16Random("A", s.m() * s.k(), 1), b = bf16Random("B", s.n() * s.k(), 2), c = Tensor.f32("C", s.m() * s.n());
+        Tensor workspace = GemmSplitK.workspace("workspace");
+        return time(device, "gemm_bf16_wgmma A^T B, split over K (bf16 in memory)", s, a, b, c, (g, x, y, z, i) ->
+                GemmSplitK.appendBf16Wgmma(g, "mm" + i, device, x, y, z, s.m(), s.n(), s.k(), s.m(), s.n(), 1f, 0f, workspace));
     }
 
     /** Times {@code kernel}, {@link GemmBf16Async} or {@link GemmBf16Wgmma}: C = A B^T with A and B stored as bf16 (shape s is NT). */

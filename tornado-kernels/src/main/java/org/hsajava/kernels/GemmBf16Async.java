@@ -84,13 +84,21 @@ public final class GemmBf16Async {
      * {@code tm x tn x tk} and the bf16 rows 16-byte aligned.
      */
     static KernelDef.Builder signature(String entry, String source, int tm, int tn, int tk) {
+        return signature(entry, source, tm, tn, tk, false);
+    }
+
+    /**
+     * As above; {@code mnMajor}: the contract {@code C = alpha Aᵀ B + beta C} with A stored [K x M]
+     * and B [K x N] instead (the weight gradient {@code dyᵀ·x}).
+     */
+    static KernelDef.Builder signature(String entry, String source, int tm, int tn, int tk, boolean mnMajor) {
         return KernelDef.builder(entry, source)
                 .in("A", BF16).in("B", BF16).inOut("C", F32)
                 .intArg("M").intArg("N").intArg("K").intArg("lda").intArg("ldb").intArg("ldc")
                 .intArg("strideA").intArg("strideB").intArg("strideC").intArg("batch")
                 .floatArg("alpha").floatArg("beta")
                 .check(a -> {
-                    Gemm.checkArgs(a, false, true);
+                    Gemm.checkArgs(a, mnMajor, !mnMajor);
                     int m = a.i("M"), n = a.i("N"), k = a.i("K");
                     if (m % tm != 0 || n % tn != 0 || k % tk != 0 || a.i("lda") % 8 != 0 || a.i("ldb") % 8 != 0
                             || a.i("strideA") % 8 != 0 || a.i("strideB") % 8 != 0) {
@@ -98,14 +106,17 @@ public final class GemmBf16Async {
                                 + " and lda, ldb, strideA, strideB of 8; got M=" + m + ", N=" + n + ", K=" + k + ", lda=" + a.i("lda") + ", ldb=" + a.i("ldb"));
                     }
                 })
-                .java(GemmBf16Async::reference);
+                .java(a -> reference(a, mnMajor));
     }
 
     /** Whether an M x N x K problem fits the tiles of the kernel a device with tensor cores runs. */
     public static boolean fits(int m, int n, int k) { return Tiling.nativeTiling().fits(m, n, k); }
 
-    /** The Java oracle, shared with {@link GemmBf16Wgmma}: fp32 sums of the widened bf16 products. */
-    static void reference(KernelArgs a) {
+    /**
+     * The Java oracle, shared with {@link GemmBf16Wgmma}: fp32 sums of the widened bf16 products; A and
+     * B stored [M x K] and [N x K], or with {@code mnMajor} [K x M] and [K x N].
+     */
+    static void reference(KernelArgs a, boolean mnMajor) {
         short[] A = a.bf16("A"), B = a.bf16("B");
         float[] C = a.f32("C");
         int aO = a.off("A"), bO = a.off("B"), cO = a.off("C");
@@ -116,7 +127,10 @@ public final class GemmBf16Async {
             int b = bm / M, m = bm % M;
             for (int n = 0; n < N; n++) {
                 float s = 0f;
-                for (int k = 0; k < K; k++) s += Bf16.toFloat(A[aO + b * sA + m * lda + k]) * Bf16.toFloat(B[bO + b * sB + n * ldb + k]);
+                for (int k = 0; k < K; k++) {
+                    int ia = mnMajor ? k * lda + m : m * lda + k, ib = mnMajor ? k * ldb + n : n * ldb + k;
+                    s += Bf16.toFloat(A[aO + b * sA + ia]) * Bf16.toFloat(B[bO + b * sB + ib]);
+                }
                 int i = cO + b * sC + m * ldc + n;
                 C[i] = beta == 0f ? alpha * s : alpha * s + beta * C[i];
             }

@@ -11,7 +11,8 @@ import org.hsajava.compute.opencl.TensorCores;
  * {@link GemmBf16Wgmma}. On Hopper that computes the bf16 products of {@link Gemm.Precision#BF16}
  * (the same rounding as {@code gemm_bf16}, which rounds while staging) at several times the speed of
  * {@code gemm_bf16}'s mma.sync, the copies included. A must not be transposed (the layer GEMMs
- * {@code x·Wᵀ} and {@code dy·W}); the weight gradients {@code dyᵀ·x} keep {@link GemmSplitK}.
+ * {@code x·Wᵀ} and {@code dy·W}); the weight gradients {@code dyᵀ·x} take
+ * {@link GemmSplitK#appendBf16Wgmma} where {@link #appliesToWeightGradient}.
  * {@code -Dhsa.tc.wgmma=off} keeps every GEMM on the mma.sync kernels; {@code -Dhsa.tc.wgmma=emulated}
  * takes this path on any device (tests).
  */
@@ -64,12 +65,23 @@ public final class GemmBf16Cast {
     }
 
     /**
+     * Whether a weight gradient {@code C [m x n] (+)= Aᵀ·B} with A [k x m] and B [k x n] (k the tokens)
+     * takes {@link GemmSplitK#appendBf16Wgmma}: bf16 GEMMs on a device with warpgroup MMA (or
+     * {@link #emulated}), sizes on its tiles, and bf16 copies of A and B that fit a workspace's A.
+     */
+    public static boolean appliesToWeightGradient(Device device, int m, int n, int k) {
+        if (!available(device)) return false;
+        boolean fits = TensorCores.warpgroupMma(device.info()) ? GemmBf16Wgmma.fits(m, n, k) : GemmBf16Wgmma.Tiling.EMULATED.fits(m, n, k);
+        return fits && (long) m * k <= WORKSPACE_A && (long) n * k <= WORKSPACE_A;
+    }
+
+    /**
      * As {@link #append(TaskGraph, String, boolean, Tensor, Tensor, Tensor, int, int, int, int, int, int, float, float, Workspace)},
      * taking the bf16 copies that already exist: {@code a16} = bf16(A) [M x K] dense (written by the
      * kernel that produced A), {@code b16} = bf16(op(B)ᵀ) [N x K] dense (a weight's copy, refreshed
-     * once per step). A null copy is made in the workspace, as above.
+     * once per step). A null copy is made in the workspace, as above. Returns the bf16 A it read.
      */
-    public static void append(TaskGraph g, String name, boolean transB, Tensor a, Tensor a16, Tensor b, Tensor b16, Tensor c,
+    public static Tensor append(TaskGraph g, String name, boolean transB, Tensor a, Tensor a16, Tensor b, Tensor b16, Tensor c,
                               int m, int n, int k, int lda, int ldb, int ldc, float alpha, float beta, Workspace ws) {
         if (a16 == null) {
             a16 = ws.a();
@@ -81,5 +93,6 @@ public final class GemmBf16Cast {
             else g.task(name + ".b16", Bf16Cast.TO_BF16_T, b, b16, k, n, ldb);
         }
         g.task(name, GemmBf16Wgmma.kernel(n), a16, b16, c, m, n, k, k, k, ldc, 0, 0, 0, 1, alpha, beta);
+        return a16;
     }
 }

@@ -65,24 +65,32 @@ public final class GemmBf16Wgmma {
     }
 
     /** The kernel for C of {@code n} columns: native where {@link TensorCores#warpgroupMma} holds, emulated elsewhere. */
-    public static KernelDef kernel(int n) { return emulated(Tiling.EMULATED, Tiling.nativeTiling(n)); }
+    public static KernelDef kernel(int n) { return emulated(Tiling.EMULATED, Tiling.nativeTiling(n), false); }
+
+    /**
+     * The weight-gradient form for C of {@code n} columns: {@code C = alpha Aᵀ B + beta C} with A [K x M]
+     * and B [K x N] on bf16 storage (MN-major tiles, wgmma.h), e.g. {@code dW = dyᵀ·x}; same sizes as
+     * {@link #kernel}, lda and ldb multiples of 8.
+     */
+    public static KernelDef weightGradientKernel(int n) { return emulated(Tiling.EMULATED, Tiling.nativeTiling(n), true); }
 
     /** The emulated kernel at a tiling (tests), with the native variant for Hopper at {@code native_}. */
-    static KernelDef emulated(Tiling t, Tiling native_) {
-        return CACHE.computeIfAbsent("emulated " + t + " native " + native_, k -> build(t, true, native_));
+    static KernelDef emulated(Tiling t, Tiling native_, boolean mnMajor) {
+        return CACHE.computeIfAbsent("emulated " + t + " native " + native_ + (mnMajor ? " mn" : ""), k -> build(t, true, native_, mnMajor));
     }
 
     /** Whether an M x N x K problem fits the tiles of the native kernel. */
     public static boolean fits(int m, int n, int k) { return Tiling.nativeTiling(n).fits(m, n, k); }
 
-    private static KernelDef build(Tiling t, boolean emulated, Tiling native_) {
-        KernelDef.Builder b = GemmBf16Async.signature("gemm_bf16_wgmma", SOURCE, t.tm(), t.n(), 64)
+    private static KernelDef build(Tiling t, boolean emulated, Tiling native_, boolean mnMajor) {
+        KernelDef.Builder b = GemmBf16Async.signature("gemm_bf16_wgmma", SOURCE, t.tm(), t.n(), 64, mnMajor)
                 .define("WG_GROUPS", t.groups()).define("WG_N", t.n()).define("WG_STAGES", t.stages());
+        if (mnMajor) b.define("WG_MN_MAJOR", 1);
         if (emulated) b.define("TC_EMULATE", 1);  // natively the backend rebuilds the PTX for sm_90a (wgmma.h)
         return b
                 .grid(a -> WorkerGrid.of3D((long) (a.i("N") / t.n()) * t.threads(), a.i("M") / t.tm(), a.i("batch"), t.threads(), 1, 1))
                 .variant(!emulated ? null : info -> TensorCores.warpgroupMma(info)
-                        ? CACHE.computeIfAbsent("native " + native_, k -> build(native_, false, native_)) : null)
+                        ? CACHE.computeIfAbsent("native " + native_ + (mnMajor ? " mn" : ""), k -> build(native_, false, native_, mnMajor)) : null)
                 .build();
     }
 }

@@ -2,6 +2,7 @@ package org.hsajava.kernels;
 
 import org.hsajava.compute.Device;
 import org.hsajava.compute.DeviceInfo;
+import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
 import org.hsajava.compute.opencl.TensorCores;
@@ -46,15 +47,18 @@ public final class GemmSplitK {
      * K (slices of at least {@link #MIN_SLICE}, s·M·N within the workspace) that fills the waves of
      * work-groups best, counting one 128 x 128 block per compute unit at a time; the smallest such s.
      */
-    public static int slices(DeviceInfo info, int m, int n, int k) {
+    public static int slices(DeviceInfo info, int m, int n, int k) { return slices(info, m, n, k, BLOCK, BLOCK, 1); }
+
+    /** As above for a kernel of {@code blockM x blockN} output blocks whose K must be a multiple of {@code kMultiple}. */
+    static int slices(DeviceInfo info, int m, int n, int k, int blockM, int blockN, int kMultiple) {
         if (!ENABLED || info.type() != DeviceInfo.Type.GPU && info.type() != DeviceInfo.Type.ACCELERATOR) return 1;
         int units = Math.max(1, info.computeUnits());
-        long blocks = (long) ceilDiv(m, BLOCK) * ceilDiv(n, BLOCK);
+        long blocks = (long) ceilDiv(m, blockM) * ceilDiv(n, blockN);
         if (blocks >= units) return 1;
         int best = 1;
         double bestFill = (double) blocks / units;
         for (int s = 2; s <= MAX_SLICES; s++) {
-            if (k % s != 0 || k / s < MIN_SLICE || (long) s * m * n > WORKSPACE_FLOATS) continue;
+            if (k % s != 0 || k / s < MIN_SLICE || (k / s) % kMultiple != 0 || (long) s * m * n > WORKSPACE_FLOATS) continue;
             long groups = blocks * s;
             double fill = (double) groups / ((groups + units - 1) / units * units);
             if (fill > bestFill + 0.02) {
@@ -79,8 +83,33 @@ public final class GemmSplitK {
     /** {@link #append} with a given number of slices (a divisor of K; 1: one plain launch). Tests force splits with it. */
     static void append(TaskGraph g, String name, Device device, boolean transA, boolean transB, Tensor a, Tensor b, Tensor c,
                        int m, int n, int k, int lda, int ldb, float alpha, float beta, Tensor workspace, int s) {
+        append(g, name, s == 1 ? Gemm.select(device, transA, transB, m, n, k) : Gemm.select(device, transA, transB, m, n, k / s, s),
+                transA, transB, a, b, c, m, n, k, lda, ldb, alpha, beta, workspace, s);
+    }
+
+    /**
+     * The weight gradient {@code C = alpha · Aᵀ · B + beta · C} on bf16 storage (A [K x M], B [K x N],
+     * row strides lda and ldb; C [M x N] contiguous) on Hopper's warpgroup MMA
+     * ({@link GemmBf16Wgmma#weightGradientKernel}), split over K for its blocks of 128 x 256 (or 128).
+     * The sizes must fit the kernel's tiles ({@link GemmBf16Wgmma#fits}).
+     */
+    public static void appendBf16Wgmma(TaskGraph g, String name, Device device, Tensor a, Tensor b, Tensor c,
+                                       int m, int n, int k, int lda, int ldb, float alpha, float beta, Tensor workspace) {
+        int s = beta == 0f || beta == 1f ? slices(device.info(), m, n, k, 128, GemmBf16Wgmma.Tiling.nativeTiling(n).n(), 64) : 1;
+        appendBf16Wgmma(g, name, a, b, c, m, n, k, lda, ldb, alpha, beta, workspace, s);
+    }
+
+    /** {@link #appendBf16Wgmma} in {@code s} slices (K / s a multiple of 64). Tests force splits with it. */
+    static void appendBf16Wgmma(TaskGraph g, String name, Tensor a, Tensor b, Tensor c,
+                                int m, int n, int k, int lda, int ldb, float alpha, float beta, Tensor workspace, int s) {
+        append(g, name, GemmBf16Wgmma.weightGradientKernel(n), true, false, a, b, c, m, n, k, lda, ldb, alpha, beta, workspace, s);
+    }
+
+    /** {@link #append} with the kernel of the launch (of K/s when split; its contract that of {@link Gemm}). */
+    private static void append(TaskGraph g, String name, KernelDef kernel, boolean transA, boolean transB, Tensor a, Tensor b, Tensor c,
+                               int m, int n, int k, int lda, int ldb, float alpha, float beta, Tensor workspace, int s) {
         if (s == 1) {
-            g.task(name, Gemm.select(device, transA, transB, m, n, k), a, b, c, m, n, k, lda, ldb, n, 0, 0, 0, 1, alpha, beta);
+            g.task(name, kernel, a, b, c, m, n, k, lda, ldb, n, 0, 0, 0, 1, alpha, beta);
             return;
         }
         if (s < 1 || k % s != 0) throw new IllegalArgumentException(name + ": " + s + " slices do not divide K = " + k);
@@ -91,7 +120,7 @@ public final class GemmSplitK {
         int ks = k / s;
         // slice i starts at row i*ks of a stored K x M (transposed) A, at column i*ks of a stored M x K one; likewise for B
         int strideA = transA ? ks * lda : ks, strideB = transB ? ks : ks * ldb;
-        g.task(name, Gemm.select(device, transA, transB, m, n, ks, s), a, b, workspace, m, n, ks, lda, ldb, n, strideA, strideB, m * n, s, alpha, 0f);
+        g.task(name, kernel, a, b, workspace, m, n, ks, lda, ldb, n, strideA, strideB, m * n, s, alpha, 0f);
         g.task(name + ".sum", Reduce.COLUMN_SUM, workspace, c, s, m * n, beta == 0f ? 0 : 1);
     }
 

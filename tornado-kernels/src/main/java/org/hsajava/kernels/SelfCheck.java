@@ -69,12 +69,15 @@ public final class SelfCheck {
      * C = A B^T + C with a kernel on bf16 storage ({@link GemmBf16Async}, {@link GemmBf16Wgmma}), m = n,
      * on bf16 operands (exact in bf16, so the Java backend sums the same products).
      */
-    private static float[] gemmBf16Storage(Device d, KernelDef kernel, int m, int n, int k) {
+    private static float[] gemmBf16Storage(Device d, KernelDef kernel, int m, int n, int k) { return gemmBf16Storage(d, kernel, m, n, k, false); }
+
+    /** {@code mnMajor}: the weight-gradient form C = A^T B + C, A stored [K x M] and B [K x N]. */
+    private static float[] gemmBf16Storage(Device d, KernelDef kernel, int m, int n, int k, boolean mnMajor) {
         Tensor a = Tensor.bf16("A", m * k), b = Tensor.bf16("B", n * k), c = Tensor.of("C", random(m * n, 22));
         float[] x = random(m * k, 20), y = random(n * k, 21);
         for (int i = 0; i < x.length; i++) a.bf16()[i] = Bf16.fromFloat(x[i]);
         for (int i = 0; i < y.length; i++) b.bf16()[i] = Bf16.fromFloat(y[i]);
-        KernelRunner.run(d, kernel, a, b, c, m, n, k, k, k, n, 0, 0, 0, 1, 1f, 1f);
+        KernelRunner.run(d, kernel, a, b, c, m, n, k, mnMajor ? m : k, mnMajor ? n : k, n, 0, 0, 0, 1, 1f, 1f);
         return c.toF32Array();
     }
 
@@ -177,6 +180,10 @@ public final class SelfCheck {
                 d -> gemmBf16Storage(d, GemmBf16Wgmma.kernel(512), 512, 512, 1024)));  // 16 K-tiles through the pipeline
         cases.add(new Case("gemm C = A B^T + C on bf16 storage, warpgroup MMA in blocks of 128 columns (256 x 384 x 512)", 1e-5,
                 d -> gemmBf16Storage(d, GemmBf16Wgmma.kernel(384), 256, 384, 512)));
+        cases.add(new Case("gemm C = A^T B + C on bf16 storage, warpgroup MMA on MN-major tiles (weight gradients; 256 x 512 x 1024)", 1e-5,
+                d -> gemmBf16Storage(d, GemmBf16Wgmma.weightGradientKernel(512), 256, 512, 1024, true)));
+        cases.add(new Case("gemm C = A^T B + C on bf16 storage, warpgroup MMA on MN-major tiles in blocks of 128 columns (128 x 384 x 256)", 1e-5,
+                d -> gemmBf16Storage(d, GemmBf16Wgmma.weightGradientKernel(384), 128, 384, 256, true)));
         cases.add(new Case("gemm C = A B + C at matmul_precision tf32 (300 x 200 x 150, batch 2)", 1e-5, TF32_TOLERANCE,
                 d -> atPrecision(Gemm.Precision.TF32, () -> gemm(d, false, false, 300, 200, 150))));
         cases.add(new Case("hsa selection top-K + stick weights (L=300, S=16, K=8)", 1e-5, SelfCheck::selection));

@@ -34,12 +34,21 @@ class GemmBf16WgmmaTest {
                 Arguments.of(192, 64, 320, 1, 0f, one, false));
     }
 
+    /** Each shape in both forms: C = A B^T, and the weight-gradient form C = A^T B (MN-major tiles). */
+    static Stream<Arguments> shapesInBothForms() {
+        return shapes().flatMap(a -> Stream.of(false, true).map(mn -> {
+            Object[] v = java.util.Arrays.copyOf(a.get(), a.get().length + 1);
+            v[v.length - 1] = mn;
+            return Arguments.of(v);
+        }));
+    }
+
     @ParameterizedTest
-    @MethodSource("shapes")
-    void emulatedKernelMatchesTheReferences(int M, int N, int K, int batch, float beta, GemmBf16Wgmma.Tiling tiling, boolean small) {
+    @MethodSource("shapesInBothForms")
+    void emulatedKernelMatchesTheReferences(int M, int N, int K, int batch, float beta, GemmBf16Wgmma.Tiling tiling, boolean small, boolean mnMajor) {
         assumeFalse(TestDevices.underOclgrind() && !small, "too large for the simulator");
-        Bf16GemmChecks.checkAgainstReferences(GemmBf16Wgmma.emulated(tiling, GemmBf16Wgmma.Tiling.DEFAULT), M, N, K, batch, beta,
-                String.format("M=%d N=%d K=%d batch=%d beta=%s %s", M, N, K, batch, beta, tiling));
+        Bf16GemmChecks.checkAgainstReferences(GemmBf16Wgmma.emulated(tiling, GemmBf16Wgmma.Tiling.DEFAULT, mnMajor), M, N, K, batch, beta, mnMajor,
+                String.format("%s M=%d N=%d K=%d batch=%d beta=%s %s", mnMajor ? "A^T B" : "A B^T", M, N, K, batch, beta, tiling));
     }
 
     /** An odd row stride of C: the epilogue cannot store column pairs as float2 and stores them one by one. */

@@ -49,6 +49,8 @@ class GemmSplitKTest {
         assertEquals(4, GemmSplitK.slices(FakeDevices.gpu(512), 1024, 2048, 1 << 16));
     }
 
+    static Stream<Device> devices() { return Stream.of(TestDevices.java(), TestDevices.opencl()); }
+
     static Stream<Arguments> problems() {
         List<Arguments> cases = new ArrayList<>();
         for (Device d : List.of(TestDevices.java(), TestDevices.opencl())) {
@@ -72,6 +74,42 @@ class GemmSplitKTest {
         assertClose("split over " + slices, p.expected(), split, 2e-5);
         assertArrayEquals(split, run(d, p, c0, slices), "a split GEMM is deterministic");
         assertClose("split vs one launch", run(d, p, c0, 1), split, 2e-5);
+    }
+
+    /** The wgmma weight gradient's blocks of 128 x 256 (or 128) and K-tiles of 64 shape its split. */
+    @Test
+    void wgmmaWeightGradientsSplitForTheirBlocks() {
+        assertEquals(16, GemmSplitK.slices(H100, 512, 512, 32768, 128, 256, 64));   // 8 blocks -> 128 groups
+        assertEquals(4, GemmSplitK.slices(H100, 1408, 512, 32768, 128, 256, 64));   // 22 blocks -> 88 groups
+        assertEquals(1, GemmSplitK.slices(H100, 512, 512, 64 * 521, 128, 256, 64), "521 K-tiles (a prime) have no equal slices");
+    }
+
+    /**
+     * {@link GemmSplitK#appendBf16Wgmma} (emulated wgmma on MN-major tiles) in 1, 2 and 4 slices, beta
+     * 0 and 1: the same sums as the fp32 GEMM of the widened bf16 operands, on both backends.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("devices")
+    void aSplitWgmmaWeightGradientEqualsTheProduct(Device d) {
+        int m = 64, n = 128, k = 512;
+        short[] a = Bf16GemmChecks.bf16Random(k * m, 41), b = Bf16GemmChecks.bf16Random(k * n, 42);
+        float[] c0 = new org.hsajava.compute.testing.Rand(43).normal(m * n, 1);
+        float[] fa = Tensor.bf16("a", a.length).set(a).bf16ToF32Array(), fb = Tensor.bf16("b", b.length).set(b).bf16ToF32Array();
+        for (float beta : new float[] {0f, 1f}) {
+            Tensor want = Tensor.of("C", c0.clone());
+            org.hsajava.compute.KernelRunner.run(TestDevices.java(), Gemm.naive(true, false), Tensor.of("A", fa), Tensor.of("B", fb), want,
+                    m, n, k, m, n, n, 0, 0, 0, 1, 0.5f, beta);
+            for (int slices : new int[] {1, 2, 4}) {
+                Tensor ta = Tensor.bf16("A", a.length).set(a.clone()), tb = Tensor.bf16("B", b.length).set(b.clone()), tc = Tensor.of("C", c0.clone());
+                TaskGraph g = new TaskGraph("dw").transferToDevice(DataTransferMode.EVERY_EXECUTION, ta, tb, tc);
+                GemmSplitK.appendBf16Wgmma(g, "dw", ta, tb, tc, m, n, k, m, n, 0.5f, beta, Tensor.f32("ws", slices * m * n), slices);
+                g.transferToHost(DataTransferMode.EVERY_EXECUTION, tc);
+                try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(d)) {
+                    plan.execute();
+                }
+                assertClose(slices + " slices, beta " + beta + " on " + d, want.toF32Array(), tc.toF32Array(), 1e-5);
+            }
+        }
     }
 
     @Test

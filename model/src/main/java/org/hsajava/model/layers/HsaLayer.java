@@ -154,9 +154,8 @@ public final class HsaLayer implements Layer {
         this.du = Tensor.f32(name + ".du", rows, D);
         this.dm = Tensor.f32(name + ".dm", rows, D);
         // The bypass MLP is the same SwiGLU block as the SWA layers' (its own parameters under "_mlp.").
-        ScratchPool mlpScratch = new ScratchPool(name + ".scratch");
-        this.m16 = ctx.bf16Copies() ? mlpScratch.bf16("HsaLayer.m16", rows, D) : null;
-        this.mlp = new SwiGluMlp(ctx, mlpScratch, name + ".mlp", pre + "_mlp.", rows, ctx.config().intermediateSize(), m, m16, out, dm, dOut);
+        this.m16 = ctx.bf16Copies() ? Tensor.bf16(name + ".m16", rows, D) : null;
+        this.mlp = new SwiGluMlp(ctx, new ScratchPool(name + ".scratch"), name + ".mlp", pre + "_mlp.", rows, ctx.config().intermediateSize(), m, m16, out, dm, dOut);
         this.dCtx = Tensor.f32(name + ".dCtx", B, L, HQ, hd);
         this.dQn = Tensor.f32(name + ".dQn", B, L, HQ, hd);
         this.dQ = qkNorm ? Tensor.f32(name + ".dQ", B, L, HQ, hd) : dQn;

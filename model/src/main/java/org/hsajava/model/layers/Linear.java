@@ -3,6 +3,7 @@ package org.hsajava.model.layers;
 import org.hsajava.compute.Device;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
+import org.hsajava.kernels.Bf16Cast;
 import org.hsajava.kernels.Fill;
 import org.hsajava.kernels.Gemm;
 import org.hsajava.kernels.GemmBf16Cast;
@@ -13,9 +14,9 @@ import org.hsajava.kernels.Reduce;
  * PyTorch's {@code nn.Linear} as GEMM tasks: {@code y = x·Wᵀ + b} with {@code x [rows, in]},
  * {@code W [out, in]} (row-major, the state-dict layout), optional {@code b [out]}, {@code y [rows, out]}.
  * Backward: {@code dx += dy·W}, {@code dW += dyᵀ·x}, {@code db += Σ_rows dy}. With bf16 GEMMs on a
- * Hopper GPU, {@code x·Wᵀ} and {@code dy·W} run on warpgroup MMA ({@link GemmBf16Cast}) from bf16
- * operands: the copies the projection and the producer of x keep where the model has them
- * ({@link Projection#w16()}, {@code x16}), else copies made for the call.
+ * Hopper GPU, {@code x·Wᵀ}, {@code dy·W} and {@code dyᵀ·x} run on warpgroup MMA ({@link GemmBf16Cast},
+ * {@link GemmSplitK#appendBf16Wgmma}) from bf16 operands: the copies the projection and the layer keep
+ * where the model has them ({@link Projection#w16()}, {@code x16}), else copies made for the call.
  */
 public final class Linear {
     private Linear() {}
@@ -28,6 +29,16 @@ public final class Linear {
     private static final Tensor WORKSPACE = GemmSplitK.workspace("linear.workspace");
     /** The bf16 copies of the GEMMs that run on Hopper's warpgroup MMA ({@link GemmBf16Cast}), shared the same way. */
     private static final GemmBf16Cast.Workspace BF16_COPIES = GemmBf16Cast.workspace("linear.bf16");
+    /** The bf16 copy of x for a weight gradient on wgmma where the layer keeps none (the copy of dy is in {@link #BF16_COPIES}). */
+    private static final Tensor BF16_X = Tensor.bf16("linear.bf16.x", GemmBf16Cast.WORKSPACE_A);
+
+    /**
+     * Whether a layer built with {@code ctx} keeps a bf16 copy of the input x of a projection
+     * {@code [rows, in] -> [rows, out]}: the context keeps bf16 copies and the GEMM runs on them.
+     */
+    static boolean keepsBf16Input(LayerContext ctx, int rows, int in, int out) {
+        return ctx.bf16Copies() && GemmBf16Cast.applies(ctx.device(), false, rows, out, in);
+    }
 
     /** Appends {@code y = x·Wᵀ (+ b)}; {@code bias} may be null. */
     public static void forward(TaskGraph g, String name, Device device, Tensor x, Tensor weight, Tensor bias, Tensor y, int rows, int in, int out) {
@@ -54,25 +65,44 @@ public final class Linear {
      */
     public static void backward(TaskGraph g, String name, Device device, Tensor x, Tensor weight, Tensor dy,
                                 Tensor dx, Tensor dWeight, Tensor dBias, int rows, int in, int out) {
-        backward(g, name, device, Projection.of(weight, null, dWeight, dBias), x, dy, dx, rows, in, out);
+        backward(g, name, device, Projection.of(weight, null, dWeight, dBias), x, null, dy, dx, rows, in, out);
     }
 
-    /** As above with the projection's parameters and gradients (its bias gradient where it has a bias). */
-    public static void backward(TaskGraph g, String name, Device device, Projection p, Tensor x, Tensor dy, Tensor dx, int rows, int in, int out) {
-        if (dx != null) inputGradient(g, name + ".dx", device, dy, p, dx, rows, in, out, 1f);
-        GemmSplitK.append(g, name + ".dw", device, true, false, dy, x, p.dw(), out, in, rows, out, in, 1f, 1f, WORKSPACE);
+    /**
+     * As above with the projection's parameters and gradients (its bias gradient where it has a bias);
+     * {@code x16} is the bf16 copy of x the layer kept (null: none, made here where needed).
+     */
+    public static void backward(TaskGraph g, String name, Device device, Projection p, Tensor x, Tensor x16, Tensor dy, Tensor dx, int rows, int in, int out) {
+        Tensor dy16 = dx != null ? inputGradient(g, name + ".dx", device, dy, p, dx, rows, in, out, 1f) : null;
+        if (GemmBf16Cast.appliesToWeightGradient(device, out, in, rows)) {
+            if (dy16 == null) {
+                dy16 = BF16_COPIES.a();
+                g.task(name + ".dw.dy16", Bf16Cast.TO_BF16, dy, dy16, rows, out, out);
+            }
+            if (x16 == null) {
+                x16 = BF16_X;
+                g.task(name + ".dw.x16", Bf16Cast.TO_BF16, x, x16, rows, in, in);
+            }
+            GemmSplitK.appendBf16Wgmma(g, name + ".dw", device, dy16, x16, p.dw(), out, in, rows, out, in, 1f, 1f, WORKSPACE);
+        } else {
+            GemmSplitK.append(g, name + ".dw", device, true, false, dy, x, p.dw(), out, in, rows, out, in, 1f, 1f, WORKSPACE);
+        }
         if (p.db() != null) {
             long scratch = Reduce.columnSumScratch(rows, out);
             Reduce.columnSum(g, name + ".db", dy, p.db(), rows, out, true, scratch == 0 ? null : Tensor.f32(name + ".dbPartials", (int) scratch));
         }
     }
 
-    /** Appends {@code dx = dy·W + beta·dx} as the task {@code task} (beta 0: overwrite, 1: accumulate). */
-    static void inputGradient(TaskGraph g, String task, Device device, Tensor dy, Projection p, Tensor dx, int rows, int in, int out, float beta) {
+    /**
+     * Appends {@code dx = dy·W + beta·dx} as the task {@code task} (beta 0: overwrite, 1: accumulate).
+     * Returns the bf16 copy of dy it made on the wgmma path (in the shared workspace, valid until the
+     * next GEMM of a graph), else null.
+     */
+    static Tensor inputGradient(TaskGraph g, String task, Device device, Tensor dy, Projection p, Tensor dx, int rows, int in, int out, float beta) {
         if (GemmBf16Cast.applies(device, false, rows, in, out)) {
-            GemmBf16Cast.append(g, task, false, dy, null, p.w(), p.w16t(), dx, rows, in, out, out, in, in, 1f, beta, BF16_COPIES);
-        } else {
-            g.task(task, Gemm.select(device, false, false, rows, in, out), dy, p.w(), dx, rows, in, out, out, in, in, 0, 0, 0, 1, 1f, beta);
+            return GemmBf16Cast.append(g, task, false, dy, null, p.w(), p.w16t(), dx, rows, in, out, out, in, in, 1f, beta, BF16_COPIES);
         }
+        g.task(task, Gemm.select(device, false, false, rows, in, out), dy, p.w(), dx, rows, in, out, out, in, in, 0, 0, 0, 1, 1f, beta);
+        return null;
     }
 }

@@ -9,9 +9,7 @@ import org.hsajava.compute.Tensor;
  * Device scratch for backward passes, shared by every layer built with the same pool. Backward
  * passes run one layer after another on one in-order queue, so a gradient buffer that only lives
  * inside one layer's backward can be the same tensor for all layers: a model of N layers then holds
- * one set of backward scratch instead of N. Saved activations are NOT scratch (each layer keeps its own);
- * a forward operand that is consumed at once (the bf16 copy of a norm's output that the next GEMMs
- * read) may be.
+ * one set of backward scratch instead of N. Saved activations are NOT scratch (each layer keeps its own).
  *
  * <p>Tensors are keyed by role and shape. Roles carry the name of the class that uses them
  * ({@code "SwaAttention.dq"}), so a block never receives a tensor that an enclosing block is still
@@ -27,12 +25,6 @@ public final class ScratchPool {
     public Tensor f32(String role, int... shape) {
         String key = role + Arrays.toString(shape);
         return tensors.computeIfAbsent(key, k -> Tensor.f32(name + "." + role, shape));
-    }
-
-    /** The bf16 scratch tensor for {@code role} with this shape (created on first request). */
-    public Tensor bf16(String role, int... shape) {
-        String key = role + ":bf16" + Arrays.toString(shape);
-        return tensors.computeIfAbsent(key, k -> Tensor.bf16(name + "." + role, shape));
     }
 
     /** Elements held by the pool (for memory reports). */

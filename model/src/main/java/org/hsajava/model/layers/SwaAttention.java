@@ -4,6 +4,7 @@ import org.hsajava.compute.DataTransferMode;
 import org.hsajava.compute.Device;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
+import org.hsajava.kernels.Bf16Cast;
 import org.hsajava.kernels.Rope;
 import org.hsajava.kernels.SlidingWindowAttention;
 import org.hsajava.model.ModelParameters;
@@ -37,6 +38,7 @@ public final class SwaAttention implements Layer {
     private final Object positionStart;   // RoPE position of row 0: 0, or the streaming window's scalar
     // saved activations: raw projections (the norms' inputs), normed+rotated q/k, v, attention output and its log-sum-exp
     private final Tensor qRaw, kRaw, q, k, v, o, lse;
+    private final Tensor o16;  // bf16(o) for o_proj's GEMMs where the context keeps bf16 copies, else null
     // backward scratch (shared across layers through the pool)
     private final Tensor dO, delta, dq, dk, dv, dqRaw, dkRaw;
 
@@ -51,7 +53,10 @@ public final class SwaAttention implements Layer {
         this(ctx, scratch, name, prefix, x, null, out, dx, dOut);
     }
 
-    /** As above, with {@code x16 = bf16(x)} written by x's producer for the q/k/v GEMMs (null: none). */
+    /**
+     * As above, with {@code x16 = bf16(x)} written by x's producer for the q/k/v GEMMs and kept for their
+     * weight gradients (null: none).
+     */
     public SwaAttention(LayerContext ctx, ScratchPool scratch, String name, String prefix, Tensor x, Tensor x16, Tensor out, Tensor dx, Tensor dOut) {
         ModelConfig c = ctx.config();
         ModelParameters p = ctx.params();
@@ -89,6 +94,7 @@ public final class SwaAttention implements Layer {
         this.v = Tensor.f32(name + ".v", rows, kw);
         this.o = Tensor.f32(name + ".o", rows, qw);
         this.lse = Tensor.f32(name + ".lse", rows, heads);
+        this.o16 = Linear.keepsBf16Input(ctx, rows, qw, dModel) ? Tensor.bf16(name + ".o16", rows, qw) : null;
         this.qNorm = new RmsNormBlock(ctx, scratch, name + ".q_norm", prefix + "q_norm.weight", c.rmsNormEps(), rows * heads, hd, qRaw, q);
         this.kNorm = new RmsNormBlock(ctx, scratch, name + ".k_norm", prefix + "k_norm.weight", c.rmsNormEps(), rows * kvHeads, hd, kRaw, k);
         this.ropeFreq = Tensor.of(name + ".ropeFreq", Rope.frequencyTable(hd, c.ropeTheta()));
@@ -121,7 +127,8 @@ public final class SwaAttention implements Layer {
         g.task(name + ".q_rope", Rope.FORWARD_CONTIGUOUS, q, q, ropeFreq, rows, length, heads, hd, positionStart);
         g.task(name + ".k_rope", Rope.FORWARD_CONTIGUOUS, k, k, ropeFreq, rows, length, kvHeads, hd, positionStart);
         SlidingWindowAttention.addForward(g, name + ".swa.", shape, q, k, v, o, lse);
-        Linear.forward(g, name + ".o_proj", device, oProj, o, null, out, rows, qw, dModel);
+        if (o16 != null) g.task(name + ".o16", Bf16Cast.TO_BF16, o, o16, rows, qw, qw);
+        Linear.forward(g, name + ".o_proj", device, oProj, o, o16, out, rows, qw, dModel);
     }
 
     @Override
@@ -130,15 +137,15 @@ public final class SwaAttention implements Layer {
         // The rope table is uploaded here too, in case the backward runs in a plan of its own.
         g.transferToDevice(DataTransferMode.FIRST_EXECUTION, ropeFreq);
         Ops.projectBack(g, name + ".o_proj.dx", device, dOut, oProj, dO, rows, qw, dModel);
-        Linear.backward(g, name + ".o_proj", device, oProj, o, dOut, null, rows, qw, dModel);
+        Linear.backward(g, name + ".o_proj", device, oProj, o, o16, dOut, null, rows, qw, dModel);
         SlidingWindowAttention.addBackward(g, name + ".swa.", shape, q, k, v, o, lse, dO, delta, dq, dk, dv);
         // RoPE is a rotation: its backward turns the gradient back by the same angle.
         g.task(name + ".q_rope.bwd", Rope.BACKWARD_CONTIGUOUS, dq, dq, ropeFreq, rows, length, heads, hd, positionStart);
         g.task(name + ".k_rope.bwd", Rope.BACKWARD_CONTIGUOUS, dk, dk, ropeFreq, rows, length, kvHeads, hd, positionStart);
         qNorm.backward(g, dq, dqRaw, false);
         kNorm.backward(g, dk, dkRaw, false);
-        Linear.backward(g, name + ".q_proj", device, qProj, x, dqRaw, dx, rows, dModel, qw);
-        Linear.backward(g, name + ".k_proj", device, kProj, x, dkRaw, dx, rows, dModel, kw);
-        Linear.backward(g, name + ".v_proj", device, vProj, x, dv, dx, rows, dModel, kw);
+        Linear.backward(g, name + ".q_proj", device, qProj, x, x16, dqRaw, dx, rows, dModel, qw);
+        Linear.backward(g, name + ".k_proj", device, kProj, x, x16, dkRaw, dx, rows, dModel, kw);
+        Linear.backward(g, name + ".v_proj", device, vProj, x, x16, dv, dx, rows, dModel, kw);
     }
 }

@@ -65,12 +65,12 @@ public final class SwaDecoderLayer implements Layer {
         this.nrm = Tensor.f32(name + ".n", rows, d);
         this.dAorN = scratch.f32("SwaDecoderLayer.dAorN", rows, d);
         this.dh1 = scratch.f32("SwaDecoderLayer.dh1", rows, d);
-        // bf16(a) for q/k/v and bf16(n) for gate/up: one pool tensor, each read by the GEMMs right after its norm.
-        Tensor normed16 = ctx.bf16Copies() ? scratch.bf16("SwaDecoderLayer.normed16", rows, d) : null;
-        this.inputNorm = new RmsNormBlock(ctx, scratch, name + ".input_layernorm", prefix + "input_layernorm.weight", c.rmsNormEps(), rows, d, h, a, normed16);
-        this.attention = new SwaAttention(ctx, scratch, name + ".self_attn", prefix + "self_attn.", a, normed16, h1, dAorN, dh1);
-        this.postNorm = new RmsNormBlock(ctx, scratch, name + ".post_attention_layernorm", prefix + "post_attention_layernorm.weight", c.rmsNormEps(), rows, d, h1, nrm, normed16);
-        this.mlp = new SwiGluMlp(ctx, scratch, name + ".mlp", prefix + "mlp.", rows, c.intermediateSize(), nrm, normed16, out, dAorN, dOut);
+        // bf16(a) for q/k/v and bf16(n) for gate/up, written by the norms, read by the GEMMs forward and backward
+        Tensor a16 = ctx.bf16Copies() ? Tensor.bf16(name + ".a16", rows, d) : null, n16 = ctx.bf16Copies() ? Tensor.bf16(name + ".n16", rows, d) : null;
+        this.inputNorm = new RmsNormBlock(ctx, scratch, name + ".input_layernorm", prefix + "input_layernorm.weight", c.rmsNormEps(), rows, d, h, a, a16);
+        this.attention = new SwaAttention(ctx, scratch, name + ".self_attn", prefix + "self_attn.", a, a16, h1, dAorN, dh1);
+        this.postNorm = new RmsNormBlock(ctx, scratch, name + ".post_attention_layernorm", prefix + "post_attention_layernorm.weight", c.rmsNormEps(), rows, d, h1, nrm, n16);
+        this.mlp = new SwiGluMlp(ctx, scratch, name + ".mlp", prefix + "mlp.", rows, c.intermediateSize(), nrm, n16, out, dAorN, dOut);
     }
 
     @Override

@@ -42,9 +42,9 @@ public final class SwiGluMlp implements Layer {
     }
 
     /**
-     * As above, with {@code x16 = bf16(x)} written by x's producer for the gate/up GEMMs (null: none).
-     * Where the context keeps bf16 copies, the gate also writes a bf16 copy of its output for the
-     * down projection (pool scratch: it is read at once).
+     * As above, with {@code x16 = bf16(x)} written by x's producer for the gate/up GEMMs and kept for
+     * their weight gradients (null: none). Where the context keeps bf16 copies, the gate also writes a
+     * bf16 copy of its output for the down projection and its weight gradient.
      */
     public SwiGluMlp(LayerContext ctx, ScratchPool scratch, String name, String prefix, int rows, int width, Tensor x, Tensor x16, Tensor out, Tensor dx, Tensor dOut) {
         ModelParameters p = ctx.params();
@@ -73,7 +73,7 @@ public final class SwiGluMlp implements Layer {
         this.gate = Tensor.f32(name + ".gate", rows, width);
         this.up = Tensor.f32(name + ".up", rows, width);
         this.act = Tensor.f32(name + ".act", rows, width);
-        this.act16 = ctx.bf16Copies() ? scratch.bf16("SwiGluMlp.act16", rows, width) : null;
+        this.act16 = Linear.keepsBf16Input(ctx, rows, width, dModel) ? Tensor.bf16(name + ".act16", rows, width) : null;
         this.dAct = scratch.f32("SwiGluMlp.dAct", rows, width);
         this.dUp = scratch.f32("SwiGluMlp.dUp", rows, width);
     }
@@ -93,11 +93,11 @@ public final class SwiGluMlp implements Layer {
     @Override
     public void backward(TaskGraph g) {
         Ops.projectBack(g, name + ".down_proj.dx", device, dOut, downProj, dAct, rows, width, dModel);
-        Linear.backward(g, name + ".down_proj", device, downProj, act, dOut, null, rows, width, dModel);
+        Linear.backward(g, name + ".down_proj", device, downProj, act, act16, dOut, null, rows, width, dModel);
         // The gate gradient overwrites dAct in place: the kernel is element-wise and reads dAct[i] before writing it.
         Tensor dGate = dAct;
         g.task(name + ".swiglu.bwd", SwiGlu.BACKWARD, gate, up, dAct, dGate, dUp, rows * width);
-        Linear.backward(g, name + ".gate_proj", device, gateProj, x, dGate, dx, rows, dModel, width);
-        Linear.backward(g, name + ".up_proj", device, upProj, x, dUp, dx, rows, dModel, width);
+        Linear.backward(g, name + ".gate_proj", device, gateProj, x, x16, dGate, dx, rows, dModel, width);
+        Linear.backward(g, name + ".up_proj", device, upProj, x, x16, dUp, dx, rows, dModel, width);
     }
 }

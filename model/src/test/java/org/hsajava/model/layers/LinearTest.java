@@ -44,7 +44,7 @@ class LinearTest {
     }
 
     /**
-     * With bf16 GEMMs on Hopper, x·Wᵀ and dy·W go through bf16 copies and the wgmma kernel
+     * With bf16 GEMMs on Hopper, x·Wᵀ, dy·W and dyᵀ·x go through bf16 copies and the wgmma kernel
      * ({@link GemmBf16Cast}); here that path runs emulated on the test device. Operands that are bf16
      * numbers already make the copies exact, so the results match the double reference as closely as fp32 does.
      */
@@ -64,7 +64,7 @@ class LinearTest {
         });
         g.transferToHost(DataTransferMode.EVERY_EXECUTION, ty, dx, dw);
         var launched = g.snapshot().tasks().stream().map(t -> t instanceof Task.Launch l ? l.kernel().entryPoint() : "").toList();
-        assertEquals(2, launched.stream().filter("gemm_bf16_wgmma"::equals).count(), "x·Wᵀ and dy·W on the wgmma kernel: " + launched);
+        assertEquals(3, launched.stream().filter("gemm_bf16_wgmma"::equals).count(), "x·Wᵀ, dy·W and dyᵀ·x on the wgmma kernel: " + launched);
         try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(d)) {
             plan.execute();
         }
