@@ -39,6 +39,19 @@ __kernel void swiglu_backward(__global const float* g, __global const float* u, 
     dg[i] = swiglu_dgate(gi, ui, d);
 }
 
+// The same, also writing dg16 = bf16(dg) and du16 = bf16(du): the dy of the bf16 gate/up GEMMs.
+__kernel void swiglu_backward_bf16(__global const float* g, __global const float* u, __global const float* dh,
+                                   __global float* dg, __global float* du, __global ushort* dg16, __global ushort* du16, const int n) {
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    const float gi = g[i], ui = u[i], d = dh[i];
+    const float vu = d * swiglu_silu(gi), vg = swiglu_dgate(gi, ui, d);
+    du[i] = vu;
+    dg[i] = vg;
+    du16[i] = (ushort) bf16_bits(vu);
+    dg16[i] = (ushort) bf16_bits(vg);
+}
+
 // Fused input: h[r, c] = silu(gu[r, c]) * gu[r, f + c].   Grid: dimension 0 = c < f, dimension 1 = row.
 __kernel void swiglu_forward_fused(__global const float* gu, __global float* h, const int rows, const int f) {
     const int c = get_global_id(0), r = get_global_id(1);

@@ -55,7 +55,8 @@ public final class GemmBf16Wgmma {
         /**
          * The native tiling for a C of {@code n} columns: {@link #DEFAULT}, or {@link #NARROW} where n is
          * not a multiple of 256 (H200, 4096³: 398.9 and 348.9 TFLOP/s; BENCHMARKS.md). The property
-         * {@code hsa.tc.wgmma.tiles} overrides both.
+         * {@code hsa.tc.wgmma.tiles} overrides both. (Blocks of 64 columns, for widths such as the chunk
+         * encoder's 1344, are not measured on Hopper yet: such GEMMs stay on mma.sync.)
          */
         static Tiling nativeTiling(int n) {
             String tiles = System.getProperty("hsa.tc.wgmma.tiles");

@@ -56,25 +56,44 @@ public final class SwiGlu {
     }
 
     /** Arguments: {@code g, u, dh, dg, du, n}. */
-    public static final KernelDef BACKWARD = KernelDef.builder("swiglu_backward", SRC)
-            .in("g", F32).in("u", F32).in("dh", F32).out("dg", F32).out("du", F32).intArg("n")
-            .check(a -> {
-                Checks.positive(a, "n", true);
-                for (String t : new String[] {"g", "u", "dh", "dg", "du"}) Checks.atLeast(a, t, a.i("n"));
-            })
-            .grid(a -> WorkerGrid.of1D(Math.max(1, a.i("n")), 256))
-            .java(a -> {
-                float[] g = a.f32("g"), u = a.f32("u"), dh = a.f32("dh"), dg = a.f32("dg"), du = a.f32("du");
-                int go = a.off("g"), uo = a.off("u"), hoff = a.off("dh"), dgo = a.off("dg"), duo = a.off("du");
-                Parallel.forRange(a.i("n"), 1 << 14, (lo, hi) -> {
-                    for (int i = lo; i < hi; i++) {
-                        float gi = g[go + i], ui = u[uo + i], d = dh[hoff + i];
-                        du[duo + i] = d * silu(gi);
-                        dg[dgo + i] = dgate(gi, ui, d);
-                    }
-                });
-            })
-            .build();
+    public static final KernelDef BACKWARD = backward("swiglu_backward", false);
+
+    /**
+     * {@link #BACKWARD} that also writes {@code dg16 = bf16(dg)} and {@code du16 = bf16(du)}, the
+     * gradients the bf16 gate/up GEMMs read. Arguments: {@code g, u, dh, dg, du, dg16, du16, n}.
+     */
+    public static final KernelDef BACKWARD_BF16 = backward("swiglu_backward_bf16", true);
+
+    private static KernelDef backward(String entry, boolean bf16Out) {
+        KernelDef.Builder b = KernelDef.builder(entry, SRC).in("g", F32).in("u", F32).in("dh", F32).out("dg", F32).out("du", F32);
+        if (bf16Out) b.out("dg16", BF16).out("du16", BF16);
+        return b.intArg("n")
+                .check(a -> {
+                    Checks.positive(a, "n", true);
+                    for (String t : new String[] {"g", "u", "dh", "dg", "du"}) Checks.atLeast(a, t, a.i("n"));
+                    if (bf16Out) for (String t : new String[] {"dg16", "du16"}) Checks.atLeast(a, t, a.i("n"));
+                })
+                .grid(a -> WorkerGrid.of1D(Math.max(1, a.i("n")), 256))
+                .java(a -> {
+                    float[] g = a.f32("g"), u = a.f32("u"), dh = a.f32("dh"), dg = a.f32("dg"), du = a.f32("du");
+                    short[] dg16 = bf16Out ? a.bf16("dg16") : null, du16 = bf16Out ? a.bf16("du16") : null;
+                    int go = a.off("g"), uo = a.off("u"), hoff = a.off("dh"), dgo = a.off("dg"), duo = a.off("du");
+                    int dg16o = bf16Out ? a.off("dg16") : 0, du16o = bf16Out ? a.off("du16") : 0;
+                    Parallel.forRange(a.i("n"), 1 << 14, (lo, hi) -> {
+                        for (int i = lo; i < hi; i++) {
+                            float gi = g[go + i], ui = u[uo + i], d = dh[hoff + i];
+                            float vu = d * silu(gi), vg = dgate(gi, ui, d);
+                            du[duo + i] = vu;
+                            dg[dgo + i] = vg;
+                            if (bf16Out) {
+                                du16[du16o + i] = Bf16.fromFloat(vu);
+                                dg16[dg16o + i] = Bf16.fromFloat(vg);
+                            }
+                        }
+                    });
+                })
+                .build();
+    }
 
     /** Arguments: {@code gu, h, rows, f}. */
     public static final KernelDef FORWARD_FUSED = KernelDef.builder("swiglu_forward_fused", SRC)

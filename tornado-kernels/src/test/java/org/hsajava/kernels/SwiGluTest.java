@@ -79,6 +79,15 @@ class SwiGluTest {
             KernelRunner.run(dev, SwiGlu.BACKWARD, Tensor.of("g", g), Tensor.of("u", u), Tensor.of("dh", dh), dg, du, n);
             assertClose("swiglu dg on " + dev, fdg, dg.toF32Array(), 1e-5);
             assertClose("swiglu du on " + dev, fdu, du.toF32Array(), 1e-5);
+            Tensor dg2 = Tensor.f32("dg2", n), du2 = Tensor.f32("du2", n), dg16 = Tensor.bf16("dg16", n), du16 = Tensor.bf16("du16", n);
+            KernelRunner.run(dev, SwiGlu.BACKWARD_BF16, Tensor.of("g", g), Tensor.of("u", u), Tensor.of("dh", dh), dg2, du2, dg16, du16, n);
+            assertArrayEquals(dg.toF32Array(), dg2.toF32Array(), "the bf16 variant's dg on " + dev);
+            assertArrayEquals(du.toF32Array(), du2.toF32Array(), "the bf16 variant's du on " + dev);
+            float[] rg = dg16.bf16ToF32Array(), ru = du16.bf16ToF32Array();
+            for (int i = 0; i < n; i++) {
+                assertEquals(Bf16.round(dg2.toF32Array()[i]), rg[i], "dg16[" + i + "] on " + dev);
+                assertEquals(Bf16.round(du2.toF32Array()[i]), ru[i], "du16[" + i + "] on " + dev);
+            }
             Tensor dgu = Tensor.f32("dgu", rows, 2 * f);
             KernelRunner.run(dev, SwiGlu.BACKWARD_FUSED, Tensor.of("gu", gu, rows, 2 * f), Tensor.of("dh", dh, rows, f), dgu, rows, f);
             float[] got = dgu.toF32Array(), gotG = new float[n], gotU = new float[n];

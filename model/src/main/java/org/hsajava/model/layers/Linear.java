@@ -65,15 +65,17 @@ public final class Linear {
      */
     public static void backward(TaskGraph g, String name, Device device, Tensor x, Tensor weight, Tensor dy,
                                 Tensor dx, Tensor dWeight, Tensor dBias, int rows, int in, int out) {
-        backward(g, name, device, Projection.of(weight, null, dWeight, dBias), x, null, dy, dx, rows, in, out);
+        backward(g, name, device, Projection.of(weight, null, dWeight, dBias), x, null, dy, null, dx, rows, in, out);
     }
 
     /**
      * As above with the projection's parameters and gradients (its bias gradient where it has a bias);
-     * {@code x16} is the bf16 copy of x the layer kept (null: none, made here where needed).
+     * {@code x16} is the bf16 copy of x the layer kept, {@code dy16} that of dy its producer wrote (null:
+     * none, made here where needed).
      */
-    public static void backward(TaskGraph g, String name, Device device, Projection p, Tensor x, Tensor x16, Tensor dy, Tensor dx, int rows, int in, int out) {
-        Tensor dy16 = dx != null ? inputGradient(g, name + ".dx", device, dy, p, dx, rows, in, out, 1f) : null;
+    public static void backward(TaskGraph g, String name, Device device, Projection p, Tensor x, Tensor x16, Tensor dy, Tensor dy16,
+                                Tensor dx, int rows, int in, int out) {
+        if (dx != null) dy16 = inputGradient(g, name + ".dx", device, dy, dy16, p, dx, rows, in, out, 1f);
         if (GemmBf16Cast.appliesToWeightGradient(device, out, in, rows)) {
             if (dy16 == null) {
                 dy16 = BF16_COPIES.a();
@@ -94,15 +96,16 @@ public final class Linear {
     }
 
     /**
-     * Appends {@code dx = dy·W + beta·dx} as the task {@code task} (beta 0: overwrite, 1: accumulate).
-     * Returns the bf16 copy of dy it made on the wgmma path (in the shared workspace, valid until the
-     * next GEMM of a graph), else null.
+     * Appends {@code dx = dy·W + beta·dx} as the task {@code task} (beta 0: overwrite, 1: accumulate);
+     * {@code dy16}: bf16(dy) where its producer wrote it, else null. Returns the bf16 copy of dy the
+     * wgmma path read ({@code dy16}, or one it made in the shared workspace, valid until the next GEMM
+     * of a graph), else {@code dy16}.
      */
-    static Tensor inputGradient(TaskGraph g, String task, Device device, Tensor dy, Projection p, Tensor dx, int rows, int in, int out, float beta) {
+    static Tensor inputGradient(TaskGraph g, String task, Device device, Tensor dy, Tensor dy16, Projection p, Tensor dx, int rows, int in, int out, float beta) {
         if (GemmBf16Cast.applies(device, false, rows, in, out)) {
-            return GemmBf16Cast.append(g, task, false, dy, null, p.w(), p.w16t(), dx, rows, in, out, out, in, in, 1f, beta, BF16_COPIES);
+            return GemmBf16Cast.append(g, task, false, dy, dy16, p.w(), p.w16t(), dx, rows, in, out, out, in, in, 1f, beta, BF16_COPIES);
         }
         g.task(task, Gemm.select(device, false, false, rows, in, out), dy, p.w(), dx, rows, in, out, out, in, in, 0, 0, 0, 1, 1f, beta);
-        return null;
+        return dy16;
     }
 }

@@ -19,6 +19,6 @@ final class Ops {
      * a projection output that feeds an internal tensor (Linear.backward accumulates instead).
      */
     static void projectBack(TaskGraph g, String task, Device device, Tensor dy, Projection p, Tensor dx, int rows, int in, int out) {
-        Linear.inputGradient(g, task, device, dy, p, dx, rows, in, out, 0f);
+        Linear.inputGradient(g, task, device, dy, null, p, dx, rows, in, out, 0f);
     }
 }

@@ -27,6 +27,12 @@ public final class ScratchPool {
         return tensors.computeIfAbsent(key, k -> Tensor.f32(name + "." + role, shape));
     }
 
+    /** The bf16 scratch tensor for {@code role} with this shape (created on first request). */
+    public Tensor bf16(String role, int... shape) {
+        String key = role + ":bf16" + Arrays.toString(shape);
+        return tensors.computeIfAbsent(key, k -> Tensor.bf16(name + "." + role, shape));
+    }
+
     /** Elements held by the pool (for memory reports). */
     public long elements() { return tensors.values().stream().mapToLong(Tensor::size).sum(); }
 }

@@ -137,15 +137,15 @@ public final class SwaAttention implements Layer {
         // The rope table is uploaded here too, in case the backward runs in a plan of its own.
         g.transferToDevice(DataTransferMode.FIRST_EXECUTION, ropeFreq);
         Ops.projectBack(g, name + ".o_proj.dx", device, dOut, oProj, dO, rows, qw, dModel);
-        Linear.backward(g, name + ".o_proj", device, oProj, o, o16, dOut, null, rows, qw, dModel);
+        Linear.backward(g, name + ".o_proj", device, oProj, o, o16, dOut, null, null, rows, qw, dModel);
         SlidingWindowAttention.addBackward(g, name + ".swa.", shape, q, k, v, o, lse, dO, delta, dq, dk, dv);
         // RoPE is a rotation: its backward turns the gradient back by the same angle.
         g.task(name + ".q_rope.bwd", Rope.BACKWARD_CONTIGUOUS, dq, dq, ropeFreq, rows, length, heads, hd, positionStart);
         g.task(name + ".k_rope.bwd", Rope.BACKWARD_CONTIGUOUS, dk, dk, ropeFreq, rows, length, kvHeads, hd, positionStart);
         qNorm.backward(g, dq, dqRaw, false);
         kNorm.backward(g, dk, dkRaw, false);
-        Linear.backward(g, name + ".q_proj", device, qProj, x, x16, dqRaw, dx, rows, dModel, qw);
-        Linear.backward(g, name + ".k_proj", device, kProj, x, x16, dkRaw, dx, rows, dModel, kw);
-        Linear.backward(g, name + ".v_proj", device, vProj, x, x16, dv, dx, rows, dModel, kw);
+        Linear.backward(g, name + ".q_proj", device, qProj, x, x16, dqRaw, null, dx, rows, dModel, qw);
+        Linear.backward(g, name + ".k_proj", device, kProj, x, x16, dkRaw, null, dx, rows, dModel, kw);
+        Linear.backward(g, name + ".v_proj", device, vProj, x, x16, dv, null, dx, rows, dModel, kw);
     }
 }

@@ -23,6 +23,7 @@ public final class SwiGluMlp implements Layer {
     private final Projection gateProj, upProj, downProj;
     private final Tensor gate, up, act, act16;
     private final Tensor dAct, dUp;
+    private final Tensor dGate16, dUp16;  // bf16 copies of the gate/up gradients for their bf16 GEMMs, else null
 
     /**
      * @param prefix state-dict prefix, e.g. {@code backbone.layers.3.mlp.} or {@code backbone.layers.14._mlp.}
@@ -76,6 +77,9 @@ public final class SwiGluMlp implements Layer {
         this.act16 = Linear.keepsBf16Input(ctx, rows, width, dModel) ? Tensor.bf16(name + ".act16", rows, width) : null;
         this.dAct = scratch.f32("SwiGluMlp.dAct", rows, width);
         this.dUp = scratch.f32("SwiGluMlp.dUp", rows, width);
+        boolean gradients16 = Linear.keepsBf16Input(ctx, rows, width, dModel);  // dGate·W and dUp·W ([rows, width] -> [rows, D]) run on bf16
+        this.dGate16 = gradients16 ? scratch.bf16("SwiGluMlp.dGate16", rows, width) : null;
+        this.dUp16 = gradients16 ? scratch.bf16("SwiGluMlp.dUp16", rows, width) : null;
     }
 
     @Override
@@ -93,11 +97,12 @@ public final class SwiGluMlp implements Layer {
     @Override
     public void backward(TaskGraph g) {
         Ops.projectBack(g, name + ".down_proj.dx", device, dOut, downProj, dAct, rows, width, dModel);
-        Linear.backward(g, name + ".down_proj", device, downProj, act, act16, dOut, null, rows, width, dModel);
+        Linear.backward(g, name + ".down_proj", device, downProj, act, act16, dOut, null, null, rows, width, dModel);
         // The gate gradient overwrites dAct in place: the kernel is element-wise and reads dAct[i] before writing it.
         Tensor dGate = dAct;
-        g.task(name + ".swiglu.bwd", SwiGlu.BACKWARD, gate, up, dAct, dGate, dUp, rows * width);
-        Linear.backward(g, name + ".gate_proj", device, gateProj, x, x16, dGate, dx, rows, dModel, width);
-        Linear.backward(g, name + ".up_proj", device, upProj, x, x16, dUp, dx, rows, dModel, width);
+        if (dGate16 != null) g.task(name + ".swiglu.bwd", SwiGlu.BACKWARD_BF16, gate, up, dAct, dGate, dUp, dGate16, dUp16, rows * width);
+        else g.task(name + ".swiglu.bwd", SwiGlu.BACKWARD, gate, up, dAct, dGate, dUp, rows * width);
+        Linear.backward(g, name + ".gate_proj", device, gateProj, x, x16, dGate, dGate16, dx, rows, dModel, width);
+        Linear.backward(g, name + ".up_proj", device, upProj, x, x16, dUp, dUp16, dx, rows, dModel, width);
     }
 }
