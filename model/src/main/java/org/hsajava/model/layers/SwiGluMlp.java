@@ -74,12 +74,14 @@ public final class SwiGluMlp implements Layer {
         this.gate = Tensor.f32(name + ".gate", rows, width);
         this.up = Tensor.f32(name + ".up", rows, width);
         this.act = Tensor.f32(name + ".act", rows, width);
-        this.act16 = Linear.keepsBf16Input(ctx, rows, width, dModel) ? Tensor.bf16(name + ".act16", rows, width) : null;
+        // down_proj and the gate/up input gradients are GEMMs [rows, width] -> [rows, D]: bf16 copies of their
+        // inputs (act; dGate and dUp) where those run on bf16
+        boolean narrowingOnBf16 = Linear.keepsBf16Input(ctx, rows, width, dModel);
+        this.act16 = narrowingOnBf16 ? Tensor.bf16(name + ".act16", rows, width) : null;
         this.dAct = scratch.f32("SwiGluMlp.dAct", rows, width);
         this.dUp = scratch.f32("SwiGluMlp.dUp", rows, width);
-        boolean gradients16 = Linear.keepsBf16Input(ctx, rows, width, dModel);  // dGate·W and dUp·W ([rows, width] -> [rows, D]) run on bf16
-        this.dGate16 = gradients16 ? scratch.bf16("SwiGluMlp.dGate16", rows, width) : null;
-        this.dUp16 = gradients16 ? scratch.bf16("SwiGluMlp.dUp16", rows, width) : null;
+        this.dGate16 = narrowingOnBf16 ? scratch.bf16("SwiGluMlp.dGate16", rows, width) : null;
+        this.dUp16 = narrowingOnBf16 ? scratch.bf16("SwiGluMlp.dUp16", rows, width) : null;
     }
 
     @Override
