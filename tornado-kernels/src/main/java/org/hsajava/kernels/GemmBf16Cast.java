@@ -36,8 +36,7 @@ public final class GemmBf16Cast {
      */
     public static boolean applies(Device device, boolean transA, int m, int n, int k) {
         if (transA || !available(device)) return false;
-        boolean fits = TensorCores.warpgroupMma(device.info()) ? GemmBf16Wgmma.fits(m, n, k) : GemmBf16Wgmma.Tiling.EMULATED.fits(m, n, k);
-        return fits && (long) m * k <= WORKSPACE_A && (long) n * k <= WORKSPACE_B;
+        return onTiles(device, m, n, k) && (long) m * k <= WORKSPACE_A && (long) n * k <= WORKSPACE_B;
     }
 
     /**
@@ -71,8 +70,12 @@ public final class GemmBf16Cast {
      */
     public static boolean appliesToWeightGradient(Device device, int m, int n, int k) {
         if (!available(device)) return false;
-        boolean fits = TensorCores.warpgroupMma(device.info()) ? GemmBf16Wgmma.fits(m, n, k) : GemmBf16Wgmma.Tiling.EMULATED.fits(m, n, k);
-        return fits && (long) m * k <= WORKSPACE_A && (long) n * k <= WORKSPACE_A;
+        return onTiles(device, m, n, k) && (long) m * k <= WORKSPACE_A && (long) n * k <= WORKSPACE_A;
+    }
+
+    /** Whether M x N x K is whole tiles of the wgmma kernel the device runs (native or emulated). */
+    private static boolean onTiles(Device device, int m, int n, int k) {
+        return TensorCores.warpgroupMma(device.info()) ? GemmBf16Wgmma.fits(m, n, k) : GemmBf16Wgmma.Tiling.EMULATED.fits(m, n, k);
     }
 
     /**
