@@ -70,8 +70,9 @@ public final class Linear {
 
     /**
      * As above with the projection's parameters and gradients (its bias gradient where it has a bias);
-     * {@code x16} is the bf16 copy of x the layer kept, {@code dy16} that of dy its producer wrote (null:
-     * none, made here where needed).
+     * {@code x16} is the bf16 copy of x the layer kept, {@code dy16} one of dy that is current when these
+     * tasks run: written by dy's producer, or by the {@code dy·W} GEMM just before (null: none, made here
+     * where needed).
      */
     public static void backward(TaskGraph g, String name, Device device, Projection p, Tensor x, Tensor x16, Tensor dy, Tensor dy16,
                                 Tensor dx, int rows, int in, int out) {

@@ -16,9 +16,11 @@ final class Ops {
 
     /**
      * {@code dx = dy·W} for {@code y = x·Wᵀ} with {@code W [out, in]}, OVERWRITING dx: the gradient of
-     * a projection output that feeds an internal tensor (Linear.backward accumulates instead).
+     * a projection output that feeds an internal tensor (Linear.backward accumulates instead). Returns
+     * the bf16 copy of dy the GEMM read on the wgmma path (else null): the weight gradient that follows
+     * at once can read it instead of copying dy again.
      */
-    static void projectBack(TaskGraph g, String task, Device device, Tensor dy, Projection p, Tensor dx, int rows, int in, int out) {
-        Linear.inputGradient(g, task, device, dy, null, p, dx, rows, in, out, 0f);
+    static Tensor projectBack(TaskGraph g, String task, Device device, Tensor dy, Projection p, Tensor dx, int rows, int in, int out) {
+        return Linear.inputGradient(g, task, device, dy, null, p, dx, rows, in, out, 0f);
     }
 }

@@ -136,8 +136,8 @@ public final class SwaAttention implements Layer {
         int qw = heads * hd, kw = kvHeads * hd;
         // The rope table is uploaded here too, in case the backward runs in a plan of its own.
         g.transferToDevice(DataTransferMode.FIRST_EXECUTION, ropeFreq);
-        Ops.projectBack(g, name + ".o_proj.dx", device, dOut, oProj, dO, rows, qw, dModel);
-        Linear.backward(g, name + ".o_proj", device, oProj, o, o16, dOut, null, null, rows, qw, dModel);
+        Tensor dOut16 = Ops.projectBack(g, name + ".o_proj.dx", device, dOut, oProj, dO, rows, qw, dModel);
+        Linear.backward(g, name + ".o_proj", device, oProj, o, o16, dOut, dOut16, null, rows, qw, dModel);
         SlidingWindowAttention.addBackward(g, name + ".swa.", shape, q, k, v, o, lse, dO, delta, dq, dk, dv);
         // RoPE is a rotation: its backward turns the gradient back by the same angle.
         g.task(name + ".q_rope.bwd", Rope.BACKWARD_CONTIGUOUS, dq, dq, ropeFreq, rows, length, heads, hd, positionStart);

@@ -98,8 +98,8 @@ public final class SwiGluMlp implements Layer {
 
     @Override
     public void backward(TaskGraph g) {
-        Ops.projectBack(g, name + ".down_proj.dx", device, dOut, downProj, dAct, rows, width, dModel);
-        Linear.backward(g, name + ".down_proj", device, downProj, act, act16, dOut, null, null, rows, width, dModel);
+        Tensor dOut16 = Ops.projectBack(g, name + ".down_proj.dx", device, dOut, downProj, dAct, rows, width, dModel);
+        Linear.backward(g, name + ".down_proj", device, downProj, act, act16, dOut, dOut16, null, rows, width, dModel);
         // The gate gradient overwrites dAct in place: the kernel is element-wise and reads dAct[i] before writing it.
         Tensor dGate = dAct;
         if (dGate16 != null) g.task(name + ".swiglu.bwd", SwiGlu.BACKWARD_BF16, gate, up, dAct, dGate, dUp, dGate16, dUp16, rows * width);

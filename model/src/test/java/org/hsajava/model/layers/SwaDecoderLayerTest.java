@@ -116,6 +116,8 @@ class SwaDecoderLayerTest {
         // Only the attention output (o_proj's input) is still cast in the forward; no weight is cast per GEMM.
         if (bf16Copies) assertTrue(tasks.stream().noneMatch(t -> t.matches(".*_proj\\.fwd\\.a16 .*") && !t.contains("o_proj") || t.contains(".b16 ")),
                 "the norms' and SwiGLU's consumers and the weights are not cast per GEMM: " + tasks);
+        // dy·W of o_proj and down_proj leaves its bf16 copy of dy for the weight gradient right after it
+        assertTrue(tasks.stream().noneMatch(t -> t.contains(".dw.dy16 ")), "no gradient is copied twice: " + tasks);
         float[][] out = new float[6][];
         try (org.hsajava.compute.ExecutionPlan plan = new org.hsajava.compute.ExecutionPlan(g.snapshot()).withDevice(device)) {
             for (int run = 0; run < 2; run++) {
