@@ -1,6 +1,8 @@
 // Sliding-window attention on NVIDIA tensor cores: swa_fwd, swa_bwd_dq and swa_bwd_dkdv with their
-// matrix products on TF32 mma.sync.m16n8k8 (tc.h: inputs rounded with cvt.rna, fp32 accumulation);
-// softmax, exponentials, masks and the final scaling stay fp32. Included by swa.cl in place of the
+// matrix products on TF32 mma.sync.m16n8k8 (tc.h: inputs rounded with cvt.rna, fp32 accumulation),
+// or, with -DSWA_BF16=1, on bf16 mma.sync.m16n8k16 with q, k, v and d_o stored as bf16 (fp32
+// accumulation; P and dS rounded to bf16 before their products, as FlashAttention does); softmax,
+// exponentials, masks and the final scaling stay fp32, and o, lse, delta, dq, dk, dv are fp32. Included by swa.cl in place of the
 // portable kernels when compiled with -DSWA_TC=1 (SlidingWindowAttention's variants for devices
 // where org.hsajava.compute.opencl.TensorCores is enabled), or with -DSWA_TC=1 -DTC_EMULATE=1 (the
 // PTX replaced by portable code: tests check this file's fragment bookkeeping on PoCL). Same
@@ -18,8 +20,10 @@
 // Fragments: a lane holds, of every 16-row tile, rows gid and gid+8 ("its two rows"), and of every
 // 8-column accumulator columns 2t4 and 2t4+1 (lane = 4*gid + t4; tc.h). The products and the
 // permutations that let every operand load straight from global memory, P and dS included, are
-// attn_tc.h's (shared with hsa_attn.cl): attn_tc_nt over the head dim, attn_tc_pv_step over an
-// n-tile of rows (P V, dS K in dq; P^T dO, dS^T Q in dk/dv) with output dims ATTN_TC_PI(nn, x).
+// attn_tc.h's (shared with hsa_attn.cl) or attn_tc_bf16.h's, behind three names: swa_a (A fragments
+// over the head dim), swa_nt (a product over the head dim), swa_pv (a product over SWA_PVN n-tiles
+// of rows: P V, dS K in dq; P^T dO, dS^T Q in dk/dv; 1 n-tile of 8 for TF32, 2 for bf16's k16) with
+// output dims SWA_PI(nn, x).
 // The softmax statistics of a row live in the 4 lanes of a quad (tc_quad_max, tc_quad_sum).
 //
 // Masking: the element (query t, key j) counts iff t < L and t - W <= j <= t (which implies
@@ -32,9 +36,11 @@
 // warp. Natively each warp runs over its own range. With SWA_TC_NW = 1 both are the same code.
 //
 // Compile-time constants (SlidingWindowAttention sets them): HEAD_DIM in {16, 32, 64, 128};
+//   SWA_BF16       1: bf16 inputs and products (default 0: fp32 inputs, TF32 products)
 //   SWA_TC_NW      warps per work-group
-//   SWA_TC_BK      keys per online-softmax block of the forward (a multiple of 8)
-//   SWA_TC_NT      n-tiles of 8 rows per step of the backward loops (independent chains side by side)
+//   SWA_TC_BK      keys per online-softmax block of the forward (a multiple of 8, of 16 for bf16)
+//   SWA_TC_NT      n-tiles of 8 rows per step of the backward loops (independent chains side by
+//                  side; even for bf16)
 //   SWA_TC_KV_HOLD 1: dk/dv keeps the A fragments of its K and V rows in registers (default D <= 64);
 //                  0: reloads them per step (D = 128, where holding them and dk, dv would spill)
 #ifndef SWA_TC_H
@@ -59,12 +65,47 @@
 #ifndef SWA_TC_KV_HOLD
 #define SWA_TC_KV_HOLD (HEAD_DIM <= 64)
 #endif
-#define SWA_TC_KS (HEAD_DIM / 8)   // k-steps over the head dim = output n-tiles over it
+#ifndef SWA_BF16
+#define SWA_BF16 0
+#endif
+#define SWA_TC_KS (HEAD_DIM / 8)   // output n-tiles over the head dim (and TF32's k-steps over it)
 
 #include "tc.h"
-// the fragment helpers attn_tc_a, attn_tc_nt, attn_tc_pv_step (their loops: ATTN_TC_UNROLL)
 #define ATTN_TC_D HEAD_DIM
+// the fragment helpers; their loops: ATTN_TC_UNROLL
 #include "attn_tc.h"
+#if SWA_BF16
+#include "attn_tc_bf16.h"
+#if SWA_TC_BK % 16 != 0 || SWA_TC_NT % 2 != 0
+#error "the bf16 kernels need SWA_TC_BK a multiple of 16 and SWA_TC_NT even"
+#endif
+typedef ushort swa_in;                 // q, k, v, d_o: bf16 bits
+#define SWA_AKS (HEAD_DIM / 16)        // k-steps over the head dim
+#define SWA_PVN 2                      // score n-tiles per k-step of a product over rows
+#define SWA_PI ATTN16_PI
+#define swa_a attn16_a
+#define swa_nt attn16_nt
+#else
+typedef float swa_in;
+#define SWA_AKS (HEAD_DIM / 8)
+#define SWA_PVN 1
+#define SWA_PI ATTN_TC_PI
+#define swa_a attn_tc_a
+#define swa_nt attn_tc_nt
+#endif
+
+// acc[nn] += P . Rows over SWA_PVN n-tiles p[0..SWA_PVN) of a product in accumulator layout, whose
+// columns stand for the rows j0 + 8u + c of `base` (row stride `stride` elements, rows clamped to
+// `last`: the caller masks what lies past it to exact zeros); j = j0 + 2 t4 (this lane's first).
+static inline __attribute__((always_inline)) void swa_pv(float (*acc)[4], float (*p)[4], __global const swa_in* base, const size_t stride,
+                                                         const int j, const int last, __local uint* tcs) {
+#if SWA_BF16
+    attn16_pv(acc, p[0], p[1], base + (size_t) min(j, last) * stride, base + (size_t) min(j + 1, last) * stride,
+              base + (size_t) min(j + 8, last) * stride, base + (size_t) min(j + 9, last) * stride, tcs);
+#else
+    attn_tc_pv_step(acc, p[0], base + (size_t) min(j, last) * stride, base + (size_t) min(j + 1, last) * stride, tcs);
+#endif
+}
 
 // Whether query t sees key j (see Masking above; W <= L, so t - W does not overflow).
 static inline bool swa_tc_visible(const int t, const int j, const int L, const int W) {
@@ -100,13 +141,13 @@ ATTN_TC_UNROLL
 }
 
 // Row half r (0: row gid, elements 0 and 1; 1: row gid + 8, elements 2 and 3) of a 16 x HEAD_DIM
-// tile in the output layout of attn_tc_pv_step, times alpha, to the row `out` of HEAD_DIM floats.
+// tile in the output layout of swa_pv, times alpha, to the row `out` of HEAD_DIM floats.
 static inline __attribute__((always_inline)) void swa_tc_store_row(float (*acc)[4], const int r, __global float* out, const float alpha) {
     const int t4 = get_local_id(0) % 4;
 ATTN_TC_UNROLL
     for (int nn = 0; nn < SWA_TC_KS; nn++) {
-        out[ATTN_TC_PI(nn, 2 * t4)] = alpha * acc[nn][2 * r];
-        out[ATTN_TC_PI(nn, 2 * t4 + 1)] = alpha * acc[nn][2 * r + 1];
+        out[SWA_PI(nn, 2 * t4)] = alpha * acc[nn][2 * r];
+        out[SWA_PI(nn, 2 * t4 + 1)] = alpha * acc[nn][2 * r + 1];
     }
 }
 
@@ -119,7 +160,7 @@ ATTN_TC_UNROLL
 // keeps m = -inf and computes with 0 in its place (P = exp(-inf) = 0, never inf - inf = NaN).
 // At the end l = quad sum, o = O / l, lse = m + log l (l >= 1: every row < L sees its own key).
 __kernel __attribute__((reqd_work_group_size(SWA_TC_WG, 1, 1)))
-void swa_fwd(__global const float* q, __global const float* k, __global const float* v,
+void swa_fwd(__global const swa_in* q, __global const swa_in* k, __global const swa_in* v,
              __global float* o, __global float* lse,
              const int B, const int L, const int HQ, const int H, const int window, const float scale) {
     __local uint tcs[TC_SCRATCH(SWA_TC_NW)];
@@ -130,12 +171,12 @@ void swa_fwd(__global const float* q, __global const float* k, __global const fl
     const int ta = t0 + gid, tb = ta + 8;
     const int Ln = b < B ? L : 0;   // rows of this group's sequence (the grid has at least one group, B or L may be 0)
     const int qs = HQ * HEAD_DIM, ks = H * HEAD_DIM;   // row strides
-    __global const float* qb = q + ((size_t) b * L * HQ + g) * HEAD_DIM;   // row t of (b, g): qb + t*qs
-    __global const float* kb = k + ((size_t) b * L * H + h) * HEAD_DIM;    // key j of (b, h): kb + j*ks
-    __global const float* vb = v + ((size_t) b * L * H + h) * HEAD_DIM;
+    __global const swa_in* qb = q + ((size_t) b * L * HQ + g) * HEAD_DIM;   // row t of (b, g): qb + t*qs
+    __global const swa_in* kb = k + ((size_t) b * L * H + h) * HEAD_DIM;    // key j of (b, h): kb + j*ks
+    __global const swa_in* vb = v + ((size_t) b * L * H + h) * HEAD_DIM;
 
-    uint qa[SWA_TC_KS][4];
-    if (Ln > 0) attn_tc_a(qa, qb + (size_t) min(ta, L - 1) * qs, qb + (size_t) min(tb, L - 1) * qs);
+    uint qa[SWA_AKS][4];
+    if (Ln > 0) swa_a(qa, qb + (size_t) min(ta, L - 1) * qs, qb + (size_t) min(tb, L - 1) * qs);
     float oacc[SWA_TC_KS][4];
     swa_tc_zero(oacc);
     float m0 = -INFINITY, m1 = -INFINITY;   // running maxima of rows ta, tb
@@ -146,7 +187,7 @@ void swa_fwd(__global const float* q, __global const float* k, __global const fl
     for (int j0 = jlo; j0 < jhi; j0 += SWA_TC_BK) {
         float s[SWA_TC_BK / 8][4];   // n-tile nt: keys j0 + 8nt .. j0 + 8nt + 7
 ATTN_TC_UNROLL
-        for (int nt = 0; nt < SWA_TC_BK / 8; nt++) attn_tc_nt(s[nt], qa, kb + (size_t) min(j0 + 8 * nt + gid, L - 1) * ks, tcs);
+        for (int nt = 0; nt < SWA_TC_BK / 8; nt++) swa_nt(s[nt], qa, kb + (size_t) min(j0 + 8 * nt + gid, L - 1) * ks, tcs);
         float bm0 = -INFINITY, bm1 = -INFINITY;
 ATTN_TC_UNROLL
         for (int nt = 0; nt < SWA_TC_BK / 8; nt++) {
@@ -180,10 +221,7 @@ ATTN_TC_UNROLL
             l1 += s[nt][2] + s[nt][3];
         }
 ATTN_TC_UNROLL
-        for (int nt = 0; nt < SWA_TC_BK / 8; nt++) {   // O += P V: k-step nt = keys j0 + 8nt ..
-            const int j = j0 + 8 * nt + 2 * t4;
-            attn_tc_pv_step(oacc, s[nt], vb + (size_t) min(j, L - 1) * ks, vb + (size_t) min(j + 1, L - 1) * ks, tcs);
-        }
+        for (int nt = 0; nt < SWA_TC_BK / 8; nt += SWA_PVN) swa_pv(oacc, s + nt, vb, ks, j0 + 8 * nt + 2 * t4, L - 1, tcs);   // O += P V
         m0 = mn0;
         m1 = mn1;
     }
@@ -204,10 +242,10 @@ ATTN_TC_UNROLL
 // dq_t = scale sum_j dS_tj k_j. The forward's work split; per step of SWA_TC_NT n-tiles of 8 keys:
 // S = Q K^T and dP = dO V^T (two products over the head dim, A = the warp's Q and dO rows), P and
 // dS elementwise in the accumulator layout (masked to exact zeros), then dq += dS K (the n-tile is
-// the reduction: attn_tc_pv_step with K rows as B). No softmax reductions: lse and delta are given.
+// the reduction: swa_pv with K rows as B). No softmax reductions: lse and delta are given.
 __kernel __attribute__((reqd_work_group_size(SWA_TC_WG, 1, 1)))
-void swa_bwd_dq(__global const float* q, __global const float* k, __global const float* v,
-                __global const float* d_o, __global const float* lse, __global const float* delta,
+void swa_bwd_dq(__global const swa_in* q, __global const swa_in* k, __global const swa_in* v,
+                __global const swa_in* d_o, __global const float* lse, __global const float* delta,
                 __global float* dq,
                 const int B, const int L, const int HQ, const int H, const int window, const float scale) {
     __local uint tcs[TC_SCRATCH(SWA_TC_NW)];
@@ -219,15 +257,15 @@ void swa_bwd_dq(__global const float* q, __global const float* k, __global const
     const int Ln = b < B ? L : 0;
     const int qs = HQ * HEAD_DIM, ks = H * HEAD_DIM;
     const size_t qoff = ((size_t) b * L * HQ + g) * HEAD_DIM;
-    __global const float* kb = k + ((size_t) b * L * H + h) * HEAD_DIM;
-    __global const float* vb = v + ((size_t) b * L * H + h) * HEAD_DIM;
+    __global const swa_in* kb = k + ((size_t) b * L * H + h) * HEAD_DIM;
+    __global const swa_in* vb = v + ((size_t) b * L * H + h) * HEAD_DIM;
     const size_t ra = (size_t) min(ta, L - 1), rb = (size_t) min(tb, L - 1);
 
-    uint qa[SWA_TC_KS][4], da[SWA_TC_KS][4];
+    uint qa[SWA_AKS][4], da[SWA_AKS][4];
     float la = 0.0f, lb = 0.0f, da0 = 0.0f, db0 = 0.0f;   // lse and delta of rows ta, tb
     if (Ln > 0) {
-        attn_tc_a(qa, q + qoff + ra * qs, q + qoff + rb * qs);
-        attn_tc_a(da, d_o + qoff + ra * qs, d_o + qoff + rb * qs);
+        swa_a(qa, q + qoff + ra * qs, q + qoff + rb * qs);
+        swa_a(da, d_o + qoff + ra * qs, d_o + qoff + rb * qs);
         la = lse[((size_t) b * L + ra) * HQ + g];
         lb = lse[((size_t) b * L + rb) * HQ + g];
         da0 = delta[((size_t) b * L + ra) * HQ + g];
@@ -243,18 +281,21 @@ void swa_bwd_dq(__global const float* q, __global const float* k, __global const
 ATTN_TC_UNROLL
         for (int u = 0; u < SWA_TC_NT; u++) {
             const size_t kr = (size_t) min(j0 + 8 * u + gid, L - 1) * ks;
-            attn_tc_nt(s[u], qa, kb + kr, tcs);    // s = q . k_j
-            attn_tc_nt(dp[u], da, vb + kr, tcs);   // dp = dO . v_j
+            swa_nt(s[u], qa, kb + kr, tcs);    // s = q . k_j
+            swa_nt(dp[u], da, vb + kr, tcs);   // dp = dO . v_j
         }
 ATTN_TC_UNROLL
-        for (int u = 0; u < SWA_TC_NT; u++) {
-            const int j = j0 + 8 * u + 2 * t4;   // element i: key j + (i & 1), row i < 2 ? ta : tb
-            // exp first, select after: an invisible element's exp may overflow, the select drops it
-            s[u][0] = swa_tc_visible(ta, j, Ln, W) ? exp(scale * s[u][0] - la) * (dp[u][0] - da0) : 0.0f;
-            s[u][1] = swa_tc_visible(ta, j + 1, Ln, W) ? exp(scale * s[u][1] - la) * (dp[u][1] - da0) : 0.0f;
-            s[u][2] = swa_tc_visible(tb, j, Ln, W) ? exp(scale * s[u][2] - lb) * (dp[u][2] - db0) : 0.0f;
-            s[u][3] = swa_tc_visible(tb, j + 1, Ln, W) ? exp(scale * s[u][3] - lb) * (dp[u][3] - db0) : 0.0f;
-            attn_tc_pv_step(acc, s[u], kb + (size_t) min(j, L - 1) * ks, kb + (size_t) min(j + 1, L - 1) * ks, tcs);   // dq += dS K
+        for (int u0 = 0; u0 < SWA_TC_NT; u0 += SWA_PVN) {
+ATTN_TC_UNROLL
+            for (int u = u0; u < u0 + SWA_PVN; u++) {
+                const int j = j0 + 8 * u + 2 * t4;   // element i: key j + (i & 1), row i < 2 ? ta : tb
+                // exp first, select after: an invisible element's exp may overflow, the select drops it
+                s[u][0] = swa_tc_visible(ta, j, Ln, W) ? exp(scale * s[u][0] - la) * (dp[u][0] - da0) : 0.0f;
+                s[u][1] = swa_tc_visible(ta, j + 1, Ln, W) ? exp(scale * s[u][1] - la) * (dp[u][1] - da0) : 0.0f;
+                s[u][2] = swa_tc_visible(tb, j, Ln, W) ? exp(scale * s[u][2] - lb) * (dp[u][2] - db0) : 0.0f;
+                s[u][3] = swa_tc_visible(tb, j + 1, Ln, W) ? exp(scale * s[u][3] - lb) * (dp[u][3] - db0) : 0.0f;
+            }
+            swa_pv(acc, s + u0, kb, ks, j0 + 8 * u0 + 2 * t4, L - 1, tcs);   // dq += dS K
         }
     }
     if (ta < Ln) swa_tc_store_row(acc, 0, dq + qoff + (size_t) ta * qs, scale);
@@ -269,12 +310,12 @@ ATTN_TC_UNROLL
 //   S^T = K Q^T, dP^T = V dO^T                      (16 x 8 each; this lane's columns: queries
 //                                                    tA = 2t4 and tB = 2t4 + 1 of the n-tile)
 //   P^T = exp(scale S^T - lse_t), dS^T = P^T (dP^T - delta_t)   elementwise, masked to exact zeros
-//   dv += P^T dO, dk += dS^T Q                      (the n-tile is the reduction: attn_tc_pv_step)
+//   dv += P^T dO, dk += dS^T Q                      (the n-tiles are the reduction: swa_pv)
 // and dk *= scale at the end. Each dk, dv element has one writer (no atomics), summed in a fixed
 // order (deterministic).
 __kernel __attribute__((reqd_work_group_size(SWA_TC_WG, 1, 1)))
-void swa_bwd_dkdv(__global const float* q, __global const float* k, __global const float* v,
-                  __global const float* d_o, __global const float* lse, __global const float* delta,
+void swa_bwd_dkdv(__global const swa_in* q, __global const swa_in* k, __global const swa_in* v,
+                  __global const swa_in* d_o, __global const float* lse, __global const float* delta,
                   __global float* dk, __global float* dv,
                   const int B, const int L, const int HQ, const int H, const int window, const float scale) {
     __local uint tcs[TC_SCRATCH(SWA_TC_NW)];
@@ -288,11 +329,11 @@ void swa_bwd_dkdv(__global const float* q, __global const float* k, __global con
     const size_t kvoff = ((size_t) b * L * H + h) * HEAD_DIM;
     const size_t ka0 = kvoff + (size_t) min(ja, L - 1) * ks, kb0 = kvoff + (size_t) min(jb, L - 1) * ks;
 
-    uint ka[SWA_TC_KS][4], va[SWA_TC_KS][4];
+    uint ka[SWA_AKS][4], va[SWA_AKS][4];
 #if SWA_TC_KV_HOLD
     if (Ln > 0) {
-        attn_tc_a(ka, k + ka0, k + kb0);
-        attn_tc_a(va, v + ka0, v + kb0);
+        swa_a(ka, k + ka0, k + kb0);
+        swa_a(va, v + ka0, v + kb0);
     }
 #endif
     float accK[SWA_TC_KS][4], accV[SWA_TC_KS][4];
@@ -303,37 +344,41 @@ void swa_bwd_dkdv(__global const float* q, __global const float* k, __global con
     swa_tc_range(j0, Ln, W, 0, &tlo, &thi);
     for (int gi = 0; gi < G; gi++) {
         const int g = h * G + gi;
-        __global const float* qb = q + ((size_t) b * L * HQ + g) * HEAD_DIM;     // query t: qb + t*qs
-        __global const float* ob = d_o + ((size_t) b * L * HQ + g) * HEAD_DIM;
+        __global const swa_in* qb = q + ((size_t) b * L * HQ + g) * HEAD_DIM;     // query t: qb + t*qs
+        __global const swa_in* ob = d_o + ((size_t) b * L * HQ + g) * HEAD_DIM;
         const size_t sb = (size_t) b * L * HQ + g;                                // lse/delta of t: sb + t*HQ
         for (int t0 = tlo; t0 < thi; t0 += 8 * SWA_TC_NT) {
 #if !SWA_TC_KV_HOLD
-            attn_tc_a(ka, k + ka0, k + kb0);
-            attn_tc_a(va, v + ka0, v + kb0);
+            swa_a(ka, k + ka0, k + kb0);
+            swa_a(va, v + ka0, v + kb0);
 #endif
             float s[SWA_TC_NT][4], dp[SWA_TC_NT][4];
 ATTN_TC_UNROLL
             for (int u = 0; u < SWA_TC_NT; u++) {
                 const size_t qr = (size_t) min(t0 + 8 * u + gid, L - 1) * qs;
-                attn_tc_nt(s[u], ka, qb + qr, tcs);    // s^T = k_j . q_t
-                attn_tc_nt(dp[u], va, ob + qr, tcs);   // dp^T = v_j . dO_t
+                swa_nt(s[u], ka, qb + qr, tcs);    // s^T = k_j . q_t
+                swa_nt(dp[u], va, ob + qr, tcs);   // dp^T = v_j . dO_t
             }
 ATTN_TC_UNROLL
-            for (int u = 0; u < SWA_TC_NT; u++) {
-                const int tA = t0 + 8 * u + 2 * t4, tB = tA + 1;   // element i: query i & 1 ? tB : tA, key i < 2 ? ja : jb
-                const size_t cA = (size_t) min(tA, L - 1), cB = (size_t) min(tB, L - 1);
-                const float lA = lse[sb + cA * HQ], lB = lse[sb + cB * HQ], dA = delta[sb + cA * HQ], dB = delta[sb + cB * HQ];
-                float p[4], ds[4];
-                p[0] = swa_tc_visible(tA, ja, Ln, W) ? exp(scale * s[u][0] - lA) : 0.0f;
-                p[1] = swa_tc_visible(tB, ja, Ln, W) ? exp(scale * s[u][1] - lB) : 0.0f;
-                p[2] = swa_tc_visible(tA, jb, Ln, W) ? exp(scale * s[u][2] - lA) : 0.0f;
-                p[3] = swa_tc_visible(tB, jb, Ln, W) ? exp(scale * s[u][3] - lB) : 0.0f;
-                ds[0] = p[0] * (dp[u][0] - dA);
-                ds[1] = p[1] * (dp[u][1] - dB);
-                ds[2] = p[2] * (dp[u][2] - dA);
-                ds[3] = p[3] * (dp[u][3] - dB);
-                attn_tc_pv_step(accV, p, ob + cA * qs, ob + cB * qs, tcs);    // dv += P^T dO
-                attn_tc_pv_step(accK, ds, qb + cA * qs, qb + cB * qs, tcs);   // dk += dS^T Q
+            for (int u0 = 0; u0 < SWA_TC_NT; u0 += SWA_PVN) {
+                float p[SWA_PVN][4], ds[SWA_PVN][4];
+ATTN_TC_UNROLL
+                for (int e = 0; e < SWA_PVN; e++) {
+                    const int u = u0 + e;
+                    const int tA = t0 + 8 * u + 2 * t4, tB = tA + 1;   // element i: query i & 1 ? tB : tA, key i < 2 ? ja : jb
+                    const size_t cA = (size_t) min(tA, L - 1), cB = (size_t) min(tB, L - 1);
+                    const float lA = lse[sb + cA * HQ], lB = lse[sb + cB * HQ], dA = delta[sb + cA * HQ], dB = delta[sb + cB * HQ];
+                    p[e][0] = swa_tc_visible(tA, ja, Ln, W) ? exp(scale * s[u][0] - lA) : 0.0f;
+                    p[e][1] = swa_tc_visible(tB, ja, Ln, W) ? exp(scale * s[u][1] - lB) : 0.0f;
+                    p[e][2] = swa_tc_visible(tA, jb, Ln, W) ? exp(scale * s[u][2] - lA) : 0.0f;
+                    p[e][3] = swa_tc_visible(tB, jb, Ln, W) ? exp(scale * s[u][3] - lB) : 0.0f;
+                    ds[e][0] = p[e][0] * (dp[u][0] - dA);
+                    ds[e][1] = p[e][1] * (dp[u][1] - dB);
+                    ds[e][2] = p[e][2] * (dp[u][2] - dA);
+                    ds[e][3] = p[e][3] * (dp[u][3] - dB);
+                }
+                swa_pv(accV, p, ob, qs, t0 + 8 * u0 + 2 * t4, L - 1, tcs);    // dv += P^T dO
+                swa_pv(accK, ds, qb, qs, t0 + 8 * u0 + 2 * t4, L - 1, tcs);   // dk += dS^T Q
             }
         }
     }

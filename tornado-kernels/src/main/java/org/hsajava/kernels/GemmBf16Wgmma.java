@@ -30,6 +30,8 @@ public final class GemmBf16Wgmma {
         static final Tiling DEFAULT = new Tiling(2, 256, 4);
         /** For N a multiple of 128 but not of 256 (k/v projections of 4 heads of 32, SwiGLU widths such as 1408). */
         static final Tiling NARROW = new Tiling(2, 128, 3);
+        /** For N a multiple of 64 only (the chunk encoder's SwiGLU width 1344). */
+        static final Tiling SLIM = new Tiling(2, 64, 4);
         static final Tiling EMULATED = new Tiling(1, 64, 3);
 
         Tiling {
@@ -53,15 +55,14 @@ public final class GemmBf16Wgmma {
         int threads() { return 128 * groups; }
 
         /**
-         * The native tiling for a C of {@code n} columns: {@link #DEFAULT}, or {@link #NARROW} where n is
-         * not a multiple of 256 (H200, 4096³: 398.9 and 348.9 TFLOP/s; BENCHMARKS.md). The property
-         * {@code hsa.tc.wgmma.tiles} overrides both. (Blocks of 64 columns, for widths such as the chunk
-         * encoder's 1344, are not measured on Hopper yet: such GEMMs stay on mma.sync.)
+         * The native tiling for a C of {@code n} columns: {@link #DEFAULT}, {@link #NARROW} where n is
+         * not a multiple of 256 (H200, 4096³: 398.9 and 348.9 TFLOP/s; BENCHMARKS.md), {@link #SLIM} where
+         * it is not a multiple of 128 either. The property {@code hsa.tc.wgmma.tiles} overrides them.
          */
         static Tiling nativeTiling(int n) {
             String tiles = System.getProperty("hsa.tc.wgmma.tiles");
             if (tiles != null) return parse(tiles);
-            return n % DEFAULT.n == 0 ? DEFAULT : NARROW;
+            return n % DEFAULT.n == 0 ? DEFAULT : n % NARROW.n == 0 ? NARROW : SLIM;
         }
     }
 

@@ -180,10 +180,14 @@ public final class SelfCheck {
                 d -> gemmBf16Storage(d, GemmBf16Wgmma.kernel(512), 512, 512, 1024)));  // 16 K-tiles through the pipeline
         cases.add(new Case("gemm C = A B^T + C on bf16 storage, warpgroup MMA in blocks of 128 columns (256 x 384 x 512)", 1e-5,
                 d -> gemmBf16Storage(d, GemmBf16Wgmma.kernel(384), 256, 384, 512)));
+        cases.add(new Case("gemm C = A B^T + C on bf16 storage, warpgroup MMA in blocks of 64 columns (256 x 320 x 512)", 1e-5,
+                d -> gemmBf16Storage(d, GemmBf16Wgmma.kernel(320), 256, 320, 512)));
         cases.add(new Case("gemm C = A^T B + C on bf16 storage, warpgroup MMA on MN-major tiles (weight gradients; 256 x 512 x 1024)", 1e-5,
                 d -> gemmBf16Storage(d, GemmBf16Wgmma.weightGradientKernel(512), 256, 512, 1024, true)));
         cases.add(new Case("gemm C = A^T B + C on bf16 storage, warpgroup MMA on MN-major tiles in blocks of 128 columns (128 x 384 x 256)", 1e-5,
                 d -> gemmBf16Storage(d, GemmBf16Wgmma.weightGradientKernel(384), 128, 384, 256, true)));
+        cases.add(new Case("gemm C = A^T B + C on bf16 storage, warpgroup MMA on MN-major tiles in blocks of 64 columns (128 x 320 x 256)", 1e-5,
+                d -> gemmBf16Storage(d, GemmBf16Wgmma.weightGradientKernel(320), 128, 320, 256, true)));
         cases.add(new Case("gemm C = A B + C at matmul_precision tf32 (300 x 200 x 150, batch 2)", 1e-5, TF32_TOLERANCE,
                 d -> atPrecision(Gemm.Precision.TF32, () -> gemm(d, false, false, 300, 200, 150))));
         cases.add(new Case("hsa selection top-K + stick weights (L=300, S=16, K=8)", 1e-5, SelfCheck::selection));

@@ -1,10 +1,13 @@
 package org.hsajava.kernels;
 
+import static org.hsajava.compute.DType.BF16;
 import static org.hsajava.compute.DType.F32;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import org.hsajava.compute.Bf16;
 import org.hsajava.compute.Checks;
+import org.hsajava.compute.DType;
 import org.hsajava.compute.DeviceInfo;
 import org.hsajava.compute.KernelArgs;
 import org.hsajava.compute.KernelDef;
@@ -54,6 +57,15 @@ import org.hsajava.compute.java.Parallel;
  * one pass; {@code hsa.tc.swa.warps}, {@code .block}, {@code .nt}, {@code .hold} tune the shape
  * ({@link Tc#fromProperties}). Tests run the tensor-core kernels with their PTX emulated on any
  * device ({@link #forwardTcEmulated} and its backward twins).
+ *
+ * <p>bf16: {@link #forwardBf16}, {@link #backwardDqBf16} and {@link #backwardDkDvBf16} take q, k, v
+ * and d_o stored as bf16 and run the same kernels on bf16 {@code mma.sync.m16n8k16} (fp32
+ * accumulation and softmax, P and dS rounded to bf16 before their products; o, lse, dq, dk, dv stay
+ * fp32): half the bytes read and half the tensor-core instructions of TF32. On devices without
+ * tensor cores they run with the PTX emulated (correct and slow: the tests); callers choose them
+ * only where {@link TensorCores#enabled} holds. {@link #addForward} and {@link #addBackward} take
+ * them when q is bf16. Their Java twins compute in fp32 from the bf16 inputs, without rounding P
+ * and dS, so the two differ by about bf16's unit roundoff (2^-9) of the largest magnitude.
  */
 public final class SlidingWindowAttention {
     private SlidingWindowAttention() {}
@@ -89,8 +101,8 @@ public final class SlidingWindowAttention {
     /** Work-group size of {@link #decode(int)} (a power of two: its reductions are trees). */
     static final int DECODE_WG = 64;
 
-    /** A definition: the portable kernels' tiles, or (tiles null) the tensor-core shape, emulated or not. */
-    private record Key(Kind kind, int headDim, Tiles tiles, Tc tc, boolean emulated) {}
+    /** A definition: the portable kernels' tiles, or (tiles null) the tensor-core shape, emulated or not, on fp32 or bf16 inputs. */
+    private record Key(Kind kind, int headDim, Tiles tiles, Tc tc, boolean emulated, boolean bf16) {}
 
     private static final Map<Key, KernelDef> CACHE = new ConcurrentHashMap<>();
 
@@ -117,7 +129,7 @@ public final class SlidingWindowAttention {
 
     private static KernelDef get(Kind kind, int headDim, Tiles tiles) {
         if (headDim < 1 || headDim > MAX_HEAD_DIM) throw new IllegalArgumentException("head dimension must be in [1, " + MAX_HEAD_DIM + "], got " + headDim);
-        return CACHE.computeIfAbsent(new Key(kind, headDim, tiles, null, false), SlidingWindowAttention::build);
+        return CACHE.computeIfAbsent(new Key(kind, headDim, tiles, null, false, false), SlidingWindowAttention::build);
     }
 
     // ------------------------------------------------------------------ tensor cores
@@ -148,6 +160,15 @@ public final class SlidingWindowAttention {
             String hold = System.getProperty("hsa.tc.swa.hold");
             return new Tc(Integer.getInteger("hsa.tc.swa.warps", 4), Integer.getInteger("hsa.tc.swa.block", headDim >= 128 ? 32 : 64),
                     Integer.getInteger("hsa.tc.swa.nt", 3), hold == null ? null : TensorCores.isOn(hold));
+        }
+
+        /**
+         * The shape of the bf16 kernels: as {@link #fromProperties}, with hsa.tc.swa.bf16.nt (default
+         * 2; must be even: a bf16 k-step over rows is two n-tiles) in place of hsa.tc.swa.nt.
+         */
+        static Tc bf16FromProperties(int headDim) {
+            Tc t = fromProperties(headDim);
+            return new Tc(t.warps, t.block, Integer.getInteger("hsa.tc.swa.bf16.nt", 2), t.hold);
         }
 
         int workGroup() { return 32 * warps; }
@@ -188,10 +209,36 @@ public final class SlidingWindowAttention {
     /** {@link #backwardDkDv(int)} on the emulated tensor-core path (see {@link #forwardTcEmulated}). */
     static KernelDef backwardDkDvTcEmulated(int headDim, Tc shape) { return getTc(Kind.DKDV, headDim, shape, true); }
 
-    private static KernelDef getTc(Kind kind, int headDim, Tc shape, boolean emulated) {
+    private static KernelDef getTc(Kind kind, int headDim, Tc shape, boolean emulated) { return getTc(kind, headDim, shape, emulated, false); }
+
+    private static KernelDef getTc(Kind kind, int headDim, Tc shape, boolean emulated, boolean bf16) {
         if (!tcHeadDim(headDim)) throw new IllegalArgumentException("the tensor-core SWA kernels need D in {16, 32, 64, 128}, got " + headDim);
-        return CACHE.computeIfAbsent(new Key(kind, headDim, null, shape, emulated), SlidingWindowAttention::build);
+        if (bf16 && (shape.block() % 16 != 0 || shape.nt() % 2 != 0)) {
+            throw new IllegalArgumentException("the bf16 SWA kernels need blocks of a multiple of 16 keys and an even nt, got " + shape);
+        }
+        return CACHE.computeIfAbsent(new Key(kind, headDim, null, shape, emulated, bf16), SlidingWindowAttention::build);
     }
+
+    /**
+     * The forward on bf16 inputs: arguments as {@link #forward(int)} with q, k, v bf16 (see the class
+     * comment); the tensor-core kernel where {@link TensorCores#enabled}, else the same with its PTX emulated.
+     */
+    public static KernelDef forwardBf16(int headDim) { return bf16(Kind.FWD, headDim, Tc.bf16FromProperties(headDim)); }
+
+    /** dq on bf16 inputs: arguments as {@link #backwardDq(int)} with q, k, v, d_o bf16 (see {@link #forwardBf16}). */
+    public static KernelDef backwardDqBf16(int headDim) { return bf16(Kind.DQ, headDim, Tc.bf16FromProperties(headDim)); }
+
+    /** dk, dv on bf16 inputs: arguments as {@link #backwardDkDv(int)} with q, k, v, d_o bf16 (see {@link #forwardBf16}). */
+    public static KernelDef backwardDkDvBf16(int headDim) { return bf16(Kind.DKDV, headDim, Tc.bf16FromProperties(headDim)); }
+
+    /** The bf16 definition at a shape (tests pick shapes that cross the blocks' edges): emulated, native where tensor cores are enabled. */
+    private static KernelDef bf16(Kind kind, int headDim, Tc shape) { return getTc(kind, headDim, shape, true, true); }
+
+    static KernelDef forwardBf16(int headDim, Tc shape) { return bf16(Kind.FWD, headDim, shape); }
+
+    static KernelDef backwardDqBf16(int headDim, Tc shape) { return bf16(Kind.DQ, headDim, shape); }
+
+    static KernelDef backwardDkDvBf16(int headDim, Tc shape) { return bf16(Kind.DKDV, headDim, shape); }
 
     /** The variant rule of the portable forward/dq/dk-dv definitions: the tensor-core kernel where it applies. */
     private static KernelDef tcVariant(Kind kind, int headDim, DeviceInfo info) {
@@ -204,9 +251,10 @@ public final class SlidingWindowAttention {
         int dim = key.headDim();
         Tiles t = key.tiles();
         Tc tc = key.tc();
+        DType in = key.bf16() ? BF16 : F32;   // q, k, v, d_o
         KernelDef.Builder b = switch (key.kind()) {
             case FWD -> KernelDef.builder("swa_fwd", SOURCE)
-                    .in("q", F32).in("k", F32).in("v", F32).out("o", F32).out("lse", F32)
+                    .in("q", in).in("k", in).in("v", in).out("o", F32).out("lse", F32)
                     .java(a -> SwaJava.forward(a, dim))
                     .grid(a -> tc != null ? tcGrid(a, tc, a.i("HQ")) : queryGrid(a, t))
                     .check(a -> checkShapes(a, dim, "o", "lse"));
@@ -222,12 +270,12 @@ public final class SlidingWindowAttention {
                         Checks.atLeast(a, "delta", rows);
                     });
             case DQ -> KernelDef.builder("swa_bwd_dq", SOURCE)
-                    .in("q", F32).in("k", F32).in("v", F32).in("d_o", F32).in("lse", F32).in("delta", F32).out("dq", F32)
+                    .in("q", in).in("k", in).in("v", in).in("d_o", in).in("lse", F32).in("delta", F32).out("dq", F32)
                     .java(a -> SwaJava.dq(a, dim))
                     .grid(a -> tc != null ? tcGrid(a, tc, a.i("HQ")) : queryGrid(a, t))
                     .check(a -> checkShapes(a, dim, "d_o", "lse", "delta", "dq"));
             case DKDV -> KernelDef.builder("swa_bwd_dkdv", SOURCE)
-                    .in("q", F32).in("k", F32).in("v", F32).in("d_o", F32).in("lse", F32).in("delta", F32).out("dk", F32).out("dv", F32)
+                    .in("q", in).in("k", in).in("v", in).in("d_o", in).in("lse", F32).in("delta", F32).out("dk", F32).out("dv", F32)
                     .java(a -> SwaJava.dkdv(a, dim))
                     .grid(a -> tc != null ? tcGrid(a, tc, a.i("H")) : WorkerGrid.of2D(Math.max(1, a.i("L")), Math.max(1, a.i("B") * a.i("H")), t.rows(), 1))
                     .check(a -> checkShapes(a, dim, "d_o", "lse", "delta", "dk", "dv"));
@@ -245,7 +293,11 @@ public final class SlidingWindowAttention {
             // the same defines for the three passes: one program holds all three kernels
             b.define("HEAD_DIM", dim).define("SWA_TC", 1).define("SWA_TC_NW", tc.warps()).define("SWA_TC_BK", tc.block()).define("SWA_TC_NT", tc.nt());
             if (tc.hold() != null) b.define("SWA_TC_KV_HOLD", tc.hold() ? 1 : 0);
+            if (key.bf16()) b.define("SWA_BF16", 1);
             if (key.emulated()) b.define("TC_EMULATE", 1);
+            if (key.emulated() && key.bf16()) {
+                b.variant(info -> TensorCores.enabled(info) ? getTc(key.kind(), dim, tc, false, true) : null);
+            }
             return b.build();
         }
         if (key.kind() != Kind.DELTA) b.variant(info -> tcVariant(key.kind(), dim, info));
@@ -310,9 +362,10 @@ public final class SlidingWindowAttention {
         public int rows() { return batch * length * queryHeads; }
     }
 
-    /** Appends the forward pass: {@code o, lse ← swa(q, k, v)}. */
+    /** Appends the forward pass: {@code o, lse ← swa(q, k, v)}; the bf16 kernels where q, k, v are bf16. */
     public static TaskGraph addForward(TaskGraph g, String prefix, Shape s, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse) {
-        return g.task(prefix + "fwd", forward(s.headDim()), q, k, v, o, lse,
+        int dim = s.headDim();
+        return g.task(prefix + "fwd", q.dtype() == BF16 ? forwardBf16(dim) : forward(dim), q, k, v, o, lse,
                 s.batch(), s.length(), s.queryHeads(), s.kvHeads(), s.window(), s.scale());
     }
 
@@ -322,11 +375,22 @@ public final class SlidingWindowAttention {
      */
     public static TaskGraph addBackward(TaskGraph g, String prefix, Shape s, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse,
                                         Tensor dO, Tensor delta, Tensor dq, Tensor dk, Tensor dv) {
+        return addBackward(g, prefix, s, q, k, v, o, lse, dO, dO, delta, dq, dk, dv);
+    }
+
+    /**
+     * As above, on bf16 q, k, v: {@code dO16 = bf16(dO)} given for dq and dk/dv (delta reads the fp32
+     * dO); with fp32 q, k, v, dO16 must be dO.
+     */
+    public static TaskGraph addBackward(TaskGraph g, String prefix, Shape s, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse,
+                                        Tensor dO, Tensor dO16, Tensor delta, Tensor dq, Tensor dk, Tensor dv) {
         int dim = s.headDim();
+        boolean bf16 = q.dtype() == BF16;
+        if (bf16 != (dO16.dtype() == BF16) || (!bf16 && dO16 != dO)) throw new IllegalArgumentException("swa backward: q and dO16 must both be bf16, or dO16 must be dO");
         Object[] tail = {s.batch(), s.length(), s.queryHeads(), s.kvHeads(), s.window(), s.scale()};
         g.task(prefix + "delta", backwardDelta(dim), o, dO, delta, s.rows());
-        g.task(prefix + "dq", backwardDq(dim), concat(new Object[] {q, k, v, dO, lse, delta, dq}, tail));
-        g.task(prefix + "dkdv", backwardDkDv(dim), concat(new Object[] {q, k, v, dO, lse, delta, dk, dv}, tail));
+        g.task(prefix + "dq", bf16 ? backwardDqBf16(dim) : backwardDq(dim), concat(new Object[] {q, k, v, dO16, lse, delta, dq}, tail));
+        g.task(prefix + "dkdv", bf16 ? backwardDkDvBf16(dim) : backwardDkDv(dim), concat(new Object[] {q, k, v, dO16, lse, delta, dk, dv}, tail));
         return g;
     }
 
@@ -340,9 +404,22 @@ public final class SlidingWindowAttention {
     static final class SwaJava {
         private SwaJava() {}
 
+        /** An input's values and the index of its first one: the fp32 array itself, or bf16 widened to a copy. */
+        private record In(float[] x, int off) {}
+
+        private static In in(KernelArgs a, String name) {
+            if (a.tensor(name).dtype() != BF16) return new In(a.f32(name), a.off(name));
+            short[] bits = a.bf16(name);
+            int off = a.off(name);
+            float[] x = new float[a.size(name)];
+            for (int i = 0; i < x.length; i++) x[i] = Bf16.toFloat(bits[off + i]);
+            return new In(x, 0);
+        }
+
         static void forward(KernelArgs a, int dim) {
-            float[] q = a.f32("q"), k = a.f32("k"), v = a.f32("v"), o = a.f32("o"), lse = a.f32("lse");
-            int qo = a.off("q"), ko = a.off("k"), vo = a.off("v"), oo = a.off("o"), lo = a.off("lse");
+            In qIn = in(a, "q"), kIn = in(a, "k"), vIn = in(a, "v");
+            float[] q = qIn.x(), k = kIn.x(), v = vIn.x(), o = a.f32("o"), lse = a.f32("lse");
+            int qo = qIn.off(), ko = kIn.off(), vo = vIn.off(), oo = a.off("o"), lo = a.off("lse");
             int bs = a.i("B"), len = a.i("L"), hq = a.i("HQ"), h = a.i("H"), w = Math.min(a.i("W"), len);
             float scale = a.f("scale");
             int group = hq / h;
@@ -412,8 +489,9 @@ public final class SlidingWindowAttention {
         }
 
         static void dq(KernelArgs a, int dim) {
-            float[] q = a.f32("q"), k = a.f32("k"), v = a.f32("v"), dO = a.f32("d_o"), lse = a.f32("lse"), delta = a.f32("delta"), dq = a.f32("dq");
-            int qo = a.off("q"), ko = a.off("k"), vo = a.off("v"), go = a.off("d_o"), lo = a.off("lse"), deo = a.off("delta"), dqo = a.off("dq");
+            In qIn = in(a, "q"), kIn = in(a, "k"), vIn = in(a, "v"), gIn = in(a, "d_o");
+            float[] q = qIn.x(), k = kIn.x(), v = vIn.x(), dO = gIn.x(), lse = a.f32("lse"), delta = a.f32("delta"), dq = a.f32("dq");
+            int qo = qIn.off(), ko = kIn.off(), vo = vIn.off(), go = gIn.off(), lo = a.off("lse"), deo = a.off("delta"), dqo = a.off("dq");
             int bs = a.i("B"), len = a.i("L"), hq = a.i("HQ"), h = a.i("H"), w = Math.min(a.i("W"), len);
             float scale = a.f("scale");
             int group = hq / h;
@@ -440,9 +518,10 @@ public final class SlidingWindowAttention {
         }
 
         static void dkdv(KernelArgs a, int dim) {
-            float[] q = a.f32("q"), k = a.f32("k"), v = a.f32("v"), dO = a.f32("d_o"), lse = a.f32("lse"), delta = a.f32("delta"),
+            In qIn = in(a, "q"), kIn = in(a, "k"), vIn = in(a, "v"), gIn = in(a, "d_o");
+            float[] q = qIn.x(), k = kIn.x(), v = vIn.x(), dO = gIn.x(), lse = a.f32("lse"), delta = a.f32("delta"),
                     dk = a.f32("dk"), dv = a.f32("dv");
-            int qo = a.off("q"), ko = a.off("k"), vo = a.off("v"), go = a.off("d_o"), lo = a.off("lse"), deo = a.off("delta"),
+            int qo = qIn.off(), ko = kIn.off(), vo = vIn.off(), go = gIn.off(), lo = a.off("lse"), deo = a.off("delta"),
                     dko = a.off("dk"), dvo = a.off("dv");
             int bs = a.i("B"), len = a.i("L"), hq = a.i("HQ"), h = a.i("H"), w = Math.min(a.i("W"), len);
             float scale = a.f("scale");

@@ -27,11 +27,13 @@ class GemmBf16WgmmaTest {
     static Stream<Arguments> shapes() {
         // M, N, K, batch, beta, tiling, small (also under oclgrind)
         GemmBf16Wgmma.Tiling one = GemmBf16Wgmma.Tiling.EMULATED, two = new GemmBf16Wgmma.Tiling(2, 128, 4);
+        GemmBf16Wgmma.Tiling slim = GemmBf16Wgmma.Tiling.SLIM;
         return Stream.of(
                 Arguments.of(64, 64, 64, 1, 0f, one, true),       // one block, one K-tile
                 Arguments.of(64, 128, 192, 2, 0.5f, one, true),   // three K-tiles through three stages, batch, beta
                 Arguments.of(128, 128, 256, 1, 1f, two, false),   // two warpgroups, N = 128, four stages
-                Arguments.of(192, 64, 320, 1, 0f, one, false));
+                Arguments.of(192, 64, 320, 1, 0f, one, false),
+                Arguments.of(256, 192, 320, 1, 0.5f, slim, false)); // two warpgroups, blocks of 64 columns
     }
 
     /** Each shape in both forms: C = A B^T, and the weight-gradient form C = A^T B (MN-major tiles). */
@@ -67,7 +69,7 @@ class GemmBf16WgmmaTest {
     @Test
     void rejectsSizesOffTheTiles() { Bf16GemmChecks.assertRejectsK(GemmBf16Wgmma.kernel(64), 96, 64); }
 
-    /** N not a multiple of 256 (k/v projections of 128 columns, SwiGLU's 1408) takes blocks of 128 natively. */
+    /** N not a multiple of 256 (k/v projections of 128 columns, SwiGLU's 1408) takes blocks of 128 natively, else of 64 (1344). */
     @Test
     void nativeTilingFollowsTheWidthOfC() {
         assumeFalse(System.getProperty("hsa.tc.wgmma.tiles") != null, "the property overrides the choice");
@@ -75,7 +77,9 @@ class GemmBf16WgmmaTest {
         assertEquals(GemmBf16Wgmma.Tiling.NARROW, GemmBf16Wgmma.Tiling.nativeTiling(1408));
         assertTrue(GemmBf16Wgmma.fits(256, 1408, 512));
         assertTrue(GemmBf16Wgmma.fits(256, 128, 512));
-        assertFalse(GemmBf16Wgmma.fits(256, 1344, 512), "no native blocks of 64 columns (not measured on Hopper)");
+        assertEquals(GemmBf16Wgmma.Tiling.SLIM, GemmBf16Wgmma.Tiling.nativeTiling(1344));
+        assertTrue(GemmBf16Wgmma.fits(256, 1344, 512));
+        assertFalse(GemmBf16Wgmma.fits(256, 1312, 512), "N not a multiple of 64");
         assertFalse(GemmBf16Wgmma.fits(64, 512, 512), "M below the block's 128 rows");
     }
 

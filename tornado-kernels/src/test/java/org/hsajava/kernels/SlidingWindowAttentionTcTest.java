@@ -68,11 +68,19 @@ class SlidingWindowAttentionTcTest {
      * 0 in exact arithmetic: TF32's error, which is relative to |dP|, would be measured against
      * nothing), while every element still depends on its row's delta.
      */
-    static Case reference(Shape s, long seed) {
+    static Case reference(Shape s, long seed) { return reference(s, seed, false); }
+
+    /** As above; with {@code bf16Inputs} q, k, v and dO are rounded to bf16 first (the inputs of the bf16 kernels). */
+    static Case reference(Shape s, long seed, boolean bf16Inputs) {
         int d = s.headDim();
         Rand r = new Rand(seed);
         int nq = s.batch() * s.length() * s.queryHeads() * d, nk = s.batch() * s.length() * s.kvHeads() * d, rows = s.rows();
         float[] q = r.normal(nq, 1), k = r.normal(nk, 1), v = r.normal(nk, 1), dO = r.normal(nq, 1);
+        if (bf16Inputs) {
+            for (float[] x : List.of(q, k, v, dO)) {
+                for (int i = 0; i < x.length; i++) x[i] = org.hsajava.compute.Bf16.round(x[i]);
+            }
+        }
         Device java = TestDevices.java();
         Tensor tq = Tensor.of("q", q.clone()), tk = Tensor.of("k", k.clone()), tv = Tensor.of("v", v.clone()), tdo = Tensor.of("d_o", dO.clone());
         Tensor o = Tensor.f32("o", nq), lse = Tensor.f32("lse", rows), delta = Tensor.f32("delta", rows);
