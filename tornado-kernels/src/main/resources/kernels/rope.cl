@@ -20,6 +20,19 @@
 #ifndef ROPE_INVERSE
 #define ROPE_INVERSE 0
 #endif
+// ROPE_OUT_BF16=1: out is bf16 (the inputs of the bf16 attention kernels), each value rounded to
+// nearest even; x stays fp32 and out is then never x.
+#ifndef ROPE_OUT_BF16
+#define ROPE_OUT_BF16 0
+#endif
+#if ROPE_OUT_BF16
+#include "bf16.h"
+typedef ushort rope_out;
+#define ROPE_STORE(v) ((ushort) bf16_bits(v))
+#else
+typedef float rope_out;
+#define ROPE_STORE(v) (v)
+#endif
 
 // cos and sin of the angle p * invFreq[i], see above.
 static inline float2 rope_cos_sin(const int p, __global const int* freq, const int i) {
@@ -32,20 +45,20 @@ static inline float2 rope_cos_sin(const int p, __global const int* freq, const i
 
 // Rotates pair i of every head of one token (the angle depends on the token and i only, so it is
 // computed once for all heads).
-static inline void rope_rotate_token(__global const float* x, __global float* out, const long tokenBase, const int heads, const int d,
+static inline void rope_rotate_token(__global const float* x, __global rope_out* out, const long tokenBase, const int heads, const int d,
                                      const int i, const float2 cs) {
     const int halfD = d / 2;
     for (int h = 0; h < heads; h++) {
         const long base = tokenBase + (long) h * d;
         const float x1 = x[base + i], x2 = x[base + i + halfD];
-        out[base + i] = x1 * cs.x - x2 * cs.y;
-        out[base + i + halfD] = x2 * cs.x + x1 * cs.y;
+        out[base + i] = ROPE_STORE(x1 * cs.x - x2 * cs.y);
+        out[base + i + halfD] = ROPE_STORE(x2 * cs.x + x1 * cs.y);
     }
 }
 
 // Positions start + l, l = token % len (the token's index within its sequence).
 // Grid: dimension 0 = pair index i < d / 2, dimension 1 = token.
-__kernel void rope_contiguous(__global const float* x, __global float* out, __global const int* freq,
+__kernel void rope_contiguous(__global const float* x, __global rope_out* out, __global const int* freq,
                               const int tokens, const int len, const int heads, const int d, const int start) {
     const int i = get_global_id(0), t = get_global_id(1);
     if (i >= d / 2 || t >= tokens) return;
@@ -53,7 +66,7 @@ __kernel void rope_contiguous(__global const float* x, __global float* out, __gl
 }
 
 // Positions from a tensor: token t is at position positions[t].
-__kernel void rope_positions(__global const float* x, __global float* out, __global const int* freq, __global const int* positions,
+__kernel void rope_positions(__global const float* x, __global rope_out* out, __global const int* freq, __global const int* positions,
                              const int tokens, const int heads, const int d) {
     const int i = get_global_id(0), t = get_global_id(1);
     if (i >= d / 2 || t >= tokens) return;

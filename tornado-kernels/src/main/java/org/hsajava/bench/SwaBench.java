@@ -4,6 +4,7 @@ import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import org.hsajava.compute.Bf16;
 import org.hsajava.compute.DataTransferMode;
 import org.hsajava.compute.Device;
 import org.hsajava.compute.Devices;
@@ -12,18 +13,21 @@ import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
 import org.hsajava.kernels.SlidingWindowAttention;
 import org.hsajava.kernels.SlidingWindowAttention.Shape;
+import org.hsajava.compute.opencl.TensorCores;
 
 /**
  * Times sliding-window attention at the papers' speed-benchmark shape (HQ=16, H=1, D=64) or given
  * heads (small-gpu's layers: HQ=16, H=4, D=32), with every tensor resident on the device: inputs are uploaded once (during warm-up) and the timed
- * runs are kernel launches only.
+ * runs are kernel launches only. Where tensor cores are enabled it also times the bf16 kernels
+ * (rows "swa fwd bf16", "swa fwd+bwd bf16": q, k, v and dO stored as bf16, as mixed-precision
+ * training runs them).
  */
 public final class SwaBench {
     private SwaBench() {}
 
     public static final int QUERY_HEADS = 16, KV_HEADS = 1, HEAD_DIM = 64;
 
-    /** One measurement: {@code what} is "swa fwd" or "swa fwd+bwd". */
+    /** One measurement: {@code what} is "swa fwd" or "swa fwd+bwd", with " bf16" for the bf16 kernels. */
     public record Row(String what, int length, double medianMs, long deviceBytes) {}
 
     /**
@@ -49,6 +53,12 @@ public final class SwaBench {
                 rows.add(measure(plan, FORWARD, "swa fwd", len, progress));
                 rows.add(measure(plan, FORWARD_BACKWARD, "swa fwd+bwd", len, progress));
             }
+            if (TensorCores.enabled(device.info()) && SlidingWindowAttention.tcHeadDim(heads.dim())) {
+                try (ExecutionPlan plan = prepare(device, batch, len, window, heads, true)) {
+                    rows.add(measure(plan, FORWARD, "swa fwd bf16", len, progress));
+                    rows.add(measure(plan, FORWARD_BACKWARD, "swa fwd+bwd bf16", len, progress));
+                }
+            }
         }
         return rows;
     }
@@ -64,21 +74,38 @@ public final class SwaBench {
     public static ExecutionPlan prepare(Device device, int batch, int len, int window) { return prepare(device, batch, len, window, Heads.BENCH); }
 
     /** As {@link #prepare(Device, int, int, int)} with the given heads. */
-    public static ExecutionPlan prepare(Device device, int batch, int len, int window, Heads heads) {
+    public static ExecutionPlan prepare(Device device, int batch, int len, int window, Heads heads) { return prepare(device, batch, len, window, heads, false); }
+
+    /** As above; with {@code bf16} q, k, v and a copy of dO are bf16 (the bf16 kernels). */
+    public static ExecutionPlan prepare(Device device, int batch, int len, int window, Heads heads, boolean bf16) {
         int hq = heads.query(), h = heads.kv(), d = heads.dim();
         Shape s = new Shape(batch, len, hq, h, d, window);
         SplittableRandom rng = new SplittableRandom(len);
         Tensor q = random("q", rng, batch, len, hq, d), k = random("k", rng, batch, len, h, d);
         Tensor v = random("v", rng, batch, len, h, d), dO = random("d_o", rng, batch, len, hq, d);
+        Tensor dO16 = dO;
+        if (bf16) {
+            q = toBf16(q);
+            k = toBf16(k);
+            v = toBf16(v);
+            dO16 = toBf16(dO);
+        }
         Tensor o = Tensor.f32("o", batch, len, hq, d), lse = Tensor.f32("lse", batch, len, hq);
         Tensor delta = Tensor.f32("delta", batch, len, hq), dq = Tensor.f32("dq", batch, len, hq, d);
         Tensor dk = Tensor.f32("dk", batch, len, h, d), dv = Tensor.f32("dv", batch, len, h, d);
         TaskGraph fwd = SlidingWindowAttention.addForward(
                 new TaskGraph(FORWARD).transferToDevice(DataTransferMode.FIRST_EXECUTION, q, k, v), "", s, q, k, v, o, lse);
         TaskGraph both = SlidingWindowAttention.addForward(
-                new TaskGraph(FORWARD_BACKWARD).transferToDevice(DataTransferMode.FIRST_EXECUTION, q, k, v, dO), "", s, q, k, v, o, lse);
-        SlidingWindowAttention.addBackward(both, "", s, q, k, v, o, lse, dO, delta, dq, dk, dv);
+                new TaskGraph(FORWARD_BACKWARD).transferToDevice(DataTransferMode.FIRST_EXECUTION, bf16 ? new Tensor[] {q, k, v, dO, dO16} : new Tensor[] {q, k, v, dO}), "", s, q, k, v, o, lse);
+        SlidingWindowAttention.addBackward(both, "", s, q, k, v, o, lse, dO, dO16, delta, dq, dk, dv);
         return new ExecutionPlan(fwd.snapshot(), both.snapshot()).withDevice(device);
+    }
+
+    private static Tensor toBf16(Tensor t) {
+        float[] x = t.f32();
+        short[] bits = new short[x.length];
+        for (int i = 0; i < x.length; i++) bits[i] = Bf16.fromFloat(x[i]);
+        return Tensor.bf16(t.name() + "16", t.shape()).set(bits);
     }
 
     private static Row measure(ExecutionPlan plan, String graph, String what, int len, PrintStream progress) {

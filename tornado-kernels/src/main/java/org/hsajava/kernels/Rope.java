@@ -1,11 +1,13 @@
 package org.hsajava.kernels;
 
+import static org.hsajava.compute.DType.BF16;
 import static org.hsajava.compute.DType.F32;
 import static org.hsajava.compute.DType.I32;
 
 import java.math.BigDecimal;
 import java.math.MathContext;
 import java.math.RoundingMode;
+import org.hsajava.compute.Bf16;
 import org.hsajava.compute.Checks;
 import org.hsajava.compute.KernelArgs;
 import org.hsajava.compute.KernelDef;
@@ -37,9 +39,11 @@ public final class Rope {
     private static final String SRC = "kernels/rope.cl";
 
     /** Arguments: {@code x, out, freq, tokens, len, heads, d, start}. */
-    public static final KernelDef FORWARD_CONTIGUOUS = contiguous(false);
+    public static final KernelDef FORWARD_CONTIGUOUS = contiguous(false, false);
+    /** As {@link #FORWARD_CONTIGUOUS} with {@code out} bf16 (rounded to nearest even; the bf16 attention kernels' inputs). */
+    public static final KernelDef FORWARD_CONTIGUOUS_BF16 = contiguous(false, true);
     /** Arguments: {@code dy, dx, freq, tokens, len, heads, d, start}. */
-    public static final KernelDef BACKWARD_CONTIGUOUS = contiguous(true);
+    public static final KernelDef BACKWARD_CONTIGUOUS = contiguous(true, false);
     /** Arguments: {@code x, out, freq, positions, tokens, heads, d}. */
     public static final KernelDef FORWARD_POSITIONS = positions(false);
     /** Arguments: {@code dy, dx, freq, positions, tokens, heads, d}. */
@@ -80,11 +84,11 @@ public final class Rope {
         return turns * 0x1p-63 * Math.PI;
     }
 
-    private static KernelDef contiguous(boolean inverse) {
+    private static KernelDef contiguous(boolean inverse, boolean outBf16) {
         String in = inverse ? "dy" : "x", out = inverse ? "dx" : "out";
         return KernelDef.builder("rope_contiguous", SRC)
-                .in(in, F32).out(out, F32).in("freq", I32).intArg("tokens").intArg("len").intArg("heads").intArg("d").intArg("start")
-                .define("ROPE_INVERSE", inverse ? 1 : 0)
+                .in(in, F32).out(out, outBf16 ? BF16 : F32).in("freq", I32).intArg("tokens").intArg("len").intArg("heads").intArg("d").intArg("start")
+                .define("ROPE_INVERSE", inverse ? 1 : 0).define("ROPE_OUT_BF16", outBf16 ? 1 : 0)
                 .check(a -> {
                     checkShape(a, in, out);
                     Checks.positive(a, "len", false);
@@ -133,7 +137,10 @@ public final class Rope {
     }
 
     private static void rotate(KernelArgs a, String in, String out, boolean inverse, java.util.function.IntUnaryOperator positionOf) {
-        float[] x = a.f32(in), y = a.f32(out);
+        float[] x = a.f32(in);
+        boolean bf16 = a.tensor(out).dtype() == BF16;
+        float[] y = bf16 ? null : a.f32(out);
+        short[] y16 = bf16 ? a.bf16(out) : null;
         int[] freq = a.i32("freq");
         int xo = a.off(in), yo = a.off(out), fo = a.off("freq");
         int heads = a.i("heads"), d = a.i("d"), half = d / 2;
@@ -145,8 +152,14 @@ public final class Rope {
                 for (int h = 0; h < heads; h++) {
                     int base = (t * heads + h) * d;
                     float x1 = x[xo + base + i], x2 = x[xo + base + i + half];
-                    y[yo + base + i] = x1 * c - x2 * s;
-                    y[yo + base + i + half] = x2 * c + x1 * s;
+                    float r1 = x1 * c - x2 * s, r2 = x2 * c + x1 * s;
+                    if (bf16) {
+                        y16[yo + base + i] = Bf16.fromFloat(r1);
+                        y16[yo + base + i + half] = Bf16.fromFloat(r2);
+                    } else {
+                        y[yo + base + i] = r1;
+                        y[yo + base + i + half] = r2;
+                    }
                 }
             }
         });

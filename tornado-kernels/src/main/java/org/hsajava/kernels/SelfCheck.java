@@ -212,6 +212,11 @@ public final class SelfCheck {
                 d -> slidingWindow(d, 1, 700, 16, 4, 32, 512, 34)));
         cases.add(new Case("sliding-window attention fwd+bwd (L=77, HQ=3, H=1, D=128, W=20)", 1e-4, TF32_TOLERANCE,
                 d -> slidingWindow(d, 1, 77, 3, 1, 128, 20, 35)));
+        // bf16 inputs: the Java twins compute in fp32 from them, the kernels also round P and dS to bf16 (2^-9)
+        cases.add(new Case("sliding-window attention fwd+bwd on bf16 q, k, v, dO (B=2, L=300, HQ=8, H=2, D=64, W=64)", 1e-2,
+                d -> slidingWindowBf16(d, 2, 300, 8, 2, 64, 64, 26)));
+        cases.add(new Case("sliding-window attention fwd+bwd on bf16 q, k, v, dO (L=700, HQ=16, H=4, D=32, W=512)", 1e-2,
+                d -> slidingWindowBf16(d, 1, 700, 16, 4, 32, 512, 34)));
         cases.add(new Case("segment attention fwd+bwd (6 x 65 tokens, encoder)", 1e-4, SelfCheck::segmentAttention));
         return cases;
     }
@@ -352,6 +357,30 @@ public final class SelfCheck {
             plan.execute();
         }
         return concat(concat(o.toF32Array(), dq.toF32Array()), concat(dk.toF32Array(), dv.toF32Array()));
+    }
+
+    /** o, dq, dk and dv of sliding-window attention on bf16 inputs (the bf16 kernels). */
+    private static float[] slidingWindowBf16(Device d, int b, int l, int hq, int h, int dim, int w, int seed) {
+        SlidingWindowAttention.Shape s = new SlidingWindowAttention.Shape(b, l, hq, h, dim, w);
+        int nq = b * l * hq * dim, nk = b * l * h * dim;
+        Tensor q = bf16("q", random(nq, seed)), k = bf16("k", random(nk, seed + 1)), v = bf16("v", random(nk, seed + 2));
+        float[] dOValues = random(nq, seed + 3);
+        Tensor dO = Tensor.of("d_o", dOValues), dO16 = bf16("d_o16", dOValues);
+        Tensor o = Tensor.f32("o", nq), lse = Tensor.f32("lse", b * l * hq), delta = Tensor.f32("delta", b * l * hq);
+        Tensor dq = Tensor.f32("dq", nq), dk = Tensor.f32("dk", nk), dv = Tensor.f32("dv", nk);
+        TaskGraph g = SlidingWindowAttention.addForward(new TaskGraph("swa16").transferToDevice(DataTransferMode.EVERY_EXECUTION, q, k, v, dO, dO16), "", s, q, k, v, o, lse);
+        SlidingWindowAttention.addBackward(g, "", s, q, k, v, o, lse, dO, dO16, delta, dq, dk, dv)
+                .transferToHost(DataTransferMode.EVERY_EXECUTION, o, dq, dk, dv);
+        try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(d)) {
+            plan.execute();
+        }
+        return concat(concat(o.toF32Array(), dq.toF32Array()), concat(dk.toF32Array(), dv.toF32Array()));
+    }
+
+    private static Tensor bf16(String name, float[] x) {
+        short[] bits = new short[x.length];
+        for (int i = 0; i < x.length; i++) bits[i] = Bf16.fromFloat(x[i]);
+        return Tensor.bf16(name, x.length).set(bits);
     }
 
     /** o, dq, dk and dv of the chunk encoder's bidirectional attention inside segments of S+1 tokens. */

@@ -178,7 +178,7 @@ public final class SlidingWindowAttention {
     }
 
     /** Head dimensions the tensor-core kernels support; others keep the portable kernels everywhere. */
-    static boolean tcHeadDim(int headDim) { return headDim == 16 || headDim == 32 || headDim == 64 || headDim == 128; }
+    public static boolean tcHeadDim(int headDim) { return headDim == 16 || headDim == 32 || headDim == 64 || headDim == 128; }
 
     /** Property {@code hsa.tc.swa=off}: the portable fp32 kernels for all three passes, where tensor cores are otherwise used. */
     static final boolean TC = !TensorCores.isOff(System.getProperty("hsa.tc.swa"));

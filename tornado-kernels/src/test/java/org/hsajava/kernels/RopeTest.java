@@ -1,6 +1,7 @@
 package org.hsajava.kernels;
 
 import static org.hsajava.compute.testing.Close.assertClose;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -69,6 +70,24 @@ class RopeTest {
             Tensor out2 = Tensor.f32("out", tokens, heads, d);
             KernelRunner.run(dev, Rope.FORWARD_POSITIONS, Tensor.of("x", x), out2, Tensor.of("freq", table), Tensor.of("positions", pos), tokens, heads, d);
             assertClose("rope positions start=" + start + " on " + dev, want, out2.toF32Array(), 2e-6);
+        }
+    }
+
+    /** The bf16 output is the fp32 output rounded to nearest even, on each device (the same arithmetic before the store). */
+    @Test
+    void bf16OutputIsTheFp32OutputRounded() {
+        int batch = 2, len = 23, heads = 3, d = 32, start = 7, tokens = batch * len;
+        float[] x = new Rand(77).normal(tokens * heads * d, 3);
+        int[] table = Rope.frequencyTable(d, THETA);
+        for (Device dev : CentralDifference.devices()) {
+            Tensor out = Tensor.f32("out", tokens, heads, d), out16 = Tensor.bf16("out16", tokens, heads, d);
+            KernelRunner.run(dev, Rope.FORWARD_CONTIGUOUS, Tensor.of("x", x), out, Tensor.of("freq", table), tokens, len, heads, d, start);
+            KernelRunner.run(dev, Rope.FORWARD_CONTIGUOUS_BF16, Tensor.of("x", x), out16, Tensor.of("freq", table), tokens, len, heads, d, start);
+            float[] f = out.toF32Array();
+            short[] bits = out16.bf16();
+            for (int i = 0; i < f.length; i++) {
+                assertEquals(org.hsajava.compute.Bf16.fromFloat(f[i]), bits[i], "element " + i + " on " + dev + ": fp32 " + f[i]);
+            }
         }
     }
 

@@ -7,7 +7,6 @@ import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
 import org.hsajava.kernels.Fill;
-import org.hsajava.compute.opencl.TensorCores;
 import org.hsajava.kernels.Gemm;
 import org.hsajava.kernels.HsaAttention;
 import org.hsajava.kernels.HsaAttentionBf16;
@@ -173,13 +172,7 @@ public final class HsaLayer implements Layer {
     public static final String BF16_PROPERTY = "hsa.attn.bf16";
 
     /** Whether a layer built now on {@code device} runs the forward on bf16 K and V (see the class comment). */
-    public static boolean bf16Forward(Device device) {
-        String s = System.getProperty(BF16_PROPERTY, "auto").trim();
-        if (TensorCores.isOff(s)) return false;
-        if (TensorCores.isOn(s)) return true;
-        if (!s.equalsIgnoreCase("auto")) throw new IllegalArgumentException("-D" + BF16_PROPERTY + " must be auto, on or off, got '" + s + "'");
-        return Gemm.precision() == Gemm.Precision.BF16 && TensorCores.enabled(device.info());
-    }
+    public static boolean bf16Forward(Device device) { return Bf16Attention.enabled(BF16_PROPERTY, device); }
 
     @Override
     public String name() { return name; }

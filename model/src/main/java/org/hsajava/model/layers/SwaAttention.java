@@ -25,6 +25,12 @@ import org.hsajava.model.config.ModelConfig;
  * visible to query t iff {@code t - W <= j <= t} (W = {@code sliding_window}; the full_causal
  * baseline uses W = L); query head g reads KV head {@code g / (HQ/Hs)}; scale {@code 1/sqrt(hd)}.
  * Biases on q/k/v/o exist iff {@code attention_bias}.
+ *
+ * <p>bf16 attention ({@link #BF16_PROPERTY}, by default with bf16 matmuls on a device with tensor
+ * cores; head dims 16, 32, 64, 128): RoPE writes q and k as bf16, v is cast to bf16, and the
+ * sliding-window kernels run on those ({@link SlidingWindowAttention#forwardBf16}); the backward reads
+ * them and a bf16 copy of dO. The layer then keeps q, k, v in bf16 only (the fp32 ones are shared
+ * scratch of the forward pass); o, lse and every gradient stay fp32.
  */
 public final class SwaAttention implements Layer {
     private final String name;
@@ -37,10 +43,15 @@ public final class SwaAttention implements Layer {
     private final Tensor ropeFreq;
     private final Object positionStart;   // RoPE position of row 0: 0, or the streaming window's scalar
     // saved activations: raw projections (the norms' inputs), normed+rotated q/k, v, attention output and its log-sum-exp
+    // (with bf16 attention q, k, v are the forward's scratch and q16, k16, v16 are kept instead; else those are null)
     private final Tensor qRaw, kRaw, q, k, v, o, lse;
+    private final Tensor q16, k16, v16;
     private final Tensor o16;  // bf16(o) for o_proj's GEMMs where the context keeps bf16 copies, else null
-    // backward scratch (shared across layers through the pool)
-    private final Tensor dO, delta, dq, dk, dv, dqRaw, dkRaw;
+    // backward scratch (shared across layers through the pool); dO16 = bf16(dO) with bf16 attention, else null
+    private final Tensor dO, dO16, delta, dq, dk, dv, dqRaw, dkRaw;
+
+    /** Property that overrides the choice of the bf16 attention kernels: auto (default), on, off. */
+    public static final String BF16_PROPERTY = "hsa.swa.bf16";
 
     /**
      * @param prefix state-dict prefix of the attention module, e.g. {@code backbone.layers.3.self_attn.}
@@ -89,9 +100,14 @@ public final class SwaAttention implements Layer {
         int qw = heads * hd, kw = kvHeads * hd;
         this.qRaw = Tensor.f32(name + ".qRaw", rows, qw);
         this.kRaw = Tensor.f32(name + ".kRaw", rows, kw);
-        this.q = Tensor.f32(name + ".q", rows, qw);
-        this.k = Tensor.f32(name + ".k", rows, kw);
-        this.v = Tensor.f32(name + ".v", rows, kw);
+        boolean bf16 = SlidingWindowAttention.tcHeadDim(hd) && Bf16Attention.enabled(BF16_PROPERTY, device);
+        this.q = bf16 ? scratch.f32("SwaAttention.qFwd", rows, qw) : Tensor.f32(name + ".q", rows, qw);
+        this.k = bf16 ? scratch.f32("SwaAttention.kFwd", rows, kw) : Tensor.f32(name + ".k", rows, kw);
+        this.v = bf16 ? scratch.f32("SwaAttention.vFwd", rows, kw) : Tensor.f32(name + ".v", rows, kw);
+        this.q16 = bf16 ? Tensor.bf16(name + ".q16", rows, qw) : null;
+        this.k16 = bf16 ? Tensor.bf16(name + ".k16", rows, kw) : null;
+        this.v16 = bf16 ? Tensor.bf16(name + ".v16", rows, kw) : null;
+        this.dO16 = bf16 ? scratch.bf16("SwaAttention.dO16", rows, qw) : null;
         this.o = Tensor.f32(name + ".o", rows, qw);
         this.lse = Tensor.f32(name + ".lse", rows, heads);
         this.o16 = Linear.keepsBf16Input(ctx, rows, qw, dModel) ? Tensor.bf16(name + ".o16", rows, qw) : null;
@@ -124,9 +140,16 @@ public final class SwaAttention implements Layer {
         Linear.forward(g, name + ".v_proj", device, vProj, x, x16, v, rows, dModel, kw);
         qNorm.forward(g);
         kNorm.forward(g);
-        g.task(name + ".q_rope", Rope.FORWARD_CONTIGUOUS, q, q, ropeFreq, rows, length, heads, hd, positionStart);
-        g.task(name + ".k_rope", Rope.FORWARD_CONTIGUOUS, k, k, ropeFreq, rows, length, kvHeads, hd, positionStart);
-        SlidingWindowAttention.addForward(g, name + ".swa.", shape, q, k, v, o, lse);
+        if (q16 != null) {
+            g.task(name + ".q_rope", Rope.FORWARD_CONTIGUOUS_BF16, q, q16, ropeFreq, rows, length, heads, hd, positionStart);
+            g.task(name + ".k_rope", Rope.FORWARD_CONTIGUOUS_BF16, k, k16, ropeFreq, rows, length, kvHeads, hd, positionStart);
+            g.task(name + ".v16", Bf16Cast.TO_BF16, v, v16, rows, kw, kw);
+            SlidingWindowAttention.addForward(g, name + ".swa.", shape, q16, k16, v16, o, lse);
+        } else {
+            g.task(name + ".q_rope", Rope.FORWARD_CONTIGUOUS, q, q, ropeFreq, rows, length, heads, hd, positionStart);
+            g.task(name + ".k_rope", Rope.FORWARD_CONTIGUOUS, k, k, ropeFreq, rows, length, kvHeads, hd, positionStart);
+            SlidingWindowAttention.addForward(g, name + ".swa.", shape, q, k, v, o, lse);
+        }
         if (o16 != null) g.task(name + ".o16", Bf16Cast.TO_BF16, o, o16, rows, qw, qw);
         Linear.forward(g, name + ".o_proj", device, oProj, o, o16, out, rows, qw, dModel);
     }
@@ -138,7 +161,12 @@ public final class SwaAttention implements Layer {
         g.transferToDevice(DataTransferMode.FIRST_EXECUTION, ropeFreq);
         Tensor dOut16 = Ops.projectBack(g, name + ".o_proj.dx", device, dOut, oProj, dO, rows, qw, dModel);
         Linear.backward(g, name + ".o_proj", device, oProj, o, o16, dOut, dOut16, null, rows, qw, dModel);
-        SlidingWindowAttention.addBackward(g, name + ".swa.", shape, q, k, v, o, lse, dO, delta, dq, dk, dv);
+        if (q16 != null) {
+            g.task(name + ".dO16", Bf16Cast.TO_BF16, dO, dO16, rows, qw, qw);
+            SlidingWindowAttention.addBackward(g, name + ".swa.", shape, q16, k16, v16, o, lse, dO, dO16, delta, dq, dk, dv);
+        } else {
+            SlidingWindowAttention.addBackward(g, name + ".swa.", shape, q, k, v, o, lse, dO, delta, dq, dk, dv);
+        }
         // RoPE is a rotation: its backward turns the gradient back by the same angle.
         g.task(name + ".q_rope.bwd", Rope.BACKWARD_CONTIGUOUS, dq, dq, ropeFreq, rows, length, heads, hd, positionStart);
         g.task(name + ".k_rope.bwd", Rope.BACKWARD_CONTIGUOUS, dk, dk, ropeFreq, rows, length, kvHeads, hd, positionStart);

@@ -93,6 +93,49 @@ class SwaDecoderLayerTest {
         }
     }
 
+    /**
+     * bf16 attention ({@code -Dhsa.swa.bf16=on}; emulated without tensor cores) computes what the fp32
+     * layer computes to bf16's accuracy (q, k, v, dO and the probabilities rounded: 2e-2 of the largest
+     * value), on a length that crosses the kernels' 16-row tiles, and runs the bf16 kernels.
+     */
+    @ParameterizedTest
+    @MethodSource("org.hsajava.model.layers.LayerTests#devices")
+    void bf16AttentionTracksTheFp32Layer(Device device) {
+        float[][] fp32 = runWithAttentionIn(device, false), bf16 = runWithAttentionIn(device, true);
+        String[] what = {"out", "dh", "parameter gradients"};
+        for (int i = 0; i < 3; i++) {
+            assertClose(what[i] + " on " + device, fp32[i], bf16[i], 2e-2);
+            assertTrue(!java.util.Arrays.equals(fp32[i], bf16[i]), what[i] + ": the bf16 path gave the fp32 bits");
+        }
+    }
+
+    /** out, dh and the parameter gradients of one forward + backward (2 sequences of 70, window 9, head dim 16). */
+    private static float[][] runWithAttentionIn(Device device, boolean bf16) {
+        int d = 32, inter = 48, batch = 2, length = 70, rows = batch * length;
+        ModelConfig c = LayerTests.swaConfig(AttentionKind.SWA_ONLY, 37, d, inter, 2, 2, 1, 9, true, false);
+        ModelParameters p = LayerTests.randomParams(c, 31);
+        Rand r = new Rand(32);
+        Tensor th = Tensor.of("h", r.normal(rows * d, 1)), tout = Tensor.f32("out", rows * d), tdh = Tensor.f32("dh", rows * d);
+        Tensor tdOut = Tensor.of("dOut", r.normal(rows * d, 1));
+        String old = System.setProperty(SwaAttention.BF16_PROPERTY, bf16 ? "on" : "off");
+        SwaDecoderLayer layer;
+        try {
+            layer = new SwaDecoderLayer(new LayerContext(c, p, device, batch, length), 0, th, tout, tdh, tdOut);
+        } finally {
+            if (old == null) System.clearProperty(SwaAttention.BF16_PROPERTY);
+            else System.setProperty(SwaAttention.BF16_PROPERTY, old);
+        }
+        TaskGraph g = new TaskGraph("swa").transferToDevice(DataTransferMode.EVERY_EXECUTION, p.all(), p.allGrads(), th, tdh, tdOut);
+        layer.forward(g);
+        layer.backward(g);
+        g.transferToHost(DataTransferMode.EVERY_EXECUTION, tout, tdh, p.allGrads());
+        long bf16Launches = g.snapshot().tasks().stream()
+                .filter(t -> t instanceof org.hsajava.compute.Task.Launch l && "1".equals(l.kernel().defines().get("SWA_BF16"))).count();
+        org.junit.jupiter.api.Assertions.assertEquals(bf16 ? 3 : 0, bf16Launches, "bf16 attention kernels launched");
+        LayerTests.run(device, g);
+        return new float[][] {tout.toF32Array(), tdh.toF32Array(), p.allGrads().toF32Array()};
+    }
+
     /** out, dh and the gradients of two executions, the parameters scaled by 0.9 in between (6 arrays). */
     private static float[][] runTwiceOnTheBf16Path(Device device, boolean bf16Copies) {
         int d = 64, inter = 128, batch = 1, length = 64, rows = batch * length;  // every GEMM fits the emulated wgmma tiles
