@@ -9,4 +9,7 @@ static inline uint bf16_bits(const float x) {
     return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
 }
 
+// The value of the bf16 bits b (exact).
+static inline float bf16_float(const ushort b) { return as_float((uint) b << 16); }
+
 #endif  // HSA_BF16_H

@@ -16,10 +16,23 @@
 // WG_MN_MAJOR=1: C = alpha A^T B + beta C with A [K x M] and B [K x N] (row-major: M and N contiguous),
 // the weight gradient dW = dy^T x of a layer whose dy and x are [tokens x features]. The tiles are then
 // MN-major (wgmma.h) and loaded 64 K-rows at a time.
+// WG_C_BF16=1: C is bf16 and written, not read (beta must be 0; the host checks): each value is
+// alpha times the fp32 sum rounded to nearest even, for consumers that read bf16 (the bf16 activations
+// of mixed precision).
 // Natively the OpenCL backend rebuilds the program from its PTX for sm_90a (wgmma.h); -DTC_EMULATE
 // computes the same on any device (tests).
 #include "tc.h"
 #include "wgmma.h"
+#include "bf16.h"
+
+#ifndef WG_C_BF16
+#define WG_C_BF16 0
+#endif
+#if WG_C_BF16
+typedef ushort wg_c;
+#else
+typedef float wg_c;
+#endif
 
 #ifndef WG_GROUPS
 #define WG_GROUPS 2
@@ -59,7 +72,7 @@ static inline void wg_load(__local uint4* t, __global const ushort* X, const int
 }
 
 __kernel __attribute__((reqd_work_group_size(WG_THREADS, 1, 1)))
-void gemm_bf16_wgmma(__global const ushort* A, __global const ushort* B, __global float* C,
+void gemm_bf16_wgmma(__global const ushort* A, __global const ushort* B, __global wg_c* C,
                      const int M, const int N, const int K, const int lda, const int ldb, const int ldc,
                      const int strideA, const int strideB, const int strideC, const int batch,
                      const float alpha, const float beta) {
@@ -108,15 +121,25 @@ void gemm_bf16_wgmma(__global const ushort* A, __global const ushort* B, __globa
     }
     WG_WAIT_ALL(d);
 
-    // d[4j + 2h + c] is C(row + 8h, col + c): two adjacent columns, stored as one float2 where C allows
+    // d[4j + 2h + c] is C(row + 8h, col + c): two adjacent columns, stored as one float2 (bf16: one uint)
+    // where C allows
     const int row = m0 + 64 * g + 16 * w + gid;
-    const bool pairs = (ldc % 2 == 0) && (((size_t) C) % 8 == 0);
+    const bool pairs = (ldc % 2 == 0) && (((size_t) C) % (2 * sizeof(wg_c)) == 0);
 #pragma unroll
     for (int j = 0; j < WG_N / 8; j++) {
         const int n = n0 + 8 * j + 2 * t4;
 #pragma unroll
         for (int h = 0; h < 2; h++) {
-            __global float* c = C + (size_t) (row + 8 * h) * ldc + n;
+            __global wg_c* c = C + (size_t) (row + 8 * h) * ldc + n;
+#if WG_C_BF16
+            const uint lo = bf16_bits(alpha * d[4 * j + 2 * h]), hi = bf16_bits(alpha * d[4 * j + 2 * h + 1]);
+            if (pairs) {
+                *(__global uint*) c = lo | (hi << 16);
+            } else {
+                c[0] = (ushort) lo;
+                c[1] = (ushort) hi;
+            }
+#else
             float2 v = (float2) (alpha * d[4 * j + 2 * h], alpha * d[4 * j + 2 * h + 1]);
             if (pairs) {
                 if (beta != 0.0f) v += beta * *(__global float2*) c;
@@ -126,6 +149,7 @@ void gemm_bf16_wgmma(__global const ushort* A, __global const ushort* B, __globa
                 c[0] = v.x;
                 c[1] = v.y;
             }
+#endif
         }
     }
 }

@@ -52,6 +52,24 @@ __kernel void swiglu_backward_bf16(__global const float* g, __global const float
     dg16[i] = (ushort) bf16_bits(vg);
 }
 
+// bf16 activations (mixed precision where every GEMM around the MLP reads bf16): g and u are the
+// gate/up GEMMs' bf16 outputs, h16 = bf16(silu(g) * u) is the only output.
+__kernel void swiglu_forward_16(__global const ushort* g, __global const ushort* u, __global ushort* h16, const int n) {
+    const int i = get_global_id(0);
+    if (i < n) h16[i] = (ushort) bf16_bits(swiglu_silu(bf16_float(g[i])) * bf16_float(u[i]));
+}
+
+// Its backward from the bf16 g, u and the fp32 dh: dg16 = bf16(dg), du16 = bf16(du) only (the gate/up
+// GEMMs' dy).
+__kernel void swiglu_backward_16(__global const ushort* g, __global const ushort* u, __global const float* dh,
+                                 __global ushort* dg16, __global ushort* du16, const int n) {
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    const float gi = bf16_float(g[i]), ui = bf16_float(u[i]), d = dh[i];
+    du16[i] = (ushort) bf16_bits(d * swiglu_silu(gi));
+    dg16[i] = (ushort) bf16_bits(swiglu_dgate(gi, ui, d));
+}
+
 // Fused input: h[r, c] = silu(gu[r, c]) * gu[r, f + c].   Grid: dimension 0 = c < f, dimension 1 = row.
 __kernel void swiglu_forward_fused(__global const float* gu, __global float* h, const int rows, const int f) {
     const int c = get_global_id(0), r = get_global_id(1);

@@ -92,14 +92,20 @@ public final class GemmBf16Async {
      * and B [K x N] instead (the weight gradient {@code dyᵀ·x}).
      */
     static KernelDef.Builder signature(String entry, String source, int tm, int tn, int tk, boolean mnMajor) {
-        return KernelDef.builder(entry, source)
-                .in("A", BF16).in("B", BF16).inOut("C", F32)
+        return signature(entry, source, tm, tn, tk, mnMajor, false);
+    }
+
+    /** As above; {@code cBf16}: C is bf16 and only written (beta must be 0), each value rounded to nearest even. */
+    static KernelDef.Builder signature(String entry, String source, int tm, int tn, int tk, boolean mnMajor, boolean cBf16) {
+        KernelDef.Builder b = KernelDef.builder(entry, source).in("A", BF16).in("B", BF16);
+        return (cBf16 ? b.out("C", BF16) : b.inOut("C", F32))
                 .intArg("M").intArg("N").intArg("K").intArg("lda").intArg("ldb").intArg("ldc")
                 .intArg("strideA").intArg("strideB").intArg("strideC").intArg("batch")
                 .floatArg("alpha").floatArg("beta")
                 .check(a -> {
                     Gemm.checkArgs(a, mnMajor, !mnMajor);
                     int m = a.i("M"), n = a.i("N"), k = a.i("K");
+                    if (cBf16 && a.f("beta") != 0f) throw new IllegalArgumentException(entry + " with a bf16 C writes it without reading it: beta must be 0, got " + a.f("beta"));
                     if (m % tm != 0 || n % tn != 0 || k % tk != 0 || a.i("lda") % 8 != 0 || a.i("ldb") % 8 != 0
                             || a.i("strideA") % 8 != 0 || a.i("strideB") % 8 != 0) {
                         throw new IllegalArgumentException(entry + " needs M a multiple of " + tm + ", N of " + tn + ", K of " + tk
@@ -118,7 +124,9 @@ public final class GemmBf16Async {
      */
     static void reference(KernelArgs a, boolean mnMajor) {
         short[] A = a.bf16("A"), B = a.bf16("B");
-        float[] C = a.f32("C");
+        boolean cBf16 = a.tensor("C").dtype() == BF16;
+        float[] C = cBf16 ? null : a.f32("C");
+        short[] C16 = cBf16 ? a.bf16("C") : null;
         int aO = a.off("A"), bO = a.off("B"), cO = a.off("C");
         int M = a.i("M"), N = a.i("N"), K = a.i("K"), lda = a.i("lda"), ldb = a.i("ldb"), ldc = a.i("ldc");
         int sA = a.i("strideA"), sB = a.i("strideB"), sC = a.i("strideC"), batch = a.i("batch");
@@ -132,7 +140,8 @@ public final class GemmBf16Async {
                     s += Bf16.toFloat(A[aO + b * sA + ia]) * Bf16.toFloat(B[bO + b * sB + ib]);
                 }
                 int i = cO + b * sC + m * ldc + n;
-                C[i] = beta == 0f ? alpha * s : alpha * s + beta * C[i];
+                if (cBf16) C16[i] = Bf16.fromFloat(alpha * s);
+                else C[i] = beta == 0f ? alpha * s : alpha * s + beta * C[i];
             }
         });
     }

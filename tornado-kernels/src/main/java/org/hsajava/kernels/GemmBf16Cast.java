@@ -1,6 +1,8 @@
 package org.hsajava.kernels;
 
+import org.hsajava.compute.DType;
 import org.hsajava.compute.Device;
+import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
 import org.hsajava.compute.opencl.TensorCores;
@@ -82,7 +84,8 @@ public final class GemmBf16Cast {
      * As {@link #append(TaskGraph, String, boolean, Tensor, Tensor, Tensor, int, int, int, int, int, int, float, float, Workspace)},
      * taking the bf16 copies that already exist: {@code a16} = bf16(A) [M x K] dense (written by the
      * kernel that produced A), {@code b16} = bf16(op(B)ᵀ) [N x K] dense (a weight's copy, refreshed
-     * once per step). A null copy is made in the workspace, as above. Returns the bf16 A it read.
+     * once per step). A null copy is made in the workspace, as above. A bf16 {@code c} is written
+     * rounded ({@link GemmBf16Wgmma#kernelBf16Out}; beta must be 0). Returns the bf16 A it read.
      */
     public static Tensor append(TaskGraph g, String name, boolean transB, Tensor a, Tensor a16, Tensor b, Tensor b16, Tensor c,
                               int m, int n, int k, int lda, int ldb, int ldc, float alpha, float beta, Workspace ws) {
@@ -95,7 +98,8 @@ public final class GemmBf16Cast {
             if (transB) g.task(name + ".b16", Bf16Cast.TO_BF16, b, b16, n, k, ldb);
             else g.task(name + ".b16", Bf16Cast.TO_BF16_T, b, b16, k, n, ldb);
         }
-        g.task(name, GemmBf16Wgmma.kernel(n), a16, b16, c, m, n, k, k, k, ldc, 0, 0, 0, 1, alpha, beta);
+        KernelDef gemm = c.dtype() == DType.BF16 ? GemmBf16Wgmma.kernelBf16Out(n) : GemmBf16Wgmma.kernel(n);
+        g.task(name, gemm, a16, b16, c, m, n, k, k, k, ldc, 0, 0, 0, 1, alpha, beta);
         return a16;
     }
 }

@@ -76,23 +76,34 @@ public final class GemmBf16Wgmma {
      */
     public static KernelDef weightGradientKernel(int n) { return emulated(Tiling.EMULATED, Tiling.nativeTiling(n), true); }
 
+    /**
+     * {@link #kernel} writing a bf16 C (beta must be 0): {@code C = bf16(alpha A Bᵀ)}, for GEMMs whose
+     * consumers read bf16 (the activations the model stores only in bf16).
+     */
+    public static KernelDef kernelBf16Out(int n) { return emulated(Tiling.EMULATED, Tiling.nativeTiling(n), false, true); }
+
     /** The emulated kernel at a tiling (tests), with the native variant for Hopper at {@code native_}. */
-    static KernelDef emulated(Tiling t, Tiling native_, boolean mnMajor) {
-        return CACHE.computeIfAbsent("emulated " + t + " native " + native_ + (mnMajor ? " mn" : ""), k -> build(t, true, native_, mnMajor));
+    static KernelDef emulated(Tiling t, Tiling native_, boolean mnMajor) { return emulated(t, native_, mnMajor, false); }
+
+    static KernelDef emulated(Tiling t, Tiling native_, boolean mnMajor, boolean cBf16) {
+        return CACHE.computeIfAbsent("emulated " + t + " native " + native_ + (mnMajor ? " mn" : "") + (cBf16 ? " c16" : ""),
+                k -> build(t, true, native_, mnMajor, cBf16));
     }
 
     /** Whether an M x N x K problem fits the tiles of the native kernel. */
     public static boolean fits(int m, int n, int k) { return Tiling.nativeTiling(n).fits(m, n, k); }
 
-    private static KernelDef build(Tiling t, boolean emulated, Tiling native_, boolean mnMajor) {
-        KernelDef.Builder b = GemmBf16Async.signature("gemm_bf16_wgmma", SOURCE, t.tm(), t.n(), 64, mnMajor)
+    private static KernelDef build(Tiling t, boolean emulated, Tiling native_, boolean mnMajor, boolean cBf16) {
+        KernelDef.Builder b = GemmBf16Async.signature("gemm_bf16_wgmma", SOURCE, t.tm(), t.n(), 64, mnMajor, cBf16)
                 .define("WG_GROUPS", t.groups()).define("WG_N", t.n()).define("WG_STAGES", t.stages());
         if (mnMajor) b.define("WG_MN_MAJOR", 1);
+        if (cBf16) b.define("WG_C_BF16", 1);
         if (emulated) b.define("TC_EMULATE", 1);  // natively the backend rebuilds the PTX for sm_90a (wgmma.h)
         return b
                 .grid(a -> WorkerGrid.of3D((long) (a.i("N") / t.n()) * t.threads(), a.i("M") / t.tm(), a.i("batch"), t.threads(), 1, 1))
                 .variant(!emulated ? null : info -> TensorCores.warpgroupMma(info)
-                        ? CACHE.computeIfAbsent("native " + native_ + (mnMajor ? " mn" : ""), k -> build(native_, false, native_, mnMajor)) : null)
+                        ? CACHE.computeIfAbsent("native " + native_ + (mnMajor ? " mn" : "") + (cBf16 ? " c16" : ""),
+                                k -> build(native_, false, native_, mnMajor, cBf16)) : null)
                 .build();
     }
 }

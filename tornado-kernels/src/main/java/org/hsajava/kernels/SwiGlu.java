@@ -95,6 +95,51 @@ public final class SwiGlu {
                 .build();
     }
 
+    /**
+     * bf16 activations only: {@code h16 = bf16(silu(g) * u)} from bf16 {@code g16, u16} (the gate/up
+     * GEMMs' bf16 outputs), no fp32 output. Arguments: {@code g16, u16, h16, n}.
+     */
+    public static final KernelDef FORWARD_16 = KernelDef.builder("swiglu_forward_16", SRC)
+            .in("g16", BF16).in("u16", BF16).out("h16", BF16).intArg("n")
+            .check(a -> {
+                Checks.positive(a, "n", true);
+                for (String t : new String[] {"g16", "u16", "h16"}) Checks.atLeast(a, t, a.i("n"));
+            })
+            .grid(a -> WorkerGrid.of1D(Math.max(1, a.i("n")), 256))
+            .java(a -> {
+                short[] g = a.bf16("g16"), u = a.bf16("u16"), h = a.bf16("h16");
+                int go = a.off("g16"), uo = a.off("u16"), ho = a.off("h16");
+                Parallel.forRange(a.i("n"), 1 << 14, (lo, hi) -> {
+                    for (int i = lo; i < hi; i++) h[ho + i] = Bf16.fromFloat(silu(Bf16.toFloat(g[go + i])) * Bf16.toFloat(u[uo + i]));
+                });
+            })
+            .build();
+
+    /**
+     * The backward of {@link #FORWARD_16}: {@code dg16 = bf16(dg)}, {@code du16 = bf16(du)} from bf16
+     * {@code g16, u16} and fp32 {@code dh}, no fp32 outputs. Arguments: {@code g16, u16, dh, dg16, du16, n}.
+     */
+    public static final KernelDef BACKWARD_16 = KernelDef.builder("swiglu_backward_16", SRC)
+            .in("g16", BF16).in("u16", BF16).in("dh", F32).out("dg16", BF16).out("du16", BF16).intArg("n")
+            .check(a -> {
+                Checks.positive(a, "n", true);
+                for (String t : new String[] {"g16", "u16", "dh", "dg16", "du16"}) Checks.atLeast(a, t, a.i("n"));
+            })
+            .grid(a -> WorkerGrid.of1D(Math.max(1, a.i("n")), 256))
+            .java(a -> {
+                short[] g = a.bf16("g16"), u = a.bf16("u16"), dg = a.bf16("dg16"), du = a.bf16("du16");
+                float[] dh = a.f32("dh");
+                int go = a.off("g16"), uo = a.off("u16"), ho = a.off("dh"), dgo = a.off("dg16"), duo = a.off("du16");
+                Parallel.forRange(a.i("n"), 1 << 14, (lo, hi) -> {
+                    for (int i = lo; i < hi; i++) {
+                        float gi = Bf16.toFloat(g[go + i]), ui = Bf16.toFloat(u[uo + i]), d = dh[ho + i];
+                        du[duo + i] = Bf16.fromFloat(d * silu(gi));
+                        dg[dgo + i] = Bf16.fromFloat(dgate(gi, ui, d));
+                    }
+                });
+            })
+            .build();
+
     /** Arguments: {@code gu, h, rows, f}. */
     public static final KernelDef FORWARD_FUSED = KernelDef.builder("swiglu_forward_fused", SRC)
             .in("gu", F32).out("h", F32).intArg("rows").intArg("f")

@@ -8,7 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import java.util.stream.Stream;
+import org.hsajava.compute.Bf16;
 import org.hsajava.compute.Device;
+import org.hsajava.compute.KernelRunner;
+import org.hsajava.compute.Tensor;
 import org.hsajava.compute.testing.Rand;
 import org.hsajava.compute.testing.TestDevices;
 import org.junit.jupiter.api.Test;
@@ -51,6 +54,36 @@ class GemmBf16WgmmaTest {
         assumeFalse(TestDevices.underOclgrind() && !small, "too large for the simulator");
         Bf16GemmChecks.checkAgainstReferences(GemmBf16Wgmma.emulated(tiling, GemmBf16Wgmma.Tiling.DEFAULT, mnMajor), M, N, K, batch, beta, mnMajor,
                 String.format("%s M=%d N=%d K=%d batch=%d beta=%s %s", mnMajor ? "A^T B" : "A B^T", M, N, K, batch, beta, tiling));
+    }
+
+    /**
+     * The bf16-output form writes, on each device, the fp32 form's C rounded to nearest even (the same
+     * sums), with even and odd row strides of C (pair stores and single ones); it rejects beta != 0.
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(ints = {0, 1})
+    void bf16OutputIsTheFp32OutputRounded(int pad) {
+        int M = 128, N = 192, K = 128, ldc = N + pad;
+        short[] a = Bf16GemmChecks.bf16Random(M * K, 11), b = Bf16GemmChecks.bf16Random(N * K, 12);
+        GemmBf16Wgmma.Tiling t = GemmBf16Wgmma.Tiling.EMULATED;
+        for (Device d : new Device[] {TestDevices.java(), TestDevices.opencl()}) {
+            float[] c = Bf16GemmChecks.run(d, GemmBf16Wgmma.emulated(t, t, false), M, N, K, ldc, 1, 0f, a, b, new float[M * ldc]);
+            Tensor A = Tensor.bf16("A", a.length).set(a.clone()), B = Tensor.bf16("B", b.length).set(b.clone());
+            short[] sentinel = new short[M * ldc];
+            java.util.Arrays.fill(sentinel, (short) 0x7fc1);
+            Tensor C16 = Tensor.bf16("C16", M * ldc).set(sentinel.clone());
+            KernelRunner.run(d, GemmBf16Wgmma.emulated(t, t, false, true), A, B, C16, M, N, K, K, K, ldc, M * K, N * K, M * ldc, 1, 1.25f, 0f);
+            short[] c16 = C16.bf16();
+            for (int m = 0; m < M; m++) {
+                for (int n = 0; n < ldc; n++) {
+                    int i = m * ldc + n;
+                    short want = n < N ? Bf16.fromFloat(c[i]) : sentinel[i];
+                    assertEquals(want, c16[i], "C[" + m + ", " + n + "] on " + d + " (ldc " + ldc + ")");
+                }
+            }
+            assertThrows(IllegalArgumentException.class, () -> KernelRunner.run(d, GemmBf16Wgmma.kernelBf16Out(N), A, B, C16,
+                    M, N, K, K, K, ldc, M * K, N * K, M * ldc, 1, 1f, 1f), "beta != 0 with a bf16 C");
+        }
     }
 
     /** An odd row stride of C: the epilogue cannot store column pairs as float2 and stores them one by one. */

@@ -116,6 +116,38 @@ class SwiGluTest {
         assertClose("swiglu dg OpenCL vs Java", out[0], out[1], 1e-6);
     }
 
+    /** The bf16-only kernels give, on each device, the fp32 kernels' outputs on the widened inputs, rounded to bf16. */
+    @Test
+    void bf16OnlyKernelsRoundWhatTheFp32KernelsCompute() {
+        int n = 1037;
+        Rand r = new Rand(98);
+        float[] g = r.normal(n, 4), u = r.normal(n, 1), dh = r.normal(n, 1);
+        short[] g16 = new short[n], u16 = new short[n];
+        for (int i = 0; i < n; i++) {
+            g16[i] = org.hsajava.compute.Bf16.fromFloat(g[i]);
+            u16[i] = org.hsajava.compute.Bf16.fromFloat(u[i]);
+            g[i] = org.hsajava.compute.Bf16.toFloat(g16[i]);
+            u[i] = org.hsajava.compute.Bf16.toFloat(u16[i]);
+        }
+        for (Device dev : CentralDifference.devices()) {
+            Tensor h = Tensor.f32("h", n), dg = Tensor.f32("dg", n), du = Tensor.f32("du", n);
+            KernelRunner.run(dev, SwiGlu.FORWARD, Tensor.of("g", g), Tensor.of("u", u), h, n);
+            KernelRunner.run(dev, SwiGlu.BACKWARD, Tensor.of("g", g), Tensor.of("u", u), Tensor.of("dh", dh), dg, du, n);
+            Tensor h16 = Tensor.bf16("h16", n), dg16 = Tensor.bf16("dg16", n), du16 = Tensor.bf16("du16", n);
+            KernelRunner.run(dev, SwiGlu.FORWARD_16, Tensor.bf16("g16", n).set(g16.clone()), Tensor.bf16("u16", n).set(u16.clone()), h16, n);
+            KernelRunner.run(dev, SwiGlu.BACKWARD_16, Tensor.bf16("g16", n).set(g16.clone()), Tensor.bf16("u16", n).set(u16.clone()),
+                    Tensor.of("dh", dh), dg16, du16, n);
+            float[][] fp32 = {h.toF32Array(), dg.toF32Array(), du.toF32Array()};
+            short[][] bf16 = {h16.bf16(), dg16.bf16(), du16.bf16()};
+            String[] what = {"h", "dg", "du"};
+            for (int k = 0; k < 3; k++) {
+                for (int i = 0; i < n; i++) {
+                    org.junit.jupiter.api.Assertions.assertEquals(org.hsajava.compute.Bf16.fromFloat(fp32[k][i]), bf16[k][i], what[k] + "[" + i + "] on " + dev);
+                }
+            }
+        }
+    }
+
     @Test
     void checkNamesTheShortArgument() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> KernelRunner.run(TestDevices.java(), SwiGlu.FORWARD_FUSED,

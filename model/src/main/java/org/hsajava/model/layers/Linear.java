@@ -1,5 +1,6 @@
 package org.hsajava.model.layers;
 
+import org.hsajava.compute.DType;
 import org.hsajava.compute.Device;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
@@ -40,6 +41,22 @@ public final class Linear {
         return ctx.bf16Copies() && GemmBf16Cast.applies(ctx.device(), false, rows, out, in);
     }
 
+    /**
+     * Whether all three GEMMs of a projection {@code [rows, in] -> [rows, out]} built with {@code ctx}
+     * run on bf16 copies ({@code x·Wᵀ}, {@code dy·W} and {@code dyᵀ·x} on wgmma): then its x, y and
+     * their gradients may live in bf16 only (the fp32 tensors may be null where the bf16 ones are given).
+     */
+    static boolean runsOnBf16(LayerContext ctx, int rows, int in, int out) {
+        Device d = ctx.device();
+        return forwardOnBf16(ctx, rows, in, out) && GemmBf16Cast.applies(d, false, rows, in, out)
+                && GemmBf16Cast.appliesToWeightGradient(d, out, in, rows);
+    }
+
+    /** Whether the forward {@code x·Wᵀ} of such a projection runs on bf16 copies (and may write a bf16 y). */
+    static boolean forwardOnBf16(LayerContext ctx, int rows, int in, int out) {
+        return ctx.bf16Copies() && GemmBf16Cast.applies(ctx.device(), false, rows, out, in);
+    }
+
     /** Appends {@code y = x·Wᵀ (+ b)}; {@code bias} may be null. */
     public static void forward(TaskGraph g, String name, Device device, Tensor x, Tensor weight, Tensor bias, Tensor y, int rows, int in, int out) {
         forward(g, name, device, Projection.of(weight, bias, null, null), x, null, y, rows, in, out);
@@ -47,9 +64,14 @@ public final class Linear {
 
     /**
      * Appends {@code y = x·Wᵀ (+ b)}; {@code x16} is bf16(x) where the producer of x wrote it (null:
-     * none; the bf16 path then casts x itself).
+     * none; the bf16 path then casts x itself, and x may be null where x16 is given). A bf16 {@code y}
+     * is written rounded by the bf16 path, which must then apply ({@link #runsOnBf16}; no bias).
      */
     public static void forward(TaskGraph g, String name, Device device, Projection p, Tensor x, Tensor x16, Tensor y, int rows, int in, int out) {
+        boolean bf16Out = y.dtype() == DType.BF16;
+        if (bf16Out && (p.b() != null || !GemmBf16Cast.applies(device, false, rows, out, in))) {
+            throw new IllegalStateException(name + ": a bf16 output needs the bf16 GEMM path and no bias");
+        }
         if (GemmBf16Cast.applies(device, false, rows, out, in)) {
             GemmBf16Cast.append(g, name + ".fwd", true, x, x16, p.w(), p.w16(), y, rows, out, in, in, in, out, 1f, 0f, BF16_COPIES);
         } else {
@@ -72,7 +94,8 @@ public final class Linear {
      * As above with the projection's parameters and gradients (its bias gradient where it has a bias);
      * {@code x16} is the bf16 copy of x the layer kept, {@code dy16} one of dy that is current when these
      * tasks run: written by dy's producer, or by the {@code dy·W} GEMM just before (null: none, made here
-     * where needed).
+     * where needed). x and dy may be null where their copies are given and the GEMMs run on bf16
+     * ({@link #runsOnBf16}; no bias).
      */
     public static void backward(TaskGraph g, String name, Device device, Projection p, Tensor x, Tensor x16, Tensor dy, Tensor dy16,
                                 Tensor dx, int rows, int in, int out) {
@@ -88,7 +111,7 @@ public final class Linear {
             }
             GemmSplitK.appendBf16Wgmma(g, name + ".dw", device, dy16, x16, p.dw(), out, in, rows, out, in, 1f, 1f, WORKSPACE);
         } else {
-            GemmSplitK.append(g, name + ".dw", device, true, false, dy, x, p.dw(), out, in, rows, out, in, 1f, 1f, WORKSPACE);
+            GemmSplitK.append(g, name + ".dw", device, true, false, fp32(name, "dy", dy), fp32(name, "x", x), p.dw(), out, in, rows, out, in, 1f, 1f, WORKSPACE);
         }
         if (p.db() != null) {
             long scratch = Reduce.columnSumScratch(rows, out);
@@ -106,7 +129,13 @@ public final class Linear {
         if (GemmBf16Cast.applies(device, false, rows, in, out)) {
             return GemmBf16Cast.append(g, task, false, dy, dy16, p.w(), p.w16t(), dx, rows, in, out, out, in, in, 1f, beta, BF16_COPIES);
         }
-        g.task(task, Gemm.select(device, false, false, rows, in, out), dy, p.w(), dx, rows, in, out, out, in, in, 0, 0, 0, 1, 1f, beta);
+        g.task(task, Gemm.select(device, false, false, rows, in, out), fp32(task, "dy", dy), p.w(), dx, rows, in, out, out, in, in, 0, 0, 0, 1, 1f, beta);
         return dy16;
+    }
+
+    /** t, which the fp32 path needs: a null one means the caller kept only a bf16 copy although this GEMM is not on the bf16 path. */
+    private static Tensor fp32(String name, String what, Tensor t) {
+        if (t == null) throw new IllegalStateException(name + ": the fp32 " + what + " is needed (this GEMM does not run on the bf16 copies)");
+        return t;
     }
 }

@@ -27,7 +27,8 @@ import org.hsajava.model.config.ModelConfig;
  * Biases on q/k/v/o exist iff {@code attention_bias}.
  *
  * <p>bf16 attention ({@link #BF16_PROPERTY}, by default with bf16 matmuls on a device with tensor
- * cores; head dims 16, 32, 64, 128): RoPE writes q and k as bf16, v is cast to bf16, and the
+ * cores; head dims 16, 32, 64, 128): RoPE writes q and k as bf16, v_proj writes v as bf16 (where it
+ * runs on the bf16 copies; else v is cast), and the
  * sliding-window kernels run on those ({@link SlidingWindowAttention#forwardBf16}); the backward reads
  * them and a bf16 copy of dO. The layer then keeps q, k, v in bf16 only (the fp32 ones are shared
  * scratch of the forward pass); o, lse and every gradient stay fp32.
@@ -46,6 +47,7 @@ public final class SwaAttention implements Layer {
     // (with bf16 attention q, k, v are the forward's scratch and q16, k16, v16 are kept instead; else those are null)
     private final Tensor qRaw, kRaw, q, k, v, o, lse;
     private final Tensor q16, k16, v16;
+    private final boolean vDirect;   // v_proj writes v16 (no fp32 v)
     private final Tensor o16;  // bf16(o) for o_proj's GEMMs where the context keeps bf16 copies, else null
     // backward scratch (shared across layers through the pool); dO16 = bf16(dO) with bf16 attention, else null
     private final Tensor dO, dO16, delta, dq, dk, dv, dqRaw, dkRaw;
@@ -103,7 +105,8 @@ public final class SwaAttention implements Layer {
         boolean bf16 = SlidingWindowAttention.tcHeadDim(hd) && Bf16Attention.enabled(BF16_PROPERTY, device);
         this.q = bf16 ? scratch.f32("SwaAttention.qFwd", rows, qw) : Tensor.f32(name + ".q", rows, qw);
         this.k = bf16 ? scratch.f32("SwaAttention.kFwd", rows, kw) : Tensor.f32(name + ".k", rows, kw);
-        this.v = bf16 ? scratch.f32("SwaAttention.vFwd", rows, kw) : Tensor.f32(name + ".v", rows, kw);
+        this.vDirect = bf16 && vProj.b() == null && Linear.forwardOnBf16(ctx, rows, dModel, kw);  // v_proj writes v16 itself
+        this.v = vDirect ? null : bf16 ? scratch.f32("SwaAttention.vFwd", rows, kw) : Tensor.f32(name + ".v", rows, kw);
         this.q16 = bf16 ? Tensor.bf16(name + ".q16", rows, qw) : null;
         this.k16 = bf16 ? Tensor.bf16(name + ".k16", rows, kw) : null;
         this.v16 = bf16 ? Tensor.bf16(name + ".v16", rows, kw) : null;
@@ -137,13 +140,13 @@ public final class SwaAttention implements Layer {
         g.transferToDevice(DataTransferMode.FIRST_EXECUTION, ropeFreq);
         Linear.forward(g, name + ".q_proj", device, qProj, x, x16, qRaw, rows, dModel, qw);
         Linear.forward(g, name + ".k_proj", device, kProj, x, x16, kRaw, rows, dModel, kw);
-        Linear.forward(g, name + ".v_proj", device, vProj, x, x16, v, rows, dModel, kw);
+        Linear.forward(g, name + ".v_proj", device, vProj, x, x16, vDirect ? v16 : v, rows, dModel, kw);
         qNorm.forward(g);
         kNorm.forward(g);
         if (q16 != null) {
             g.task(name + ".q_rope", Rope.FORWARD_CONTIGUOUS_BF16, q, q16, ropeFreq, rows, length, heads, hd, positionStart);
             g.task(name + ".k_rope", Rope.FORWARD_CONTIGUOUS_BF16, k, k16, ropeFreq, rows, length, kvHeads, hd, positionStart);
-            g.task(name + ".v16", Bf16Cast.TO_BF16, v, v16, rows, kw, kw);
+            if (!vDirect) g.task(name + ".v16", Bf16Cast.TO_BF16, v, v16, rows, kw, kw);
             SlidingWindowAttention.addForward(g, name + ".swa.", shape, q16, k16, v16, o, lse);
         } else {
             g.task(name + ".q_rope", Rope.FORWARD_CONTIGUOUS, q, q, ropeFreq, rows, length, heads, hd, positionStart);

@@ -79,18 +79,35 @@ class SwaDecoderLayerTest {
     /**
      * Mixed precision on Hopper (emulated here): with the context's bf16 copies (weights refreshed by
      * {@link ModelParameters#appendBf16Refresh}, norm and SwiGLU outputs written in bf16 by their
-     * kernels) the layer computes bit for bit what it computes when every GEMM casts its own operands,
-     * also after the weights change between two executions of the plan (a stale copy would show), and
-     * its forward GEMMs cast nothing.
+     * kernels) and the MLP's fp32 activations kept ({@code -Dhsa.mlp.bf16=off}), the layer computes bit
+     * for bit what it computes when every GEMM casts its own operands, also after the weights change
+     * between two executions of the plan (a stale copy would show), and its forward GEMMs cast nothing.
      */
     @ParameterizedTest
     @MethodSource("org.hsajava.model.layers.LayerTests#devices")
     void bf16CopiesComputeWhatPerGemmCastsCompute(Device device) {
-        float[][] casts = runTwiceOnTheBf16Path(device, false), copies = runTwiceOnTheBf16Path(device, true);
+        float[][] casts = runTwiceOnTheBf16Path(device, false, false), copies = runTwiceOnTheBf16Path(device, true, false);
         String[] what = {"out", "dh", "parameter gradients"};
         for (int i = 0; i < casts.length; i++) {
             org.junit.jupiter.api.Assertions.assertArrayEquals(casts[i], copies[i], what[i % 3] + " of execution " + (1 + i / 3) + " on " + device);
         }
+    }
+
+    /**
+     * With bf16 copies the MLP keeps its activations in bf16 only (the default), and with bf16 attention
+     * ({@code -Dhsa.swa.bf16=on} here: emulated) so do q, k, v, v_proj writing v16 itself: the results
+     * change by bf16's accuracy (2e-2 of the largest value) from the fp32 activations', in both
+     * executions (the weights change in between).
+     */
+    @ParameterizedTest
+    @MethodSource("org.hsajava.model.layers.LayerTests#devices")
+    void bf16OnlyActivationsTrackTheFp32Ones(Device device) {
+        float[][] fp32 = runTwiceOnTheBf16Path(device, true, false), bf16 = runTwiceOnTheBf16Path(device, true, true);
+        String[] what = {"out", "dh", "parameter gradients"};
+        for (int i = 0; i < fp32.length; i++) {
+            assertClose(what[i % 3] + " of execution " + (1 + i / 3) + " on " + device, fp32[i], bf16[i], 2e-2);
+        }
+        assertTrue(!java.util.Arrays.equals(fp32[0], bf16[0]), "the bf16 activations gave the fp32 bits");
     }
 
     /**
@@ -136,8 +153,12 @@ class SwaDecoderLayerTest {
         return new float[][] {tout.toF32Array(), tdh.toF32Array(), p.allGrads().toF32Array()};
     }
 
-    /** out, dh and the gradients of two executions, the parameters scaled by 0.9 in between (6 arrays). */
-    private static float[][] runTwiceOnTheBf16Path(Device device, boolean bf16Copies) {
+    /**
+     * out, dh and the gradients of two executions, the parameters scaled by 0.9 in between (6 arrays);
+     * {@code bf16Only}: the MLP's and the attention's activations in bf16 only ({@code -Dhsa.mlp.bf16=auto},
+     * {@code -Dhsa.swa.bf16=on}; else both off).
+     */
+    private static float[][] runTwiceOnTheBf16Path(Device device, boolean bf16Copies, boolean bf16Only) {
         int d = 64, inter = 128, batch = 1, length = 64, rows = batch * length;  // every GEMM fits the emulated wgmma tiles
         ModelConfig c = LayerTests.swaConfig(AttentionKind.SWA_ONLY, 37, d, inter, 2, 2, 1, 16, true, false);
         ModelParameters p = LayerTests.randomParams(c, 21);
@@ -145,7 +166,11 @@ class SwaDecoderLayerTest {
         Rand r = new Rand(23);
         float[] h = r.normal(rows * d, 1), dOut = r.normal(rows * d, 1);
         Tensor th = Tensor.of("h", h), tout = Tensor.f32("out", rows * d), tdh = Tensor.f32("dh", rows * d), tdOut = Tensor.of("dOut", dOut);
-        TaskGraph g = org.hsajava.compute.testing.EmulatedWgmma.with(() -> {
+        String old = System.setProperty(SwiGluMlp.BF16_PROPERTY, bf16Only ? "auto" : "off");
+        String oldSwa = System.setProperty(SwaAttention.BF16_PROPERTY, bf16Only ? "on" : "off");
+        TaskGraph g;
+        try {
+          g = org.hsajava.compute.testing.EmulatedWgmma.with(() -> {
             LayerContext ctx = new LayerContext(c, p, device, batch, length, null, bf16Copies);
             SwaDecoderLayer layer = new SwaDecoderLayer(ctx, 0, th, tout, tdh, tdOut);
             TaskGraph graph = new TaskGraph("swa").transferToDevice(DataTransferMode.EVERY_EXECUTION, p.all(), p.allGrads(), th, tdh, tdOut);
@@ -153,7 +178,13 @@ class SwaDecoderLayerTest {
             layer.forward(graph);
             layer.backward(graph);
             return graph.transferToHost(DataTransferMode.EVERY_EXECUTION, tout, tdh, p.allGrads());
-        });
+          });
+        } finally {
+            if (old == null) System.clearProperty(SwiGluMlp.BF16_PROPERTY);
+            else System.setProperty(SwiGluMlp.BF16_PROPERTY, old);
+            if (oldSwa == null) System.clearProperty(SwaAttention.BF16_PROPERTY);
+            else System.setProperty(SwaAttention.BF16_PROPERTY, oldSwa);
+        }
         var tasks = g.snapshot().tasks().stream().map(t -> t instanceof org.hsajava.compute.Task.Launch l ? l.name() + " " + l.kernel().entryPoint() : "").toList();
         assertTrue(tasks.stream().filter(t -> t.endsWith("gemm_bf16_wgmma")).count() >= 11, "the layer's GEMMs run on wgmma: " + tasks);
         // Only the attention output (o_proj's input) is still cast in the forward; no weight is cast per GEMM.
@@ -161,6 +192,10 @@ class SwaDecoderLayerTest {
                 "the norms' and SwiGLU's consumers and the weights are not cast per GEMM: " + tasks);
         // dy·W of o_proj and down_proj leaves its bf16 copy of dy for the weight gradient right after it
         assertTrue(tasks.stream().noneMatch(t -> t.contains(".dw.dy16 ")), "no gradient is copied twice: " + tasks);
+        // bf16 MLP activations: SwiGLU reads and writes bf16 only; bf16 attention: v_proj writes v16, nothing casts v
+        if (bf16Copies) assertTrue(tasks.contains("layers.0.mlp.swiglu " + (bf16Only ? "swiglu_forward_16" : "swiglu_forward_bf16")), "the MLP's SwiGLU: " + tasks);
+        if (bf16Only) assertTrue(tasks.stream().noneMatch(t -> t.contains(".v16 ")) && tasks.stream().anyMatch(t -> t.contains(".q_rope rope_contiguous")),
+                "v is not cast: " + tasks);
         float[][] out = new float[6][];
         try (org.hsajava.compute.ExecutionPlan plan = new org.hsajava.compute.ExecutionPlan(g.snapshot()).withDevice(device)) {
             for (int run = 0; run < 2; run++) {
