@@ -111,11 +111,12 @@ static inline void hsasel_scan(__global const float* landmarks, __local float* t
 // No score matrix is stored: each work-item keeps its running top-K in private memory while the
 // work-group (HSA_QB consecutive rows of one (b, h)) streams landmark tiles of HSA_LT chunks
 // through local memory. Grid: (roundUp(L, HSA_QB), B*H), local (HSA_QB, 1).
-__kernel __attribute__((reqd_work_group_size(HSA_QB, 1, 1)))
-void hsa_select_topk(__global const float* q_r, __global const float* landmarks,
-                     __global int* indices, __global float* scores,
-                     const int B, const int L, const int H, const int C, const int S, const int t0) {
-    __local float tile[HSA_LT * HSA_DR];
+//
+// hsasel_topk is its body up to the sorted list (every work-item of the group must call it: the scan
+// holds barriers); it returns whether the work-item's row exists, and the list in (ts, ti), most recent
+// first, empty entries (-inf, -1) last.
+static inline int hsasel_topk(__global const float* q_r, __global const float* landmarks, __local float* tile,
+                              const int L, const int H, const int C, const int S, const int t0, float* ts, int* ti) {
     const int i = get_global_id(0);
     const int bh = get_global_id(1);
     const int b = bh / H, h = bh % H;
@@ -128,13 +129,23 @@ void hsa_select_topk(__global const float* q_r, __global const float* landmarks,
     const int lastRow = min(L - 1, ((int) get_group_id(0) + 1) * HSA_QB - 1);
     const int groupChunks = hsasel_eligible(t0 + lastRow, S, C);
 
-    float ts[HSA_K];
-    int ti[HSA_K];
     for (int k = 0; k < HSA_K; k++) { ts[k] = -INFINITY; ti[k] = -1; }
     hsasel_scan(landmarks, tile, q, b, h, H, C, 0, groupChunks, mine, ts, ti);
-    if (!live) return;
+    if (!live) return 0;
     hsasel_sort_recent_first(ts, ti);
-    const int base = ((b * L + i) * H + h) * HSA_K;
+    return 1;
+}
+
+__kernel __attribute__((reqd_work_group_size(HSA_QB, 1, 1)))
+void hsa_select_topk(__global const float* q_r, __global const float* landmarks,
+                     __global int* indices, __global float* scores,
+                     const int B, const int L, const int H, const int C, const int S, const int t0) {
+    __local float tile[HSA_LT * HSA_DR];
+    float ts[HSA_K];
+    int ti[HSA_K];
+    if (!hsasel_topk(q_r, landmarks, tile, L, H, C, S, t0, ts, ti)) return;
+    const int bh = get_global_id(1), b = bh / H, h = bh % H;
+    const int base = ((b * L + (int) get_global_id(0)) * H + h) * HSA_K;
     for (int k = 0; k < HSA_K; k++) {
         int valid = ti[k] >= 0;
         indices[base + k] = valid ? ti[k] : 0;
@@ -259,33 +270,64 @@ __kernel void hsa_select_dlandmark(__global const float* dscores, __global const
 // Chunk weights from the selected scores, one work-item per row (b, i, h), over the n valid slots:
 //   HSA_MODE 0 (softmax): w_k = exp(s_k - m) / sum_{j<n} exp(s_j - m), m = max_{j<n} s_j; n = 0 -> all 0
 //   HSA_MODE 1 (stick):   w_k = exp(s_k - sum_{j<=k} softplus(s_j)), softplus linear above 15
-// Invalid slots get weight 0.
+// Invalid slots get weight 0. hsasel_weights computes one row from its HSA_K scores s (w may be s).
+static inline void hsasel_weights(const float* s, float* w, const int n) {
+#if HSA_MODE == 0
+    float m = -INFINITY;
+    for (int k = 0; k < n; k++) m = fmax(m, s[k]);
+    float sum = 0.0f;
+    for (int k = 0; k < n; k++) sum += exp(s[k] - m);
+    for (int k = 0; k < HSA_K; k++) w[k] = k < n ? exp(s[k] - m) / sum : 0.0f;
+#else
+    float acc = 0.0f;
+    for (int k = 0; k < HSA_K; k++) {
+        if (k < n) {
+            acc += softplus_f(s[k]);
+            w[k] = exp(s[k] - acc);
+        } else {
+            w[k] = 0.0f;
+        }
+    }
+#endif
+}
+
 __kernel void hsa_select_weights(__global const float* scores, __global float* weights,
                                  const int B, const int L, const int H, const int C, const int S, const int t0) {
     const int row = get_global_id(0);
     if (row >= B * L * H) return;
     const int i = (row / H) % L;
-    const int n = hsasel_valid(t0 + i, S, C);
-    const int base = row * HSA_K;
-#if HSA_MODE == 0
-    float m = -INFINITY;
-    for (int k = 0; k < n; k++) m = fmax(m, scores[base + k]);
-    float sum = 0.0f;
-    for (int k = 0; k < n; k++) sum += exp(scores[base + k] - m);
-    for (int k = 0; k < HSA_K; k++) weights[base + k] = k < n ? exp(scores[base + k] - m) / sum : 0.0f;
-#else
-    float acc = 0.0f;
-    for (int k = 0; k < HSA_K; k++) {
-        if (k < n) {
-            float s = scores[base + k];
-            acc += softplus_f(s);
-            weights[base + k] = exp(s - acc);
-        } else {
-            weights[base + k] = 0.0f;
-        }
-    }
-#endif
+    float s[HSA_K];
+    for (int k = 0; k < HSA_K; k++) s[k] = scores[row * HSA_K + k];
+    hsasel_weights(s, s, hsasel_valid(t0 + i, S, C));
+    for (int k = 0; k < HSA_K; k++) weights[row * HSA_K + k] = s[k];
 }
+
+#ifdef HSA_DR
+// The whole selection forward in one launch: hsa_select_topk, then hsa_select_weights on the row's
+// list while it is still in registers (the n valid slots are the first n of the sorted list).
+// Grid and arguments as hsa_select_topk, plus weights.
+__kernel __attribute__((reqd_work_group_size(HSA_QB, 1, 1)))
+void hsa_select_topk_weights(__global const float* q_r, __global const float* landmarks,
+                             __global int* indices, __global float* scores, __global float* weights,
+                             const int B, const int L, const int H, const int C, const int S, const int t0) {
+    __local float tile[HSA_LT * HSA_DR];
+    float ts[HSA_K];
+    int ti[HSA_K];
+    if (!hsasel_topk(q_r, landmarks, tile, L, H, C, S, t0, ts, ti)) return;
+    const int i = get_global_id(0), bh = get_global_id(1), b = bh / H, h = bh % H;
+    const int base = ((b * L + i) * H + h) * HSA_K;
+    int n = 0;
+    for (int k = 0; k < HSA_K; k++) {
+        const int valid = ti[k] >= 0;
+        n += valid;
+        indices[base + k] = valid ? ti[k] : 0;
+        ts[k] = valid ? ts[k] : 0.0f;
+        scores[base + k] = ts[k];
+    }
+    hsasel_weights(ts, ts, n);
+    for (int k = 0; k < HSA_K; k++) weights[base + k] = ts[k];
+}
+#endif
 
 // Backward of the chunk weights, one work-item per row, g = dweights, over the n valid slots:
 //   softmax: ds_j = w_j (g_j - sum_{k<n} w_k g_k)

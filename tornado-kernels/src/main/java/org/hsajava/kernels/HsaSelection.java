@@ -94,6 +94,32 @@ public final class HsaSelection {
     }
 
     /**
+     * The whole selection forward in one launch: {@link #topK} and {@link #weights} fused. Arguments:
+     * {@code q_r, landmarks, indices (out), scores (out), weights (out), B, L, H, C, S, t0}; the same
+     * results as the two kernels.
+     */
+    public static KernelDef topKWeights(int dr, int k, WeightMode mode) {
+        checkDr(dr);
+        checkK(k);
+        return CACHE.computeIfAbsent("topkw/" + dr + "/" + k + "/" + mode, key -> withGeometry(KernelDef.builder("hsa_select_topk_weights", SRC)
+                .in("q_r", F32).in("landmarks", F32).out("indices", I32).out("scores", F32).out("weights", F32))
+                .define("HSA_DR", dr).define("HSA_K", k).define("HSA_SCALE", scaleLiteral(dr)).define("HSA_MODE", mode.define())
+                .define("HSA_QB", QUERY_BLOCK).define("HSA_LT", 32)
+                .check(a -> {
+                    checkGeometry(a);
+                    Checks.exactly(a, "q_r", rows(a) * dr);
+                    Checks.exactly(a, "landmarks", (long) a.i("B") * a.i("C") * a.i("H") * dr);
+                    for (String t : new String[] {"indices", "scores", "weights"}) Checks.exactly(a, t, rows(a) * k);
+                })
+                .grid(a -> WorkerGrid.of2D(a.i("L"), (long) a.i("B") * a.i("H"), QUERY_BLOCK, 1))
+                .java(a -> {
+                    SelectionReference.topK(a, dr, k);
+                    SelectionReference.weights(a, mode, k);
+                })
+                .build());
+    }
+
+    /**
      * Top-K over slices of the chunks, for few queries against very many chunks (streaming evaluation).
      * Arguments: {@code q_r, landmarks, partIdx (out, int [splits, B·L·H, K]), partScores (out), B, L, H, C, S, t0,
      * chunksPerSplit}; grid z = split. Partial lists are best-first with empty entries {@code (-1, -inf)}.

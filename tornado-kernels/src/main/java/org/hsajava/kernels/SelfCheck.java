@@ -204,6 +204,7 @@ public final class SelfCheck {
         cases.add(new Case("gemm C = A B + C at matmul_precision tf32 (300 x 200 x 150, batch 2)", 1e-5, TF32_TOLERANCE,
                 d -> atPrecision(Gemm.Precision.TF32, () -> gemm(d, false, false, 300, 200, 150))));
         cases.add(new Case("hsa selection top-K + stick weights (L=300, S=16, K=8)", 1e-5, SelfCheck::selection));
+        cases.add(new Case("hsa selection top-K + softmax weights in one launch (B=2, L=300, H=2, S=16, K=8)", 1e-5, SelfCheck::selectionFused));
         cases.add(new Case("hsa attention fwd+bwd (L=200, G=16, D=S=64)", 1e-4, TF32_TOLERANCE, SelfCheck::hsaAttention));
         cases.add(new Case("hsa attention fwd (B=2, L=700, G=16, D=S=64, K=8, n=1)", 1e-4, TF32_TOLERANCE,
                 d -> hsaForward(d, 2, 700, 16, 1, 64, 64, 8, 1, 40)));
@@ -241,6 +242,15 @@ public final class SelfCheck {
         Tensor idx = Tensor.i32("indices", B * L * H * K), sc = Tensor.f32("scores", B * L * H * K), w = Tensor.f32("weights", B * L * H * K);
         KernelRunner.run(d, HsaSelection.topK(dr, K), qr, lm, idx, sc, B, L, H, C, S, 0);
         KernelRunner.run(d, HsaSelection.weights(HsaSelection.WeightMode.STICK, K), sc, w, B, L, H, C, S, 0);
+        return concat(toFloat(idx.toI32Array()), w.toF32Array());
+    }
+
+    /** The same through the fused kernel (top-K and weights in one launch; softmax weights, two heads). */
+    private static float[] selectionFused(Device d) {
+        int B = 2, L = 300, H = 2, dr = 64, S = 16, K = 8, C = L / S;
+        Tensor qr = Tensor.of("q_r", random(B * L * H * dr, 27)), lm = Tensor.of("landmarks", random(B * C * H * dr, 28));
+        Tensor idx = Tensor.i32("indices", B * L * H * K), sc = Tensor.f32("scores", B * L * H * K), w = Tensor.f32("weights", B * L * H * K);
+        KernelRunner.run(d, HsaSelection.topKWeights(dr, K, HsaSelection.WeightMode.SOFTMAX), qr, lm, idx, sc, w, B, L, H, C, S, 0);
         return concat(toFloat(idx.toI32Array()), w.toF32Array());
     }
 

@@ -126,6 +126,17 @@ class HsaSelectionTest {
         assertArrayEquals(Arrays.copyOf(j.csr.entries(), j.csr.used()), Arrays.copyOf(c.csr.entries(), c.csr.used()), where + ": entries");
         assertClose(where + ": dlandmarks", j.dlandmarks, c.dlandmarks, 1e-5);
 
+        // The fused forward (top-K and weights in one launch) gives exactly the two kernels' results.
+        for (Device dev : devices()) {
+            Result two = dev.isJava() ? j : c;
+            Tensor idx = Tensor.i32("indices", s.rows() * s.K), sc = Tensor.f32("scores", s.rows() * s.K), w = Tensor.f32("weights", s.rows() * s.K);
+            KernelRunner.run(dev, HsaSelection.topKWeights(s.dr, s.K, mode), Tensor.of("q_r", qr.clone()), Tensor.of("landmarks", lm.clone()),
+                    idx, sc, w, s.B, s.L, s.H, s.C, s.S, s.t0);
+            assertArrayEquals(two.indices, idx.toI32Array(), where + ": fused indices on " + dev);
+            assertArrayEquals(two.scores, sc.toF32Array(), where + ": fused scores on " + dev);
+            assertArrayEquals(two.weights, w.toF32Array(), where + ": fused weights on " + dev);
+        }
+
         // Slicing the chunks (odd slice size) and merging gives exactly the one-pass selection.
         for (Device dev : devices()) {
             Object[] split = splitTopK(dev, s, qr, lm, 5);

@@ -152,8 +152,7 @@ public final class RetrievalLayer implements Layer {
             g.task(n + "lmkKNorm", RmsNorm.FORWARD, landmarks, kNormW, lmn, rstdK, B * C * Hk, dr, EPS);
         }
         ChunkSelection s = selection;
-        g.task(n + "topK", HsaSelection.topK(dr, K), qrn, lmn, s.indices(), scores, B, L, Hk, C, S, t0);
-        g.task(n + "weights", HsaSelection.weights(mode, K), scores, s.weights(), B, L, Hk, C, S, t0);
+        g.task(n + "select", HsaSelection.topKWeights(dr, K, mode), qrn, lmn, s.indices(), scores, s.weights(), B, L, Hk, C, S, t0);
         HsaCsr.addBuildTasks(g, n + "csr", s.indices(), s.chunkStart(), s.entries(), B, L, Hk, C, S, t0, K);
         // The HSA layer's backward accumulates into dweights; this step starts it from zero.
         g.task(n + "zeroDweights", Fill.FILL, s.dweights(), rows * Hk * K, 0f);
