@@ -92,12 +92,21 @@ void swa_bwd_dkdv(__global const float* q, __global const float* k, __global con
 
 // Backward preprocessing, one work-item per row i = (b, t, g):
 //   delta_i = sum_d dO_i[d] * O_i[d]        (FlashAttention's D_t = rowsum(dO o O))
+// With SWA_BF16, o and d_o are bf16 (the bf16 kernels' output and the bf16 o_proj GEMM's dO).
 // Grid: global roundUp(rows, 64), local 64.
-__kernel void swa_bwd_delta(__global const float* o, __global const float* d_o, __global float* delta, const int rows) {
+#if defined(SWA_BF16) && SWA_BF16
+#include "bf16.h"
+typedef ushort swa_delta_in;
+#define SWA_DELTA_LOAD(x) bf16_float(x)
+#else
+typedef float swa_delta_in;
+#define SWA_DELTA_LOAD(x) (x)
+#endif
+__kernel void swa_bwd_delta(__global const swa_delta_in* o, __global const swa_delta_in* d_o, __global float* delta, const int rows) {
     const int i = get_global_id(0);
     if (i >= rows) return;
     float s = 0.0f;
-    for (int d = 0; d < HEAD_DIM; d++) s = fma(o[i * HEAD_DIM + d], d_o[i * HEAD_DIM + d], s);
+    for (int d = 0; d < HEAD_DIM; d++) s = fma(SWA_DELTA_LOAD(o[i * HEAD_DIM + d]), SWA_DELTA_LOAD(d_o[i * HEAD_DIM + d]), s);
     delta[i] = s;
 }
 

@@ -1,8 +1,8 @@
 // Sliding-window attention on NVIDIA tensor cores: swa_fwd, swa_bwd_dq and swa_bwd_dkdv with their
 // matrix products on TF32 mma.sync.m16n8k8 (tc.h: inputs rounded with cvt.rna, fp32 accumulation),
 // or, with -DSWA_BF16=1, on bf16 mma.sync.m16n8k16 with q, k, v and d_o stored as bf16 (fp32
-// accumulation; P and dS rounded to bf16 before their products, as FlashAttention does); softmax,
-// exponentials, masks and the final scaling stay fp32, and o, lse, delta, dq, dk, dv are fp32. Included by swa.cl in place of the
+// accumulation; P and dS rounded to bf16 before their products, as FlashAttention does; o written as
+// bf16); softmax, exponentials, masks and the final scaling stay fp32, and lse, delta, dq, dk, dv are fp32. Included by swa.cl in place of the
 // portable kernels when compiled with -DSWA_TC=1 (SlidingWindowAttention's variants for devices
 // where org.hsajava.compute.opencl.TensorCores is enabled), or with -DSWA_TC=1 -DTC_EMULATE=1 (the
 // PTX replaced by portable code: tests check this file's fragment bookkeeping on PoCL). Same
@@ -76,10 +76,12 @@
 #include "attn_tc.h"
 #if SWA_BF16
 #include "attn_tc_bf16.h"
+#include "bf16.h"
 #if SWA_TC_BK % 16 != 0 || SWA_TC_NT % 2 != 0
 #error "the bf16 kernels need SWA_TC_BK a multiple of 16 and SWA_TC_NT even"
 #endif
 typedef ushort swa_in;                 // q, k, v, d_o: bf16 bits
+typedef ushort swa_out;                // o
 #define SWA_AKS (HEAD_DIM / 16)        // k-steps over the head dim
 #define SWA_PVN 2                      // score n-tiles per k-step of a product over rows
 #define SWA_PI ATTN16_PI
@@ -87,6 +89,7 @@ typedef ushort swa_in;                 // q, k, v, d_o: bf16 bits
 #define swa_nt attn16_nt
 #else
 typedef float swa_in;
+typedef float swa_out;
 #define SWA_AKS (HEAD_DIM / 8)
 #define SWA_PVN 1
 #define SWA_PI ATTN_TC_PI
@@ -151,6 +154,20 @@ ATTN_TC_UNROLL
     }
 }
 
+// swa_tc_store_row to the forward's output o (bf16 with SWA_BF16: each value rounded to nearest even).
+static inline __attribute__((always_inline)) void swa_tc_store_o(float (*acc)[4], const int r, __global swa_out* out, const float alpha) {
+#if SWA_BF16
+    const int t4 = get_local_id(0) % 4;
+ATTN_TC_UNROLL
+    for (int nn = 0; nn < SWA_TC_KS; nn++) {
+        out[SWA_PI(nn, 2 * t4)] = (ushort) bf16_bits(alpha * acc[nn][2 * r]);
+        out[SWA_PI(nn, 2 * t4 + 1)] = (ushort) bf16_bits(alpha * acc[nn][2 * r + 1]);
+    }
+#else
+    swa_tc_store_row(acc, r, out, alpha);
+#endif
+}
+
 // Forward: o_t = sum_{visible j} softmax_j(s_tj) v_j and lse_t = log sum_j exp(s_tj), s_tj =
 // scale q_t . k_j. A warp owns query rows t0 .. t0+15 (this lane: ta = t0 + gid, tb = ta + 8) of
 // (b, g) and streams the visible keys in blocks of SWA_TC_BK: S = Q K^T (BK/8 n-tiles), mask, then
@@ -161,7 +178,7 @@ ATTN_TC_UNROLL
 // At the end l = quad sum, o = O / l, lse = m + log l (l >= 1: every row < L sees its own key).
 __kernel __attribute__((reqd_work_group_size(SWA_TC_WG, 1, 1)))
 void swa_fwd(__global const swa_in* q, __global const swa_in* k, __global const swa_in* v,
-             __global float* o, __global float* lse,
+             __global swa_out* o, __global float* lse,
              const int B, const int L, const int HQ, const int H, const int window, const float scale) {
     __local uint tcs[TC_SCRATCH(SWA_TC_NW)];
     const int W = min(window, L);
@@ -227,13 +244,13 @@ ATTN_TC_UNROLL
     }
     l0 = tc_quad_sum(l0, tcs);
     l1 = tc_quad_sum(l1, tcs);
-    __global float* ob = o + ((size_t) b * L * HQ + g) * HEAD_DIM;
+    __global swa_out* ob = o + ((size_t) b * L * HQ + g) * HEAD_DIM;
     if (ta < Ln) {
-        swa_tc_store_row(oacc, 0, ob + (size_t) ta * qs, 1.0f / l0);
+        swa_tc_store_o(oacc, 0, ob + (size_t) ta * qs, 1.0f / l0);
         if (t4 == 0) lse[((size_t) b * L + ta) * HQ + g] = m0 + log(l0);
     }
     if (tb < Ln) {
-        swa_tc_store_row(oacc, 1, ob + (size_t) tb * qs, 1.0f / l1);
+        swa_tc_store_o(oacc, 1, ob + (size_t) tb * qs, 1.0f / l1);
         if (t4 == 0) lse[((size_t) b * L + tb) * HQ + g] = m1 + log(l1);
     }
 }

@@ -76,28 +76,27 @@ public final class SwaBench {
     /** As {@link #prepare(Device, int, int, int)} with the given heads. */
     public static ExecutionPlan prepare(Device device, int batch, int len, int window, Heads heads) { return prepare(device, batch, len, window, heads, false); }
 
-    /** As above; with {@code bf16} q, k, v and a copy of dO are bf16 (the bf16 kernels). */
+    /** As above; with {@code bf16} q, k, v, o and dO are bf16 (the bf16 kernels). */
     public static ExecutionPlan prepare(Device device, int batch, int len, int window, Heads heads, boolean bf16) {
         int hq = heads.query(), h = heads.kv(), d = heads.dim();
         Shape s = new Shape(batch, len, hq, h, d, window);
         SplittableRandom rng = new SplittableRandom(len);
         Tensor q = random("q", rng, batch, len, hq, d), k = random("k", rng, batch, len, h, d);
         Tensor v = random("v", rng, batch, len, h, d), dO = random("d_o", rng, batch, len, hq, d);
-        Tensor dO16 = dO;
         if (bf16) {
             q = toBf16(q);
             k = toBf16(k);
             v = toBf16(v);
-            dO16 = toBf16(dO);
+            dO = toBf16(dO);
         }
-        Tensor o = Tensor.f32("o", batch, len, hq, d), lse = Tensor.f32("lse", batch, len, hq);
+        Tensor o = bf16 ? Tensor.bf16("o", batch, len, hq, d) : Tensor.f32("o", batch, len, hq, d), lse = Tensor.f32("lse", batch, len, hq);
         Tensor delta = Tensor.f32("delta", batch, len, hq), dq = Tensor.f32("dq", batch, len, hq, d);
         Tensor dk = Tensor.f32("dk", batch, len, h, d), dv = Tensor.f32("dv", batch, len, h, d);
         TaskGraph fwd = SlidingWindowAttention.addForward(
                 new TaskGraph(FORWARD).transferToDevice(DataTransferMode.FIRST_EXECUTION, q, k, v), "", s, q, k, v, o, lse);
         TaskGraph both = SlidingWindowAttention.addForward(
-                new TaskGraph(FORWARD_BACKWARD).transferToDevice(DataTransferMode.FIRST_EXECUTION, bf16 ? new Tensor[] {q, k, v, dO, dO16} : new Tensor[] {q, k, v, dO}), "", s, q, k, v, o, lse);
-        SlidingWindowAttention.addBackward(both, "", s, q, k, v, o, lse, dO, dO16, delta, dq, dk, dv);
+                new TaskGraph(FORWARD_BACKWARD).transferToDevice(DataTransferMode.FIRST_EXECUTION, q, k, v, dO), "", s, q, k, v, o, lse);
+        SlidingWindowAttention.addBackward(both, "", s, q, k, v, o, lse, dO, delta, dq, dk, dv);
         return new ExecutionPlan(fwd.snapshot(), both.snapshot()).withDevice(device);
     }
 

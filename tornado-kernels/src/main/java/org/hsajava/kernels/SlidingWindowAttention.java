@@ -58,14 +58,15 @@ import org.hsajava.compute.java.Parallel;
  * ({@link Tc#fromProperties}). Tests run the tensor-core kernels with their PTX emulated on any
  * device ({@link #forwardTcEmulated} and its backward twins).
  *
- * <p>bf16: {@link #forwardBf16}, {@link #backwardDqBf16} and {@link #backwardDkDvBf16} take q, k, v
- * and d_o stored as bf16 and run the same kernels on bf16 {@code mma.sync.m16n8k16} (fp32
- * accumulation and softmax, P and dS rounded to bf16 before their products; o, lse, dq, dk, dv stay
- * fp32): half the bytes read and half the tensor-core instructions of TF32. On devices without
- * tensor cores they run with the PTX emulated (correct and slow: the tests); callers choose them
- * only where {@link TensorCores#enabled} holds. {@link #addForward} and {@link #addBackward} take
- * them when q is bf16. Their Java twins compute in fp32 from the bf16 inputs, without rounding P
- * and dS, so the two differ by about bf16's unit roundoff (2^-9) of the largest magnitude.
+ * <p>bf16: {@link #forwardBf16}, {@link #backwardDeltaBf16}, {@link #backwardDqBf16} and
+ * {@link #backwardDkDvBf16} take q, k, v, o and d_o stored as bf16 and run the same kernels on bf16
+ * {@code mma.sync.m16n8k16} (fp32 accumulation and softmax, P and dS rounded to bf16 before their
+ * products; the forward writes o as bf16; lse, delta, dq, dk, dv stay fp32): half the bytes read and
+ * half the tensor-core instructions of TF32. On devices without tensor cores they run with the PTX
+ * emulated (correct and slow: the tests); callers choose them only where {@link TensorCores#enabled}
+ * holds. {@link #addForward} and {@link #addBackward} take them when q is bf16. Their Java twins
+ * compute in fp32 from the bf16 inputs, without rounding P and dS, so the two differ by about bf16's
+ * unit roundoff (2^-9) of the largest magnitude.
  */
 public final class SlidingWindowAttention {
     private SlidingWindowAttention() {}
@@ -220,10 +221,14 @@ public final class SlidingWindowAttention {
     }
 
     /**
-     * The forward on bf16 inputs: arguments as {@link #forward(int)} with q, k, v bf16 (see the class
-     * comment); the tensor-core kernel where {@link TensorCores#enabled}, else the same with its PTX emulated.
+     * The forward on bf16 inputs: arguments as {@link #forward(int)} with q, k, v and the output o bf16
+     * (see the class comment); the tensor-core kernel where {@link TensorCores#enabled}, else the same
+     * with its PTX emulated.
      */
     public static KernelDef forwardBf16(int headDim) { return bf16(Kind.FWD, headDim, Tc.bf16FromProperties(headDim)); }
+
+    /** delta on bf16 inputs: arguments as {@link #backwardDelta(int)} with o and d_o bf16. */
+    public static KernelDef backwardDeltaBf16(int headDim) { return bf16(Kind.DELTA, headDim, Tc.bf16FromProperties(headDim)); }
 
     /** dq on bf16 inputs: arguments as {@link #backwardDq(int)} with q, k, v, d_o bf16 (see {@link #forwardBf16}). */
     public static KernelDef backwardDqBf16(int headDim) { return bf16(Kind.DQ, headDim, Tc.bf16FromProperties(headDim)); }
@@ -254,12 +259,12 @@ public final class SlidingWindowAttention {
         DType in = key.bf16() ? BF16 : F32;   // q, k, v, d_o
         KernelDef.Builder b = switch (key.kind()) {
             case FWD -> KernelDef.builder("swa_fwd", SOURCE)
-                    .in("q", in).in("k", in).in("v", in).out("o", F32).out("lse", F32)
+                    .in("q", in).in("k", in).in("v", in).out("o", in).out("lse", F32)
                     .java(a -> SwaJava.forward(a, dim))
                     .grid(a -> tc != null ? tcGrid(a, tc, a.i("HQ")) : queryGrid(a, t))
                     .check(a -> checkShapes(a, dim, "o", "lse"));
             case DELTA -> KernelDef.builder("swa_bwd_delta", SOURCE)
-                    .in("o", F32).in("d_o", F32).out("delta", F32).intArg("rows")
+                    .in("o", in).in("d_o", in).out("delta", F32).intArg("rows")
                     .java(a -> SwaJava.delta(a, dim))
                     .grid(a -> WorkerGrid.of1D(Math.max(1, a.i("rows")), 64))
                     .check(a -> {
@@ -362,35 +367,35 @@ public final class SlidingWindowAttention {
         public int rows() { return batch * length * queryHeads; }
     }
 
-    /** Appends the forward pass: {@code o, lse ← swa(q, k, v)}; the bf16 kernels where q, k, v are bf16. */
+    /** Appends the forward pass: {@code o, lse ← swa(q, k, v)}; the bf16 kernels where q, k, v (and o) are bf16. */
     public static TaskGraph addForward(TaskGraph g, String prefix, Shape s, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse) {
         int dim = s.headDim();
-        return g.task(prefix + "fwd", q.dtype() == BF16 ? forwardBf16(dim) : forward(dim), q, k, v, o, lse,
+        return g.task(prefix + "fwd", bf16(q, k, v, o) ? forwardBf16(dim) : forward(dim), q, k, v, o, lse,
                 s.batch(), s.length(), s.queryHeads(), s.kvHeads(), s.window(), s.scale());
     }
 
-    /**
-     * Appends the backward pass: {@code delta = rowsum(d_o ∘ o)}, then dq, then dk and dv.
-     * {@code delta} is scratch of {@code [B, L, HQ]}.
-     */
-    public static TaskGraph addBackward(TaskGraph g, String prefix, Shape s, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse,
-                                        Tensor dO, Tensor delta, Tensor dq, Tensor dk, Tensor dv) {
-        return addBackward(g, prefix, s, q, k, v, o, lse, dO, dO, delta, dq, dk, dv);
+    /** Whether the tensors are all bf16 (the bf16 kernels) or all fp32; anything else is a caller's mistake. */
+    private static boolean bf16(Tensor... ts) {
+        long n = java.util.Arrays.stream(ts).filter(t -> t.dtype() == BF16).count();
+        if (n != 0 && n != ts.length) {
+            throw new IllegalArgumentException("sliding-window attention: q, k, v, o and dO must be all bf16 or all fp32, got "
+                    + java.util.Arrays.stream(ts).map(t -> t.name() + " " + t.dtype()).toList());
+        }
+        return n > 0;
     }
 
     /**
-     * As above, on bf16 q, k, v: {@code dO16 = bf16(dO)} given for dq and dk/dv (delta reads the fp32
-     * dO); with fp32 q, k, v, dO16 must be dO.
+     * Appends the backward pass: {@code delta = rowsum(d_o ∘ o)}, then dq, then dk and dv; the bf16
+     * kernels where q, k, v, o and dO are bf16. {@code delta} is scratch of {@code [B, L, HQ]}.
      */
     public static TaskGraph addBackward(TaskGraph g, String prefix, Shape s, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse,
-                                        Tensor dO, Tensor dO16, Tensor delta, Tensor dq, Tensor dk, Tensor dv) {
+                                        Tensor dO, Tensor delta, Tensor dq, Tensor dk, Tensor dv) {
         int dim = s.headDim();
-        boolean bf16 = q.dtype() == BF16;
-        if (bf16 != (dO16.dtype() == BF16) || (!bf16 && dO16 != dO)) throw new IllegalArgumentException("swa backward: q and dO16 must both be bf16, or dO16 must be dO");
+        boolean bf16 = bf16(q, k, v, o, dO);
         Object[] tail = {s.batch(), s.length(), s.queryHeads(), s.kvHeads(), s.window(), s.scale()};
-        g.task(prefix + "delta", backwardDelta(dim), o, dO, delta, s.rows());
-        g.task(prefix + "dq", bf16 ? backwardDqBf16(dim) : backwardDq(dim), concat(new Object[] {q, k, v, dO16, lse, delta, dq}, tail));
-        g.task(prefix + "dkdv", bf16 ? backwardDkDvBf16(dim) : backwardDkDv(dim), concat(new Object[] {q, k, v, dO16, lse, delta, dk, dv}, tail));
+        g.task(prefix + "delta", bf16 ? backwardDeltaBf16(dim) : backwardDelta(dim), o, dO, delta, s.rows());
+        g.task(prefix + "dq", bf16 ? backwardDqBf16(dim) : backwardDq(dim), concat(new Object[] {q, k, v, dO, lse, delta, dq}, tail));
+        g.task(prefix + "dkdv", bf16 ? backwardDkDvBf16(dim) : backwardDkDv(dim), concat(new Object[] {q, k, v, dO, lse, delta, dk, dv}, tail));
         return g;
     }
 
@@ -418,8 +423,9 @@ public final class SlidingWindowAttention {
 
         static void forward(KernelArgs a, int dim) {
             In qIn = in(a, "q"), kIn = in(a, "k"), vIn = in(a, "v");
-            float[] q = qIn.x(), k = kIn.x(), v = vIn.x(), o = a.f32("o"), lse = a.f32("lse");
-            int qo = qIn.off(), ko = kIn.off(), vo = vIn.off(), oo = a.off("o"), lo = a.off("lse");
+            boolean o16 = a.tensor("o").dtype() == BF16;
+            float[] q = qIn.x(), k = kIn.x(), v = vIn.x(), o = o16 ? new float[a.size("o")] : a.f32("o"), lse = a.f32("lse");
+            int qo = qIn.off(), ko = kIn.off(), vo = vIn.off(), oo = o16 ? 0 : a.off("o"), lo = a.off("lse");
             int bs = a.i("B"), len = a.i("L"), hq = a.i("HQ"), h = a.i("H"), w = Math.min(a.i("W"), len);
             float scale = a.f("scale");
             int group = hq / h;
@@ -448,6 +454,11 @@ public final class SlidingWindowAttention {
                     lse[lo + bt * hq + g] = max + (float) Math.log(sum);
                 }
             });
+            if (o16) {   // the bf16 output: each value rounded to nearest even
+                short[] out = a.bf16("o");
+                int off = a.off("o");
+                for (int i = 0; i < o.length; i++) out[off + i] = Bf16.fromFloat(o[i]);
+            }
         }
 
         static void decode(KernelArgs a, int dim) {
@@ -477,8 +488,9 @@ public final class SlidingWindowAttention {
         }
 
         static void delta(KernelArgs a, int dim) {
-            float[] o = a.f32("o"), dO = a.f32("d_o"), delta = a.f32("delta");
-            int oo = a.off("o"), go = a.off("d_o"), de = a.off("delta");
+            In oIn = in(a, "o"), gIn = in(a, "d_o");
+            float[] o = oIn.x(), dO = gIn.x(), delta = a.f32("delta");
+            int oo = oIn.off(), go = gIn.off(), de = a.off("delta");
             Parallel.forRange(a.i("rows"), 4096, (from, to) -> {
                 for (int r = from; r < to; r++) {
                     float s = 0;

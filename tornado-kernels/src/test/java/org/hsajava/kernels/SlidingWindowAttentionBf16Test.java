@@ -2,6 +2,7 @@ package org.hsajava.kernels;
 
 import static org.hsajava.compute.testing.Close.assertClose;
 import static org.hsajava.kernels.SlidingWindowAttentionTcTest.guarded;
+import static org.hsajava.kernels.SlidingWindowAttentionTcTest.guarded16;
 import static org.hsajava.kernels.SlidingWindowAttentionTcTest.runGuarded;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
@@ -70,9 +71,21 @@ class SlidingWindowAttentionBf16Test {
 
         List<float[]> fwd = runGuarded(at, SlidingWindowAttention.forwardBf16(d, tc),
                 SlidingWindowAttentionTest.cat(new Object[] {bf16("q", c.q()), bf16("k", c.k()), bf16("v", c.v()),
-                        guarded("o", c.qSize()), guarded("lse", c.rowSize())}, dims));
+                        guarded16("o", c.qSize()), guarded("lse", c.rowSize())}, dims));
         assertClose(at + ": o", c.o(), fwd.get(0), TOL);
         assertClose(at + ": lse", c.lse(), fwd.get(1), TOL);
+
+        // delta = rowsum(dO ∘ o) from the bf16 o just computed and a bf16 dO, against its Java twin on the same inputs
+        Object[] deltaArgs = {bf16("o", fwd.get(0)), bf16("d_o", c.dO()), null, c.rowSize()};
+        float[][] deltas = new float[2][];
+        org.hsajava.compute.Device[] devices = {TestDevices.java(), TestDevices.opencl()};
+        for (int i = 0; i < 2; i++) {
+            Tensor delta = Tensor.f32("delta", c.rowSize());
+            deltaArgs[2] = delta;
+            org.hsajava.compute.KernelRunner.run(devices[i], SlidingWindowAttention.backwardDeltaBf16(d), deltaArgs);
+            deltas[i] = delta.toF32Array();
+        }
+        assertClose(at + ": delta", deltas[0], deltas[1], 1e-5);
 
         List<float[]> dq = runGuarded(at, SlidingWindowAttention.backwardDqBf16(d, tc),
                 SlidingWindowAttentionTest.cat(new Object[] {bf16("q", c.q()), bf16("k", c.k()), bf16("v", c.v()), bf16("d_o", c.dO()),
@@ -91,12 +104,14 @@ class SlidingWindowAttentionBf16Test {
     void definitionsTakeBf16InputsAndSwitchToTensorCoresOnlyWhereEnabled() {
         KernelDef fwd = SlidingWindowAttention.forwardBf16(32);
         assertEquals(DType.BF16, fwd.params().get(0).dtype());
-        assertEquals(DType.F32, fwd.params().get(3).dtype());
+        assertEquals(DType.BF16, fwd.params().get(3).dtype(), "o");
+        assertEquals(DType.F32, fwd.params().get(4).dtype(), "lse");
         assertEquals("1", fwd.defines().get("SWA_BF16"));
         assertEquals("1", fwd.defines().get("TC_EMULATE"));
         assertSame(fwd, fwd.forDevice(TestDevices.opencl().info()), "no tensor cores on the test device: the emulation runs");
         assertNotSame(SlidingWindowAttention.forward(32), fwd);
-        assertEquals(SlidingWindowAttention.backwardDqBf16(32).defines(), fwd.defines(), "one program for the three passes");
+        assertEquals(SlidingWindowAttention.backwardDqBf16(32).defines(), fwd.defines(), "one program for the four kernels");
+        assertEquals(SlidingWindowAttention.backwardDeltaBf16(32).defines(), fwd.defines(), "one program for the four kernels");
         assertThrows(IllegalArgumentException.class, () -> SlidingWindowAttention.forwardBf16(32, new Tc(4, 24, 2, null)), "blocks of 16 keys");
         assertThrows(IllegalArgumentException.class, () -> SlidingWindowAttention.backwardDqBf16(32, new Tc(4, 64, 3, null)), "an even nt");
     }

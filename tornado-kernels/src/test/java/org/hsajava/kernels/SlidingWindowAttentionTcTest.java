@@ -103,6 +103,13 @@ class SlidingWindowAttentionTcTest {
         return Tensor.of(name + "_buffer", all).view(name, GUARD, n);
     }
 
+    /** {@link #guarded} for a bf16 output: NaN bits (0x7fc0) around it. */
+    static Tensor guarded16(String name, int n) {
+        short[] all = new short[n + 2 * GUARD];
+        Arrays.fill(all, (short) 0x7fc0);
+        return Tensor.bf16(name + "_buffer", all.length).set(all).view(name, GUARD, n);
+    }
+
     /**
      * Runs one kernel on the test OpenCL device; the outputs (the guarded views among args) come
      * back whole, guards included, and are checked: every guard still NaN, every element written.
@@ -125,12 +132,12 @@ class SlidingWindowAttentionTcTest {
         }
         List<float[]> result = new ArrayList<>();
         for (Tensor t : outs) {
-            float[] all = t.root().f32();
+            float[] all = t.dtype() == org.hsajava.compute.DType.BF16 ? t.root().bf16ToF32Array() : t.root().f32();
             for (int i = 0; i < GUARD; i++) {
                 assertTrue(Float.isNaN(all[i]), at + ": " + t.name() + " written before its start, guard " + i);
                 assertTrue(Float.isNaN(all[all.length - 1 - i]), at + ": " + t.name() + " written past its end, guard " + i);
             }
-            float[] mine = t.toF32Array();
+            float[] mine = t.dtype() == org.hsajava.compute.DType.BF16 ? t.bf16ToF32Array() : t.toF32Array();
             for (int i = 0; i < mine.length; i++) assertTrue(Float.isFinite(mine[i]), at + ": " + t.name() + "[" + i + "] not written (or not finite): " + mine[i]);
             result.add(mine);
         }

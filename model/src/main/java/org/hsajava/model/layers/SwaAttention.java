@@ -26,12 +26,13 @@ import org.hsajava.model.config.ModelConfig;
  * baseline uses W = L); query head g reads KV head {@code g / (HQ/Hs)}; scale {@code 1/sqrt(hd)}.
  * Biases on q/k/v/o exist iff {@code attention_bias}.
  *
- * <p>bf16 attention ({@link #BF16_PROPERTY}, by default with bf16 matmuls on a device with tensor
- * cores; head dims 16, 32, 64, 128): RoPE writes q and k as bf16, v_proj writes v as bf16 (where it
- * runs on the bf16 copies; else v is cast), and the
- * sliding-window kernels run on those ({@link SlidingWindowAttention#forwardBf16}); the backward reads
- * them and a bf16 copy of dO. The layer then keeps q, k, v in bf16 only (the fp32 ones are shared
- * scratch of the forward pass); o, lse and every gradient stay fp32.
+ * <p>bf16 attention ({@link #BF16_PROPERTY}, by default with bf16 matmuls; head dims 16, 32, 64, 128;
+ * where the context keeps bf16 copies and o_proj runs on them: Hopper): RoPE writes q and k as bf16,
+ * v_proj writes v as bf16 (else v is cast), the sliding-window kernels run on those
+ * ({@link SlidingWindowAttention#forwardBf16}) and write o as bf16, which o_proj reads; in the backward
+ * o_proj's {@code dy·W} writes dO as bf16 for the attention's backward. The layer then keeps q, k, v
+ * and o in bf16 only (the fp32 q, k, v are shared scratch of the forward pass); lse and the gradients
+ * of q, k, v stay fp32.
  */
 public final class SwaAttention implements Layer {
     private final String name;
@@ -49,7 +50,7 @@ public final class SwaAttention implements Layer {
     private final Tensor q16, k16, v16;
     private final boolean vDirect;   // v_proj writes v16 (no fp32 v)
     private final Tensor o16;  // bf16(o) for o_proj's GEMMs where the context keeps bf16 copies, else null
-    // backward scratch (shared across layers through the pool); dO16 = bf16(dO) with bf16 attention, else null
+    // backward scratch (shared across layers through the pool); with bf16 attention dO16 (bf16) replaces dO
     private final Tensor dO, dO16, delta, dq, dk, dv, dqRaw, dkRaw;
 
     /** Property that overrides the choice of the bf16 attention kernels: auto (default), on, off. */
@@ -102,7 +103,8 @@ public final class SwaAttention implements Layer {
         int qw = heads * hd, kw = kvHeads * hd;
         this.qRaw = Tensor.f32(name + ".qRaw", rows, qw);
         this.kRaw = Tensor.f32(name + ".kRaw", rows, kw);
-        boolean bf16 = SlidingWindowAttention.tcHeadDim(hd) && Bf16Attention.enabled(BF16_PROPERTY, device);
+        boolean bf16 = SlidingWindowAttention.tcHeadDim(hd) && Bf16Attention.enabled(BF16_PROPERTY, device)
+                && Linear.runsOnBf16(ctx, rows, qw, dModel) && oProj.b() == null;
         this.q = bf16 ? scratch.f32("SwaAttention.qFwd", rows, qw) : Tensor.f32(name + ".q", rows, qw);
         this.k = bf16 ? scratch.f32("SwaAttention.kFwd", rows, kw) : Tensor.f32(name + ".k", rows, kw);
         this.vDirect = bf16 && vProj.b() == null && Linear.forwardOnBf16(ctx, rows, dModel, kw);  // v_proj writes v16 itself
@@ -111,13 +113,13 @@ public final class SwaAttention implements Layer {
         this.k16 = bf16 ? Tensor.bf16(name + ".k16", rows, kw) : null;
         this.v16 = bf16 ? Tensor.bf16(name + ".v16", rows, kw) : null;
         this.dO16 = bf16 ? scratch.bf16("SwaAttention.dO16", rows, qw) : null;
-        this.o = Tensor.f32(name + ".o", rows, qw);
+        this.dO = bf16 ? null : scratch.f32("SwaAttention.dO", rows, qw);
+        this.o = bf16 ? null : Tensor.f32(name + ".o", rows, qw);
         this.lse = Tensor.f32(name + ".lse", rows, heads);
-        this.o16 = Linear.keepsBf16Input(ctx, rows, qw, dModel) ? Tensor.bf16(name + ".o16", rows, qw) : null;
+        this.o16 = bf16 || Linear.keepsBf16Input(ctx, rows, qw, dModel) ? Tensor.bf16(name + ".o16", rows, qw) : null;
         this.qNorm = new RmsNormBlock(ctx, scratch, name + ".q_norm", prefix + "q_norm.weight", c.rmsNormEps(), rows * heads, hd, qRaw, q);
         this.kNorm = new RmsNormBlock(ctx, scratch, name + ".k_norm", prefix + "k_norm.weight", c.rmsNormEps(), rows * kvHeads, hd, kRaw, k);
         this.ropeFreq = Tensor.of(name + ".ropeFreq", Rope.frequencyTable(hd, c.ropeTheta()));
-        this.dO = scratch.f32("SwaAttention.dO", rows, qw);
         this.delta = scratch.f32("SwaAttention.delta", rows, heads);
         this.dq = scratch.f32("SwaAttention.dq", rows, qw);
         this.dk = scratch.f32("SwaAttention.dk", rows, kw);
@@ -147,13 +149,13 @@ public final class SwaAttention implements Layer {
             g.task(name + ".q_rope", Rope.FORWARD_CONTIGUOUS_BF16, q, q16, ropeFreq, rows, length, heads, hd, positionStart);
             g.task(name + ".k_rope", Rope.FORWARD_CONTIGUOUS_BF16, k, k16, ropeFreq, rows, length, kvHeads, hd, positionStart);
             if (!vDirect) g.task(name + ".v16", Bf16Cast.TO_BF16, v, v16, rows, kw, kw);
-            SlidingWindowAttention.addForward(g, name + ".swa.", shape, q16, k16, v16, o, lse);
+            SlidingWindowAttention.addForward(g, name + ".swa.", shape, q16, k16, v16, o16, lse);   // o16 is o_proj's input
         } else {
             g.task(name + ".q_rope", Rope.FORWARD_CONTIGUOUS, q, q, ropeFreq, rows, length, heads, hd, positionStart);
             g.task(name + ".k_rope", Rope.FORWARD_CONTIGUOUS, k, k, ropeFreq, rows, length, kvHeads, hd, positionStart);
             SlidingWindowAttention.addForward(g, name + ".swa.", shape, q, k, v, o, lse);
+            if (o16 != null) g.task(name + ".o16", Bf16Cast.TO_BF16, o, o16, rows, qw, qw);
         }
-        if (o16 != null) g.task(name + ".o16", Bf16Cast.TO_BF16, o, o16, rows, qw, qw);
         Linear.forward(g, name + ".o_proj", device, oProj, o, o16, out, rows, qw, dModel);
     }
 
@@ -162,11 +164,11 @@ public final class SwaAttention implements Layer {
         int qw = heads * hd, kw = kvHeads * hd;
         // The rope table is uploaded here too, in case the backward runs in a plan of its own.
         g.transferToDevice(DataTransferMode.FIRST_EXECUTION, ropeFreq);
-        Tensor dOut16 = Ops.projectBack(g, name + ".o_proj.dx", device, dOut, oProj, dO, rows, qw, dModel);
+        // with bf16 attention dy·W writes dO in bf16 (dO16) for the attention's backward
+        Tensor dOut16 = Ops.projectBack(g, name + ".o_proj.dx", device, dOut, oProj, q16 != null ? dO16 : dO, rows, qw, dModel);
         Linear.backward(g, name + ".o_proj", device, oProj, o, o16, dOut, dOut16, null, rows, qw, dModel);
         if (q16 != null) {
-            g.task(name + ".dO16", Bf16Cast.TO_BF16, dO, dO16, rows, qw, qw);
-            SlidingWindowAttention.addBackward(g, name + ".swa.", shape, q16, k16, v16, o, lse, dO, dO16, delta, dq, dk, dv);
+            SlidingWindowAttention.addBackward(g, name + ".swa.", shape, q16, k16, v16, o16, lse, dO16, delta, dq, dk, dv);
         } else {
             SlidingWindowAttention.addBackward(g, name + ".swa.", shape, q, k, v, o, lse, dO, delta, dq, dk, dv);
         }

@@ -111,9 +111,10 @@ class SwaDecoderLayerTest {
     }
 
     /**
-     * bf16 attention ({@code -Dhsa.swa.bf16=on}; emulated without tensor cores) computes what the fp32
-     * layer computes to bf16's accuracy (q, k, v, dO and the probabilities rounded: 2e-2 of the largest
-     * value), on a length that crosses the kernels' 16-row tiles, and runs the bf16 kernels.
+     * bf16 attention ({@code -Dhsa.swa.bf16=on}; emulated without tensor cores, with the bf16 copies of
+     * emulated wgmma that it needs) computes what the layer computes with the TF32/fp32 attention to
+     * bf16's accuracy (q, k, v, o, dO and the probabilities rounded: 2e-2 of the largest value), on a
+     * length that crosses the kernels' 16-row tiles, and runs the four bf16 kernels.
      */
     @ParameterizedTest
     @MethodSource("org.hsajava.model.layers.LayerTests#devices")
@@ -126,29 +127,32 @@ class SwaDecoderLayerTest {
         }
     }
 
-    /** out, dh and the parameter gradients of one forward + backward (2 sequences of 70, window 9, head dim 16). */
+    /** out, dh and the parameter gradients of one forward + backward (2 sequences of 96, window 9, head dim 16). */
     private static float[][] runWithAttentionIn(Device device, boolean bf16) {
-        int d = 32, inter = 48, batch = 2, length = 70, rows = batch * length;
-        ModelConfig c = LayerTests.swaConfig(AttentionKind.SWA_ONLY, 37, d, inter, 2, 2, 1, 9, true, false);
+        int d = 64, inter = 128, batch = 2, length = 96, rows = batch * length;  // every GEMM on the emulated wgmma tiles
+        ModelConfig c = LayerTests.swaConfig(AttentionKind.SWA_ONLY, 37, d, inter, 4, 4, 1, 9, true, false);
         ModelParameters p = LayerTests.randomParams(c, 31);
         Rand r = new Rand(32);
         Tensor th = Tensor.of("h", r.normal(rows * d, 1)), tout = Tensor.f32("out", rows * d), tdh = Tensor.f32("dh", rows * d);
         Tensor tdOut = Tensor.of("dOut", r.normal(rows * d, 1));
         String old = System.setProperty(SwaAttention.BF16_PROPERTY, bf16 ? "on" : "off");
-        SwaDecoderLayer layer;
+        TaskGraph g;
         try {
-            layer = new SwaDecoderLayer(new LayerContext(c, p, device, batch, length), 0, th, tout, tdh, tdOut);
+            g = org.hsajava.compute.testing.EmulatedWgmma.with(() -> {   // the GEMM paths are chosen while the graph is built
+                SwaDecoderLayer layer = new SwaDecoderLayer(new LayerContext(c, p, device, batch, length, null, true), 0, th, tout, tdh, tdOut);
+                TaskGraph graph = new TaskGraph("swa").transferToDevice(DataTransferMode.EVERY_EXECUTION, p.all(), p.allGrads(), th, tdh, tdOut);
+                p.appendBf16Refresh(graph);
+                layer.forward(graph);
+                layer.backward(graph);
+                return graph.transferToHost(DataTransferMode.EVERY_EXECUTION, tout, tdh, p.allGrads());
+            });
         } finally {
             if (old == null) System.clearProperty(SwaAttention.BF16_PROPERTY);
             else System.setProperty(SwaAttention.BF16_PROPERTY, old);
         }
-        TaskGraph g = new TaskGraph("swa").transferToDevice(DataTransferMode.EVERY_EXECUTION, p.all(), p.allGrads(), th, tdh, tdOut);
-        layer.forward(g);
-        layer.backward(g);
-        g.transferToHost(DataTransferMode.EVERY_EXECUTION, tout, tdh, p.allGrads());
         long bf16Launches = g.snapshot().tasks().stream()
                 .filter(t -> t instanceof org.hsajava.compute.Task.Launch l && "1".equals(l.kernel().defines().get("SWA_BF16"))).count();
-        org.junit.jupiter.api.Assertions.assertEquals(bf16 ? 3 : 0, bf16Launches, "bf16 attention kernels launched");
+        org.junit.jupiter.api.Assertions.assertEquals(bf16 ? 4 : 0, bf16Launches, "bf16 attention kernels launched");
         LayerTests.run(device, g);
         return new float[][] {tout.toF32Array(), tdh.toF32Array(), p.allGrads().toF32Array()};
     }
