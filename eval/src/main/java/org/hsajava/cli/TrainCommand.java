@@ -282,7 +282,8 @@ public final class TrainCommand implements Callable<Integer> {
                 o.println("Stopped after " + minutesText(minutes) + " (--minutes) at step " + trainer.completedSteps() + " of " + train.steps()
                         + "; continue with --resume " + stage.root() + ".");
             }
-            o.println("Done: " + trainer.completedSteps() + " steps; metrics in " + run.resolve(Trainer.METRICS_FILE) + ", checkpoints in " + checkpoints);
+            o.println("Done: " + trainer.completedSteps() + " steps (device memory " + DevicesCommand.bytes(trainer.deviceBytes()) + "); metrics in "
+                    + run.resolve(Trainer.METRICS_FILE) + ", checkpoints in " + checkpoints);
             return new Outcome(run, run, trainer.completedSteps(), train.steps(), trainer.stoppedByTimeLimit(), parameterCount);
         }
     }

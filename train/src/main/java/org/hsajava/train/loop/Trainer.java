@@ -407,6 +407,9 @@ public final class Trainer implements AutoCloseable {
     /** The flat parameter tensor (its host copy is stale between downloads), for tests. */
     org.hsajava.compute.Tensor parametersTensor() { return params.all(); }
 
+    /** Device memory the plan holds: parameters, gradients, optimizer state and the model's activations and scratch. */
+    public long deviceBytes() { return plan.deviceBytes(); }
+
     /** The plan, for tests that need to reach device buffers directly. */
     ExecutionPlan plan() { return plan; }
 
