@@ -28,6 +28,10 @@
 #ifndef WG_C_BF16
 #define WG_C_BF16 0
 #endif
+// WG_BIAS=1: a last argument bias [N] fp32 is added to every row of C in the epilogue (x W^T + b).
+#ifndef WG_BIAS
+#define WG_BIAS 0
+#endif
 #if WG_C_BF16
 typedef ushort wg_c;
 #else
@@ -75,7 +79,11 @@ __kernel __attribute__((reqd_work_group_size(WG_THREADS, 1, 1)))
 void gemm_bf16_wgmma(__global const ushort* A, __global const ushort* B, __global wg_c* C,
                      const int M, const int N, const int K, const int lda, const int ldb, const int ldc,
                      const int strideA, const int strideB, const int strideC, const int batch,
-                     const float alpha, const float beta) {
+                     const float alpha, const float beta
+#if WG_BIAS
+                     , __global const float* bias
+#endif
+                     ) {
     __local uint4 As[WG_STAGES][WG_TM * 8] __attribute__((aligned(1024)));
     __local uint4 Bs[WG_STAGES][WG_N * 8] __attribute__((aligned(1024)));
     const int tid = get_local_id(0), g = tid / 128, w = (tid % 128) / 32, gid = (tid % 32) / 4, t4 = tid % 4;
@@ -128,11 +136,16 @@ void gemm_bf16_wgmma(__global const ushort* A, __global const ushort* B, __globa
 #pragma unroll
     for (int j = 0; j < WG_N / 8; j++) {
         const int n = n0 + 8 * j + 2 * t4;
+#if WG_BIAS
+        const float2 bn = (float2) (bias[n], bias[n + 1]);
+#else
+        const float2 bn = (float2) 0.0f;
+#endif
 #pragma unroll
         for (int h = 0; h < 2; h++) {
             __global wg_c* c = C + (size_t) (row + 8 * h) * ldc + n;
 #if WG_C_BF16
-            const uint lo = bf16_bits(alpha * d[4 * j + 2 * h]), hi = bf16_bits(alpha * d[4 * j + 2 * h + 1]);
+            const uint lo = bf16_bits(alpha * d[4 * j + 2 * h] + bn.x), hi = bf16_bits(alpha * d[4 * j + 2 * h + 1] + bn.y);
             if (pairs) {
                 *(__global uint*) c = lo | (hi << 16);
             } else {
@@ -143,9 +156,10 @@ void gemm_bf16_wgmma(__global const ushort* A, __global const ushort* B, __globa
             float2 v = (float2) (alpha * d[4 * j + 2 * h], alpha * d[4 * j + 2 * h + 1]);
             if (pairs) {
                 if (beta != 0.0f) v += beta * *(__global float2*) c;
-                *(__global float2*) c = v;
+                *(__global float2*) c = v + bn;
             } else {
                 if (beta != 0.0f) v += beta * (float2) (c[0], c[1]);
+                v += bn;
                 c[0] = v.x;
                 c[1] = v.y;
             }

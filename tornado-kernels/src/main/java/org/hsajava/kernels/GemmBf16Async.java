@@ -6,6 +6,7 @@ import static org.hsajava.compute.DType.F32;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.hsajava.compute.Bf16;
+import org.hsajava.compute.Checks;
 import org.hsajava.compute.KernelArgs;
 import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.WorkerGrid;
@@ -92,18 +93,23 @@ public final class GemmBf16Async {
      * and B [K x N] instead (the weight gradient {@code dyᵀ·x}).
      */
     static KernelDef.Builder signature(String entry, String source, int tm, int tn, int tk, boolean mnMajor) {
-        return signature(entry, source, tm, tn, tk, mnMajor, false);
+        return signature(entry, source, tm, tn, tk, mnMajor, false, false);
     }
 
-    /** As above; {@code cBf16}: C is bf16 and only written (beta must be 0), each value rounded to nearest even. */
-    static KernelDef.Builder signature(String entry, String source, int tm, int tn, int tk, boolean mnMajor, boolean cBf16) {
+    /**
+     * As above; {@code cBf16}: C is bf16 and only written (beta must be 0), each value rounded to nearest
+     * even; {@code bias}: a last argument {@code bias} [N] fp32 added to every row of C.
+     */
+    static KernelDef.Builder signature(String entry, String source, int tm, int tn, int tk, boolean mnMajor, boolean cBf16, boolean bias) {
         KernelDef.Builder b = KernelDef.builder(entry, source).in("A", BF16).in("B", BF16);
-        return (cBf16 ? b.out("C", BF16) : b.inOut("C", F32))
+        b = (cBf16 ? b.out("C", BF16) : b.inOut("C", F32))
                 .intArg("M").intArg("N").intArg("K").intArg("lda").intArg("ldb").intArg("ldc")
                 .intArg("strideA").intArg("strideB").intArg("strideC").intArg("batch")
-                .floatArg("alpha").floatArg("beta")
-                .check(a -> {
+                .floatArg("alpha").floatArg("beta");
+        if (bias) b.in("bias", F32);
+        return b.check(a -> {
                     Gemm.checkArgs(a, mnMajor, !mnMajor);
+                    if (bias) Checks.atLeast(a, "bias", a.i("N"));
                     int m = a.i("M"), n = a.i("N"), k = a.i("K");
                     if (cBf16 && a.f("beta") != 0f) throw new IllegalArgumentException(entry + " with a bf16 C writes it without reading it: beta must be 0, got " + a.f("beta"));
                     if (m % tm != 0 || n % tn != 0 || k % tk != 0 || a.i("lda") % 8 != 0 || a.i("ldb") % 8 != 0
@@ -131,6 +137,8 @@ public final class GemmBf16Async {
         int M = a.i("M"), N = a.i("N"), K = a.i("K"), lda = a.i("lda"), ldb = a.i("ldb"), ldc = a.i("ldc");
         int sA = a.i("strideA"), sB = a.i("strideB"), sC = a.i("strideC"), batch = a.i("batch");
         float alpha = a.f("alpha"), beta = a.f("beta");
+        float[] bias = a.kernel().params().stream().anyMatch(p -> p.name().equals("bias")) ? a.f32("bias") : null;
+        int biasO = bias == null ? 0 : a.off("bias");
         Parallel.forEach(batch * M, bm -> {
             int b = bm / M, m = bm % M;
             for (int n = 0; n < N; n++) {
@@ -140,8 +148,9 @@ public final class GemmBf16Async {
                     s += Bf16.toFloat(A[aO + b * sA + ia]) * Bf16.toFloat(B[bO + b * sB + ib]);
                 }
                 int i = cO + b * sC + m * ldc + n;
-                if (cBf16) C16[i] = Bf16.fromFloat(alpha * s);
-                else C[i] = beta == 0f ? alpha * s : alpha * s + beta * C[i];
+                float bn = bias == null ? 0f : bias[biasO + n];
+                if (cBf16) C16[i] = Bf16.fromFloat(alpha * s + bn);
+                else C[i] = (beta == 0f ? alpha * s : alpha * s + beta * C[i]) + bn;
             }
         });
     }

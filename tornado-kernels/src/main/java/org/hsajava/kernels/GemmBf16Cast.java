@@ -89,6 +89,12 @@ public final class GemmBf16Cast {
      */
     public static Tensor append(TaskGraph g, String name, boolean transB, Tensor a, Tensor a16, Tensor b, Tensor b16, Tensor c,
                               int m, int n, int k, int lda, int ldb, int ldc, float alpha, float beta, Workspace ws) {
+        return append(g, name, transB, a, a16, b, b16, c, m, n, k, lda, ldb, ldc, alpha, beta, ws, null);
+    }
+
+    /** As above, adding {@code bias} [N] (fp32, null: none) to every row of C in the GEMM's epilogue. */
+    public static Tensor append(TaskGraph g, String name, boolean transB, Tensor a, Tensor a16, Tensor b, Tensor b16, Tensor c,
+                              int m, int n, int k, int lda, int ldb, int ldc, float alpha, float beta, Workspace ws, Tensor bias) {
         if (a16 == null) {
             a16 = ws.a();
             g.task(name + ".a16", Bf16Cast.TO_BF16, a, a16, m, k, lda);
@@ -98,8 +104,12 @@ public final class GemmBf16Cast {
             if (transB) g.task(name + ".b16", Bf16Cast.TO_BF16, b, b16, n, k, ldb);
             else g.task(name + ".b16", Bf16Cast.TO_BF16_T, b, b16, k, n, ldb);
         }
-        KernelDef gemm = c.dtype() == DType.BF16 ? GemmBf16Wgmma.kernelBf16Out(n) : GemmBf16Wgmma.kernel(n);
-        g.task(name, gemm, a16, b16, c, m, n, k, k, k, ldc, 0, 0, 0, 1, alpha, beta);
+        boolean cBf16 = c.dtype() == DType.BF16;
+        if (bias != null) {
+            g.task(name, GemmBf16Wgmma.kernelWithBias(n, cBf16), a16, b16, c, m, n, k, k, k, ldc, 0, 0, 0, 1, alpha, beta, bias);
+        } else {
+            g.task(name, cBf16 ? GemmBf16Wgmma.kernelBf16Out(n) : GemmBf16Wgmma.kernel(n), a16, b16, c, m, n, k, k, k, ldc, 0, 0, 0, 1, alpha, beta);
+        }
         return a16;
     }
 }

@@ -66,44 +66,61 @@ public final class GemmBf16Wgmma {
         }
     }
 
+    /**
+     * The forms of the kernel beyond {@code C = alpha A Bᵀ + beta C}: {@code mnMajor} the weight-gradient
+     * contract {@code C = alpha Aᵀ B + beta C}; {@code cBf16} a bf16 C, written and not read (beta 0);
+     * {@code bias} an fp32 bias of N added to every row of C in the epilogue (an extra last argument).
+     */
+    record Form(boolean mnMajor, boolean cBf16, boolean bias) {
+        static final Form PLAIN = new Form(false, false, false);
+
+        String key() { return (mnMajor ? " mn" : "") + (cBf16 ? " c16" : "") + (bias ? " bias" : ""); }
+    }
+
     /** The kernel for C of {@code n} columns: native where {@link TensorCores#warpgroupMma} holds, emulated elsewhere. */
-    public static KernelDef kernel(int n) { return emulated(Tiling.EMULATED, Tiling.nativeTiling(n), false); }
+    public static KernelDef kernel(int n) { return emulated(Tiling.EMULATED, Tiling.nativeTiling(n), Form.PLAIN); }
 
     /**
      * The weight-gradient form for C of {@code n} columns: {@code C = alpha Aᵀ B + beta C} with A [K x M]
      * and B [K x N] on bf16 storage (MN-major tiles, wgmma.h), e.g. {@code dW = dyᵀ·x}; same sizes as
      * {@link #kernel}, lda and ldb multiples of 8.
      */
-    public static KernelDef weightGradientKernel(int n) { return emulated(Tiling.EMULATED, Tiling.nativeTiling(n), true); }
+    public static KernelDef weightGradientKernel(int n) { return emulated(Tiling.EMULATED, Tiling.nativeTiling(n), new Form(true, false, false)); }
 
     /**
      * {@link #kernel} writing a bf16 C (beta must be 0): {@code C = bf16(alpha A Bᵀ)}, for GEMMs whose
      * consumers read bf16 (the activations the model stores only in bf16).
      */
-    public static KernelDef kernelBf16Out(int n) { return emulated(Tiling.EMULATED, Tiling.nativeTiling(n), false, true); }
+    public static KernelDef kernelBf16Out(int n) { return emulated(Tiling.EMULATED, Tiling.nativeTiling(n), new Form(false, true, false)); }
+
+    /**
+     * {@link #kernel} (or, with {@code cBf16}, {@link #kernelBf16Out}) that adds a bias in its epilogue:
+     * {@code C = alpha A Bᵀ + beta C + bias} with {@code bias} [N] fp32, an extra last argument; a
+     * projection's {@code x·Wᵀ + b} in one launch.
+     */
+    public static KernelDef kernelWithBias(int n, boolean cBf16) { return emulated(Tiling.EMULATED, Tiling.nativeTiling(n), new Form(false, cBf16, true)); }
 
     /** The emulated kernel at a tiling (tests), with the native variant for Hopper at {@code native_}. */
-    static KernelDef emulated(Tiling t, Tiling native_, boolean mnMajor) { return emulated(t, native_, mnMajor, false); }
+    static KernelDef emulated(Tiling t, Tiling native_, boolean mnMajor) { return emulated(t, native_, new Form(mnMajor, false, false)); }
 
-    static KernelDef emulated(Tiling t, Tiling native_, boolean mnMajor, boolean cBf16) {
-        return CACHE.computeIfAbsent("emulated " + t + " native " + native_ + (mnMajor ? " mn" : "") + (cBf16 ? " c16" : ""),
-                k -> build(t, true, native_, mnMajor, cBf16));
+    static KernelDef emulated(Tiling t, Tiling native_, Form form) {
+        return CACHE.computeIfAbsent("emulated " + t + " native " + native_ + form.key(), k -> build(t, true, native_, form));
     }
 
     /** Whether an M x N x K problem fits the tiles of the native kernel. */
     public static boolean fits(int m, int n, int k) { return Tiling.nativeTiling(n).fits(m, n, k); }
 
-    private static KernelDef build(Tiling t, boolean emulated, Tiling native_, boolean mnMajor, boolean cBf16) {
-        KernelDef.Builder b = GemmBf16Async.signature("gemm_bf16_wgmma", SOURCE, t.tm(), t.n(), 64, mnMajor, cBf16)
+    private static KernelDef build(Tiling t, boolean emulated, Tiling native_, Form form) {
+        KernelDef.Builder b = GemmBf16Async.signature("gemm_bf16_wgmma", SOURCE, t.tm(), t.n(), 64, form.mnMajor(), form.cBf16(), form.bias())
                 .define("WG_GROUPS", t.groups()).define("WG_N", t.n()).define("WG_STAGES", t.stages());
-        if (mnMajor) b.define("WG_MN_MAJOR", 1);
-        if (cBf16) b.define("WG_C_BF16", 1);
+        if (form.mnMajor()) b.define("WG_MN_MAJOR", 1);
+        if (form.cBf16()) b.define("WG_C_BF16", 1);
+        if (form.bias()) b.define("WG_BIAS", 1);
         if (emulated) b.define("TC_EMULATE", 1);  // natively the backend rebuilds the PTX for sm_90a (wgmma.h)
         return b
                 .grid(a -> WorkerGrid.of3D((long) (a.i("N") / t.n()) * t.threads(), a.i("M") / t.tm(), a.i("batch"), t.threads(), 1, 1))
                 .variant(!emulated ? null : info -> TensorCores.warpgroupMma(info)
-                        ? CACHE.computeIfAbsent("native " + native_ + (mnMajor ? " mn" : "") + (cBf16 ? " c16" : ""),
-                                k -> build(native_, false, native_, mnMajor, cBf16)) : null)
+                        ? CACHE.computeIfAbsent("native " + native_ + form.key(), k -> build(native_, false, native_, form)) : null)
                 .build();
     }
 }

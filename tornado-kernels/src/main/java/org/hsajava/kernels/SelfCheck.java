@@ -91,6 +91,16 @@ public final class SelfCheck {
         return c.bf16ToF32Array();
     }
 
+    /** C = A B^T + C + bias with the bias epilogue of {@link GemmBf16Wgmma}. */
+    private static float[] gemmBf16Bias(Device d, int m, int n, int k) {
+        Tensor a = Tensor.bf16("A", m * k), b = Tensor.bf16("B", n * k), c = Tensor.of("C", random(m * n, 25)), bias = Tensor.of("bias", random(n, 26));
+        float[] x = random(m * k, 23), y = random(n * k, 24);
+        for (int i = 0; i < x.length; i++) a.bf16()[i] = Bf16.fromFloat(x[i]);
+        for (int i = 0; i < y.length; i++) b.bf16()[i] = Bf16.fromFloat(y[i]);
+        KernelRunner.run(d, GemmBf16Wgmma.kernelWithBias(n, false), a, b, c, m, n, k, k, k, n, 0, 0, 0, 1, 1f, 1f, bias);
+        return c.toF32Array();
+    }
+
     /** {@code run} with GEMMs selected at precision {@code p} (devices without tensor cores compute in fp32 anyway). */
     private static float[] atPrecision(Gemm.Precision p, java.util.function.Supplier<float[]> run) {
         Gemm.Precision before = Gemm.usePrecision(p);
@@ -195,6 +205,8 @@ public final class SelfCheck {
         // the Java backend's sums round to bf16 across a tie now and then: one bf16 ulp (2^-8) of an element
         cases.add(new Case("gemm C = bf16(A B^T) on bf16 storage, warpgroup MMA writing bf16 (256 x 384 x 512)", BF16_TOLERANCE,
                 d -> gemmBf16Out(d, 256, 384, 512)));
+        cases.add(new Case("gemm C = A B^T + C + bias on bf16 storage, warpgroup MMA with the bias epilogue (256 x 384 x 512)", 1e-5,
+                d -> gemmBf16Bias(d, 256, 384, 512)));
         cases.add(new Case("gemm C = A^T B + C on bf16 storage, warpgroup MMA on MN-major tiles (weight gradients; 256 x 512 x 1024)", 1e-5,
                 d -> gemmBf16Storage(d, GemmBf16Wgmma.weightGradientKernel(512), 256, 512, 1024, true)));
         cases.add(new Case("gemm C = A^T B + C on bf16 storage, warpgroup MMA on MN-major tiles in blocks of 128 columns (128 x 384 x 256)", 1e-5,

@@ -72,7 +72,7 @@ class GemmBf16WgmmaTest {
             short[] sentinel = new short[M * ldc];
             java.util.Arrays.fill(sentinel, (short) 0x7fc1);
             Tensor C16 = Tensor.bf16("C16", M * ldc).set(sentinel.clone());
-            KernelRunner.run(d, GemmBf16Wgmma.emulated(t, t, false, true), A, B, C16, M, N, K, K, K, ldc, M * K, N * K, M * ldc, 1, 1.25f, 0f);
+            KernelRunner.run(d, GemmBf16Wgmma.emulated(t, t, new GemmBf16Wgmma.Form(false, true, false)), A, B, C16, M, N, K, K, K, ldc, M * K, N * K, M * ldc, 1, 1.25f, 0f);
             short[] c16 = C16.bf16();
             for (int m = 0; m < M; m++) {
                 for (int n = 0; n < ldc; n++) {
@@ -84,6 +84,34 @@ class GemmBf16WgmmaTest {
             assertThrows(IllegalArgumentException.class, () -> KernelRunner.run(d, GemmBf16Wgmma.kernelBf16Out(N), A, B, C16,
                     M, N, K, K, K, ldc, M * K, N * K, M * ldc, 1, 1f, 1f), "beta != 0 with a bf16 C");
         }
+    }
+
+    /**
+     * The bias epilogue: {@code alpha A Bᵀ + beta C + bias} is, on each device, the plain kernel's C plus
+     * the bias (the same float operations, the bias added last), for an fp32 C with beta and for a bf16 C.
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+    void biasEpilogueAddsTheBiasLast(boolean cBf16) {
+        int M = 128, N = 128, K = 64;
+        short[] a = Bf16GemmChecks.bf16Random(M * K, 13), b = Bf16GemmChecks.bf16Random(N * K, 14);
+        float[] bias = new Rand(15).normal(N, 1), c0 = cBf16 ? new float[M * N] : new Rand(16).normal(M * N, 1);
+        float beta = cBf16 ? 0f : 0.5f;
+        GemmBf16Wgmma.Tiling t = GemmBf16Wgmma.Tiling.EMULATED;
+        for (Device d : new Device[] {TestDevices.java(), TestDevices.opencl()}) {
+            float[] plain = Bf16GemmChecks.run(d, GemmBf16Wgmma.emulated(t, t, false), M, N, K, N, 1, beta, a, b, c0);
+            Tensor A = Tensor.bf16("A", a.length).set(a.clone()), B = Tensor.bf16("B", b.length).set(b.clone());
+            Tensor C = cBf16 ? Tensor.bf16("C", M * N) : Tensor.of("C", c0.clone());
+            KernelRunner.run(d, GemmBf16Wgmma.emulated(t, t, new GemmBf16Wgmma.Form(false, cBf16, true)), A, B, C, M, N, K, K, K, N,
+                    M * K, N * K, M * N, 1, 1.25f, beta, Tensor.of("bias", bias));
+            float[] got = cBf16 ? C.bf16ToF32Array() : C.toF32Array();
+            for (int i = 0; i < M * N; i++) {
+                float want = plain[i] + bias[i % N];
+                if (cBf16) want = Bf16.toFloat(Bf16.fromFloat(want));
+                assertEquals(want, got[i], "C[" + i + "] on " + d + (cBf16 ? " (bf16 C)" : ""));
+            }
+        }
+        assertEquals("1", GemmBf16Wgmma.kernelWithBias(512, false).defines().get("WG_BIAS"));
     }
 
     /** An odd row stride of C: the epilogue cannot store column pairs as float2 and stores them one by one. */

@@ -65,19 +65,20 @@ public final class Linear {
     /**
      * Appends {@code y = x·Wᵀ (+ b)}; {@code x16} is bf16(x) where the producer of x wrote it (null:
      * none; the bf16 path then casts x itself, and x may be null where x16 is given). A bf16 {@code y}
-     * is written rounded by the bf16 path, which must then apply ({@link #runsOnBf16}; no bias).
+     * is written rounded by the bf16 path, which must then apply ({@link #runsOnBf16}). On the bf16 path
+     * the bias is added in the GEMM's epilogue; elsewhere by a second kernel.
      */
     public static void forward(TaskGraph g, String name, Device device, Projection p, Tensor x, Tensor x16, Tensor y, int rows, int in, int out) {
         boolean bf16Out = y.dtype() == DType.BF16;
-        if (bf16Out && (p.b() != null || !GemmBf16Cast.applies(device, false, rows, out, in))) {
-            throw new IllegalStateException(name + ": a bf16 output needs the bf16 GEMM path and no bias");
+        if (bf16Out && !GemmBf16Cast.applies(device, false, rows, out, in)) {
+            throw new IllegalStateException(name + ": a bf16 output needs the bf16 GEMM path");
         }
         if (GemmBf16Cast.applies(device, false, rows, out, in)) {
-            GemmBf16Cast.append(g, name + ".fwd", true, x, x16, p.w(), p.w16(), y, rows, out, in, in, in, out, 1f, 0f, BF16_COPIES);
+            GemmBf16Cast.append(g, name + ".fwd", true, x, x16, p.w(), p.w16(), y, rows, out, in, in, in, out, 1f, 0f, BF16_COPIES, p.b());
         } else {
             g.task(name + ".fwd", Gemm.select(device, false, true, rows, out, in), x, p.w(), y, rows, out, in, in, in, out, 0, 0, 0, 1, 1f, 0f);
+            if (p.b() != null) g.task(name + ".bias", Fill.ADD_BIAS, y, p.b(), rows, out);
         }
-        if (p.b() != null) g.task(name + ".bias", Fill.ADD_BIAS, y, p.b(), rows, out);
     }
 
     /**

@@ -47,31 +47,35 @@ class LinearTest {
      * With bf16 GEMMs on Hopper, x·Wᵀ, dy·W and dyᵀ·x go through bf16 copies and the wgmma kernel
      * ({@link GemmBf16Cast}); here that path runs emulated on the test device. Operands that are bf16
      * numbers already make the copies exact, so the results match the double reference as closely as fp32 does.
+     * The bias is added in the forward GEMM's epilogue (no separate launch).
      */
     @org.junit.jupiter.api.Test
     void theHopperPathThroughBf16CopiesMatchesTheDoubleReference() {
         int rows = 128, in = 128, out = 64;
         Rand r = new Rand(9);
         float[] x = bf16(r.normal(rows * in, 1)), w = bf16(r.normal(out * in, 0.5)), dy = bf16(r.normal(rows * out, 1));
-        Tensor tx = Tensor.of("x", x), tw = Tensor.of("w", w), ty = Tensor.f32("y", rows * out), tdy = Tensor.of("dy", dy);
-        Tensor dx = Tensor.of("dx", new float[rows * in]), dw = Tensor.of("dw", new float[out * in]);
+        float[] bias = r.normal(out, 1);
+        Tensor tx = Tensor.of("x", x), tw = Tensor.of("w", w), tb = Tensor.of("b", bias), ty = Tensor.f32("y", rows * out), tdy = Tensor.of("dy", dy);
+        Tensor dx = Tensor.of("dx", new float[rows * in]), dw = Tensor.of("dw", new float[out * in]), db = Tensor.of("db", new float[out]);
         Device d = TestDevices.opencl();
-        TaskGraph g = new TaskGraph("lin").transferToDevice(DataTransferMode.EVERY_EXECUTION, tx, tw, tdy, dx, dw);
+        TaskGraph g = new TaskGraph("lin").transferToDevice(DataTransferMode.EVERY_EXECUTION, tx, tw, tb, tdy, dx, dw, db);
         org.hsajava.compute.testing.EmulatedWgmma.with(() -> {
-            Linear.forward(g, "l", d, tx, tw, null, ty, rows, in, out);
-            Linear.backward(g, "l", d, tx, tw, tdy, dx, dw, null, rows, in, out);
+            Linear.forward(g, "l", d, tx, tw, tb, ty, rows, in, out);
+            Linear.backward(g, "l", d, tx, tw, tdy, dx, dw, db, rows, in, out);
             return g;
         });
-        g.transferToHost(DataTransferMode.EVERY_EXECUTION, ty, dx, dw);
+        g.transferToHost(DataTransferMode.EVERY_EXECUTION, ty, dx, dw, db);
         var launched = g.snapshot().tasks().stream().map(t -> t instanceof Task.Launch l ? l.kernel().entryPoint() : "").toList();
         assertEquals(3, launched.stream().filter("gemm_bf16_wgmma"::equals).count(), "x·Wᵀ, dy·W and dyᵀ·x on the wgmma kernel: " + launched);
+        assertEquals(0, launched.stream().filter("add_bias"::equals).count(), "the bias is added in the GEMM's epilogue: " + launched);
         try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(d)) {
             plan.execute();
         }
-        double[] xd = RefOps.toDouble(x), wd = RefOps.toDouble(w), dyd = RefOps.toDouble(dy), zero = new double[out];
-        assertClose("y", RefOps.linear(xd, wd, zero, rows, in, out), ty.toF32Array(), 1e-5);
-        GradCheck.check("dx", v -> RefOps.dot(RefOps.linear(v, wd, zero, rows, in, out), dyd), xd, dx.toF32Array(), 200, 1e-4, 1);
-        GradCheck.check("dW", v -> RefOps.dot(RefOps.linear(xd, v, zero, rows, in, out), dyd), wd, dw.toF32Array(), 200, 1e-4, 2);
+        double[] xd = RefOps.toDouble(x), wd = RefOps.toDouble(w), dyd = RefOps.toDouble(dy), bd = RefOps.toDouble(bias);
+        assertClose("y", RefOps.linear(xd, wd, bd, rows, in, out), ty.toF32Array(), 1e-5);
+        GradCheck.check("dx", v -> RefOps.dot(RefOps.linear(v, wd, bd, rows, in, out), dyd), xd, dx.toF32Array(), 200, 1e-4, 1);
+        GradCheck.check("dW", v -> RefOps.dot(RefOps.linear(xd, v, bd, rows, in, out), dyd), wd, dw.toF32Array(), 200, 1e-4, 2);
+        GradCheck.check("db", v -> RefOps.dot(RefOps.linear(xd, wd, v, rows, in, out), dyd), bd, db.toF32Array(), out, 1e-4, 3);
     }
 
     private static float[] bf16(float[] x) {
