@@ -38,10 +38,12 @@ import org.hsajava.kernels.Gemm;
  *                           the question (e.g. {@code [0, 0.4]}) so that only retrieval can bring them back.
  * @param matmulPrecision    {@code matmul_precision}: what the model's GEMMs compute in while training on a
  *                           device with tensor cores: "fp32", "tf32" or "bf16" (mixed precision: bf16
- *                           products, fp32 accumulation, fp32 master weights, activations and optimizer
+ *                           products, fp32 accumulation, fp32 master weights, residual stream and optimizer
  *                           state; on Hopper the GEMMs read bf16 copies of the weights, made once per
  *                           step, and of the inputs that norms and SwiGLU write next to their fp32
- *                           outputs: {@code LayerContext.bf16Copies}); other devices compute in fp32. Null (field absent): the process's default,
+ *                           outputs: {@code LayerContext.bf16Copies}; activations whose every consumer
+ *                           reads bf16 are stored in bf16 only: SWA's q, k, v, o, the MLPs' gate, up and
+ *                           SwiGLU output); other devices compute in fp32. Null (field absent): the process's default,
  *                           fp32 unless {@code -Dhsa.tc.gemm} says otherwise ({@link Gemm#precision()}).
  */
 public record TrainConfig(
