@@ -32,6 +32,15 @@
 #ifndef WG_BIAS
 #define WG_BIAS 0
 #endif
+// WG_SWIGLU=1 (with WG_C_BF16): C is SwiGLU's up projection u, and the epilogue also writes
+// act = bf16(silu(gate) * u) with gate [M x N] bf16 (the gate projection's output, row stride ldc) and
+// u the bf16 value just stored, as swiglu_forward_16 computes it: two last arguments gate, act.
+#ifndef WG_SWIGLU
+#define WG_SWIGLU 0
+#endif
+#if WG_SWIGLU && !WG_C_BF16
+#error "the SwiGLU epilogue writes bf16: WG_SWIGLU needs WG_C_BF16"
+#endif
 #if WG_C_BF16
 typedef ushort wg_c;
 #else
@@ -83,6 +92,9 @@ void gemm_bf16_wgmma(__global const ushort* A, __global const ushort* B, __globa
 #if WG_BIAS
                      , __global const float* bias
 #endif
+#if WG_SWIGLU
+                     , __global const ushort* gate, __global ushort* act
+#endif
                      ) {
     __local uint4 As[WG_STAGES][WG_TM * 8] __attribute__((aligned(1024)));
     __local uint4 Bs[WG_STAGES][WG_N * 8] __attribute__((aligned(1024)));
@@ -91,6 +103,10 @@ void gemm_bf16_wgmma(__global const ushort* A, __global const ushort* B, __globa
     A += (size_t) b * strideA;
     B += (size_t) b * strideB;
     C += (size_t) b * strideC;
+#if WG_SWIGLU
+    gate += (size_t) b * strideC;
+    act += (size_t) b * strideC;
+#endif
 
     float d[WG_N / 2];
 #pragma unroll
@@ -152,6 +168,12 @@ void gemm_bf16_wgmma(__global const ushort* A, __global const ushort* B, __globa
                 c[0] = (ushort) lo;
                 c[1] = (ushort) hi;
             }
+#if WG_SWIGLU
+            const size_t at = (size_t) (row + 8 * h) * ldc + n;   // the same element of gate and act
+            const float g0 = bf16_float(gate[at]), g1 = bf16_float(gate[at + 1]);
+            act[at] = (ushort) bf16_bits(g0 * sigmoid_f(g0) * bf16_float((ushort) lo));
+            act[at + 1] = (ushort) bf16_bits(g1 * sigmoid_f(g1) * bf16_float((ushort) hi));
+#endif
 #else
             float2 v = (float2) (alpha * d[4 * j + 2 * h], alpha * d[4 * j + 2 * h + 1]);
             if (pairs) {

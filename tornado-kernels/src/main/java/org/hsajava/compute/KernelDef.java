@@ -145,6 +145,8 @@ public final class KernelDef {
         public Builder java(JavaKernel impl) { this.java = impl; return this; }
         public Builder grid(Function<KernelArgs, WorkerGrid> rule) { this.grid = rule; return this; }
         public Builder check(Consumer<KernelArgs> rule) { this.check = rule; return this; }
+        /** Adds a rule after the check given so far (a variant's extra arguments). */
+        public Builder alsoCheck(Consumer<KernelArgs> rule) { this.check = check == null ? rule : check.andThen(rule); return this; }
         /** Per-device variant (see {@link KernelDef#forDevice}); the rule returns null to keep this definition. */
         public Builder variant(Function<DeviceInfo, KernelDef> rule) { this.variant = rule; return this; }
 

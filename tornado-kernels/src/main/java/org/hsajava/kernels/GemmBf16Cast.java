@@ -66,6 +66,32 @@ public final class GemmBf16Cast {
     }
 
     /**
+     * SwiGLU's up projection with the activation in its epilogue ({@link GemmBf16Wgmma#kernelSwiGlu}):
+     * {@code u16 = bf16(A·Bᵀ)} and {@code act16 = bf16(silu(gate16)·u16)}, all [M x N] bf16 dense; A, B
+     * and their copies as in {@link #append} with {@code transB} (a layer's {@code x·W_upᵀ}).
+     */
+    public static void appendSwiGlu(TaskGraph g, String name, Tensor a, Tensor a16, Tensor b, Tensor b16, Tensor u16, Tensor gate16, Tensor act16,
+                                    int m, int n, int k, Workspace ws) {
+        Tensor[] ops = operands(g, name, true, a, a16, b, b16, m, n, k, k, k, ws);
+        g.task(name, GemmBf16Wgmma.kernelSwiGlu(n), ops[0], ops[1], u16, m, n, k, k, k, n, 0, 0, 0, 1, 1f, 0f, gate16, act16);
+    }
+
+    /** The bf16 A and B of a GEMM: the copies given, or ones made in the workspace by cast tasks. */
+    private static Tensor[] operands(TaskGraph g, String name, boolean transB, Tensor a, Tensor a16, Tensor b, Tensor b16,
+                                     int m, int n, int k, int lda, int ldb, Workspace ws) {
+        if (a16 == null) {
+            a16 = ws.a();
+            g.task(name + ".a16", Bf16Cast.TO_BF16, a, a16, m, k, lda);
+        }
+        if (b16 == null) {
+            b16 = ws.b();
+            if (transB) g.task(name + ".b16", Bf16Cast.TO_BF16, b, b16, n, k, ldb);
+            else g.task(name + ".b16", Bf16Cast.TO_BF16_T, b, b16, k, n, ldb);
+        }
+        return new Tensor[] {a16, b16};
+    }
+
+    /**
      * Whether a weight gradient {@code C [m x n] (+)= Aᵀ·B} with A [k x m] and B [k x n] (k the tokens)
      * takes {@link GemmSplitK#appendBf16Wgmma}: bf16 GEMMs on a device with warpgroup MMA (or
      * {@link #emulated}), sizes on its tiles, and bf16 copies of A and B that fit a workspace's A.
@@ -95,15 +121,9 @@ public final class GemmBf16Cast {
     /** As above, adding {@code bias} [N] (fp32, null: none) to every row of C in the GEMM's epilogue. */
     public static Tensor append(TaskGraph g, String name, boolean transB, Tensor a, Tensor a16, Tensor b, Tensor b16, Tensor c,
                               int m, int n, int k, int lda, int ldb, int ldc, float alpha, float beta, Workspace ws, Tensor bias) {
-        if (a16 == null) {
-            a16 = ws.a();
-            g.task(name + ".a16", Bf16Cast.TO_BF16, a, a16, m, k, lda);
-        }
-        if (b16 == null) {
-            b16 = ws.b();
-            if (transB) g.task(name + ".b16", Bf16Cast.TO_BF16, b, b16, n, k, ldb);
-            else g.task(name + ".b16", Bf16Cast.TO_BF16_T, b, b16, k, n, ldb);
-        }
+        Tensor[] ops = operands(g, name, transB, a, a16, b, b16, m, n, k, lda, ldb, ws);
+        a16 = ops[0];
+        b16 = ops[1];
         boolean cBf16 = c.dtype() == DType.BF16;
         if (bias != null) {
             g.task(name, GemmBf16Wgmma.kernelWithBias(n, cBf16), a16, b16, c, m, n, k, k, k, ldc, 0, 0, 0, 1, alpha, beta, bias);

@@ -71,10 +71,16 @@ public final class GemmBf16Wgmma {
      * contract {@code C = alpha Aᵀ B + beta C}; {@code cBf16} a bf16 C, written and not read (beta 0);
      * {@code bias} an fp32 bias of N added to every row of C in the epilogue (an extra last argument).
      */
-    record Form(boolean mnMajor, boolean cBf16, boolean bias) {
+    record Form(boolean mnMajor, boolean cBf16, boolean bias, boolean swiglu) {
         static final Form PLAIN = new Form(false, false, false);
 
-        String key() { return (mnMajor ? " mn" : "") + (cBf16 ? " c16" : "") + (bias ? " bias" : ""); }
+        Form(boolean mnMajor, boolean cBf16, boolean bias) { this(mnMajor, cBf16, bias, false); }
+
+        Form {
+            if (swiglu && (!cBf16 || mnMajor || bias)) throw new IllegalArgumentException("the SwiGLU epilogue is for a bf16 C = A Bᵀ without bias");
+        }
+
+        String key() { return (mnMajor ? " mn" : "") + (cBf16 ? " c16" : "") + (bias ? " bias" : "") + (swiglu ? " swiglu" : ""); }
     }
 
     /** The kernel for C of {@code n} columns: native where {@link TensorCores#warpgroupMma} holds, emulated elsewhere. */
@@ -100,6 +106,13 @@ public final class GemmBf16Wgmma {
      */
     public static KernelDef kernelWithBias(int n, boolean cBf16) { return emulated(Tiling.EMULATED, Tiling.nativeTiling(n), new Form(false, cBf16, true)); }
 
+    /**
+     * {@link #kernelBf16Out} for SwiGLU's up projection with the activation in its epilogue: writes
+     * {@code C = u = bf16(alpha A Bᵀ)} and {@code act = bf16(silu(gate) · u)} ({@link SwiGlu#FORWARD_16}'s
+     * values, bit for bit), gate and act [M x N] bf16 with C's row stride: two extra last arguments.
+     */
+    public static KernelDef kernelSwiGlu(int n) { return emulated(Tiling.EMULATED, Tiling.nativeTiling(n), new Form(false, true, false, true)); }
+
     /** The emulated kernel at a tiling (tests), with the native variant for Hopper at {@code native_}. */
     static KernelDef emulated(Tiling t, Tiling native_, boolean mnMajor) { return emulated(t, native_, new Form(mnMajor, false, false)); }
 
@@ -113,6 +126,18 @@ public final class GemmBf16Wgmma {
     private static KernelDef build(Tiling t, boolean emulated, Tiling native_, Form form) {
         KernelDef.Builder b = GemmBf16Async.signature("gemm_bf16_wgmma", SOURCE, t.tm(), t.n(), 64, form.mnMajor(), form.cBf16(), form.bias())
                 .define("WG_GROUPS", t.groups()).define("WG_N", t.n()).define("WG_STAGES", t.stages());
+        if (form.swiglu()) {
+            b.in("gate", BF16).out("act", BF16).define("WG_SWIGLU", 1)
+                    .alsoCheck(a -> {
+                        if (a.i("batch") != 1) throw new IllegalArgumentException("the SwiGLU epilogue runs one GEMM (batch 1), got batch " + a.i("batch"));
+                        org.hsajava.compute.Checks.atLeast(a, "gate", (long) (a.i("M") - 1) * a.i("ldc") + a.i("N"));
+                        org.hsajava.compute.Checks.atLeast(a, "act", (long) (a.i("M") - 1) * a.i("ldc") + a.i("N"));
+                    })
+                    .java(a -> {
+                        GemmBf16Async.reference(a, false);
+                        SwiGlu.actFromGate(a);
+                    });
+        }
         if (form.mnMajor()) b.define("WG_MN_MAJOR", 1);
         if (form.cBf16()) b.define("WG_C_BF16", 1);
         if (form.bias()) b.define("WG_BIAS", 1);

@@ -101,6 +101,17 @@ public final class SelfCheck {
         return c.toF32Array();
     }
 
+    /** u and act of the SwiGLU epilogue ({@link GemmBf16Wgmma#kernelSwiGlu}), widened. */
+    private static float[] gemmBf16SwiGlu(Device d, int m, int n, int k) {
+        Tensor a = Tensor.bf16("A", m * k), b = Tensor.bf16("B", n * k), u = Tensor.bf16("C", m * n), gate = Tensor.bf16("gate", m * n), act = Tensor.bf16("act", m * n);
+        float[] x = random(m * k, 23), y = random(n * k, 24), z = random(m * n, 29);
+        for (int i = 0; i < x.length; i++) a.bf16()[i] = Bf16.fromFloat(x[i]);
+        for (int i = 0; i < y.length; i++) b.bf16()[i] = Bf16.fromFloat(y[i]);
+        for (int i = 0; i < z.length; i++) gate.bf16()[i] = Bf16.fromFloat(4 * z[i]);
+        KernelRunner.run(d, GemmBf16Wgmma.kernelSwiGlu(n), a, b, u, m, n, k, k, k, n, 0, 0, 0, 1, 1f, 0f, gate, act);
+        return concat(u.bf16ToF32Array(), act.bf16ToF32Array());
+    }
+
     /** {@code run} with GEMMs selected at precision {@code p} (devices without tensor cores compute in fp32 anyway). */
     private static float[] atPrecision(Gemm.Precision p, java.util.function.Supplier<float[]> run) {
         Gemm.Precision before = Gemm.usePrecision(p);
@@ -207,6 +218,8 @@ public final class SelfCheck {
                 d -> gemmBf16Out(d, 256, 384, 512)));
         cases.add(new Case("gemm C = A B^T + C + bias on bf16 storage, warpgroup MMA with the bias epilogue (256 x 384 x 512)", 1e-5,
                 d -> gemmBf16Bias(d, 256, 384, 512)));
+        cases.add(new Case("gemm u = bf16(A B^T), act = bf16(silu(gate) u): warpgroup MMA with the SwiGLU epilogue (256 x 384 x 512)", BF16_TOLERANCE,
+                d -> gemmBf16SwiGlu(d, 256, 384, 512)));
         cases.add(new Case("gemm C = A^T B + C on bf16 storage, warpgroup MMA on MN-major tiles (weight gradients; 256 x 512 x 1024)", 1e-5,
                 d -> gemmBf16Storage(d, GemmBf16Wgmma.weightGradientKernel(512), 256, 512, 1024, true)));
         cases.add(new Case("gemm C = A^T B + C on bf16 storage, warpgroup MMA on MN-major tiles in blocks of 128 columns (128 x 384 x 256)", 1e-5,

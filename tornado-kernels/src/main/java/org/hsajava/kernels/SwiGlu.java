@@ -195,6 +195,21 @@ public final class SwiGlu {
 
     private static float silu(float g) { return g * sigmoid(g); }
 
+    /**
+     * The Java twin of {@link GemmBf16Wgmma#kernelSwiGlu}'s epilogue: {@code act = bf16(silu(gate) · C)} over
+     * the kernel's M x N with C's row stride, after C has been computed.
+     */
+    static void actFromGate(org.hsajava.compute.KernelArgs a) {
+        short[] c = a.bf16("C"), gate = a.bf16("gate"), act = a.bf16("act");
+        int co = a.off("C"), go = a.off("gate"), ao = a.off("act"), m = a.i("M"), n = a.i("N"), ldc = a.i("ldc");
+        for (int r = 0; r < m; r++) {
+            for (int j = 0; j < n; j++) {
+                int i = r * ldc + j;
+                act[ao + i] = Bf16.fromFloat(silu(Bf16.toFloat(gate[go + i])) * Bf16.toFloat(c[co + i]));
+            }
+        }
+    }
+
     private static float dgate(float g, float u, float dh) {
         float s = sigmoid(g);
         return dh * u * s * (1f + g * (1f - s));

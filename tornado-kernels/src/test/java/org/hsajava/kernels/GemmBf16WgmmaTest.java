@@ -114,6 +114,36 @@ class GemmBf16WgmmaTest {
         assertEquals("1", GemmBf16Wgmma.kernelWithBias(512, false).defines().get("WG_BIAS"));
     }
 
+    /**
+     * The SwiGLU epilogue writes, on each device, the bf16-output GEMM's u and {@link SwiGlu#FORWARD_16}'s
+     * activation of (gate, u), bit for bit, with an odd row stride too; it rejects a batch.
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(ints = {0, 1})
+    void swigluEpilogueComputesTheActivationOfTheSeparateKernel(int pad) {
+        int M = 128, N = 128, K = 64, ldc = N + pad;
+        short[] a = Bf16GemmChecks.bf16Random(M * K, 17), b = Bf16GemmChecks.bf16Random(N * K, 18), gate = Bf16GemmChecks.bf16Random(M * ldc, 19);
+        GemmBf16Wgmma.Tiling t = GemmBf16Wgmma.Tiling.EMULATED;
+        for (Device d : new Device[] {TestDevices.java(), TestDevices.opencl()}) {
+            Tensor u = Tensor.bf16("u", M * ldc), act = Tensor.bf16("act", M * ldc);
+            KernelRunner.run(d, GemmBf16Wgmma.emulated(t, t, new GemmBf16Wgmma.Form(false, true, false)), Tensor.bf16("A", a.length).set(a.clone()),
+                    Tensor.bf16("B", b.length).set(b.clone()), u, M, N, K, K, K, ldc, M * K, N * K, M * ldc, 1, 1f, 0f);
+            KernelRunner.run(d, SwiGlu.FORWARD_16, Tensor.bf16("g16", gate.length).set(gate.clone()), Tensor.bf16("u16", M * ldc).set(u.bf16().clone()), act, M * ldc);
+            Tensor u2 = Tensor.bf16("u2", M * ldc), act2 = Tensor.bf16("act2", M * ldc);
+            KernelRunner.run(d, GemmBf16Wgmma.emulated(t, t, new GemmBf16Wgmma.Form(false, true, false, true)), Tensor.bf16("A", a.length).set(a.clone()),
+                    Tensor.bf16("B", b.length).set(b.clone()), u2, M, N, K, K, K, ldc, M * K, N * K, M * ldc, 1, 1f, 0f,
+                    Tensor.bf16("gate", gate.length).set(gate.clone()), act2);
+            for (int m = 0; m < M; m++) {
+                for (int n = 0; n < N; n++) {
+                    int i = m * ldc + n;
+                    assertEquals(u.bf16()[i], u2.bf16()[i], "u[" + m + ", " + n + "] on " + d);
+                    assertEquals(act.bf16()[i], act2.bf16()[i], "act[" + m + ", " + n + "] on " + d);
+                }
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> new GemmBf16Wgmma.Form(false, false, false, true), "the epilogue writes bf16");
+    }
+
     /** An odd row stride of C: the epilogue cannot store column pairs as float2 and stores them one by one. */
     @Test
     void oddRowStrideOfC() {

@@ -82,6 +82,19 @@ public final class Linear {
     }
 
     /**
+     * Appends SwiGLU's up projection with the activation in the GEMM's epilogue: {@code u16 = bf16(x·W_upᵀ)}
+     * and {@code act16 = bf16(silu(gate16)·u16)}; the projection must run on the bf16 copies
+     * ({@link #runsOnBf16}) and have no bias.
+     */
+    static void forwardSwiGlu(TaskGraph g, String name, Device device, Projection up, Tensor x, Tensor x16, Tensor gate16, Tensor u16, Tensor act16,
+                              int rows, int in, int out) {
+        if (up.b() != null || !GemmBf16Cast.applies(device, false, rows, out, in)) {
+            throw new IllegalStateException(name + ": the SwiGLU epilogue needs the bf16 GEMM path and no bias");
+        }
+        GemmBf16Cast.appendSwiGlu(g, name + ".fwd", x, x16, up.w(), up.w16(), u16, gate16, act16, rows, out, in, BF16_COPIES);
+    }
+
+    /**
      * Appends the backward pass: {@code dx += dy·W} (skipped when {@code dx} is null, e.g. for the
      * first layer's input), {@code dW += dyᵀ·x}, {@code db += Σ dy} (when {@code dBias} is not null).
      * On GPUs {@code dW} is split over the rows where its few output blocks would leave compute units idle.

@@ -17,8 +17,8 @@ import org.hsajava.model.ModelParameters;
  * <p>Shapes over {@code rows = batch·length}: {@code x, out [rows, D]}; saved {@code gate, up, act [rows, width]}.
  *
  * <p>Where the context keeps bf16 copies and all six GEMMs run on them ({@link Linear#runsOnBf16}), the
- * MLP's activations live in bf16 only: the gate/up GEMMs write {@code gate16, up16}, SwiGLU reads them
- * and writes {@code act16} ({@link SwiGlu#FORWARD_16}), and its backward writes only the bf16 gradients
+ * MLP's activations live in bf16 only: the gate/up GEMMs write {@code gate16, up16}, the up GEMM's
+ * epilogue also writes {@code act16} ({@link SwiGlu#FORWARD_16}'s values), and SwiGLU's backward writes only the bf16 gradients
  * the GEMMs read ({@link SwiGlu#BACKWARD_16}); 6 bytes per element kept instead of 14.
  * {@code -Dhsa.mlp.bf16=off} keeps the fp32 activations next to the bf16 copies.
  */
@@ -106,8 +106,8 @@ public final class SwiGluMlp implements Layer {
     public void forward(TaskGraph g) {
         if (gate16 != null) {
             Linear.forward(g, name + ".gate_proj", device, gateProj, x, x16, gate16, rows, dModel, width);
-            Linear.forward(g, name + ".up_proj", device, upProj, x, x16, up16, rows, dModel, width);
-            g.task(name + ".swiglu", SwiGlu.FORWARD_16, gate16, up16, act16, rows * width);
+            // the up projection computes the activation in its epilogue (what SwiGlu.FORWARD_16 computes)
+            Linear.forwardSwiGlu(g, name + ".up_proj", device, upProj, x, x16, gate16, up16, act16, rows, dModel, width);
             Linear.forward(g, name + ".down_proj", device, downProj, null, act16, out, rows, width, dModel);
             return;
         }
