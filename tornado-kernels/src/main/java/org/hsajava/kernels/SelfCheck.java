@@ -392,11 +392,18 @@ public final class SelfCheck {
     }
 
     /** o, dq, dk and dv of sliding-window attention. */
-    private static float[] slidingWindow(Device d, int b, int l, int hq, int h, int dim, int w, int seed) {
+    private static float[] slidingWindow(Device d, int b, int l, int hq, int h, int dim, int w, int seed) { return slidingWindow(d, b, l, hq, h, dim, w, seed, false); }
+
+    /** o, dq, dk and dv of sliding-window attention on bf16 q, k, v, dO (the bf16 kernels; o is bf16 too). */
+    private static float[] slidingWindowBf16(Device d, int b, int l, int hq, int h, int dim, int w, int seed) { return slidingWindow(d, b, l, hq, h, dim, w, seed, true); }
+
+    private static float[] slidingWindow(Device d, int b, int l, int hq, int h, int dim, int w, int seed, boolean bf16) {
         SlidingWindowAttention.Shape s = new SlidingWindowAttention.Shape(b, l, hq, h, dim, w);
         int nq = b * l * hq * dim, nk = b * l * h * dim;
-        Tensor q = Tensor.of("q", random(nq, seed)), k = Tensor.of("k", random(nk, seed + 1)), v = Tensor.of("v", random(nk, seed + 2)), dO = Tensor.of("d_o", random(nq, seed + 3));
-        Tensor o = Tensor.f32("o", nq), lse = Tensor.f32("lse", b * l * hq), delta = Tensor.f32("delta", b * l * hq);
+        java.util.function.BiFunction<String, float[], Tensor> input = bf16 ? SelfCheck::bf16 : Tensor::of;
+        Tensor q = input.apply("q", random(nq, seed)), k = input.apply("k", random(nk, seed + 1)), v = input.apply("v", random(nk, seed + 2));
+        Tensor dO = input.apply("d_o", random(nq, seed + 3));
+        Tensor o = bf16 ? Tensor.bf16("o", nq) : Tensor.f32("o", nq), lse = Tensor.f32("lse", b * l * hq), delta = Tensor.f32("delta", b * l * hq);
         Tensor dq = Tensor.f32("dq", nq), dk = Tensor.f32("dk", nk), dv = Tensor.f32("dv", nk);
         TaskGraph g = SlidingWindowAttention.addForward(new TaskGraph("swa").transferToDevice(DataTransferMode.EVERY_EXECUTION, q, k, v, dO), "", s, q, k, v, o, lse);
         SlidingWindowAttention.addBackward(g, "", s, q, k, v, o, lse, dO, delta, dq, dk, dv)
@@ -404,24 +411,7 @@ public final class SelfCheck {
         try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(d)) {
             plan.execute();
         }
-        return concat(concat(o.toF32Array(), dq.toF32Array()), concat(dk.toF32Array(), dv.toF32Array()));
-    }
-
-    /** o, dq, dk and dv of sliding-window attention on bf16 q, k, v, dO (the bf16 kernels; o is bf16 too). */
-    private static float[] slidingWindowBf16(Device d, int b, int l, int hq, int h, int dim, int w, int seed) {
-        SlidingWindowAttention.Shape s = new SlidingWindowAttention.Shape(b, l, hq, h, dim, w);
-        int nq = b * l * hq * dim, nk = b * l * h * dim;
-        Tensor q = bf16("q", random(nq, seed)), k = bf16("k", random(nk, seed + 1)), v = bf16("v", random(nk, seed + 2));
-        Tensor dO = bf16("d_o", random(nq, seed + 3));
-        Tensor o = Tensor.bf16("o", nq), lse = Tensor.f32("lse", b * l * hq), delta = Tensor.f32("delta", b * l * hq);
-        Tensor dq = Tensor.f32("dq", nq), dk = Tensor.f32("dk", nk), dv = Tensor.f32("dv", nk);
-        TaskGraph g = SlidingWindowAttention.addForward(new TaskGraph("swa16").transferToDevice(DataTransferMode.EVERY_EXECUTION, q, k, v, dO), "", s, q, k, v, o, lse);
-        SlidingWindowAttention.addBackward(g, "", s, q, k, v, o, lse, dO, delta, dq, dk, dv)
-                .transferToHost(DataTransferMode.EVERY_EXECUTION, o, dq, dk, dv);
-        try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withDevice(d)) {
-            plan.execute();
-        }
-        return concat(concat(o.bf16ToF32Array(), dq.toF32Array()), concat(dk.toF32Array(), dv.toF32Array()));
+        return concat(concat(bf16 ? o.bf16ToF32Array() : o.toF32Array(), dq.toF32Array()), concat(dk.toF32Array(), dv.toF32Array()));
     }
 
     private static Tensor bf16(String name, float[] x) {

@@ -128,6 +128,32 @@ class SwaDecoderLayerTest {
         }
     }
 
+    /**
+     * Layer 0's forward and backward (after the refresh of the bf16 weight copies) with bf16 GEMMs on
+     * emulated wgmma and {@code properties} set while the layer and the graph are built (the paths are
+     * chosen then), the previous values restored after.
+     */
+    private static TaskGraph graphOnTheBf16Path(LayerContext ctx, Tensor th, Tensor tout, Tensor tdh, Tensor tdOut, java.util.Map<String, String> properties) {
+        ModelParameters p = ctx.params();
+        java.util.Map<String, String> before = new java.util.HashMap<>();
+        properties.forEach((k, v) -> before.put(k, System.setProperty(k, v)));
+        try {
+            return org.hsajava.compute.testing.EmulatedWgmma.with(() -> {
+                SwaDecoderLayer layer = new SwaDecoderLayer(ctx, 0, th, tout, tdh, tdOut);
+                TaskGraph graph = new TaskGraph("swa").transferToDevice(DataTransferMode.EVERY_EXECUTION, p.all(), p.allGrads(), th, tdh, tdOut);
+                p.appendBf16Refresh(graph);
+                layer.forward(graph);
+                layer.backward(graph);
+                return graph.transferToHost(DataTransferMode.EVERY_EXECUTION, tout, tdh, p.allGrads());
+            });
+        } finally {
+            before.forEach((k, v) -> {
+                if (v == null) System.clearProperty(k);
+                else System.setProperty(k, v);
+            });
+        }
+    }
+
     /** out, dh and the parameter gradients of one forward + backward (2 sequences of 96, window 9, head dim 16). */
     private static float[][] runWithAttentionIn(Device device, boolean bf16) {
         int d = 64, inter = 128, batch = 2, length = 96, rows = batch * length;  // every GEMM on the emulated wgmma tiles
@@ -136,21 +162,8 @@ class SwaDecoderLayerTest {
         Rand r = new Rand(32);
         Tensor th = Tensor.of("h", r.normal(rows * d, 1)), tout = Tensor.f32("out", rows * d), tdh = Tensor.f32("dh", rows * d);
         Tensor tdOut = Tensor.of("dOut", r.normal(rows * d, 1));
-        String old = System.setProperty(SwaAttention.BF16_PROPERTY, bf16 ? "on" : "off");
-        TaskGraph g;
-        try {
-            g = org.hsajava.compute.testing.EmulatedWgmma.with(() -> {   // the GEMM paths are chosen while the graph is built
-                SwaDecoderLayer layer = new SwaDecoderLayer(new LayerContext(c, p, device, batch, length, null, true), 0, th, tout, tdh, tdOut);
-                TaskGraph graph = new TaskGraph("swa").transferToDevice(DataTransferMode.EVERY_EXECUTION, p.all(), p.allGrads(), th, tdh, tdOut);
-                p.appendBf16Refresh(graph);
-                layer.forward(graph);
-                layer.backward(graph);
-                return graph.transferToHost(DataTransferMode.EVERY_EXECUTION, tout, tdh, p.allGrads());
-            });
-        } finally {
-            if (old == null) System.clearProperty(SwaAttention.BF16_PROPERTY);
-            else System.setProperty(SwaAttention.BF16_PROPERTY, old);
-        }
+        TaskGraph g = graphOnTheBf16Path(new LayerContext(c, p, device, batch, length, null, true), th, tout, tdh, tdOut,
+                java.util.Map.of(SwaAttention.BF16_PROPERTY, bf16 ? "on" : "off"));
         long bf16Launches = g.snapshot().tasks().stream()
                 .filter(t -> t instanceof org.hsajava.compute.Task.Launch l && "1".equals(l.kernel().defines().get("SWA_BF16"))).count();
         org.junit.jupiter.api.Assertions.assertEquals(bf16 ? 4 : 0, bf16Launches, "bf16 attention kernels launched");
@@ -171,25 +184,8 @@ class SwaDecoderLayerTest {
         Rand r = new Rand(23);
         float[] h = r.normal(rows * d, 1), dOut = r.normal(rows * d, 1);
         Tensor th = Tensor.of("h", h), tout = Tensor.f32("out", rows * d), tdh = Tensor.f32("dh", rows * d), tdOut = Tensor.of("dOut", dOut);
-        String old = System.setProperty(SwiGluMlp.BF16_PROPERTY, bf16Only ? "auto" : "off");
-        String oldSwa = System.setProperty(SwaAttention.BF16_PROPERTY, bf16Only ? "on" : "off");
-        TaskGraph g;
-        try {
-          g = org.hsajava.compute.testing.EmulatedWgmma.with(() -> {
-            LayerContext ctx = new LayerContext(c, p, device, batch, length, null, bf16Copies);
-            SwaDecoderLayer layer = new SwaDecoderLayer(ctx, 0, th, tout, tdh, tdOut);
-            TaskGraph graph = new TaskGraph("swa").transferToDevice(DataTransferMode.EVERY_EXECUTION, p.all(), p.allGrads(), th, tdh, tdOut);
-            p.appendBf16Refresh(graph);
-            layer.forward(graph);
-            layer.backward(graph);
-            return graph.transferToHost(DataTransferMode.EVERY_EXECUTION, tout, tdh, p.allGrads());
-          });
-        } finally {
-            if (old == null) System.clearProperty(SwiGluMlp.BF16_PROPERTY);
-            else System.setProperty(SwiGluMlp.BF16_PROPERTY, old);
-            if (oldSwa == null) System.clearProperty(SwaAttention.BF16_PROPERTY);
-            else System.setProperty(SwaAttention.BF16_PROPERTY, oldSwa);
-        }
+        TaskGraph g = graphOnTheBf16Path(new LayerContext(c, p, device, batch, length, null, bf16Copies), th, tout, tdh, tdOut,
+                java.util.Map.of(SwiGluMlp.BF16_PROPERTY, bf16Only ? "auto" : "off", SwaAttention.BF16_PROPERTY, bf16Only ? "on" : "off"));
         var tasks = g.snapshot().tasks().stream().map(t -> t instanceof org.hsajava.compute.Task.Launch l ? l.name() + " " + l.kernel().entryPoint() : "").toList();
         assertTrue(tasks.stream().filter(t -> t.endsWith("gemm_bf16_wgmma")).count() >= 11, "the layer's GEMMs run on wgmma: " + tasks);
         // Only the attention output (o_proj's input) is still cast in the forward; no weight is cast per GEMM.
