@@ -17,8 +17,9 @@ import org.hsajava.model.ModelParameters;
  * <p>Shapes over {@code rows = batch·length}: {@code x, out [rows, D]}; saved {@code gate, up, act [rows, width]}.
  *
  * <p>Where the context keeps bf16 copies and all six GEMMs run on them ({@link Linear#runsOnBf16}), the
- * MLP's activations live in bf16 only: the gate/up GEMMs write {@code gate16, up16}, the up GEMM's
- * epilogue also writes {@code act16} ({@link SwiGlu#FORWARD_16}'s values), and SwiGLU's backward writes only the bf16 gradients
+ * MLP's activations live in bf16 only: the gate/up GEMMs write {@code gate16, up16}, SwiGLU reads them and
+ * writes {@code act16} ({@link SwiGlu#FORWARD_16}; with {@code -Dhsa.mlp.swiglu.epilogue=on} the up GEMM's
+ * epilogue computes the same values instead: not yet run on a GPU, so off by default), and SwiGLU's backward writes only the bf16 gradients
  * the GEMMs read ({@link SwiGlu#BACKWARD_16}); 6 bytes per element kept instead of 14.
  * {@code -Dhsa.mlp.bf16=off} keeps the fp32 activations next to the bf16 copies.
  */
@@ -30,6 +31,7 @@ public final class SwiGluMlp implements Layer {
     private final Projection gateProj, upProj, downProj;
     private final Tensor gate, up, act, act16;  // fp32 (null with bf16 activations) and bf16 (null without bf16 copies)
     private final Tensor gate16, up16;          // the bf16 activations, else null
+    private final boolean epilogue;             // SwiGLU in the up projection's epilogue
     private final Tensor dAct, dUp;
     private final Tensor dGate16, dUp16;  // bf16 copies of the gate/up gradients for their bf16 GEMMs, else null
 
@@ -85,6 +87,7 @@ public final class SwiGluMlp implements Layer {
         this.up = bf16Only ? null : Tensor.f32(name + ".up", rows, width);
         this.act = bf16Only ? null : Tensor.f32(name + ".act", rows, width);
         this.gate16 = bf16Only ? Tensor.bf16(name + ".gate16", rows, width) : null;
+        this.epilogue = bf16Only && TensorCores.isOn(System.getProperty(EPILOGUE_PROPERTY));
         this.up16 = bf16Only ? Tensor.bf16(name + ".up16", rows, width) : null;
         // down_proj and the gate/up input gradients are GEMMs [rows, width] -> [rows, D]: bf16 copies of their
         // inputs (act; dGate and dUp) where those run on bf16
@@ -98,6 +101,8 @@ public final class SwiGluMlp implements Layer {
 
     /** Property: {@code off} keeps fp32 activations where they could be bf16 only (see the class comment). */
     public static final String BF16_PROPERTY = "hsa.mlp.bf16";
+    /** Property: {@code on} computes SwiGLU in the up projection's epilogue with bf16 activations (see the class comment). */
+    public static final String EPILOGUE_PROPERTY = "hsa.mlp.swiglu.epilogue";
 
     @Override
     public String name() { return name; }
@@ -106,8 +111,12 @@ public final class SwiGluMlp implements Layer {
     public void forward(TaskGraph g) {
         if (gate16 != null) {
             Linear.forward(g, name + ".gate_proj", device, gateProj, x, x16, gate16, rows, dModel, width);
-            // the up projection computes the activation in its epilogue (what SwiGlu.FORWARD_16 computes)
-            Linear.forwardSwiGlu(g, name + ".up_proj", device, upProj, x, x16, gate16, up16, act16, rows, dModel, width);
+            if (epilogue) {   // the up projection computes the activation in its epilogue (what SwiGlu.FORWARD_16 computes)
+                Linear.forwardSwiGlu(g, name + ".up_proj", device, upProj, x, x16, gate16, up16, act16, rows, dModel, width);
+            } else {
+                Linear.forward(g, name + ".up_proj", device, upProj, x, x16, up16, rows, dModel, width);
+                g.task(name + ".swiglu", SwiGlu.FORWARD_16, gate16, up16, act16, rows * width);
+            }
             Linear.forward(g, name + ".down_proj", device, downProj, null, act16, out, rows, width, dModel);
             return;
         }

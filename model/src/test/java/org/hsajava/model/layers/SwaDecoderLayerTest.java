@@ -129,6 +129,31 @@ class SwaDecoderLayerTest {
     }
 
     /**
+     * SwiGLU in the up projection's epilogue ({@code -Dhsa.mlp.swiglu.epilogue=on}) computes bit for bit
+     * what the separate kernel computes, in the whole layer with bf16 activations, and launches no SwiGLU.
+     */
+    @ParameterizedTest
+    @MethodSource("org.hsajava.model.layers.LayerTests#devices")
+    void swigluEpilogueComputesWhatTheSeparateKernelComputes(Device device) {
+        float[][][] out = new float[2][][];
+        for (int e = 0; e < 2; e++) {
+            int d = 64, inter = 128, batch = 1, length = 64, rows = batch * length;
+            ModelConfig c = LayerTests.swaConfig(AttentionKind.SWA_ONLY, 37, d, inter, 2, 2, 1, 16, true, false);
+            ModelParameters p = LayerTests.randomParams(c, 41);
+            Rand r = new Rand(42);
+            Tensor th = Tensor.of("h", r.normal(rows * d, 1)), tout = Tensor.f32("out", rows * d), tdh = Tensor.f32("dh", rows * d);
+            Tensor tdOut = Tensor.of("dOut", r.normal(rows * d, 1));
+            TaskGraph g = graphOnTheBf16Path(new LayerContext(c, p, device, batch, length, null, true), th, tout, tdh, tdOut,
+                    java.util.Map.of(SwiGluMlp.EPILOGUE_PROPERTY, e == 1 ? "on" : "off"));
+            long swiglu = g.snapshot().tasks().stream().filter(t -> t instanceof org.hsajava.compute.Task.Launch l && l.name().equals("layers.0.mlp.swiglu")).count();
+            assertEquals(e == 1 ? 0 : 1, swiglu, "SwiGLU launches with the epilogue " + (e == 1 ? "on" : "off"));
+            LayerTests.run(device, g);
+            out[e] = new float[][] {tout.toF32Array(), tdh.toF32Array(), p.allGrads().toF32Array()};
+        }
+        for (int i = 0; i < 3; i++) org.junit.jupiter.api.Assertions.assertArrayEquals(out[0][i], out[1][i], "output " + i + " on " + device);
+    }
+
+    /**
      * Layer 0's forward and backward (after the refresh of the bf16 weight copies) with bf16 GEMMs on
      * emulated wgmma and {@code properties} set while the layer and the graph are built (the paths are
      * chosen then), the previous values restored after.
@@ -193,9 +218,8 @@ class SwaDecoderLayerTest {
                 "the norms' and SwiGLU's consumers and the weights are not cast per GEMM: " + tasks);
         // dy·W of o_proj and down_proj leaves its bf16 copy of dy for the weight gradient right after it
         assertTrue(tasks.stream().noneMatch(t -> t.contains(".dw.dy16 ")), "no gradient is copied twice: " + tasks);
-        // bf16 MLP activations: the up projection's epilogue computes SwiGLU (no SwiGLU launch); bf16 attention:
-        // v_proj writes v16, nothing casts v
-        if (bf16Copies) assertEquals(bf16Only ? 0 : 1, tasks.stream().filter(t -> t.startsWith("layers.0.mlp.swiglu swiglu_forward")).count(), "the MLP's SwiGLU: " + tasks);
+        // bf16 MLP activations: SwiGLU reads and writes bf16 only; bf16 attention: v_proj writes v16, nothing casts v
+        if (bf16Copies) assertTrue(tasks.contains("layers.0.mlp.swiglu " + (bf16Only ? "swiglu_forward_16" : "swiglu_forward_bf16")), "the MLP's SwiGLU: " + tasks);
         if (bf16Only) assertTrue(tasks.stream().noneMatch(t -> t.contains(".v16 ")) && tasks.stream().anyMatch(t -> t.contains(".q_rope rope_contiguous")),
                 "v is not cast: " + tasks);
         float[][] out = new float[6][];
