@@ -628,6 +628,21 @@ void gemm_cpu(__global const float* A, __global const float* B, __global float* 
         }
 #endif
         barrier(CLK_LOCAL_MEM_FENCE);
+#if TRANS_A && CPU_RM == 8
+        if (m0 + 8 <= M) {                     // op(A)'s 8 rows are 8 adjacent floats of a stored row: one vector load
+            for (int k = 0; k < kn; k++) {
+                float16 bv[CPU_CN];
+                for (int c = 0; c < CPU_CN; c++) bv[c] = Bs[k * CPU_CN + c];
+                const float8 a8 = vload8(0, A + (kb + k) * lda + m0);
+                const float ar[8] = {a8.s0, a8.s1, a8.s2, a8.s3, a8.s4, a8.s5, a8.s6, a8.s7};
+                for (int r = 0; r < 8; r++) {
+                    const float16 a = ar[r];
+                    for (int c = 0; c < CPU_CN; c++) acc[r][c] = mad(a, bv[c], acc[r][c]);
+                }
+            }
+            continue;
+        }
+#endif
         for (int k = 0; k < kn; k++) {
             float16 bv[CPU_CN];
             for (int c = 0; c < CPU_CN; c++) bv[c] = Bs[k * CPU_CN + c];
