@@ -4,7 +4,6 @@ import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import org.hsajava.compute.Bf16;
 import org.hsajava.compute.DataTransferMode;
 import org.hsajava.compute.Device;
 import org.hsajava.compute.Devices;
@@ -100,12 +99,7 @@ public final class SwaBench {
         return new ExecutionPlan(fwd.snapshot(), both.snapshot()).withDevice(device);
     }
 
-    private static Tensor toBf16(Tensor t) {
-        float[] x = t.f32();
-        short[] bits = new short[x.length];
-        for (int i = 0; i < x.length; i++) bits[i] = Bf16.fromFloat(x[i]);
-        return Tensor.bf16(t.name() + "16", t.shape()).set(bits);
-    }
+    private static Tensor toBf16(Tensor t) { return Tensor.ofBf16(t.name() + "16", t.f32(), t.shape()); }
 
     private static Row measure(ExecutionPlan plan, String graph, String what, int len, PrintStream progress) {
         BenchTimer.Stats st = BenchTimer.time(() -> plan.execute(graph), 2, 3, 1.0);

@@ -51,6 +51,15 @@ public final class Tensor {
         return t;
     }
 
+    /** A bf16 tensor holding {@code values} rounded to bf16 ({@link Bf16#fromFloat}); 1-D, or the given shape. */
+    public static Tensor ofBf16(String name, float[] values, int... shape) {
+        short[] bits = new short[values.length];
+        for (int i = 0; i < values.length; i++) bits[i] = Bf16.fromFloat(values[i]);
+        Tensor t = bf16(name, shape.length == 0 ? new int[] {values.length} : shape);
+        if (t.size != values.length) throw new IllegalArgumentException("tensor '" + name + "': shape " + Arrays.toString(shape) + " does not match " + values.length + " elements");
+        return t.set(bits);
+    }
+
     public static Tensor of(String name, int[] data, int... shape) {
         int[] s = shape.length == 0 ? new int[] {data.length} : shape;
         Tensor t = new Tensor(name, DType.I32, s, null, 0, data);

@@ -73,41 +73,32 @@ public final class SelfCheck {
 
     /** {@code mnMajor}: the weight-gradient form C = A^T B + C, A stored [K x M] and B [K x N]. */
     private static float[] gemmBf16Storage(Device d, KernelDef kernel, int m, int n, int k, boolean mnMajor) {
-        Tensor a = Tensor.bf16("A", m * k), b = Tensor.bf16("B", n * k), c = Tensor.of("C", random(m * n, 22));
-        float[] x = random(m * k, 20), y = random(n * k, 21);
-        for (int i = 0; i < x.length; i++) a.bf16()[i] = Bf16.fromFloat(x[i]);
-        for (int i = 0; i < y.length; i++) b.bf16()[i] = Bf16.fromFloat(y[i]);
+        Tensor a = Tensor.ofBf16("A", random(m * k, 20)), b = Tensor.ofBf16("B", random(n * k, 21)), c = Tensor.of("C", random(m * n, 22));
         KernelRunner.run(d, kernel, a, b, c, m, n, k, mnMajor ? m : k, mnMajor ? n : k, n, 0, 0, 0, 1, 1f, 1f);
         return c.toF32Array();
     }
 
     /** C = bf16(A B^T) with the bf16-output form of {@link GemmBf16Wgmma} (beta 0), widened. */
     private static float[] gemmBf16Out(Device d, int m, int n, int k) {
-        Tensor a = Tensor.bf16("A", m * k), b = Tensor.bf16("B", n * k), c = Tensor.bf16("C", m * n);
-        float[] x = random(m * k, 23), y = random(n * k, 24);
-        for (int i = 0; i < x.length; i++) a.bf16()[i] = Bf16.fromFloat(x[i]);
-        for (int i = 0; i < y.length; i++) b.bf16()[i] = Bf16.fromFloat(y[i]);
+        Tensor a = Tensor.ofBf16("A", random(m * k, 23)), b = Tensor.ofBf16("B", random(n * k, 24)), c = Tensor.bf16("C", m * n);
         KernelRunner.run(d, GemmBf16Wgmma.kernelBf16Out(n), a, b, c, m, n, k, k, k, n, 0, 0, 0, 1, 1f, 0f);
         return c.bf16ToF32Array();
     }
 
     /** C = A B^T + C + bias with the bias epilogue of {@link GemmBf16Wgmma}. */
     private static float[] gemmBf16Bias(Device d, int m, int n, int k) {
-        Tensor a = Tensor.bf16("A", m * k), b = Tensor.bf16("B", n * k), c = Tensor.of("C", random(m * n, 25)), bias = Tensor.of("bias", random(n, 26));
-        float[] x = random(m * k, 23), y = random(n * k, 24);
-        for (int i = 0; i < x.length; i++) a.bf16()[i] = Bf16.fromFloat(x[i]);
-        for (int i = 0; i < y.length; i++) b.bf16()[i] = Bf16.fromFloat(y[i]);
+        Tensor a = Tensor.ofBf16("A", random(m * k, 23)), b = Tensor.ofBf16("B", random(n * k, 24));
+        Tensor c = Tensor.of("C", random(m * n, 25)), bias = Tensor.of("bias", random(n, 26));
         KernelRunner.run(d, GemmBf16Wgmma.kernelWithBias(n, false), a, b, c, m, n, k, k, k, n, 0, 0, 0, 1, 1f, 1f, bias);
         return c.toF32Array();
     }
 
     /** u and act of the SwiGLU epilogue ({@link GemmBf16Wgmma#kernelSwiGlu}), widened. */
     private static float[] gemmBf16SwiGlu(Device d, int m, int n, int k) {
-        Tensor a = Tensor.bf16("A", m * k), b = Tensor.bf16("B", n * k), u = Tensor.bf16("C", m * n), gate = Tensor.bf16("gate", m * n), act = Tensor.bf16("act", m * n);
-        float[] x = random(m * k, 23), y = random(n * k, 24), z = random(m * n, 29);
-        for (int i = 0; i < x.length; i++) a.bf16()[i] = Bf16.fromFloat(x[i]);
-        for (int i = 0; i < y.length; i++) b.bf16()[i] = Bf16.fromFloat(y[i]);
-        for (int i = 0; i < z.length; i++) gate.bf16()[i] = Bf16.fromFloat(4 * z[i]);
+        float[] z = random(m * n, 29);
+        for (int i = 0; i < z.length; i++) z[i] *= 4;
+        Tensor a = Tensor.ofBf16("A", random(m * k, 23)), b = Tensor.ofBf16("B", random(n * k, 24)), gate = Tensor.ofBf16("gate", z);
+        Tensor u = Tensor.bf16("C", m * n), act = Tensor.bf16("act", m * n);
         KernelRunner.run(d, GemmBf16Wgmma.kernelSwiGlu(n), a, b, u, m, n, k, k, k, n, 0, 0, 0, 1, 1f, 0f, gate, act);
         return concat(u.bf16ToF32Array(), act.bf16ToF32Array());
     }
@@ -400,7 +391,7 @@ public final class SelfCheck {
     private static float[] slidingWindow(Device d, int b, int l, int hq, int h, int dim, int w, int seed, boolean bf16) {
         SlidingWindowAttention.Shape s = new SlidingWindowAttention.Shape(b, l, hq, h, dim, w);
         int nq = b * l * hq * dim, nk = b * l * h * dim;
-        java.util.function.BiFunction<String, float[], Tensor> input = bf16 ? SelfCheck::bf16 : Tensor::of;
+        java.util.function.BiFunction<String, float[], Tensor> input = bf16 ? Tensor::ofBf16 : Tensor::of;
         Tensor q = input.apply("q", random(nq, seed)), k = input.apply("k", random(nk, seed + 1)), v = input.apply("v", random(nk, seed + 2));
         Tensor dO = input.apply("d_o", random(nq, seed + 3));
         Tensor o = bf16 ? Tensor.bf16("o", nq) : Tensor.f32("o", nq), lse = Tensor.f32("lse", b * l * hq), delta = Tensor.f32("delta", b * l * hq);
@@ -412,12 +403,6 @@ public final class SelfCheck {
             plan.execute();
         }
         return concat(concat(bf16 ? o.bf16ToF32Array() : o.toF32Array(), dq.toF32Array()), concat(dk.toF32Array(), dv.toF32Array()));
-    }
-
-    private static Tensor bf16(String name, float[] x) {
-        short[] bits = new short[x.length];
-        for (int i = 0; i < x.length; i++) bits[i] = Bf16.fromFloat(x[i]);
-        return Tensor.bf16(name, x.length).set(bits);
     }
 
     /** o, dq, dk and dv of the chunk encoder's bidirectional attention inside segments of S+1 tokens. */

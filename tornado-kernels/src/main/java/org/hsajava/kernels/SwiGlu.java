@@ -110,7 +110,7 @@ public final class SwiGlu {
                 short[] g = a.bf16("g16"), u = a.bf16("u16"), h = a.bf16("h16");
                 int go = a.off("g16"), uo = a.off("u16"), ho = a.off("h16");
                 Parallel.forRange(a.i("n"), 1 << 14, (lo, hi) -> {
-                    for (int i = lo; i < hi; i++) h[ho + i] = Bf16.fromFloat(silu(Bf16.toFloat(g[go + i])) * Bf16.toFloat(u[uo + i]));
+                    for (int i = lo; i < hi; i++) h[ho + i] = act16(g[go + i], u[uo + i]);
                 });
             })
             .build();
@@ -195,6 +195,9 @@ public final class SwiGlu {
 
     private static float silu(float g) { return g * sigmoid(g); }
 
+    /** bf16(silu(g) · u) of bf16 g and u: the bf16 activation of {@link #FORWARD_16} and the SwiGLU epilogue. */
+    private static short act16(short g, short u) { return Bf16.fromFloat(silu(Bf16.toFloat(g)) * Bf16.toFloat(u)); }
+
     /**
      * The Java twin of {@link GemmBf16Wgmma#kernelSwiGlu}'s epilogue: {@code act = bf16(silu(gate) · C)} over
      * the kernel's M x N with C's row stride, after C has been computed.
@@ -205,7 +208,7 @@ public final class SwiGlu {
         for (int r = 0; r < m; r++) {
             for (int j = 0; j < n; j++) {
                 int i = r * ldc + j;
-                act[ao + i] = Bf16.fromFloat(silu(Bf16.toFloat(gate[go + i])) * Bf16.toFloat(c[co + i]));
+                act[ao + i] = act16(gate[go + i], c[co + i]);
             }
         }
     }

@@ -12,7 +12,6 @@ import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import java.util.List;
 import java.util.stream.Stream;
-import org.hsajava.compute.Bf16;
 import org.hsajava.compute.DType;
 import org.hsajava.compute.KernelDef;
 import org.hsajava.compute.Tensor;
@@ -53,11 +52,7 @@ class SlidingWindowAttentionBf16Test {
     }
 
     /** A bf16 tensor holding the (already bf16-exact) values x. */
-    static Tensor bf16(String name, float[] x) {
-        short[] bits = new short[x.length];
-        for (int i = 0; i < x.length; i++) bits[i] = Bf16.fromFloat(x[i]);
-        return Tensor.bf16(name, x.length).set(bits);
-    }
+    static Tensor bf16(String name, float[] x) { return Tensor.ofBf16(name, x); }
 
     @ParameterizedTest(name = "B={0} L={1} HQ={2} H={3} D={4} W={5} warps={6} block={7} nt={8} hold={9}")
     @MethodSource("shapes")

@@ -69,11 +69,9 @@ public final class Linear {
      * the bias is added in the GEMM's epilogue; elsewhere by a second kernel.
      */
     public static void forward(TaskGraph g, String name, Device device, Projection p, Tensor x, Tensor x16, Tensor y, int rows, int in, int out) {
-        boolean bf16Out = y.dtype() == DType.BF16;
-        if (bf16Out && !GemmBf16Cast.applies(device, false, rows, out, in)) {
-            throw new IllegalStateException(name + ": a bf16 output needs the bf16 GEMM path");
-        }
-        if (GemmBf16Cast.applies(device, false, rows, out, in)) {
+        boolean onBf16 = GemmBf16Cast.applies(device, false, rows, out, in);
+        if (y.dtype() == DType.BF16 && !onBf16) throw new IllegalStateException(name + ": a bf16 output needs the bf16 GEMM path");
+        if (onBf16) {
             GemmBf16Cast.append(g, name + ".fwd", true, x, x16, p.w(), p.w16(), y, rows, out, in, in, in, out, 1f, 0f, BF16_COPIES, p.b());
         } else {
             g.task(name + ".fwd", Gemm.select(device, false, true, rows, out, in), x, p.w(), y, rows, out, in, in, in, out, 0, 0, 0, 1, 1f, 0f);
