@@ -19,7 +19,7 @@ import org.hsajava.model.ModelParameters;
  * <p>Where the context keeps bf16 copies and all six GEMMs run on them ({@link Linear#runsOnBf16}), the
  * MLP's activations live in bf16 only: the gate/up GEMMs write {@code gate16, up16}, SwiGLU reads them and
  * writes {@code act16} ({@link SwiGlu#FORWARD_16}; with {@code -Dhsa.mlp.swiglu.epilogue=on} the up GEMM's
- * epilogue computes the same values instead: not yet run on a GPU, so off by default), and SwiGLU's backward writes only the bf16 gradients
+ * epilogue computes the same values instead: 2.8% slower on the H100, BENCHMARKS.md, so off by default), and SwiGLU's backward writes only the bf16 gradients
  * the GEMMs read ({@link SwiGlu#BACKWARD_16}); 6 bytes per element kept instead of 14.
  * {@code -Dhsa.mlp.bf16=off} keeps the fp32 activations next to the bf16 copies.
  */
