@@ -27,19 +27,18 @@ final class StreamFixture {
     }
 
     /**
-     * Every switch of the HSA side away from tiny-cpu's: two groups, two memory KV heads,
-     * stick-breaking weights, the off-by-one in the chunk softmax, q/k and landmark norms, no encoder
-     * (mean-pooled landmarks), the bypassing residual (tiny-cpu has reset_hsa_residual), attention
-     * biases, a window that is not a multiple of the chunk, and the authors' mask_slide_window (only
-     * chunks starting W or more tokens back are retrieved).
+     * Every switch of the HSA side away from tiny-cpu's: two groups, two memory KV heads, softmax
+     * weights with the off-by-one, q/k and landmark norms, no encoder (mean-pooled landmarks), the
+     * reset residual, attention biases, a window that is not a multiple of the chunk, and the authors'
+     * mask_slide_window (only chunks starting W or more tokens back are retrieved).
      */
     static ModelConfig variant() {
         return ModelConfig.parse("""
                 {"attention_kind": "hsa", "vocab_size": 50, "hidden_size": 64, "intermediate_size": 96,
                  "num_attention_heads": 4, "num_key_value_heads": 2, "num_lower_layers": 1, "sliding_window": 21,
                  "attention_bias": true, "num_kv_heads": 2, "num_upper_groups": 2, "num_upper_layers": 2, "chunk_size": 16,
-                 "chunk_topk": 3, "enable_softmax": false, "enable_softmax1": true, "encoder_layers": 0, "retrieval_dim": 32,
-                 "reset_hsa_residual": false, "hsa_only": true, "enable_qk_norm": true, "enable_lmk_norm": true,
+                 "chunk_topk": 3, "enable_softmax": true, "enable_softmax1": true, "encoder_layers": 0, "retrieval_dim": 32,
+                 "reset_hsa_residual": true, "hsa_only": true, "enable_qk_norm": true, "enable_lmk_norm": true,
                  "mask_slide_window": true}
                 """);
     }
