@@ -140,18 +140,10 @@ class SwaDecoderLayerTest {
     void swigluEpilogueComputesWhatTheSeparateKernelComputes(Device device) {
         float[][][] out = new float[2][][];
         for (int e = 0; e < 2; e++) {
-            int d = 64, inter = 128, batch = 1, length = 64, rows = batch * length;
-            ModelConfig c = LayerTests.swaConfig(AttentionKind.SWA_ONLY, 37, d, inter, 2, 2, 1, 16, true, false);
-            ModelParameters p = LayerTests.randomParams(c, 41);
-            Rand r = new Rand(42);
-            Tensor th = Tensor.of("h", r.normal(rows * d, 1)), tout = Tensor.f32("out", rows * d), tdh = Tensor.f32("dh", rows * d);
-            Tensor tdOut = Tensor.of("dOut", r.normal(rows * d, 1));
-            TaskGraph g = graphOnTheBf16Path(new LayerContext(c, p, device, batch, length, null, true), th, tout, tdh, tdOut,
-                    java.util.Map.of(SwiGluMlp.EPILOGUE_PROPERTY, e == 1 ? "on" : "off"));
-            long swiglu = g.snapshot().tasks().stream().filter(t -> t instanceof org.hsajava.compute.Task.Launch l && l.name().equals("layers.0.mlp.swiglu")).count();
-            assertEquals(e == 1 ? 0 : 1, swiglu, "SwiGLU launches with the epilogue " + (e == 1 ? "on" : "off"));
-            LayerTests.run(device, g);
-            out[e] = new float[][] {tout.toF32Array(), tdh.toF32Array(), p.allGrads().toF32Array()};
+            LayerRun run = runOnTheBf16Path(device, 2, 16, 1, 64, 41, java.util.Map.of(SwiGluMlp.EPILOGUE_PROPERTY, e == 1 ? "on" : "off"),
+                    l -> l.name().equals("layers.0.mlp.swiglu"));
+            assertEquals(e == 1 ? 0 : 1, run.launches(), "SwiGLU launches with the epilogue " + (e == 1 ? "on" : "off"));
+            out[e] = run.results();
         }
         for (int i = 0; i < 3; i++) org.junit.jupiter.api.Assertions.assertArrayEquals(out[0][i], out[1][i], "output " + i + " on " + device);
     }
@@ -184,19 +176,32 @@ class SwaDecoderLayerTest {
 
     /** out, dh and the parameter gradients of one forward + backward (2 sequences of 96, window 9, head dim 16). */
     private static float[][] runWithAttentionIn(Device device, boolean bf16) {
-        int d = 64, inter = 128, batch = 2, length = 96, rows = batch * length;  // every GEMM on the emulated wgmma tiles
-        ModelConfig c = LayerTests.swaConfig(AttentionKind.SWA_ONLY, 37, d, inter, 4, 4, 1, 9, true, false);
-        ModelParameters p = LayerTests.randomParams(c, 31);
-        Rand r = new Rand(32);
+        LayerRun run = runOnTheBf16Path(device, 4, 9, 2, 96, 31, java.util.Map.of(SwaAttention.BF16_PROPERTY, bf16 ? "on" : "off"),
+                l -> "1".equals(l.kernel().defines().get("SWA_BF16")));
+        org.junit.jupiter.api.Assertions.assertEquals(bf16 ? 4 : 0, run.launches(), "bf16 attention kernels launched");
+        return run.results();
+    }
+
+    /** One run of {@link #runOnTheBf16Path}: how many launches matched, and out, dh and the parameter gradients. */
+    private record LayerRun(long launches, float[][] results) {}
+
+    /**
+     * Layer 0 of an SWA-only model (d 64, MLP 128, {@code heads} query and KV heads, every GEMM on the
+     * emulated wgmma tiles) through {@link #graphOnTheBf16Path} with {@code properties}, on random
+     * weights ({@code seed}) and inputs ({@code seed + 1}); counts the launches {@code counted} accepts.
+     */
+    private static LayerRun runOnTheBf16Path(Device device, int heads, int window, int batch, int length, long seed,
+                                             java.util.Map<String, String> properties, java.util.function.Predicate<org.hsajava.compute.Task.Launch> counted) {
+        int d = 64, inter = 128, rows = batch * length;
+        ModelConfig c = LayerTests.swaConfig(AttentionKind.SWA_ONLY, 37, d, inter, heads, heads, 1, window, true, false);
+        ModelParameters p = LayerTests.randomParams(c, seed);
+        Rand r = new Rand(seed + 1);
         Tensor th = Tensor.of("h", r.normal(rows * d, 1)), tout = Tensor.f32("out", rows * d), tdh = Tensor.f32("dh", rows * d);
         Tensor tdOut = Tensor.of("dOut", r.normal(rows * d, 1));
-        TaskGraph g = graphOnTheBf16Path(new LayerContext(c, p, device, batch, length, null, true), th, tout, tdh, tdOut,
-                java.util.Map.of(SwaAttention.BF16_PROPERTY, bf16 ? "on" : "off"));
-        long bf16Launches = g.snapshot().tasks().stream()
-                .filter(t -> t instanceof org.hsajava.compute.Task.Launch l && "1".equals(l.kernel().defines().get("SWA_BF16"))).count();
-        org.junit.jupiter.api.Assertions.assertEquals(bf16 ? 4 : 0, bf16Launches, "bf16 attention kernels launched");
+        TaskGraph g = graphOnTheBf16Path(new LayerContext(c, p, device, batch, length, null, true), th, tout, tdh, tdOut, properties);
+        long launches = g.snapshot().tasks().stream().filter(t -> t instanceof org.hsajava.compute.Task.Launch l && counted.test(l)).count();
         LayerTests.run(device, g);
-        return new float[][] {tout.toF32Array(), tdh.toF32Array(), p.allGrads().toF32Array()};
+        return new LayerRun(launches, new float[][] {tout.toF32Array(), tdh.toF32Array(), p.allGrads().toF32Array()});
     }
 
     /**
