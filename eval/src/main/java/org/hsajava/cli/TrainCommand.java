@@ -315,7 +315,7 @@ public final class TrainCommand implements Callable<Integer> {
         if (n < 1) throw new IllegalArgumentException("--steps must be >= 1, got " + n);
         return new TrainConfig(t.batchSize(), t.seqLen(), n, t.lr(), Math.min(t.warmupSteps(), n), t.minLrRatio(), t.weightDecay(),
                 t.beta1(), t.beta2(), t.adamEps(), t.gradClip(), t.gradAccumulation(), t.seed(), t.tokenizer(), t.corpus(),
-                t.taskMix(), t.lossOn(), t.checkpointInterval(), t.keepCheckpoints(), t.evalInterval(), t.needleDepth(), t.matmulPrecision());
+                t.taskMix(), t.lossOn(), t.checkpointInterval(), t.keepCheckpoints(), t.evalInterval(), t.needleDepth(), t.answerJitter(), t.matmulPrecision());
     }
 
     /**

@@ -36,6 +36,12 @@ import org.hsajava.kernels.Gemm;
  *                           0 = start) from which synthetic training rows draw their needle's depth
  *                           uniformly; default {@code [0, 1]}. A curriculum stage can keep needles far from
  *                           the question (e.g. {@code [0, 0.4]}) so that only retrieval can bring them back.
+ * @param answerJitter       {@code answer_jitter}: a synthetic training row ends its sample up to this many
+ *                           tokens before the row's end (drawn uniformly from {@code [0, answer_jitter]}; padding
+ *                           without targets fills the rest), so that answers fall at every offset from chunk
+ *                           and window boundaries. With 0 (the default) every answer ends the row: a model can
+ *                           then learn its answers at one alignment only, and evaluation at another length
+ *                           (a sample of exactly L tokens, one shorter than a training row's L + 1) misses.
  * @param matmulPrecision    {@code matmul_precision}: what the model's GEMMs compute in while training on a
  *                           device with tensor cores: "fp32", "tf32" or "bf16" (mixed precision: bf16
  *                           products, fp32 accumulation, fp32 master weights, residual stream and optimizer
@@ -68,6 +74,7 @@ public record TrainConfig(
         int keepCheckpoints,
         long evalInterval,
         DepthRange needleDepth,
+        int answerJitter,
         Gemm.Precision matmulPrecision) {
 
     /** Needle depths drawn uniformly from {@code [min, max]}, {@code 0 <= min <= max <= 1}. */
@@ -99,7 +106,7 @@ public record TrainConfig(
                        String tokenizer, String corpus, Map<String, Double> taskMix, LossTokens lossOn,
                        long checkpointInterval, int keepCheckpoints, long evalInterval, DepthRange needleDepth) {
         this(batchSize, seqLen, steps, lr, warmupSteps, minLrRatio, weightDecay, beta1, beta2, adamEps, gradClip, gradAccumulation,
-                seed, tokenizer, corpus, taskMix, lossOn, checkpointInterval, keepCheckpoints, evalInterval, needleDepth, null);
+                seed, tokenizer, corpus, taskMix, lossOn, checkpointInterval, keepCheckpoints, evalInterval, needleDepth, 0, null);
     }
 
     /** {@link #matmulPrecision}, or the process's default ({@link Gemm#precision()}) where the config does not say. */
@@ -136,6 +143,9 @@ public record TrainConfig(
         if (keepCheckpoints < 1) throw new ConfigException("train.keep_checkpoints", "must be >= 1, got " + keepCheckpoints);
         if (evalInterval < 1) throw new ConfigException("train.eval_interval", "must be >= 1, got " + evalInterval);
         if (needleDepth == null) throw new ConfigException("train.needle_depth", "must be given");
+        if (answerJitter < 0 || answerJitter >= seqLen) {
+            throw new ConfigException("train.answer_jitter", "must be in [0, seq_len = " + seqLen + "), got " + answerJitter);
+        }
         if (corpus.isEmpty() && taskMix.getOrDefault("corpus", 0.0) > 0) {
             throw new ConfigException("train.corpus", "is empty but task_mix gives \"corpus\" a positive weight");
         }
@@ -182,6 +192,7 @@ public record TrainConfig(
                 f.intIn("keep_checkpoints", 1, Integer.MAX_VALUE, 3),
                 f.longIn("eval_interval", 1, Long.MAX_VALUE),
                 new DepthRange(depth[0], depth[1]),
+                f.intIn("answer_jitter", 0, Integer.MAX_VALUE, 0),
                 f.has("matmul_precision") ? Gemm.Precision.parse(f.choice("matmul_precision", Gemm.Precision.jsonNames())) : null);
         f.rejectUnknown();
         return t;
@@ -210,6 +221,7 @@ public record TrainConfig(
         o.put("keep_checkpoints", keepCheckpoints);
         o.put("eval_interval", evalInterval);
         if (!needleDepth.equals(DepthRange.ALL)) o.putArray("needle_depth").add(needleDepth.min()).add(needleDepth.max());
+        if (answerJitter != 0) o.put("answer_jitter", answerJitter);
         if (matmulPrecision != null) o.put("matmul_precision", matmulPrecision.jsonName());
         return o;
     }

@@ -274,6 +274,23 @@ class ConfigFileTest {
     }
 
     @Test
+    void answerJitterDefaultsToZeroRoundTripsAndIsBoundedBySeqLen() throws IOException {
+        TrainConfig plain = ConfigFile.fromJson(tiny()).train();
+        assertEquals(0, plain.answerJitter());
+        assertFalse(plain.toJson().has("answer_jitter"), "the default is not written");
+        ObjectNode r = tiny();
+        ((ObjectNode) r.get("train")).put("answer_jitter", 15);
+        TrainConfig t = ConfigFile.fromJson(r).train();
+        assertEquals(15, t.answerJitter());
+        assertEquals(t, TrainConfig.fromJson(t.toJson()));
+        for (String bad : new String[] {"-1", "512", "2.5", "\"x\""}) {
+            ObjectNode b = tiny();
+            ((ObjectNode) b.get("train")).set("answer_jitter", JSON.readTree(bad));
+            assertMessage(rejects(b), "train.answer_jitter");
+        }
+    }
+
+    @Test
     void matmulPrecisionIsOptionalAndRoundTrips() throws IOException {
         TrainConfig plain = ConfigFile.fromJson(tiny()).train();
         assertEquals(null, plain.matmulPrecision(), "absent: the process's default");

@@ -39,7 +39,9 @@ import org.hsajava.train.text.Tokenizer;
  *   <li>a synthetic task ({@link SyntheticTasks} names, plus the aliases {@code s_niah},
  *       {@code mk_niah}/{@code mq_niah}, {@code vt}, {@code ar}): a sample of {@code length + 1}
  *       tokens with its needle at a depth drawn uniformly from {@code train.needle_depth}; targets are the answer tokens only when
- *       {@code loss_on} is "answers", every token otherwise.</li>
+ *       {@code loss_on} is "answers", every token otherwise. With {@code train.answer_jitter} = J &gt; 0 the sample is
+ *       {@code length + 1 - j} tokens, j drawn uniformly from [0, J], followed by j pad tokens without targets, so
+ *       answers do not always end the row.</li>
  * </ul>
  * Task filler: sentences of the corpus (its first 2^20 tokens) when {@code train.corpus} is set,
  * otherwise the passkey papers' repeated sentences.
@@ -63,6 +65,7 @@ public final class MixedBatchSource implements BatchSource {
     private final int length;
     private final long seed;
     private final TrainConfig.DepthRange needleDepth;
+    private final int answerJitter;
     private final List<String> names = new ArrayList<>();
     private final List<SyntheticTask> tasks = new ArrayList<>();  // null entry for the corpus
     private final double[] cumulative;
@@ -84,6 +87,7 @@ public final class MixedBatchSource implements BatchSource {
         this.length = length;
         this.seed = train.seed();
         this.needleDepth = train.needleDepth();
+        this.answerJitter = train.answerJitter();
         this.rng = new SplitMix64(train.seed() ^ (part == Split.Part.TRAIN ? 0x5DEECE66DL : 0x2545F4914F6CDD1DL));
         this.corpus = train.corpus().isEmpty() ? null : part(openCorpus(train.corpus(), baseDir), part);
         Filler filler;
@@ -112,6 +116,14 @@ public final class MixedBatchSource implements BatchSource {
                     task.generate(length + 1, 0.5, new SplittableRandom(0)); // a probe: fail now, not at step 1000
                 } catch (IllegalArgumentException ex) {
                     throw new ConfigException("train.task_mix." + name, "does not fit train.seq_len = " + length + ": " + ex.getMessage());
+                }
+                if (answerJitter > 0) {
+                    try {
+                        task.generate(length + 1 - answerJitter, 0.5, new SplittableRandom(0));
+                    } catch (IllegalArgumentException ex) {
+                        throw new ConfigException("train.answer_jitter", "leaves task " + name + " too few of train.seq_len = " + length
+                                + " tokens: " + ex.getMessage());
+                    }
                 }
                 tasks.add(task);
             }
@@ -178,12 +190,14 @@ public final class MixedBatchSource implements BatchSource {
             return length;
         }
         double depth = needleDepth.at(rng.nextDouble());
-        Sample s = task.generate(length + 1, depth, new SplittableRandom(rng.nextLong()));
+        int jitter = answerJitter == 0 ? 0 : (int) (rng.nextDouble() * (answerJitter + 1));  // no draw without jitter: old streams stay
+        Sample s = task.generate(length + 1 - jitter, depth, new SplittableRandom(rng.nextLong()));
         boolean[] mask = s.targetMask();
         int[] tok = s.tokens();
+        int n = tok.length;   // length + 1 - jitter; padding after it has no targets
         for (int t = 0; t < length; t++) {
-            inputs[at + t] = tok[t];
-            boolean on = mask[t + 1];
+            inputs[at + t] = t < n ? tok[t] : tokenizer.pad();
+            boolean on = t + 1 < n && mask[t + 1];
             targets[at + t] = on ? tok[t + 1] : CrossEntropy.IGNORE_INDEX;
             if (on) valid++;
         }

@@ -79,6 +79,59 @@ class MixedBatchSourceTest {
         return starts;
     }
 
+    /**
+     * train.answer_jitter J: each row's sample ends 0..J tokens before the row's end (every offset occurs),
+     * pad tokens without targets after it, the answer intact and still the only target; J = 0 draws nothing
+     * (rows as before the field existed).
+     */
+    @Test
+    void answerJitterEndsSamplesAtEveryOffsetBeforeTheRowEnd() {
+        Tokenizer tok = Tokenizers.create("byte");
+        int jitter = 7, rows = 200;
+        MixedBatchSource s = new MixedBatchSource(withJitter(config(Map.of("passkey", 1.0), LossTokens.ANSWERS, ""), jitter), tok, L, null);
+        int[] in = new int[L], tg = new int[L];
+        boolean[] seen = new boolean[jitter + 1];
+        for (int r = 0; r < rows; r++) {
+            assertEquals(6, s.next(in, tg, 1, L), "' 12345': 6 answer bytes");
+            int last = -1;
+            StringBuilder answer = new StringBuilder();
+            for (int t = 0; t < L; t++) {
+                if (tg[t] != CrossEntropy.IGNORE_INDEX) {
+                    last = t;
+                    answer.append((char) tg[t]);
+                    if (t + 1 < L) assertEquals(in[t + 1], tg[t], "targets are next inputs");
+                }
+            }
+            int offset = L - 1 - last;   // the last answer token is the input at last + 1 = L - offset
+            assertTrue(offset >= 0 && offset <= jitter, "sample ends " + offset + " tokens early");
+            seen[offset] = true;
+            for (int t = last + 2; t < L; t++) assertEquals(tok.pad(), in[t], "padding after the sample at " + t);
+            assertTrue(answer.toString().matches(" \\d{5}"), "answer '" + answer + "'");
+            assertTrue(tok.decode(in, 0, L).contains("The passkey is: " + answer.substring(1)), "the key is in the context");
+        }
+        for (int o = 0; o <= jitter; o++) assertTrue(seen[o], "offset " + o + " occurs in " + rows + " rows");
+
+        int[] a = new int[3 * L], b = new int[3 * L], ta = new int[3 * L], tb = new int[3 * L];
+        new MixedBatchSource(config(Map.of("passkey", 1.0), LossTokens.ANSWERS, ""), tok, L, null).next(a, ta, 3, L);
+        new MixedBatchSource(withJitter(config(Map.of("passkey", 1.0), LossTokens.ANSWERS, ""), 0), tok, L, null).next(b, tb, 3, L);
+        assertArrayEquals(a, b, "answer_jitter 0 leaves the rows as they were");
+        assertArrayEquals(ta, tb);
+    }
+
+    @Test
+    void answerJitterThatLeavesTooShortASampleNamesTheField() {
+        Tokenizer tok = Tokenizers.create("byte");
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> new MixedBatchSource(withJitter(config(Map.of("passkey", 1.0), LossTokens.ANSWERS, ""), L - 20), tok, L, null));
+        assertTrue(e.getMessage().contains("train.answer_jitter") && e.getMessage().contains("passkey"), e.getMessage());
+    }
+
+    private static TrainConfig withJitter(TrainConfig c, int jitter) {
+        return new TrainConfig(c.batchSize(), c.seqLen(), c.steps(), c.lr(), c.warmupSteps(), c.minLrRatio(), c.weightDecay(), c.beta1(),
+                c.beta2(), c.adamEps(), c.gradClip(), c.gradAccumulation(), c.seed(), c.tokenizer(), c.corpus(), c.taskMix(), c.lossOn(),
+                c.checkpointInterval(), c.keepCheckpoints(), c.evalInterval(), c.needleDepth(), jitter, c.matmulPrecision());
+    }
+
     @Test
     void allTokensModeAndCorpusRowsTrainOnEveryPosition() throws IOException {
         Path corpus = ToyRuns.corpus(dir);
