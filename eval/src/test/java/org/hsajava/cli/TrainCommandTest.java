@@ -257,7 +257,7 @@ class TrainCommandTest {
         ObjectNode c = (ObjectNode) json.readTree(smallConfig().toFile());
         c.set("curriculum", json.readTree("""
                 [{"name": "copy", "sliding_window": 96, "mask_slide_window": true, "train": {"steps": 2, "lr": 0.002}},
-                 {"name": "short", "train": {"steps": 3, "seq_len": 80, "batch_size": 3}}]
+                 {"name": "short", "train": {"steps": 3, "seq_len": 80, "batch_size": 3, "answer_jitter": 10}}]
                 """));
         Path p = dir.resolve("curriculum.json");
         json.writeValue(p.toFile(), c);

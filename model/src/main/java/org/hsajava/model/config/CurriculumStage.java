@@ -113,6 +113,11 @@ public record CurriculumStage(String name, ConfigFile config, Double untilLoss) 
                 e.getValue().properties().forEach(f -> {
                     if (!f.getValue().equals(base.get("train").get(f.getKey()))) t.set(f.getKey(), f.getValue());
                 });
+                // a field the file sets and the stage leaves at its default (toJson omits defaults such as
+                // answer_jitter 0): null, which reads back as the default rather than the file's value
+                base.get("train").properties().forEach(f -> {
+                    if (!e.getValue().has(f.getKey())) t.putNull(f.getKey());
+                });
                 if (!t.isEmpty()) o.set("train", t);
             } else if (!e.getValue().equals(base.get(e.getKey()))) {
                 o.set(e.getKey(), e.getValue());

@@ -275,7 +275,9 @@ class ConfigFileTest {
 
     @Test
     void answerJitterDefaultsToZeroRoundTripsAndIsBoundedBySeqLen() throws IOException {
-        TrainConfig plain = ConfigFile.fromJson(tiny()).train();
+        ObjectNode absent = tiny();
+        ((ObjectNode) absent.get("train")).remove("answer_jitter");
+        TrainConfig plain = ConfigFile.fromJson(absent).train();
         assertEquals(0, plain.answerJitter());
         assertFalse(plain.toJson().has("answer_jitter"), "the default is not written");
         ObjectNode r = tiny();
