@@ -64,12 +64,16 @@ class MixedBatchSourceTest {
         assertTrue(spread > rows / 4, "the default range puts needles in the middle too: " + spread + " of " + rows);
     }
 
-    private int[] needleStarts(TrainConfig.DepthRange range, int length, int rows, Tokenizer tok) {
+    /** config()'s passkey recipe (answers only, no corpus) with rows of {@code length}, needle depths and answer jitter changed. */
+    private TrainConfig passkey(int length, TrainConfig.DepthRange range, int jitter) {
         TrainConfig c = config(Map.of("passkey", 1.0), LossTokens.ANSWERS, "");
-        c = new TrainConfig(c.batchSize(), length, c.steps(), c.lr(), c.warmupSteps(), c.minLrRatio(), c.weightDecay(), c.beta1(), c.beta2(),
+        return new TrainConfig(c.batchSize(), length, c.steps(), c.lr(), c.warmupSteps(), c.minLrRatio(), c.weightDecay(), c.beta1(), c.beta2(),
                 c.adamEps(), c.gradClip(), c.gradAccumulation(), c.seed(), c.tokenizer(), c.corpus(), c.taskMix(), c.lossOn(),
-                c.checkpointInterval(), c.keepCheckpoints(), c.evalInterval(), range);
-        MixedBatchSource s = new MixedBatchSource(c, tok, length, null);
+                c.checkpointInterval(), c.keepCheckpoints(), c.evalInterval(), range, jitter, c.matmulPrecision());
+    }
+
+    private int[] needleStarts(TrainConfig.DepthRange range, int length, int rows, Tokenizer tok) {
+        MixedBatchSource s = new MixedBatchSource(passkey(length, range, 0), tok, length, null);
         int[] in = new int[length], tg = new int[length], starts = new int[rows];
         for (int r = 0; r < rows; r++) {
             s.next(in, tg, 1, length);
@@ -88,7 +92,7 @@ class MixedBatchSourceTest {
     void answerJitterEndsSamplesAtEveryOffsetBeforeTheRowEnd() {
         Tokenizer tok = Tokenizers.create("byte");
         int jitter = 7, rows = 200;
-        MixedBatchSource s = new MixedBatchSource(withJitter(config(Map.of("passkey", 1.0), LossTokens.ANSWERS, ""), jitter), tok, L, null);
+        MixedBatchSource s = new MixedBatchSource(passkey(L, TrainConfig.DepthRange.ALL, jitter), tok, L, null);
         int[] in = new int[L], tg = new int[L];
         boolean[] seen = new boolean[jitter + 1];
         for (int r = 0; r < rows; r++) {
@@ -113,7 +117,7 @@ class MixedBatchSourceTest {
 
         int[] a = new int[3 * L], b = new int[3 * L], ta = new int[3 * L], tb = new int[3 * L];
         new MixedBatchSource(config(Map.of("passkey", 1.0), LossTokens.ANSWERS, ""), tok, L, null).next(a, ta, 3, L);
-        new MixedBatchSource(withJitter(config(Map.of("passkey", 1.0), LossTokens.ANSWERS, ""), 0), tok, L, null).next(b, tb, 3, L);
+        new MixedBatchSource(passkey(L, TrainConfig.DepthRange.ALL, 0), tok, L, null).next(b, tb, 3, L);
         assertArrayEquals(a, b, "answer_jitter 0 leaves the rows as they were");
         assertArrayEquals(ta, tb);
     }
@@ -122,14 +126,8 @@ class MixedBatchSourceTest {
     void answerJitterThatLeavesTooShortASampleNamesTheField() {
         Tokenizer tok = Tokenizers.create("byte");
         ConfigException e = assertThrows(ConfigException.class,
-                () -> new MixedBatchSource(withJitter(config(Map.of("passkey", 1.0), LossTokens.ANSWERS, ""), L - 20), tok, L, null));
+                () -> new MixedBatchSource(passkey(L, TrainConfig.DepthRange.ALL, L - 20), tok, L, null));
         assertTrue(e.getMessage().contains("train.answer_jitter") && e.getMessage().contains("passkey"), e.getMessage());
-    }
-
-    private static TrainConfig withJitter(TrainConfig c, int jitter) {
-        return new TrainConfig(c.batchSize(), c.seqLen(), c.steps(), c.lr(), c.warmupSteps(), c.minLrRatio(), c.weightDecay(), c.beta1(),
-                c.beta2(), c.adamEps(), c.gradClip(), c.gradAccumulation(), c.seed(), c.tokenizer(), c.corpus(), c.taskMix(), c.lossOn(),
-                c.checkpointInterval(), c.keepCheckpoints(), c.evalInterval(), c.needleDepth(), jitter, c.matmulPrecision());
     }
 
     @Test
