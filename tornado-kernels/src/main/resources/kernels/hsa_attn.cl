@@ -56,6 +56,32 @@ static inline void hsa_load_rows(__local float4* dst, __global const float* src,
     }
 }
 
+// Staging through cp.async (-DHSA_ASYNC=1, the fp32 kernels' variant for NVIDIA GPUs of compute
+// capability 8.0 or more; with -DTC_EMULATE=1 the copies are synchronous, for tests on any device):
+// the forward keeps two K/V tile buffers (HSA_KVBUF) and starts copying the next tile of its stream
+// (each valid slot's K tiles, then its V tiles) before computing on the current one, so the copy's
+// latency hides behind the products without holding the rows in registers. The arithmetic, and so
+// every result bit, is that of the synchronous kernel.
+#if defined(HSA_ASYNC) && HSA_ASYNC
+#include "tc.h"
+#define HSA_KVBUF 2
+// Starts copying what hsa_load_rows copies; complete after tc_cp_async_wait and a barrier.
+static inline void hsa_copy_rows_async(__local float4* dst, __global const float* src, const int rows, const int stride) {
+    for (int i = get_local_id(0); i < rows * (D / 4); i += WG) {
+        const int r = i / (D / 4), c = i % (D / 4);
+        tc_cp_async16((__local uint4*) (dst + r * (HSA_LDD / 4) + c), (__global const uint4*) (src + (size_t) r * stride) + c);
+    }
+}
+#else
+#define HSA_KVBUF 1
+#endif
+// bwd_q with one double-buffered tile per chunk keeps dp in registers (see the kernel)
+#if HSA_KVBUF == 2 && HSA_T == S
+#define HSA_BWDQ_REGDP 1
+#else
+#define HSA_BWDQ_REGDP 0
+#endif
+
 // Micro-kernel "NT": acc[m][n] += sum_{d<D} A[a][d] * Bt[b][d] for this work-item's rows
 // a = ra + RG*m (m < MA, a < NA) and columns b = cb + CG*n (n < 4), where CG = NB/4 column groups,
 // RG = WG/CG row groups, cb = lid % CG, ra = lid / CG (hsa_nt_row / hsa_nt_col below give the
@@ -214,6 +240,33 @@ static inline void hsa_attn_fwd_body(__global const float* q, __global const flo
 #pragma unroll
     for (int m = 0; m < HSA_MAXM; m++) acc[m] = (float4) 0.0f;
 
+#if HSA_KVBUF == 2
+    // The tile stream: per valid slot, S/HSA_T tiles of K rows, then as many of V rows; tile i goes
+    // to buffer i % 2, and tile i+1 is on its way while tile i is used.
+    const int nT = S / HSA_T, total = nvalid * 2 * nT;
+#define HSA_FWD_TILE(i) ((((i) % (2 * nT)) < nT ? k : v) \
+        + ((size_t) b * Lkv + (size_t) indices[item * K + (i) / (2 * nT)] * S + (size_t) ((i) % nT) * HSA_T) * stride + h * D)
+    if (total > 0) hsa_copy_rows_async(kv, HSA_FWD_TILE(0), HSA_T, stride);
+    for (int i = 0; i < total; i++) {
+        const int slot = i / (2 * nT), ph = i % (2 * nT), j0 = (ph % nT) * HSA_T;
+        if (i + 1 < total) hsa_copy_rows_async(kv + ((i + 1) % 2) * (HSA_T * HSA_LDD / 4), HSA_FWD_TILE(i + 1), HSA_T, stride);
+        tc_cp_async_commit();
+        tc_cp_async_wait(1);                   // this work-item's part of tile i has landed
+        barrier(CLK_LOCAL_MEM_FENCE);          // ... and every other work-item's
+        __local const float4* tile = kv + (i % 2) * (HSA_T * HSA_LDD / 4);
+        if (ph < nT) {
+            hsa_scores(p, j0, qs, tile, scale);
+            if (ph == nT - 1) {
+                barrier(CLK_LOCAL_MEM_FENCE);
+                hsa_softmax(p, part, n, weights[item * K + slot], lse + lseBase + slot, K);   // p = w * P
+            }
+        } else {
+            hsa_nn_acc(acc, p4 + j0 / 4, HSA_LDS / 4, tile, G, HSA_T);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);          // tile i's buffer (tile i+2 goes there) and p are free
+    }
+#undef HSA_FWD_TILE
+#else
     for (int slot = 0; slot < nvalid; slot++) {
         const int c = indices[item * K + slot];
         const float w = weights[item * K + slot];
@@ -233,6 +286,7 @@ static inline void hsa_attn_fwd_body(__global const float* q, __global const flo
             hsa_nn_acc(acc, p4 + j0 / 4, HSA_LDS / 4, kv, G, HSA_T);
         }
     }
+#endif
 #pragma unroll
     for (int m = 0; m < HSA_MAXM; m++) {
         const int g = HSA_NN_ROW(m);
@@ -675,7 +729,7 @@ void hsa_attn_fwd(__global const float* q, __global const float* k, __global con
     hsa_attn_fwd_tc(q, k, v, indices, weights, o, lse, L, HQ, H, K, n, scale, 0, L / S, (__local float*) red, tcs);
 #else
     __local float4 qs[G * HSA_LDD / 4];
-    __local float4 kv[HSA_T * HSA_LDD / 4];
+    __local float4 kv[HSA_KVBUF * HSA_T * HSA_LDD / 4];
     __local float4 p4[G * HSA_LDS / 4];
     __local float part[2 * G * HSA_NSEG];
     hsa_attn_fwd_body(q, k, v, indices, weights, o, lse, L, HQ, H, K, n, scale, 0, L / S, qs, kv, p4, part);
@@ -695,11 +749,45 @@ void hsa_attn_fwd_at(__global const float* q, __global const float* k, __global 
     hsa_attn_fwd_tc(q, k, v, indices, weights, o, lse, L, HQ, H, K, n, scale, t0, C, (__local float*) red, tcs);
 #else
     __local float4 qs[G * HSA_LDD / 4];
-    __local float4 kv[HSA_T * HSA_LDD / 4];
+    __local float4 kv[HSA_KVBUF * HSA_T * HSA_LDD / 4];
     __local float4 p4[G * HSA_LDS / 4];
     __local float part[2 * G * HSA_NSEG];
     hsa_attn_fwd_body(q, k, v, indices, weights, o, lse, L, HQ, H, K, n, scale, t0, C, qs, kv, p4, part);
 #endif
+}
+
+// bwd_q's middle step for one slot, on the G x S blocks p (scores s) and dp (dout . v rows), after a
+// barrier that completed both: P = exp(s - lse) and delta = sum_j P_j dp_j per row, written to
+// delta[lseBase + g*K], then dS = w P (dp - delta) in place of p. Row segments as hsa_softmax; the
+// caller puts a barrier between this and the reads of dS.
+static inline void hsa_bwd_q_ds(__local float* p, __local const float* dp, __local float* part, __global const float* lse,
+                                __global float* delta, const int lseBase, const int K, const float w) {
+    const int lid = get_local_id(0);
+    // P = exp(s - lse) in place; partial sums of P * dp per row segment
+    for (int i = lid; i < G * HSA_NSEG; i += WG) {
+        const int g = i / HSA_NSEG, off = g * HSA_LDS + (i % HSA_NSEG) * HSA_SEGL;
+        const float l = lse[lseBase + g * K];
+        __local float4* pr = (__local float4*) (p + off);
+        __local const float4* dr = (__local const float4*) (dp + off);
+        float s = 0.0f;
+        for (int u = 0; u < HSA_SEGL / 4; u++) {
+            const float4 e = exp(pr[u] - l), pd = e * dr[u];
+            pr[u] = e;
+            s += (pd.x + pd.y) + (pd.z + pd.w);
+        }
+        part[i] = s;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    // delta, and dS = w P (dp - delta) in place of P
+    for (int i = lid; i < G * HSA_NSEG; i += WG) {
+        const int g = i / HSA_NSEG, off = g * HSA_LDS + (i % HSA_NSEG) * HSA_SEGL;
+        float dl = part[g * HSA_NSEG];
+        for (int s = 1; s < HSA_NSEG; s++) dl += part[g * HSA_NSEG + s];
+        if (i % HSA_NSEG == 0) delta[lseBase + g * K] = dl;
+        __local float4* pr = (__local float4*) (p + off);
+        __local const float4* dr = (__local const float4*) (dp + off);
+        for (int u = 0; u < HSA_SEGL / 4; u++) pr[u] = w * pr[u] * (dr[u] - dl);
+    }
 }
 
 // Backward, per token: dq, dweights and delta. For token t, KV head h, valid slot k (chunk c),
@@ -725,10 +813,10 @@ void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global c
 #else
     __local float4 qs[G * HSA_LDD / 4];
     __local float4 dos[G * HSA_LDD / 4];
-    __local float4 kv[HSA_T * HSA_LDD / 4];
+    __local float4 kv[HSA_KVBUF * HSA_T * HSA_LDD / 4];
     __local float4 p4[G * HSA_LDS / 4];
-    __local float4 dp4[G * HSA_LDS / 4];
-    __local float part[G * HSA_NSEG];
+    __local float4 dp4[HSA_BWDQ_REGDP ? 1 : G * HSA_LDS / 4];
+    __local float part[HSA_BWDQ_REGDP ? G * (S / 4) : G * HSA_NSEG];
     __local float* p = (__local float*) p4;
     __local float* dp = (__local float*) dp4;
 
@@ -748,6 +836,104 @@ void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global c
 #pragma unroll
     for (int m = 0; m < HSA_MAXM; m++) acc[m] = (float4) 0.0f;
 
+#if HSA_BWDQ_REGDP
+    // One tile per chunk (HSA_T == S, double-buffered): per valid slot the V rows, whose products
+    // dp = dout . v stay in registers in the NT layout, then the K rows: scores in the same layout, P,
+    // delta (row sums through part[g][column group]) and dS into p, and dq while the K rows are at hand.
+    // Without a dp block in local memory the two whole-chunk buffers fit in 48 KiB.
+#define HSA_BWDQ_TILE(i) (((i) % 2 == 0 ? v : k) + ((size_t) (b * Lkv + indices[item * K + (i) / 2] * S) * H + h) * D)
+    const int total = 2 * nvalid, cg = lid % (S / 4);
+    float dpr[HSA_MAXM][4];
+    if (total > 0) hsa_copy_rows_async(kv, HSA_BWDQ_TILE(0), S, stride);
+    for (int i = 0; i < total; i++) {
+        const int slot = i / 2;
+        if (i + 1 < total) hsa_copy_rows_async(kv + ((i + 1) % 2) * (S * HSA_LDD / 4), HSA_BWDQ_TILE(i + 1), S, stride);
+        tc_cp_async_commit();
+        tc_cp_async_wait(1);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        __local const float4* tile = kv + (i % 2) * (S * HSA_LDD / 4);
+        if (i % 2 == 0) {
+#pragma unroll
+            for (int m = 0; m < HSA_MAXM; m++)
+#pragma unroll
+                for (int n = 0; n < 4; n++) dpr[m][n] = 0.0f;
+            hsa_nt_acc(dpr, dos, tile, G, S);
+        } else {
+            float sc[HSA_MAXM][4];
+#pragma unroll
+            for (int m = 0; m < HSA_MAXM; m++)
+#pragma unroll
+                for (int n = 0; n < 4; n++) sc[m][n] = 0.0f;
+            hsa_nt_acc(sc, qs, tile, G, S);
+            // P = exp(s - lse), and this work-item's part of each row's sum of P dp
+#pragma unroll
+            for (int m = 0; m < HSA_MAXM; m++) {
+                const int g = HSA_NT_ROW(S, m);
+                if (m < HSA_NT_MA(G, S) && g < G) {
+                    const float l = lse[lseBase + g * K + slot];
+                    float s = 0.0f;
+#pragma unroll
+                    for (int n = 0; n < 4; n++) {
+                        sc[m][n] = exp(scale * sc[m][n] - l);
+                        s += sc[m][n] * dpr[m][n];
+                    }
+                    part[g * (S / 4) + cg] = s;
+                }
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+            // delta, and dS = w P (dp - delta) into p
+            const float w = weights[item * K + slot];
+#pragma unroll
+            for (int m = 0; m < HSA_MAXM; m++) {
+                const int g = HSA_NT_ROW(S, m);
+                if (m < HSA_NT_MA(G, S) && g < G) {
+                    float dl = 0.0f;
+                    for (int u = 0; u < S / 4; u++) dl += part[g * (S / 4) + u];
+                    if (cg == 0) delta[lseBase + g * K + slot] = dl;
+#pragma unroll
+                    for (int n = 0; n < 4; n++) p[g * HSA_LDS + HSA_NT_COL(S, n)] = w * sc[m][n] * (dpr[m][n] - dl);
+                }
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+            hsa_nn_acc(acc, p4, HSA_LDS / 4, tile, G, S);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);          // tile i's buffer (tile i+2 goes there), p and part are free
+    }
+#undef HSA_BWDQ_TILE
+#elif HSA_KVBUF == 2
+    // The tile stream (see the forward): per valid slot, S/HSA_T tiles of V rows (dp), as many of K
+    // rows (scores; with a single tile, dq too, while it is at hand), and with several tiles the K
+    // tiles once more (dq).
+    const int nT = S / HSA_T, perSlot = (nT == 1 ? 2 : 3) * nT, total = nvalid * perSlot;
+#define HSA_BWDQ_TILE(i) ((((i) % perSlot) < nT ? v : k) \
+        + ((size_t) (b * Lkv + indices[item * K + (i) / perSlot] * S + ((i) % nT) * HSA_T) * H + h) * D)
+    if (total > 0) hsa_copy_rows_async(kv, HSA_BWDQ_TILE(0), HSA_T, stride);
+    for (int i = 0; i < total; i++) {
+        const int slot = i / perSlot, ph = i % perSlot, j0 = (ph % nT) * HSA_T;
+        if (i + 1 < total) hsa_copy_rows_async(kv + ((i + 1) % 2) * (HSA_T * HSA_LDD / 4), HSA_BWDQ_TILE(i + 1), HSA_T, stride);
+        tc_cp_async_commit();
+        tc_cp_async_wait(1);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        __local const float4* tile = kv + (i % 2) * (HSA_T * HSA_LDD / 4);
+        if (ph < nT) {
+            hsa_scores(dp, j0, dos, tile, 1.0f);
+        } else if (ph < 2 * nT) {
+            hsa_scores(p, j0, qs, tile, scale);
+            if (ph == 2 * nT - 1) {
+                barrier(CLK_LOCAL_MEM_FENCE);
+                hsa_bwd_q_ds(p, dp, part, lse, delta, lseBase + slot, K, weights[item * K + slot]);
+                if (nT == 1) {
+                    barrier(CLK_LOCAL_MEM_FENCE);
+                    hsa_nn_acc(acc, p4, HSA_LDS / 4, tile, G, S);
+                }
+            }
+        } else {
+            hsa_nn_acc(acc, p4 + j0 / 4, HSA_LDS / 4, tile, G, HSA_T);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+#undef HSA_BWDQ_TILE
+#else
     for (int slot = 0; slot < nvalid; slot++) {
         const int c = indices[item * K + slot];
         const float w = weights[item * K + slot];
@@ -765,31 +951,7 @@ void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global c
             hsa_scores(p, j0, qs, kv, scale);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        // P = exp(s - lse) in place; partial sums of P * dp per row segment
-        for (int i = lid; i < G * HSA_NSEG; i += WG) {
-            const int g = i / HSA_NSEG, off = g * HSA_LDS + (i % HSA_NSEG) * HSA_SEGL;
-            const float l = lse[lseBase + g * K + slot];
-            __local float4* pr = (__local float4*) (p + off);
-            __local const float4* dr = (__local const float4*) (dp + off);
-            float s = 0.0f;
-            for (int u = 0; u < HSA_SEGL / 4; u++) {
-                const float4 e = exp(pr[u] - l), pd = e * dr[u];
-                pr[u] = e;
-                s += (pd.x + pd.y) + (pd.z + pd.w);
-            }
-            part[i] = s;
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        // delta, and dS = w P (dp - delta) in place of P
-        for (int i = lid; i < G * HSA_NSEG; i += WG) {
-            const int g = i / HSA_NSEG, off = g * HSA_LDS + (i % HSA_NSEG) * HSA_SEGL;
-            float dl = part[g * HSA_NSEG];
-            for (int s = 1; s < HSA_NSEG; s++) dl += part[g * HSA_NSEG + s];
-            if (i % HSA_NSEG == 0) delta[lseBase + g * K + slot] = dl;
-            __local float4* pr = (__local float4*) (p + off);
-            __local const float4* dr = (__local const float4*) (dp + off);
-            for (int u = 0; u < HSA_SEGL / 4; u++) pr[u] = w * pr[u] * (dr[u] - dl);
-        }
+        hsa_bwd_q_ds(p, dp, part, lse, delta, lseBase + slot, K, w);
 #if HSA_T < S
         for (int j0 = 0; j0 < S; j0 += HSA_T) {
             barrier(CLK_LOCAL_MEM_FENCE);
@@ -802,6 +964,7 @@ void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global c
         hsa_nn_acc(acc, p4, HSA_LDS / 4, kv, G, S);
 #endif
     }
+#endif
 #pragma unroll
     for (int m = 0; m < HSA_MAXM; m++) {
         const int g = HSA_NN_ROW(m);
@@ -818,6 +981,44 @@ void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global c
     }
 #endif
 }
+
+#if HSA_KVBUF == 2
+// bwd_kv's staging of one step through cp.async: the rows, statistics and weights of the entries
+// e0 .. e0+HSA_E-1 of the list ending at `last` (zeros past it) into one buffer set; complete after
+// tc_cp_async_wait and a barrier. Arguments as the kernel's.
+static inline void hsa_kv_stage_async(__local float4* qs, __local float4* dos, __local float* stat, __local float* wl,
+                                      __global const float* q, __global const float* dout, __global const float* lse,
+                                      __global const float* delta, __global const float* weights, __global const int* entries,
+                                      const int e0, const int last, const int b, const int h, const int L, const int HQ,
+                                      const int H, const int K) {
+    const int lid = get_local_id(0);
+    for (int ee = 0; ee < HSA_E; ee++) {       // uniform branches: e is the same for the whole group
+        __local float4* qrows = qs + ee * G * (HSA_LDD / 4);
+        __local float4* drows = dos + ee * G * (HSA_LDD / 4);
+        if (e0 + ee < last) {
+            const int entry = entries[e0 + ee];
+            const int t = entry / K, slot = entry % K;
+            const int bt = b * L + t;
+            const int tokBase = (bt * HQ + h * G) * D;
+            const int lseBase = (bt * HQ + h * G) * K + slot;
+            hsa_copy_rows_async(qrows, q + tokBase, G, D);
+            hsa_copy_rows_async(drows, dout + tokBase, G, D);
+            for (int g = lid; g < G; g += WG) {
+                tc_cp_async4((__local uint*) stat + ee * G + g, (__global const uint*) lse + lseBase + g * K);
+                tc_cp_async4((__local uint*) stat + HSA_GE + ee * G + g, (__global const uint*) delta + lseBase + g * K);
+            }
+            if (lid == 0) tc_cp_async4((__local uint*) wl + ee, (__global const uint*) weights + (bt * H + h) * K + slot);
+        } else {
+            for (int i = lid; i < G * (D / 4); i += WG) {
+                qrows[i / (D / 4) * (HSA_LDD / 4) + i % (D / 4)] = (float4) 0.0f;
+                drows[i / (D / 4) * (HSA_LDD / 4) + i % (D / 4)] = (float4) 0.0f;
+            }
+            for (int g = lid; g < G; g += WG) { stat[ee * G + g] = 0.0f; stat[HSA_GE + ee * G + g] = 0.0f; }
+            if (lid == 0) wl[ee] = 0.0f;
+        }
+    }
+}
+#endif
 
 // Backward, per chunk: dk and dv through the inverted selection index. For chunk c of batch b,
 // KV head h, over the entries e = t*K + slot that selected it (CSR: entries[chunkStart[bh*(C+1)+c]
@@ -855,12 +1056,12 @@ void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global 
 #else
     __local float4 ks[HSA_BR * HSA_LDD / 4];
     __local float4 vs[HSA_BR * HSA_LDD / 4];
-    __local float4 qs[HSA_GE4 * HSA_LDD / 4];  // row ee*G + g: query head g of the step's entry ee
-    __local float4 dos[HSA_GE4 * HSA_LDD / 4]; // rows GE..GE4-1 stay zero
+    __local float4 qs[HSA_KVBUF * HSA_GE4 * HSA_LDD / 4];  // row ee*G + g: query head g of the step's entry ee
+    __local float4 dos[HSA_KVBUF * HSA_GE4 * HSA_LDD / 4]; // rows GE..GE4-1 stay zero (of each buffer)
     __local float4 wp4[HSA_BR * HSA_LDG / 4];  // wP[j][row], columns GE.. stay zero
     __local float4 ds4[HSA_BR * HSA_LDG / 4];  // dS[j][row]
-    __local float stat[2 * HSA_GE];            // lse and delta of each row
-    __local float wl[HSA_E];                   // weight of each entry (0: no entry)
+    __local float stat[HSA_KVBUF * 2 * HSA_GE]; // lse and delta of each row
+    __local float wl[HSA_KVBUF * HSA_E];       // weight of each entry (0: no entry)
     __local float* wp = (__local float*) wp4;
     __local float* ds = (__local float*) ds4;
 
@@ -882,11 +1083,14 @@ void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global 
         hsa_load_rows(ks, k + rowsOff, HSA_BR, stride);
         hsa_load_rows(vs, v + rowsOff, HSA_BR, stride);
     }
-    for (int i = lid; i < (HSA_GE4 - HSA_GE) * (D / 4); i += WG) {
-        const int at = (HSA_GE + i / (D / 4)) * (HSA_LDD / 4) + i % (D / 4);
+#if HSA_GE4 > HSA_GE
+    for (int i = lid; i < HSA_KVBUF * (HSA_GE4 - HSA_GE) * (D / 4); i += WG) {
+        const int u = i / ((HSA_GE4 - HSA_GE) * (D / 4)), r = i % ((HSA_GE4 - HSA_GE) * (D / 4));   // buffer set u
+        const int at = (u * HSA_GE4 + HSA_GE + r / (D / 4)) * (HSA_LDD / 4) + r % (D / 4);
         qs[at] = (float4) 0.0f;
         dos[at] = (float4) 0.0f;
     }
+#endif
     for (int i = lid; i < HSA_BR * HSA_LDG / 4; i += WG) { wp4[i] = (float4) 0.0f; ds4[i] = (float4) 0.0f; }
 
     float4 accK[HSA_MAXM], accV[HSA_MAXM];
@@ -894,7 +1098,26 @@ void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global 
     for (int m = 0; m < HSA_MAXM; m++) { accK[m] = (float4) 0.0f; accV[m] = (float4) 0.0f; }
 
     const int first = live ? chunkStart[bh * (C + 1) + c] : 0, last = live ? chunkStart[bh * (C + 1) + c + 1] : 0;
-    for (int e0 = first; e0 < last; e0 += HSA_E) {
+#if HSA_KVBUF == 2
+    // Steps through two buffer sets: step i's rows are used from set i % 2 while step i+1's are copied
+    // into the other.
+    if (first < last) hsa_kv_stage_async(qs, dos, stat, wl, q, dout, lse, delta, weights, entries, first, last, b, h, L, HQ, H, K);
+#endif
+    for (int e0 = first, it = 0; e0 < last; e0 += HSA_E, it++) {
+#if HSA_KVBUF == 2
+        const int cur = it % 2, nxt = 1 - cur;
+        if (e0 + HSA_E < last) {
+            hsa_kv_stage_async(qs + nxt * (HSA_GE4 * HSA_LDD / 4), dos + nxt * (HSA_GE4 * HSA_LDD / 4), stat + nxt * 2 * HSA_GE, wl + nxt * HSA_E,
+                               q, dout, lse, delta, weights, entries, e0 + HSA_E, last, b, h, L, HQ, H, K);
+        }
+        tc_cp_async_commit();
+        tc_cp_async_wait(1);
+        barrier(CLK_LOCAL_MEM_FENCE);          // step it's set complete; the previous step is done with wp, ds
+        __local const float4* qsc = qs + cur * (HSA_GE4 * HSA_LDD / 4);
+        __local const float4* dosc = dos + cur * (HSA_GE4 * HSA_LDD / 4);
+        __local const float* statc = stat + cur * 2 * HSA_GE;
+        __local const float* wlc = wl + cur * HSA_E;
+#else
         barrier(CLK_LOCAL_MEM_FENCE);          // previous step done with qs, dos, wp, ds, stat, wl
         for (int ee = 0; ee < HSA_E; ee++) {   // uniform branches: e is the same for the whole group
             __local float4* qrows = qs + ee * G * (HSA_LDD / 4);
@@ -922,19 +1145,24 @@ void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global 
             }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
+        __local const float4* qsc = qs;
+        __local const float4* dosc = dos;
+        __local const float* statc = stat;
+        __local const float* wlc = wl;
+#endif
         {
             float sc[HSA_MAXM][4], dpv[HSA_MAXM][4];
 #pragma unroll
             for (int m = 0; m < HSA_MAXM; m++)
 #pragma unroll
                 for (int n = 0; n < 4; n++) { sc[m][n] = 0.0f; dpv[m][n] = 0.0f; }
-            hsa_nt_acc(sc, qs, ks, HSA_GE, HSA_BR);     // q_row . k_j
-            hsa_nt_acc(dpv, dos, vs, HSA_GE, HSA_BR);   // dout_row . v_j
+            hsa_nt_acc(sc, qsc, ks, HSA_GE, HSA_BR);     // q_row . k_j
+            hsa_nt_acc(dpv, dosc, vs, HSA_GE, HSA_BR);   // dout_row . v_j
 #pragma unroll
             for (int m = 0; m < HSA_MAXM; m++) {
                 const int r = HSA_NT_ROW(HSA_BR, m);
                 if (m < HSA_NT_MA(HSA_GE, HSA_BR) && r < HSA_GE) {
-                    const float l = stat[r], dl = stat[HSA_GE + r], w = wl[r / G];
+                    const float l = statc[r], dl = statc[HSA_GE + r], w = wlc[r / G];
 #pragma unroll
                     for (int n = 0; n < 4; n++) {
                         const int j = HSA_NT_COL(HSA_BR, n);
@@ -946,8 +1174,11 @@ void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global 
             }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        hsa_nn_acc(accV, wp4, HSA_LDG / 4, dos, HSA_BR, HSA_GE4);   // dv_j += sum_row wP[j][row] dout_row
-        hsa_nn_acc(accK, ds4, HSA_LDG / 4, qs, HSA_BR, HSA_GE4);    // dk_j += sum_row dS[j][row] q_row
+        hsa_nn_acc(accV, wp4, HSA_LDG / 4, dosc, HSA_BR, HSA_GE4);   // dv_j += sum_row wP[j][row] dout_row
+        hsa_nn_acc(accK, ds4, HSA_LDG / 4, qsc, HSA_BR, HSA_GE4);    // dk_j += sum_row dS[j][row] q_row
+#if HSA_KVBUF == 2
+        barrier(CLK_LOCAL_MEM_FENCE);          // set cur free for step it+2
+#endif
     }
 #pragma unroll
     for (int m = 0; m < HSA_MAXM; m++) {

@@ -170,6 +170,15 @@ static inline __attribute__((always_inline)) void tc_cp_async16(__local uint4* d
 #endif
 }
 
+// The same for 4 bytes (both addresses 4-byte aligned; cp.async.ca: through L1).
+static inline __attribute__((always_inline)) void tc_cp_async4(__local uint* dst, __global const uint* src) {
+#ifdef TC_EMULATE
+    *dst = *src;
+#else
+    __asm__ __volatile__("cp.async.ca.shared.global [%0], [%1], 4;" :: "r"((uint) (size_t) dst), "l"(src) : "memory");
+#endif
+}
+
 // Closes the group of copies started since the last commit.
 static inline __attribute__((always_inline)) void tc_cp_async_commit(void) {
 #ifndef TC_EMULATE

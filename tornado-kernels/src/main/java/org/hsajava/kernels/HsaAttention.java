@@ -92,7 +92,34 @@ public final class HsaAttention {
      * (-DHSA_TC=1, work-group {@link #TC_WG}: the variant that {@link KernelDef#forDevice} picks
      * where {@link TensorCores#enabled}), or the latter with its PTX emulated (tests; any device).
      */
-    private enum Path { PORTABLE, TC, TC_EMULATED }
+    private enum Path {
+        PORTABLE, TC, TC_EMULATED,
+        /** The portable fp32 code with K/V tiles staged by cp.async, double-buffered (-DHSA_ASYNC=1; NVIDIA sm_80+). */
+        ASYNC,
+        /** {@link #ASYNC} with synchronous copies instead of cp.async (tests; any device). */
+        ASYNC_EMULATED;
+
+        boolean async() { return this == ASYNC || this == ASYNC_EMULATED; }
+    }
+
+    /**
+     * Whether an fp32 kernel stages its tiles with cp.async ({@link Path#ASYNC}) on devices that can
+     * ({@link TensorCores#supported}: NVIDIA, compute capability 8.0 or more) where it does not run on
+     * tensor cores: property hsa.attn.async.FWD (or .BWD_Q, .BWD_KV), else hsa.attn.async; default off.
+     */
+    static boolean async(Kind kind) {
+        return TensorCores.isOn(System.getProperty("hsa.attn.async." + kind, System.getProperty("hsa.attn.async")));
+    }
+
+    /** {@link #forward} on {@link Path#ASYNC_EMULATED}: the cp.async variant's tile stream, on any device. */
+    static KernelDef forwardAsyncEmulated(int d, int s, int g) {
+        return CACHE.computeIfAbsent("fwdasyncemu/" + d + "/" + s + "/" + g, key -> forwardDef(d, s, g, Path.ASYNC_EMULATED, wg(Kind.FWD)));
+    }
+
+    /** {@link #forwardAt} on {@link Path#ASYNC_EMULATED}. */
+    static KernelDef forwardAtAsyncEmulated(int d, int s, int g) {
+        return CACHE.computeIfAbsent("fwdatasyncemu/" + d + "/" + s + "/" + g, key -> forwardAtDef(d, s, g, Path.ASYNC_EMULATED, wg(Kind.FWD)));
+    }
 
     /**
      * Work-group size of the tensor-core forward (property hsa.attn.wg.FWD_TC): one warp, which owns a
@@ -134,7 +161,9 @@ public final class HsaAttention {
                 .grid(a -> perToken(dims.apply(a), wg))
                 .java(a -> forwardJava(a, dims.apply(a)))
                 .variant(path != Path.PORTABLE ? null : info -> TensorCores.enabled(info)
-                        ? CACHE.computeIfAbsent((at ? "fwdattc/" : "fwdtc/") + d + "/" + s + "/" + g, key -> forwardDef(d, s, g, Path.TC, TC_WG, at)) : null)
+                        ? CACHE.computeIfAbsent((at ? "fwdattc/" : "fwdtc/") + d + "/" + s + "/" + g, key -> forwardDef(d, s, g, Path.TC, TC_WG, at))
+                        : async(Kind.FWD) && TensorCores.supported(info)
+                        ? CACHE.computeIfAbsent((at ? "fwdatasync/" : "fwdasync/") + d + "/" + s + "/" + g, key -> forwardDef(d, s, g, Path.ASYNC, wg, at)) : null)
                 .build();
     }
 
@@ -160,6 +189,11 @@ public final class HsaAttention {
      */
     public static KernelDef backwardQ(int d, int s, int g) {
         return CACHE.computeIfAbsent("bwdq/" + d + "/" + s + "/" + g, key -> backwardQDef(d, s, g, Path.PORTABLE, wg(Kind.BWD_Q)));
+    }
+
+    /** {@link #backwardQ} on {@link Path#ASYNC_EMULATED}: the cp.async variant's tile stream, on any device. */
+    static KernelDef backwardQAsyncEmulated(int d, int s, int g) {
+        return CACHE.computeIfAbsent("bwdqasyncemu/" + d + "/" + s + "/" + g, key -> backwardQDef(d, s, g, Path.ASYNC_EMULATED, wg(Kind.BWD_Q)));
     }
 
     /** {@link #backwardQ} on the emulated tensor-core path (see {@link #forwardTcEmulated}). */
@@ -195,7 +229,9 @@ public final class HsaAttention {
                 .grid(a -> perToken(Dims.of(a, d, s, g), wg))
                 .java(a -> backwardQJava(a, Dims.of(a, d, s, g)))
                 .variant(path != Path.PORTABLE ? null : info -> TC_BWD_Q && TensorCores.enabled(info)
-                        ? CACHE.computeIfAbsent("bwdqtc/" + d + "/" + s + "/" + g, key -> backwardQDef(d, s, g, Path.TC, TC_WG_BWD_Q)) : null)
+                        ? CACHE.computeIfAbsent("bwdqtc/" + d + "/" + s + "/" + g, key -> backwardQDef(d, s, g, Path.TC, TC_WG_BWD_Q))
+                        : async(Kind.BWD_Q) && TensorCores.supported(info)
+                        ? CACHE.computeIfAbsent("bwdqasync/" + d + "/" + s + "/" + g, key -> backwardQDef(d, s, g, Path.ASYNC, wg)) : null)
                 .build();
     }
 
@@ -206,7 +242,7 @@ public final class HsaAttention {
      * {@code t*K + slot}, valid slots only, ascending within a chunk). Writes every element of dk, dv.
      */
     public static KernelDef backwardKv(int d, int s, int g) {
-        return CACHE.computeIfAbsent("bwdkv/" + d + "/" + s + "/" + g, key -> backwardKvDef(d, s, g, Path.PORTABLE, null, LOCAL_FLOATS, true));
+        return CACHE.computeIfAbsent("bwdkv/" + d + "/" + s + "/" + g, key -> backwardKvDef(d, s, g, Path.PORTABLE, null, localFloats(Kind.BWD_KV), true));
     }
 
     /**
@@ -229,6 +265,11 @@ public final class HsaAttention {
     static int cpuLocalFloats(DeviceInfo info) {
         long device = info.localMemBytes() / 4;
         return (int) Math.max(LOCAL_FLOATS, Math.min(65536, device));
+    }
+
+    /** {@link #backwardKv} on {@link Path#ASYNC_EMULATED}: the cp.async variant's double-buffered steps, on any device. */
+    static KernelDef backwardKvAsyncEmulated(int d, int s, int g) {
+        return CACHE.computeIfAbsent("bwdkvasyncemu/" + d + "/" + s + "/" + g, key -> backwardKvDef(d, s, g, Path.ASYNC_EMULATED, null, localFloats(Kind.BWD_KV), false));
     }
 
     /**
@@ -291,13 +332,16 @@ public final class HsaAttention {
      * @param withVariant the portable path's per-device rule: TF32 where tensor cores are, the CPU budget on CPUs
      */
     private static KernelDef backwardKvDef(int d, int s, int g, Path path, KvTc shape, int budget, boolean withVariant) {
-        boolean tc = path != Path.PORTABLE;
+        boolean tc = path == Path.TC || path == Path.TC_EMULATED;
         if (tc && shape.split() > 1 && !KvTc.splitFits(d, s)) throw new IllegalArgumentException("bwd_kv split " + shape.split() + " needs S*D <= 8192, got " + s * d);
         int wg = tc ? shape.workGroup(s) : wg(Kind.BWD_KV);
-        int rowsPerGroup = Tiles.of(Kind.BWD_KV, d, s, g, budget).rows;
+        Tiles tiles = Tiles.buffered(Kind.BWD_KV, d, s, g, budget, path.async() ? 2 : 1);
+        int rowsPerGroup = tiles.rows;
         KernelDef.Builder b = tc ? withDefines(KernelDef.builder("hsa_attn_bwd_kv", SRC), Kind.BWD_KV, d, s, g, path, wg)
                 .define("HSA_TC_KV", 1).define("HSA_KV_NT", shape.nt()).define("HSA_KV_SPLIT", shape.split())
-                : withDefines(KernelDef.builder("hsa_attn_bwd_kv", SRC), Kind.BWD_KV, d, s, g, Tiles.of(Kind.BWD_KV, d, s, g, budget));
+                : withRegisterCap(withDefines(KernelDef.builder("hsa_attn_bwd_kv", SRC), Kind.BWD_KV, d, s, g, tiles), Kind.BWD_KV);
+        if (path == Path.ASYNC) b.define("HSA_ASYNC", 1);
+        if (path == Path.ASYNC_EMULATED) b.define("HSA_ASYNC", 1).define("TC_EMULATE", 1);
         if (tc && shape.hold() != null) b.define("HSA_KV_HOLD", shape.hold() ? 1 : 0);
         return b
                 .in("q", F32).in("k", F32).in("v", F32).in("weights", F32).in("dout", F32)
@@ -327,6 +371,8 @@ public final class HsaAttention {
                 .java(a -> backwardKvJava(a, Dims.of(a, d, s, g)))
                 .variant(!withVariant ? null : info -> TC_BWD_KV && TensorCores.enabled(info)
                         ? CACHE.computeIfAbsent("bwdkvtc/" + d + "/" + s + "/" + g, key -> backwardKvDef(d, s, g, Path.TC, KvTc.fromProperties(d, s), budget, false))
+                        : async(Kind.BWD_KV) && TensorCores.supported(info)
+                        ? CACHE.computeIfAbsent("bwdkvasync/" + d + "/" + s + "/" + g, key -> backwardKvDef(d, s, g, Path.ASYNC, null, budget, false))
                         : info.type() == DeviceInfo.Type.CPU ? backwardKvPortable(d, s, g, cpuLocalFloats(info)) : null)
                 .build();
     }
@@ -340,6 +386,28 @@ public final class HsaAttention {
      */
     static final int LOCAL_FLOATS = Integer.getInteger("hsa.attn.localFloats", 11264);
 
+    /** The local-memory budget of one kernel: property hsa.attn.localFloats.FWD etc. (tuning runs), else {@link #LOCAL_FLOATS}. */
+    static int localFloats(Kind kind) { return Integer.getInteger("hsa.attn.localFloats." + kind, LOCAL_FLOATS); }
+
+    /**
+     * The budget of one kernel on a path: as {@link #localFloats(Kind)}, except that bwd_q's cp.async
+     * variant takes all 48 KiB by default (12288 floats), which its two whole-chunk K/V buffers need at
+     * D = S = 64, G = 16.
+     */
+    static int localFloats(Kind kind, Path path) {
+        return kind == Kind.BWD_Q && path.async() ? Integer.getInteger("hsa.attn.localFloats." + kind, 12288) : localFloats(kind);
+    }
+
+    /**
+     * A register cap for one fp32 kernel on NVIDIA ({@code -cl-nv-maxrregcount}), for tuning runs:
+     * property hsa.attn.maxrreg.FWD etc., else hsa.attn.maxrreg; none by default. NVIDIA's compiler
+     * only: other OpenCL compilers reject the option, so set it only for runs on NVIDIA GPUs.
+     */
+    private static KernelDef.Builder withRegisterCap(KernelDef.Builder b, Kind kind) {
+        Integer cap = Integer.getInteger("hsa.attn.maxrreg." + kind, Integer.getInteger("hsa.attn.maxrreg"));
+        return cap == null ? b : b.compilerOption("-cl-nv-maxrregcount=" + cap);
+    }
+
     /**
      * Tile choices of one kernel (the -D constants of the source): {@code wg} work-group size;
      * {@code rows} chunk rows per K/V tile (fwd, bwd_q: HSA_T) or per bwd_kv work-group (HSA_BR),
@@ -349,31 +417,45 @@ public final class HsaAttention {
      * the largest micro-tile (HSA_MAXM).
      */
     record Tiles(int wg, int rows, int e, int nseg, int maxm) {
-        static Tiles of(Kind kind, int d, int s, int g) { return of(kind, d, s, g, LOCAL_FLOATS); }
+        static Tiles of(Kind kind, int d, int s, int g) { return of(kind, d, s, g, localFloats(kind)); }
 
         /** For a local-memory budget of {@code budget} floats per group. */
-        static Tiles of(Kind kind, int d, int s, int g, int budget) {
+        static Tiles of(Kind kind, int d, int s, int g, int budget) { return buffered(kind, d, s, g, budget, 1); }
+
+        /** {@code buffers}: 2 for the cp.async variant ({@link Path#ASYNC}), whose staged tiles are double-buffered. */
+        static Tiles buffered(Kind kind, int d, int s, int g, int budget, int buffers) {
             int wg = HsaAttention.wg(kind);
-            if (kind != Kind.BWD_KV) return of(kind, wg, d, s, g, 1, budget);
+            if (kind != Kind.BWD_KV) return of(kind, wg, d, s, g, 1, budget, buffers);
             Integer forced = Integer.getInteger("hsa.attn.kvEntries");
-            if (forced != null) return of(kind, wg, d, s, g, forced, budget);
-            Tiles one = of(kind, wg, d, s, g, 1, budget), two = of(kind, wg, d, s, g, 2, budget);
+            if (forced != null) return of(kind, wg, d, s, g, forced, budget, buffers);
+            Tiles one = of(kind, wg, d, s, g, 1, budget, buffers), two = of(kind, wg, d, s, g, 2, budget, buffers);
             return two.rows >= one.rows ? two : one;
         }
 
-        private static Tiles of(Kind kind, int wg, int d, int s, int g, int e) { return of(kind, wg, d, s, g, e, LOCAL_FLOATS); }
+        private static Tiles of(Kind kind, int wg, int d, int s, int g, int e) { return of(kind, wg, d, s, g, e, localFloats(kind)); }
 
-        private static Tiles of(Kind kind, int wg, int d, int s, int g, int e, int budget) {
+        private static Tiles of(Kind kind, int wg, int d, int s, int g, int e, int budget) { return of(kind, wg, d, s, g, e, budget, 1); }
+
+        /**
+         * {@code buffers}: 2 where the staged tiles are double-buffered ({@link Path#ASYNC}): the forward's and
+         * bwd_q's K/V tiles, bwd_kv's query and output-gradient rows (and their statistics).
+         */
+        private static Tiles of(Kind kind, int wg, int d, int s, int g, int e, int budget, int buffers) {
             int ge = e * g, ldd = d + 4, lds = s + 4, ge4 = (ge + 3) / 4 * 4, ldg = ge4 + 4;
             int nseg = 1;
             while (nseg * 2 <= s / 4 && nseg * 2 * g <= wg) nseg *= 2;
             int fixed = switch (kind) {
                 case FWD -> g * ldd + g * lds + 2 * g * nseg;
                 case BWD_Q -> 2 * g * ldd + 2 * g * lds + g * nseg;
-                case BWD_KV -> 2 * ge4 * ldd + 2 * ge + e;
+                case BWD_KV -> buffers * (2 * ge4 * ldd + 2 * ge + e);
             };
-            int perRow = kind == Kind.BWD_KV ? 2 * ldd + 2 * ldg : ldd;
+            int perRow = kind == Kind.BWD_KV ? 2 * ldd + 2 * ldg : buffers * ldd;
             int rows = s;
+            // bwd_q with two buffers of whole chunks keeps dp in registers: no G x S dp block, and
+            // partial row sums per column group instead of per segment (HSA_BWDQ_REGDP in the source)
+            if (kind == Kind.BWD_Q && buffers == 2 && 2 * g * ldd + g * lds + g * (s / 4) + s * perRow <= budget) {
+                return new Tiles(wg, s, e, nseg, Math.max(ntRows(wg, g, s), nnRows(wg, g, d)));
+            }
             while (rows > 4 && fixed + rows * perRow > budget) rows /= 2;
             // micro-tile rows: NT (NA x NB over D) has ceil(NA / (WG / (NB/4))) per work-item,
             // NN (NA x D) has ceil(NA / (WG / (D/4)))
@@ -387,8 +469,15 @@ public final class HsaAttention {
     }
 
     private static KernelDef.Builder withDefines(KernelDef.Builder b, Kind kind, int d, int s, int g, Path path, int wg) {
-        KernelDef.Builder r = withDefines(b, kind, d, s, g, Tiles.of(kind, wg, d, s, g, 1));
-        return path == Path.TC_EMULATED ? r.define("HSA_TC", 1).define("HSA_TC_EMULATE", 1) : path == Path.TC ? r.define("HSA_TC", 1) : r;
+        KernelDef.Builder r = withDefines(b, kind, d, s, g, Tiles.of(kind, wg, d, s, g, 1, localFloats(kind, path), path.async() ? 2 : 1));
+        if (path == Path.PORTABLE || path == Path.ASYNC) withRegisterCap(r, kind);
+        return switch (path) {
+            case TC_EMULATED -> r.define("HSA_TC", 1).define("HSA_TC_EMULATE", 1);
+            case TC -> r.define("HSA_TC", 1);
+            case ASYNC -> r.define("HSA_ASYNC", 1);
+            case ASYNC_EMULATED -> r.define("HSA_ASYNC", 1).define("TC_EMULATE", 1);
+            case PORTABLE -> r;
+        };
     }
 
     private static KernelDef.Builder withDefines(KernelDef.Builder b, Kind kind, int d, int s, int g) {
