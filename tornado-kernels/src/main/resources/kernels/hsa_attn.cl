@@ -65,11 +65,68 @@ static inline void hsa_load_rows(__local float4* dst, __global const float* src,
 #if defined(HSA_ASYNC) && HSA_ASYNC
 #include "tc.h"
 #define HSA_KVBUF 2
-// Starts copying what hsa_load_rows copies; complete after tc_cp_async_wait and a barrier.
-static inline void hsa_copy_rows_async(__local float4* dst, __global const float* src, const int rows, const int stride) {
+
+// The copies, commits and waits go through a per-work-item queue object. Natively it is empty and the
+// calls are the PTX instructions (tc.h). With -DHSA_ASYNC_DEFER=1 (tests, with TC_EMULATE) the queue
+// holds each copy until the latest moment PTX allows, a wait that leaves fewer groups pending than are
+// newer than the copy's group: a missing commit or wait then reads stale local memory. The plain
+// TC_EMULATE copies at once instead, the earliest moment: a copy issued into a buffer that is still
+// being read then overwrites it. Tests run both.
+#ifdef HSA_ASYNC_DEFER
+#define HSA_QMAX 96
+typedef struct {
+    __local uint* dst[HSA_QMAX];
+    __global const uint* src[HSA_QMAX];
+    int words[HSA_QMAX];
+    int group[HSA_QMAX];
+    int n;      // copies held
+    int open;   // number of the group being filled (= groups committed so far)
+} hsa_queue;
+static inline void hsa_q_init(hsa_queue* q) { q->n = 0; q->open = 0; }
+static inline void hsa_q_copy(__local uint* dst, __global const uint* src, const int words) {
+    for (int w = 0; w < words; w++) dst[w] = src[w];
+}
+static inline void hsa_cp(hsa_queue* q, __local uint* dst, __global const uint* src, const int words) {
+    if (q->n == HSA_QMAX) { hsa_q_copy(dst, src, words); return; }   // full: at once (the tests' shapes stay below)
+    q->dst[q->n] = dst;
+    q->src[q->n] = src;
+    q->words[q->n] = words;
+    q->group[q->n] = q->open;
+    q->n++;
+}
+static inline void hsa_cp16(hsa_queue* q, __local uint4* dst, __global const uint4* src) { hsa_cp(q, (__local uint*) dst, (__global const uint*) src, 4); }
+static inline void hsa_cp4(hsa_queue* q, __local uint* dst, __global const uint* src) { hsa_cp(q, dst, src, 1); }
+static inline void hsa_commit(hsa_queue* q) { q->open++; }
+// cp.async.wait_group `pending`: every committed group but the `pending` newest is complete.
+static inline void hsa_wait(hsa_queue* q, const int pending) {
+    int kept = 0;
+    for (int i = 0; i < q->n; i++) {
+        if (q->group[i] < q->open - pending) {
+            hsa_q_copy(q->dst[i], q->src[i], q->words[i]);
+        } else {
+            q->dst[kept] = q->dst[i];
+            q->src[kept] = q->src[i];
+            q->words[kept] = q->words[i];
+            q->group[kept] = q->group[i];
+            kept++;
+        }
+    }
+    q->n = kept;
+}
+#else
+typedef int hsa_queue;
+static inline void hsa_q_init(hsa_queue* q) { *q = 0; }
+static inline void hsa_cp16(hsa_queue* q, __local uint4* dst, __global const uint4* src) { tc_cp_async16(dst, src); }
+static inline void hsa_cp4(hsa_queue* q, __local uint* dst, __global const uint* src) { tc_cp_async4(dst, src); }
+static inline void hsa_commit(hsa_queue* q) { tc_cp_async_commit(); }
+#define hsa_wait(q, pending) tc_cp_async_wait(pending)
+#endif
+
+// Starts copying what hsa_load_rows copies; complete after hsa_wait and a barrier.
+static inline void hsa_copy_rows_async(hsa_queue* hq, __local float4* dst, __global const float* src, const int rows, const int stride) {
     for (int i = get_local_id(0); i < rows * (D / 4); i += WG) {
         const int r = i / (D / 4), c = i % (D / 4);
-        tc_cp_async16((__local uint4*) (dst + r * (HSA_LDD / 4) + c), (__global const uint4*) (src + (size_t) r * stride) + c);
+        hsa_cp16(hq, (__local uint4*) (dst + r * (HSA_LDD / 4) + c), (__global const uint4*) (src + (size_t) r * stride) + c);
     }
 }
 #else
@@ -244,14 +301,18 @@ static inline void hsa_attn_fwd_body(__global const float* q, __global const flo
     // The tile stream: per valid slot, S/HSA_T tiles of K rows, then as many of V rows; tile i goes
     // to buffer i % 2, and tile i+1 is on its way while tile i is used.
     const int nT = S / HSA_T, total = nvalid * 2 * nT;
+    hsa_queue hqs;
+    hsa_queue* hq = &hqs;
+    hsa_q_init(hq);
 #define HSA_FWD_TILE(i) ((((i) % (2 * nT)) < nT ? k : v) \
         + ((size_t) b * Lkv + (size_t) indices[item * K + (i) / (2 * nT)] * S + (size_t) ((i) % nT) * HSA_T) * stride + h * D)
-    if (total > 0) hsa_copy_rows_async(kv, HSA_FWD_TILE(0), HSA_T, stride);
+    if (total > 0) hsa_copy_rows_async(hq, kv, HSA_FWD_TILE(0), HSA_T, stride);
+    hsa_commit(hq);                            // tile 0 in a group of its own: the loop waits for all but the newest
     for (int i = 0; i < total; i++) {
         const int slot = i / (2 * nT), ph = i % (2 * nT), j0 = (ph % nT) * HSA_T;
-        if (i + 1 < total) hsa_copy_rows_async(kv + ((i + 1) % 2) * (HSA_T * HSA_LDD / 4), HSA_FWD_TILE(i + 1), HSA_T, stride);
-        tc_cp_async_commit();
-        tc_cp_async_wait(1);                   // this work-item's part of tile i has landed
+        if (i + 1 < total) hsa_copy_rows_async(hq, kv + ((i + 1) % 2) * (HSA_T * HSA_LDD / 4), HSA_FWD_TILE(i + 1), HSA_T, stride);
+        hsa_commit(hq);
+        hsa_wait(hq, 1);                       // this work-item's part of tile i has landed
         barrier(CLK_LOCAL_MEM_FENCE);          // ... and every other work-item's
         __local const float4* tile = kv + (i % 2) * (HSA_T * HSA_LDD / 4);
         if (ph < nT) {
@@ -843,13 +904,17 @@ void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global c
     // Without a dp block in local memory the two whole-chunk buffers fit in 48 KiB.
 #define HSA_BWDQ_TILE(i) (((i) % 2 == 0 ? v : k) + ((size_t) (b * Lkv + indices[item * K + (i) / 2] * S) * H + h) * D)
     const int total = 2 * nvalid, cg = lid % (S / 4);
+    hsa_queue hqs;
+    hsa_queue* hq = &hqs;
+    hsa_q_init(hq);
     float dpr[HSA_MAXM][4];
-    if (total > 0) hsa_copy_rows_async(kv, HSA_BWDQ_TILE(0), S, stride);
+    if (total > 0) hsa_copy_rows_async(hq, kv, HSA_BWDQ_TILE(0), S, stride);
+    hsa_commit(hq);
     for (int i = 0; i < total; i++) {
         const int slot = i / 2;
-        if (i + 1 < total) hsa_copy_rows_async(kv + ((i + 1) % 2) * (S * HSA_LDD / 4), HSA_BWDQ_TILE(i + 1), S, stride);
-        tc_cp_async_commit();
-        tc_cp_async_wait(1);
+        if (i + 1 < total) hsa_copy_rows_async(hq, kv + ((i + 1) % 2) * (S * HSA_LDD / 4), HSA_BWDQ_TILE(i + 1), S, stride);
+        hsa_commit(hq);
+        hsa_wait(hq, 1);
         barrier(CLK_LOCAL_MEM_FENCE);
         __local const float4* tile = kv + (i % 2) * (S * HSA_LDD / 4);
         if (i % 2 == 0) {
@@ -905,14 +970,18 @@ void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global c
     // rows (scores; with a single tile, dq too, while it is at hand), and with several tiles the K
     // tiles once more (dq).
     const int nT = S / HSA_T, perSlot = (nT == 1 ? 2 : 3) * nT, total = nvalid * perSlot;
+    hsa_queue hqs;
+    hsa_queue* hq = &hqs;
+    hsa_q_init(hq);
 #define HSA_BWDQ_TILE(i) ((((i) % perSlot) < nT ? v : k) \
         + ((size_t) (b * Lkv + indices[item * K + (i) / perSlot] * S + ((i) % nT) * HSA_T) * H + h) * D)
-    if (total > 0) hsa_copy_rows_async(kv, HSA_BWDQ_TILE(0), HSA_T, stride);
+    if (total > 0) hsa_copy_rows_async(hq, kv, HSA_BWDQ_TILE(0), HSA_T, stride);
+    hsa_commit(hq);
     for (int i = 0; i < total; i++) {
         const int slot = i / perSlot, ph = i % perSlot, j0 = (ph % nT) * HSA_T;
-        if (i + 1 < total) hsa_copy_rows_async(kv + ((i + 1) % 2) * (HSA_T * HSA_LDD / 4), HSA_BWDQ_TILE(i + 1), HSA_T, stride);
-        tc_cp_async_commit();
-        tc_cp_async_wait(1);
+        if (i + 1 < total) hsa_copy_rows_async(hq, kv + ((i + 1) % 2) * (HSA_T * HSA_LDD / 4), HSA_BWDQ_TILE(i + 1), HSA_T, stride);
+        hsa_commit(hq);
+        hsa_wait(hq, 1);
         barrier(CLK_LOCAL_MEM_FENCE);
         __local const float4* tile = kv + (i % 2) * (HSA_T * HSA_LDD / 4);
         if (ph < nT) {
@@ -985,8 +1054,8 @@ void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global c
 #if HSA_KVBUF == 2
 // bwd_kv's staging of one step through cp.async: the rows, statistics and weights of the entries
 // e0 .. e0+HSA_E-1 of the list ending at `last` (zeros past it) into one buffer set; complete after
-// tc_cp_async_wait and a barrier. Arguments as the kernel's.
-static inline void hsa_kv_stage_async(__local float4* qs, __local float4* dos, __local float* stat, __local float* wl,
+// hsa_wait and a barrier. Arguments as the kernel's.
+static inline void hsa_kv_stage_async(hsa_queue* hq, __local float4* qs, __local float4* dos, __local float* stat, __local float* wl,
                                       __global const float* q, __global const float* dout, __global const float* lse,
                                       __global const float* delta, __global const float* weights, __global const int* entries,
                                       const int e0, const int last, const int b, const int h, const int L, const int HQ,
@@ -1001,13 +1070,13 @@ static inline void hsa_kv_stage_async(__local float4* qs, __local float4* dos, _
             const int bt = b * L + t;
             const int tokBase = (bt * HQ + h * G) * D;
             const int lseBase = (bt * HQ + h * G) * K + slot;
-            hsa_copy_rows_async(qrows, q + tokBase, G, D);
-            hsa_copy_rows_async(drows, dout + tokBase, G, D);
+            hsa_copy_rows_async(hq, qrows, q + tokBase, G, D);
+            hsa_copy_rows_async(hq, drows, dout + tokBase, G, D);
             for (int g = lid; g < G; g += WG) {
-                tc_cp_async4((__local uint*) stat + ee * G + g, (__global const uint*) lse + lseBase + g * K);
-                tc_cp_async4((__local uint*) stat + HSA_GE + ee * G + g, (__global const uint*) delta + lseBase + g * K);
+                hsa_cp4(hq, (__local uint*) stat + ee * G + g, (__global const uint*) lse + lseBase + g * K);
+                hsa_cp4(hq, (__local uint*) stat + HSA_GE + ee * G + g, (__global const uint*) delta + lseBase + g * K);
             }
-            if (lid == 0) tc_cp_async4((__local uint*) wl + ee, (__global const uint*) weights + (bt * H + h) * K + slot);
+            if (lid == 0) hsa_cp4(hq, (__local uint*) wl + ee, (__global const uint*) weights + (bt * H + h) * K + slot);
         } else {
             for (int i = lid; i < G * (D / 4); i += WG) {
                 qrows[i / (D / 4) * (HSA_LDD / 4) + i % (D / 4)] = (float4) 0.0f;
@@ -1101,17 +1170,21 @@ void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global 
 #if HSA_KVBUF == 2
     // Steps through two buffer sets: step i's rows are used from set i % 2 while step i+1's are copied
     // into the other.
-    if (first < last) hsa_kv_stage_async(qs, dos, stat, wl, q, dout, lse, delta, weights, entries, first, last, b, h, L, HQ, H, K);
+    hsa_queue hqs;
+    hsa_queue* hq = &hqs;
+    hsa_q_init(hq);
+    if (first < last) hsa_kv_stage_async(hq, qs, dos, stat, wl, q, dout, lse, delta, weights, entries, first, last, b, h, L, HQ, H, K);
+    hsa_commit(hq);                            // step 0 in a group of its own: the loop waits for all but the newest
 #endif
     for (int e0 = first, it = 0; e0 < last; e0 += HSA_E, it++) {
 #if HSA_KVBUF == 2
         const int cur = it % 2, nxt = 1 - cur;
         if (e0 + HSA_E < last) {
-            hsa_kv_stage_async(qs + nxt * (HSA_GE4 * HSA_LDD / 4), dos + nxt * (HSA_GE4 * HSA_LDD / 4), stat + nxt * 2 * HSA_GE, wl + nxt * HSA_E,
+            hsa_kv_stage_async(hq, qs + nxt * (HSA_GE4 * HSA_LDD / 4), dos + nxt * (HSA_GE4 * HSA_LDD / 4), stat + nxt * 2 * HSA_GE, wl + nxt * HSA_E,
                                q, dout, lse, delta, weights, entries, e0 + HSA_E, last, b, h, L, HQ, H, K);
         }
-        tc_cp_async_commit();
-        tc_cp_async_wait(1);
+        hsa_commit(hq);
+        hsa_wait(hq, 1);
         barrier(CLK_LOCAL_MEM_FENCE);          // step it's set complete; the previous step is done with wp, ds
         __local const float4* qsc = qs + cur * (HSA_GE4 * HSA_LDD / 4);
         __local const float4* dosc = dos + cur * (HSA_GE4 * HSA_LDD / 4);

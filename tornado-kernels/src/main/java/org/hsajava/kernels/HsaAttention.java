@@ -48,8 +48,16 @@ import org.hsajava.compute.java.Parallel;
  * <p>Speed (H100, fp32, B=8, HQ=16, H=1, D=64, S=64, K=8, 2026-11-23): forward 3.4 / 13.6 / 55.0 ms
  * and forward+backward 16.3 / 51.7 / 211 ms at L = 4K / 16K / 64K; the small products run at
  * 20-25 TFLOP/s. Work-group size 64 beat 32 and 128 for every kernel, and register prefetch of the
- * next K/V chunk made the per-token kernels slower (they are bound by local-memory and issue
- * throughput, not by global latency).
+ * next K/V chunk made the per-token kernels slower (it costs registers).
+ *
+ * <p>On NVIDIA GPUs of compute capability 8.0 or more, where the kernels do not run on tensor cores
+ * ({@code -Dhsa.tc=off}, or the backward kernels with {@code hsa.tc.bwdq/bwdkv=off}), the fp32 kernels
+ * can stage their tiles with {@code cp.async} instead ({@code -Dhsa.attn.async=on}, {@link Path#ASYNC},
+ * {@link #async}; opt-in until checked on a GPU): the copy of the next K/V tile (bwd_kv: of the next
+ * CSR step's rows) runs while the current one is used, without registers. Same arithmetic; the waits
+ * for tile copies were what held the kernels back (more groups per SM with smaller tiles made them
+ * slower, docs/experiments/hsa-fp32-async.md). H100, 16K: forward 13.5 → 10.6 ms, forward+backward
+ * 52.8 → 45.9 ms; 64K: forward 55.1 → 43.4 ms (BENCHMARKS.md).
  *
  * <p>On NVIDIA GPUs of compute capability 8.0 or more all three kernels launch a tensor-core variant
  * instead ({@link KernelDef#forDevice}, {@link TensorCores}): TF32 {@code mma.sync} with fp32
@@ -96,29 +104,44 @@ public final class HsaAttention {
         PORTABLE, TC, TC_EMULATED,
         /** The portable fp32 code with K/V tiles staged by cp.async, double-buffered (-DHSA_ASYNC=1; NVIDIA sm_80+). */
         ASYNC,
-        /** {@link #ASYNC} with synchronous copies instead of cp.async (tests; any device). */
-        ASYNC_EMULATED;
+        /** {@link #ASYNC} with each copy made at once, when issued (tests; any device). */
+        ASYNC_EMULATED,
+        /** {@link #ASYNC} with each copy held until the wait that must complete it (tests; any device). */
+        ASYNC_DEFERRED;
 
-        boolean async() { return this == ASYNC || this == ASYNC_EMULATED; }
+        boolean async() { return this == ASYNC || this == ASYNC_EMULATED || this == ASYNC_DEFERRED; }
+
+        /** The emulation of the cp.async path: copies at once ({@code deferred} false) or as late as allowed. */
+        static Path emulatedAsync(boolean deferred) { return deferred ? ASYNC_DEFERRED : ASYNC_EMULATED; }
     }
 
     /**
      * Whether an fp32 kernel stages its tiles with cp.async ({@link Path#ASYNC}) on devices that can
      * ({@link TensorCores#supported}: NVIDIA, compute capability 8.0 or more) where it does not run on
      * tensor cores: property hsa.attn.async.FWD (or .BWD_Q, .BWD_KV), else hsa.attn.async; default off.
+     * H100, B=8, L=16K (BENCHMARKS.md, measured before the prologue's commit was fixed): forward
+     * 13.5 → 10.6 ms, bwd_q 18.2 → 16.3 ms, bwd_kv 19.8 → 18.2 ms. It becomes the default once
+     * {@code ./hsa selfcheck} with {@code -Dhsa.tc=off -Dhsa.attn.async=on} passes on such a GPU with
+     * the fixed kernels (the first build failed 3 of its checks; the fix is tested on the CPU only).
      */
     static boolean async(Kind kind) {
         return TensorCores.isOn(System.getProperty("hsa.attn.async." + kind, System.getProperty("hsa.attn.async")));
     }
 
-    /** {@link #forward} on {@link Path#ASYNC_EMULATED}: the cp.async variant's tile stream, on any device. */
-    static KernelDef forwardAsyncEmulated(int d, int s, int g) {
-        return CACHE.computeIfAbsent("fwdasyncemu/" + d + "/" + s + "/" + g, key -> forwardDef(d, s, g, Path.ASYNC_EMULATED, wg(Kind.FWD)));
+    /**
+     * {@link #forward} on the emulated cp.async path, on any device: the copies made at once
+     * ({@link Path#ASYNC_EMULATED}) or held until the wait that must complete them ({@code deferred},
+     * {@link Path#ASYNC_DEFERRED}).
+     */
+    static KernelDef forwardAsyncEmulated(int d, int s, int g, boolean deferred) {
+        Path path = Path.emulatedAsync(deferred);
+        return CACHE.computeIfAbsent("fwd" + path + "/" + d + "/" + s + "/" + g, key -> forwardDef(d, s, g, path, wg(Kind.FWD)));
     }
 
-    /** {@link #forwardAt} on {@link Path#ASYNC_EMULATED}. */
-    static KernelDef forwardAtAsyncEmulated(int d, int s, int g) {
-        return CACHE.computeIfAbsent("fwdatasyncemu/" + d + "/" + s + "/" + g, key -> forwardAtDef(d, s, g, Path.ASYNC_EMULATED, wg(Kind.FWD)));
+    /** {@link #forwardAt} on the emulated cp.async path (as {@link #forwardAsyncEmulated}). */
+    static KernelDef forwardAtAsyncEmulated(int d, int s, int g, boolean deferred) {
+        Path path = Path.emulatedAsync(deferred);
+        return CACHE.computeIfAbsent("fwdat" + path + "/" + d + "/" + s + "/" + g, key -> forwardAtDef(d, s, g, path, wg(Kind.FWD)));
     }
 
     /**
@@ -191,9 +214,10 @@ public final class HsaAttention {
         return CACHE.computeIfAbsent("bwdq/" + d + "/" + s + "/" + g, key -> backwardQDef(d, s, g, Path.PORTABLE, wg(Kind.BWD_Q)));
     }
 
-    /** {@link #backwardQ} on {@link Path#ASYNC_EMULATED}: the cp.async variant's tile stream, on any device. */
-    static KernelDef backwardQAsyncEmulated(int d, int s, int g) {
-        return CACHE.computeIfAbsent("bwdqasyncemu/" + d + "/" + s + "/" + g, key -> backwardQDef(d, s, g, Path.ASYNC_EMULATED, wg(Kind.BWD_Q)));
+    /** {@link #backwardQ} on the emulated cp.async path (as {@link #forwardAsyncEmulated}). */
+    static KernelDef backwardQAsyncEmulated(int d, int s, int g, boolean deferred) {
+        Path path = Path.emulatedAsync(deferred);
+        return CACHE.computeIfAbsent("bwdq" + path + "/" + d + "/" + s + "/" + g, key -> backwardQDef(d, s, g, path, wg(Kind.BWD_Q)));
     }
 
     /** {@link #backwardQ} on the emulated tensor-core path (see {@link #forwardTcEmulated}). */
@@ -267,9 +291,10 @@ public final class HsaAttention {
         return (int) Math.max(LOCAL_FLOATS, Math.min(65536, device));
     }
 
-    /** {@link #backwardKv} on {@link Path#ASYNC_EMULATED}: the cp.async variant's double-buffered steps, on any device. */
-    static KernelDef backwardKvAsyncEmulated(int d, int s, int g) {
-        return CACHE.computeIfAbsent("bwdkvasyncemu/" + d + "/" + s + "/" + g, key -> backwardKvDef(d, s, g, Path.ASYNC_EMULATED, null, localFloats(Kind.BWD_KV), false));
+    /** {@link #backwardKv} on the emulated cp.async path (as {@link #forwardAsyncEmulated}). */
+    static KernelDef backwardKvAsyncEmulated(int d, int s, int g, boolean deferred) {
+        Path path = Path.emulatedAsync(deferred);
+        return CACHE.computeIfAbsent("bwdkv" + path + "/" + d + "/" + s + "/" + g, key -> backwardKvDef(d, s, g, path, null, localFloats(Kind.BWD_KV), false));
     }
 
     /**
@@ -342,6 +367,7 @@ public final class HsaAttention {
                 : withRegisterCap(withDefines(KernelDef.builder("hsa_attn_bwd_kv", SRC), Kind.BWD_KV, d, s, g, tiles), Kind.BWD_KV);
         if (path == Path.ASYNC) b.define("HSA_ASYNC", 1);
         if (path == Path.ASYNC_EMULATED) b.define("HSA_ASYNC", 1).define("TC_EMULATE", 1);
+        if (path == Path.ASYNC_DEFERRED) b.define("HSA_ASYNC", 1).define("TC_EMULATE", 1).define("HSA_ASYNC_DEFER", 1);
         if (tc && shape.hold() != null) b.define("HSA_KV_HOLD", shape.hold() ? 1 : 0);
         return b
                 .in("q", F32).in("k", F32).in("v", F32).in("weights", F32).in("dout", F32)
@@ -476,6 +502,7 @@ public final class HsaAttention {
             case TC -> r.define("HSA_TC", 1);
             case ASYNC -> r.define("HSA_ASYNC", 1);
             case ASYNC_EMULATED -> r.define("HSA_ASYNC", 1).define("TC_EMULATE", 1);
+            case ASYNC_DEFERRED -> r.define("HSA_ASYNC", 1).define("TC_EMULATE", 1).define("HSA_ASYNC_DEFER", 1);
             case PORTABLE -> r;
         };
     }

@@ -28,7 +28,16 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class HsaAttentionAsyncTest {
 
+    /** Each shape with the copies made at once and held until their wait (see hsa_attn.cl). */
     static Stream<Arguments> shapes() {
+        return baseShapes().flatMap(a -> Stream.of(false, true).map(deferred -> {
+            Object[] x = java.util.Arrays.copyOf(a.get(), a.get().length + 1);
+            x[x.length - 1] = deferred;
+            return Arguments.of(x);
+        }));
+    }
+
+    static Stream<Arguments> baseShapes() {
         // B, L, HQ, H, D, S, K, n, small (also under oclgrind)
         return Stream.of(
                 Arguments.of(1, 5, 1, 1, 16, 16, 2, 0, true),        // L < S: no chunks, every output 0
@@ -42,12 +51,12 @@ class HsaAttentionAsyncTest {
 
     @ParameterizedTest
     @MethodSource("shapes")
-    void asyncForwardGivesThePortableBitsAndMatchesJava(int B, int L, int HQ, int H, int D, int S, int K, int n, boolean small) {
+    void asyncForwardGivesThePortableBitsAndMatchesJava(int B, int L, int HQ, int H, int D, int S, int K, int n, boolean small, boolean deferred) {
         assumeFalse(TestDevices.underOclgrind() && !small, "too large for the simulator");
         Case cs = Case.random(13L * L + HQ + D, B, L, HQ, H, D, S, K, n);
         int G = HQ / H;
-        String at = String.format("B=%d L=%d HQ=%d H=%d D=%d S=%d K=%d n=%d", B, L, HQ, H, D, S, K, n);
-        KernelDef async = HsaAttention.forwardAsyncEmulated(D, S, G);
+        String at = String.format("B=%d L=%d HQ=%d H=%d D=%d S=%d K=%d n=%d deferred=%b", B, L, HQ, H, D, S, K, n, deferred);
+        KernelDef async = HsaAttention.forwardAsyncEmulated(D, S, G, deferred);
         assertEquals("1", async.defines().get("HSA_ASYNC"));
         Out java = HsaAttentionTcTest.run(TestDevices.java(), HsaAttention.forward(D, S, G), false, cs, 0, 0);
         Out portable = HsaAttentionTcTest.run(TestDevices.opencl(), HsaAttention.forward(D, S, G), false, cs, 0, 0);
@@ -60,7 +69,7 @@ class HsaAttentionAsyncTest {
 
     @ParameterizedTest
     @MethodSource("shapes")
-    void asyncForwardAtGivesThePortableBits(int B, int L, int HQ, int H, int D, int S, int K, int n, boolean small) {
+    void asyncForwardAtGivesThePortableBits(int B, int L, int HQ, int H, int D, int S, int K, int n, boolean small, boolean deferred) {
         assumeFalse(TestDevices.underOclgrind() && !small, "too large for the simulator");
         // the window form over the same data: rows from t0 = S + 3 on, memory of all chunks of the sequence
         int t0 = Math.min(S + 3, L - 1), rows = L - t0, C = L / S;
@@ -70,10 +79,10 @@ class HsaAttentionAsyncTest {
         int[] idx = HsaAttentionAtTest.rows(full.idx(), B, L, H * K, t0, rows);
         Case cs = new Case(B, rows, HQ, H, D, S, K, n, q, full.k(), full.v(), idx, w, null);
         int G = HQ / H;
-        String at = String.format("B=%d rows=%d t0=%d HQ=%d H=%d D=%d S=%d K=%d n=%d", B, rows, t0, HQ, H, D, S, K, n);
+        String at = String.format("B=%d rows=%d t0=%d HQ=%d H=%d D=%d S=%d K=%d n=%d deferred=%b", B, rows, t0, HQ, H, D, S, K, n, deferred);
         Out java = HsaAttentionTcTest.run(TestDevices.java(), HsaAttention.forwardAt(D, S, G), true, cs, t0, C);
         Out portable = HsaAttentionTcTest.run(TestDevices.opencl(), HsaAttention.forwardAt(D, S, G), true, cs, t0, C);
-        Out staged = HsaAttentionTcTest.run(TestDevices.opencl(), HsaAttention.forwardAtAsyncEmulated(D, S, G), true, cs, t0, C);
+        Out staged = HsaAttentionTcTest.run(TestDevices.opencl(), HsaAttention.forwardAtAsyncEmulated(D, S, G, deferred), true, cs, t0, C);
         assertArrayEquals(portable.o(), staged.o(), at + ": o");
         assertArrayEquals(portable.lse(), staged.lse(), at + ": lse");
         assertClose(at + ": o vs Java", java.o(), staged.o(), 1e-5);
@@ -81,15 +90,15 @@ class HsaAttentionAsyncTest {
 
     @ParameterizedTest
     @MethodSource("shapes")
-    void asyncBackwardQGivesThePortableBitsAndMatchesJava(int B, int L, int HQ, int H, int D, int S, int K, int n, boolean small) {
+    void asyncBackwardQGivesThePortableBitsAndMatchesJava(int B, int L, int HQ, int H, int D, int S, int K, int n, boolean small, boolean deferred) {
         assumeFalse(TestDevices.underOclgrind() && !small, "too large for the simulator");
         Case cs = Case.random(19L * L + HQ + D, B, L, HQ, H, D, S, K, n);
         int G = HQ / H;
-        String at = String.format("B=%d L=%d HQ=%d H=%d D=%d S=%d K=%d n=%d", B, L, HQ, H, D, S, K, n);
+        String at = String.format("B=%d L=%d HQ=%d H=%d D=%d S=%d K=%d n=%d deferred=%b", B, L, HQ, H, D, S, K, n, deferred);
         float[] lse = HsaAttentionTcTest.run(TestDevices.java(), HsaAttention.forward(D, S, G), false, cs, 0, 0).lse();
         Grads java = HsaAttentionTcTest.runBackwardQ(TestDevices.java(), HsaAttention.backwardQ(D, S, G), cs, lse);
         Grads portable = HsaAttentionTcTest.runBackwardQ(TestDevices.opencl(), HsaAttention.backwardQ(D, S, G), cs, lse);
-        KernelDef async = HsaAttention.backwardQAsyncEmulated(D, S, G);
+        KernelDef async = HsaAttention.backwardQAsyncEmulated(D, S, G, deferred);
         Grads staged = HsaAttentionTcTest.runBackwardQ(TestDevices.opencl(), async, cs, lse);
         boolean wholeChunks = String.valueOf(S).equals(async.defines().get("HSA_T"));
         if (!wholeChunks) {
@@ -107,22 +116,38 @@ class HsaAttentionAsyncTest {
 
     @ParameterizedTest
     @MethodSource("shapes")
-    void asyncBackwardKvGivesThePortableBitsAndMatchesJava(int B, int L, int HQ, int H, int D, int S, int K, int n, boolean small) {
+    void asyncBackwardKvGivesThePortableBitsAndMatchesJava(int B, int L, int HQ, int H, int D, int S, int K, int n, boolean small, boolean deferred) {
         assumeFalse(TestDevices.underOclgrind() && !small, "too large for the simulator");
         Case cs = Case.random(23L * L + HQ + D, B, L, HQ, H, D, S, K, n);
         int G = HQ / H;
-        String at = String.format("B=%d L=%d HQ=%d H=%d D=%d S=%d K=%d n=%d", B, L, HQ, H, D, S, K, n);
+        String at = String.format("B=%d L=%d HQ=%d H=%d D=%d S=%d K=%d n=%d deferred=%b", B, L, HQ, H, D, S, K, n, deferred);
         float[] lse = HsaAttentionTcTest.run(TestDevices.java(), HsaAttention.forward(D, S, G), false, cs, 0, 0).lse();
         float[] delta = HsaAttentionTcTest.runBackwardQ(TestDevices.java(), HsaAttention.backwardQ(D, S, G), cs, lse).delta();
         KvGrads java = HsaAttentionTcTest.runBackwardKv(TestDevices.java(), HsaAttention.backwardKv(D, S, G), cs, lse, delta);
         KvGrads portable = HsaAttentionTcTest.runBackwardKv(TestDevices.opencl(),
                 HsaAttention.backwardKvPortable(D, S, G, HsaAttention.LOCAL_FLOATS), cs, lse, delta);
-        KernelDef async = HsaAttention.backwardKvAsyncEmulated(D, S, G);
+        KernelDef async = HsaAttention.backwardKvAsyncEmulated(D, S, G, deferred);
         assertEquals("1", async.defines().get("HSA_ASYNC"));
         KvGrads staged = HsaAttentionTcTest.runBackwardKv(TestDevices.opencl(), async, cs, lse, delta);
         assertArrayEquals(portable.dk(), staged.dk(), at + ": dk");
         assertArrayEquals(portable.dv(), staged.dv(), at + ": dv");
         assertClose(at + ": dk vs Java", java.dk(), staged.dk(), 1e-5);
         assertClose(at + ": dv vs Java", java.dv(), staged.dv(), 1e-5);
+    }
+
+    @org.junit.jupiter.api.Test
+    void asyncTilesAtTheBenchShapeAreTheMeasuredOnes() {
+        // D = S = 64, G = 16 (BENCHMARKS.md): whole-chunk K/V buffers in the forward and in bwd_q
+        // (bwd_q's dp in registers, 48 KiB), one CSR entry per bwd_kv step with 32-row blocks
+        KernelDef fwd = HsaAttention.forwardAsyncEmulated(64, 64, 16, false), bwdq = HsaAttention.backwardQAsyncEmulated(64, 64, 16, false);
+        KernelDef bwdkv = HsaAttention.backwardKvAsyncEmulated(64, 64, 16, false);
+        assertEquals("64", fwd.defines().get("HSA_T"));
+        assertEquals("64", bwdq.defines().get("HSA_T"));
+        assertEquals("32", bwdkv.defines().get("HSA_BR"));
+        assertEquals("1", bwdkv.defines().get("HSA_E"));
+        // and the async variants are never what the test device (no NVIDIA GPU) launches
+        assertEquals(null, HsaAttention.forward(64, 64, 16).forDevice(TestDevices.opencl().info()).defines().get("HSA_ASYNC"));
+        assertEquals(null, HsaAttention.backwardQ(64, 64, 16).forDevice(TestDevices.opencl().info()).defines().get("HSA_ASYNC"));
+        assertEquals(null, HsaAttention.backwardKv(64, 64, 16).forDevice(TestDevices.opencl().info()).defines().get("HSA_ASYNC"));
     }
 }
