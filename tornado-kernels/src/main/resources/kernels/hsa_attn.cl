@@ -56,12 +56,12 @@ static inline void hsa_load_rows(__local float4* dst, __global const float* src,
     }
 }
 
-// Staging through cp.async (-DHSA_ASYNC=1, the fp32 kernels' variant for NVIDIA GPUs of compute
-// capability 8.0 or more; with -DTC_EMULATE=1 the copies are synchronous, for tests on any device):
-// the forward keeps two K/V tile buffers (HSA_KVBUF) and starts copying the next tile of its stream
-// (each valid slot's K tiles, then its V tiles) before computing on the current one, so the copy's
-// latency hides behind the products without holding the rows in registers. The arithmetic, and so
-// every result bit, is that of the synchronous kernel.
+// Staging through cp.async (-DHSA_ASYNC=1, the fp32 kernels' opt-in variant for NVIDIA GPUs of compute
+// capability 8.0 or more; on other devices only emulated, for tests): the forward and bwd_q keep two
+// K/V tile buffers (HSA_KVBUF) and start copying the next tile of their stream before computing on the
+// current one; bwd_kv does the same with the rows of its next CSR step. The copy's latency hides behind
+// the products without holding the rows in registers. The arithmetic is that of the synchronous
+// kernels (bwd_q's whole-chunk form sums delta in another order).
 #if defined(HSA_ASYNC) && HSA_ASYNC
 #include "tc.h"
 #define HSA_KVBUF 2
@@ -131,6 +131,11 @@ static inline void hsa_copy_rows_async(hsa_queue* hq, __local float4* dst, __glo
 }
 #else
 #define HSA_KVBUF 1
+// Synchronous stand-ins, so that bwd_kv's staging helper serves both forms.
+typedef int hsa_queue;
+static inline void hsa_q_init(hsa_queue* q) { *q = 0; }
+static inline void hsa_cp4(hsa_queue* q, __local uint* dst, __global const uint* src) { *dst = *src; }
+#define hsa_copy_rows_async(hq, dst, src, rows, stride) hsa_load_rows(dst, src, rows, stride)
 #endif
 // bwd_q with one double-buffered tile per chunk keeps dp in registers (see the kernel)
 #if HSA_KVBUF == 2 && HSA_T == S
@@ -1051,11 +1056,10 @@ void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global c
 #endif
 }
 
-#if HSA_KVBUF == 2
-// bwd_kv's staging of one step through cp.async: the rows, statistics and weights of the entries
-// e0 .. e0+HSA_E-1 of the list ending at `last` (zeros past it) into one buffer set; complete after
-// hsa_wait and a barrier. Arguments as the kernel's.
-static inline void hsa_kv_stage_async(hsa_queue* hq, __local float4* qs, __local float4* dos, __local float* stat, __local float* wl,
+// bwd_kv's staging of one step: the rows, statistics and weights of the entries e0 .. e0+HSA_E-1 of
+// the list ending at `last` (zeros past it) into one buffer set. With cp.async (HSA_KVBUF == 2) the
+// copies are complete after hsa_wait and a barrier, otherwise after a barrier. Arguments as the kernel's.
+static inline void hsa_kv_stage(hsa_queue* hq, __local float4* qs, __local float4* dos, __local float* stat, __local float* wl,
                                       __global const float* q, __global const float* dout, __global const float* lse,
                                       __global const float* delta, __global const float* weights, __global const int* entries,
                                       const int e0, const int last, const int b, const int h, const int L, const int HQ,
@@ -1087,7 +1091,6 @@ static inline void hsa_kv_stage_async(hsa_queue* hq, __local float4* qs, __local
         }
     }
 }
-#endif
 
 // Backward, per chunk: dk and dv through the inverted selection index. For chunk c of batch b,
 // KV head h, over the entries e = t*K + slot that selected it (CSR: entries[chunkStart[bh*(C+1)+c]
@@ -1167,21 +1170,21 @@ void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global 
     for (int m = 0; m < HSA_MAXM; m++) { accK[m] = (float4) 0.0f; accV[m] = (float4) 0.0f; }
 
     const int first = live ? chunkStart[bh * (C + 1) + c] : 0, last = live ? chunkStart[bh * (C + 1) + c + 1] : 0;
-#if HSA_KVBUF == 2
-    // Steps through two buffer sets: step i's rows are used from set i % 2 while step i+1's are copied
-    // into the other.
     hsa_queue hqs;
     hsa_queue* hq = &hqs;
     hsa_q_init(hq);
-    if (first < last) hsa_kv_stage_async(hq, qs, dos, stat, wl, q, dout, lse, delta, weights, entries, first, last, b, h, L, HQ, H, K);
+#if HSA_KVBUF == 2
+    // Steps through two buffer sets: step i's rows are used from set i % 2 while step i+1's are copied
+    // into the other.
+    if (first < last) hsa_kv_stage(hq, qs, dos, stat, wl, q, dout, lse, delta, weights, entries, first, last, b, h, L, HQ, H, K);
     hsa_commit(hq);                            // step 0 in a group of its own: the loop waits for all but the newest
 #endif
     for (int e0 = first, it = 0; e0 < last; e0 += HSA_E, it++) {
 #if HSA_KVBUF == 2
         const int cur = it % 2, nxt = 1 - cur;
         if (e0 + HSA_E < last) {
-            hsa_kv_stage_async(hq, qs + nxt * (HSA_GE4 * HSA_LDD / 4), dos + nxt * (HSA_GE4 * HSA_LDD / 4), stat + nxt * 2 * HSA_GE, wl + nxt * HSA_E,
-                               q, dout, lse, delta, weights, entries, e0 + HSA_E, last, b, h, L, HQ, H, K);
+            hsa_kv_stage(hq, qs + nxt * (HSA_GE4 * HSA_LDD / 4), dos + nxt * (HSA_GE4 * HSA_LDD / 4), stat + nxt * 2 * HSA_GE, wl + nxt * HSA_E,
+                         q, dout, lse, delta, weights, entries, e0 + HSA_E, last, b, h, L, HQ, H, K);
         }
         hsa_commit(hq);
         hsa_wait(hq, 1);
@@ -1192,31 +1195,7 @@ void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global 
         __local const float* wlc = wl + cur * HSA_E;
 #else
         barrier(CLK_LOCAL_MEM_FENCE);          // previous step done with qs, dos, wp, ds, stat, wl
-        for (int ee = 0; ee < HSA_E; ee++) {   // uniform branches: e is the same for the whole group
-            __local float4* qrows = qs + ee * G * (HSA_LDD / 4);
-            __local float4* drows = dos + ee * G * (HSA_LDD / 4);
-            if (e0 + ee < last) {
-                const int entry = entries[e0 + ee];
-                const int t = entry / K, slot = entry % K;
-                const int bt = b * L + t;
-                const int tokBase = (bt * HQ + h * G) * D;
-                const int lseBase = (bt * HQ + h * G) * K + slot;
-                hsa_load_rows(qrows, q + tokBase, G, D);
-                hsa_load_rows(drows, dout + tokBase, G, D);
-                for (int g = lid; g < G; g += WG) {
-                    stat[ee * G + g] = lse[lseBase + g * K];
-                    stat[HSA_GE + ee * G + g] = delta[lseBase + g * K];
-                }
-                if (lid == 0) wl[ee] = weights[(bt * H + h) * K + slot];
-            } else {
-                for (int i = lid; i < G * (D / 4); i += WG) {
-                    qrows[i / (D / 4) * (HSA_LDD / 4) + i % (D / 4)] = (float4) 0.0f;
-                    drows[i / (D / 4) * (HSA_LDD / 4) + i % (D / 4)] = (float4) 0.0f;
-                }
-                for (int g = lid; g < G; g += WG) { stat[ee * G + g] = 0.0f; stat[HSA_GE + ee * G + g] = 0.0f; }
-                if (lid == 0) wl[ee] = 0.0f;
-            }
-        }
+        hsa_kv_stage(hq, qs, dos, stat, wl, q, dout, lse, delta, weights, entries, e0, last, b, h, L, HQ, H, K);
         barrier(CLK_LOCAL_MEM_FENCE);
         __local const float4* qsc = qs;
         __local const float4* dosc = dos;
