@@ -22,7 +22,7 @@
 // work-group per (batch, KV head, chunk, block of BR chunk rows), walking the inverted selection
 // index (CSR) of its chunk.
 //
-// The small matrix products all go through two register-blocked micro-kernels (hsa_nt_acc,
+// The small matrix products all go through two register-blocked micro-kernels (hsa_nt,
 // hsa_nn_acc): each work-item owns up to HSA_MAXM rows x 4 columns of the result and reads its
 // operands from local memory as float4. A single dot product per work-item read straight from
 // local memory (the first version) was bound by local-memory loads, one load per FMA; here it is
@@ -144,14 +144,18 @@ static inline void hsa_cp4(hsa_queue* q, __local uint* dst, __global const uint*
 #define HSA_BWDQ_REGDP 0
 #endif
 
-// Micro-kernel "NT": acc[m][n] += sum_{d<D} A[a][d] * Bt[b][d] for this work-item's rows
+// Micro-kernel "NT": acc[m][n] = sum_{d<D} A[a][d] * Bt[b][d] for this work-item's rows
 // a = ra + RG*m (m < MA, a < NA) and columns b = cb + CG*n (n < 4), where CG = NB/4 column groups,
 // RG = WG/CG row groups, cb = lid % CG, ra = lid / CG (hsa_nt_row / hsa_nt_col below give the
 // same mapping). A (NA rows) and Bt (NB rows, NB a multiple of 4) are local, row stride HSA_LDD.
 // Neighbouring work-items read neighbouring rows of Bt (conflict-free thanks to the padding) and
 // share the rows of A (broadcast). Columns are strided rather than contiguous so that the Bt reads
 // of a quarter-warp land in distinct banks.
-static inline void hsa_nt_acc(float (*acc)[4], __local const float4* A, __local const float4* Bt, const int NA, const int NB) {
+static inline void hsa_nt(float (*acc)[4], __local const float4* A, __local const float4* Bt, const int NA, const int NB) {
+#pragma unroll
+    for (int m = 0; m < HSA_MAXM; m++)
+#pragma unroll
+        for (int n = 0; n < 4; n++) acc[m][n] = 0.0f;
     const int CG = NB / 4, RG = WG / CG, MA = CEIL_DIV(NA, RG);
     const int lid = get_local_id(0), cb = lid % CG, ra = lid / CG;
 #pragma unroll
@@ -171,7 +175,7 @@ static inline void hsa_nt_acc(float (*acc)[4], __local const float4* A, __local 
     }
 }
 
-// Row a and column b of element acc[m][n] of hsa_nt_acc (NB as given there).
+// Row a and column b of element acc[m][n] of hsa_nt (NB as given there).
 #define HSA_NT_ROW(NB, m) (get_local_id(0) / ((NB) / 4) + (WG / ((NB) / 4)) * (m))
 #define HSA_NT_COL(NB, n) (get_local_id(0) % ((NB) / 4) + ((NB) / 4) * (n))
 #define HSA_NT_MA(NA, NB) CEIL_DIV(NA, WG / ((NB) / 4))
@@ -206,11 +210,7 @@ static inline void hsa_nn_acc(float4* acc, __local const float4* P, const int ld
 // (row stride HSA_LDS). The caller orders these writes before any read of p with a barrier.
 static inline void hsa_scores(__local float* p, const int j0, __local const float4* qs, __local const float4* kv, const float alpha) {
     float acc[HSA_MAXM][4];
-#pragma unroll
-    for (int m = 0; m < HSA_MAXM; m++)
-#pragma unroll
-        for (int n = 0; n < 4; n++) acc[m][n] = 0.0f;
-    hsa_nt_acc(acc, qs, kv, G, HSA_T);
+    hsa_nt(acc, qs, kv, G, HSA_T);
 #pragma unroll
     for (int m = 0; m < HSA_MAXM; m++) {
         const int g = HSA_NT_ROW(HSA_T, m);
@@ -923,18 +923,10 @@ void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global c
         barrier(CLK_LOCAL_MEM_FENCE);
         __local const float4* tile = kv + (i % 2) * (S * HSA_LDD / 4);
         if (i % 2 == 0) {
-#pragma unroll
-            for (int m = 0; m < HSA_MAXM; m++)
-#pragma unroll
-                for (int n = 0; n < 4; n++) dpr[m][n] = 0.0f;
-            hsa_nt_acc(dpr, dos, tile, G, S);
+            hsa_nt(dpr, dos, tile, G, S);
         } else {
             float sc[HSA_MAXM][4];
-#pragma unroll
-            for (int m = 0; m < HSA_MAXM; m++)
-#pragma unroll
-                for (int n = 0; n < 4; n++) sc[m][n] = 0.0f;
-            hsa_nt_acc(sc, qs, tile, G, S);
+            hsa_nt(sc, qs, tile, G, S);
             // P = exp(s - lse), and this work-item's part of each row's sum of P dp
 #pragma unroll
             for (int m = 0; m < HSA_MAXM; m++) {
@@ -1204,12 +1196,8 @@ void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global 
 #endif
         {
             float sc[HSA_MAXM][4], dpv[HSA_MAXM][4];
-#pragma unroll
-            for (int m = 0; m < HSA_MAXM; m++)
-#pragma unroll
-                for (int n = 0; n < 4; n++) { sc[m][n] = 0.0f; dpv[m][n] = 0.0f; }
-            hsa_nt_acc(sc, qsc, ks, HSA_GE, HSA_BR);     // q_row . k_j
-            hsa_nt_acc(dpv, dosc, vs, HSA_GE, HSA_BR);   // dout_row . v_j
+            hsa_nt(sc, qsc, ks, HSA_GE, HSA_BR);     // q_row . k_j
+            hsa_nt(dpv, dosc, vs, HSA_GE, HSA_BR);   // dout_row . v_j
 #pragma unroll
             for (int m = 0; m < HSA_MAXM; m++) {
                 const int r = HSA_NT_ROW(HSA_BR, m);
