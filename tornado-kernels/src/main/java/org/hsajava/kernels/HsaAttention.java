@@ -45,19 +45,21 @@ import org.hsajava.compute.java.Parallel;
  * (K/V rows per tile, bwd_kv rows per group and entries per step, micro-tile rows) are derived
  * from these by {@link Tiles} so that a work-group's local memory stays within 44 KiB.
  *
- * <p>Speed (H100, fp32, B=8, HQ=16, H=1, D=64, S=64, K=8, 2026-11-23): forward 3.4 / 13.6 / 55.0 ms
+ * <p>Speed of the portable form (synchronous tile copies, as every non-NVIDIA device runs it; H100,
+ * fp32, B=8, HQ=16, H=1, D=64, S=64, K=8, 2026-11-23): forward 3.4 / 13.6 / 55.0 ms
  * and forward+backward 16.3 / 51.7 / 211 ms at L = 4K / 16K / 64K; the small products run at
  * 20-25 TFLOP/s. Work-group size 64 beat 32 and 128 for every kernel, and register prefetch of the
  * next K/V chunk made the per-token kernels slower (it costs registers).
  *
  * <p>On NVIDIA GPUs of compute capability 8.0 or more, where the kernels do not run on tensor cores
  * ({@code -Dhsa.tc=off}, or the backward kernels with {@code hsa.tc.bwdq/bwdkv=off}), the fp32 kernels
- * can stage their tiles with {@code cp.async} instead ({@code -Dhsa.attn.async=on}, {@link Path#ASYNC},
- * {@link #async}; opt-in until checked on a GPU): the copy of the next K/V tile (bwd_kv: of the next
- * CSR step's rows) runs while the current one is used, without registers. Same arithmetic; the waits
- * for tile copies were what held the kernels back (more groups per SM with smaller tiles made them
- * slower, docs/experiments/hsa-fp32-async.md). H100, 16K: forward 13.5 → 10.6 ms, forward+backward
- * 52.8 → 45.9 ms; 64K: forward 55.1 → 43.4 ms (BENCHMARKS.md).
+ * stage their tiles with {@code cp.async} ({@link Path#ASYNC}, {@link #async}; {@code
+ * -Dhsa.attn.async=off} keeps the synchronous copies): the copy of the next K/V tile (bwd_kv: of the
+ * next CSR step's rows) runs while the current one is used, without registers. Same arithmetic; the
+ * waits for tile copies were what held the kernels back (more groups per SM with smaller tiles made
+ * them slower, docs/experiments/hsa-fp32-async.md). H100, 2026-12-07: forward 13.5 → 10.9 ms and
+ * forward+backward 51.8 → 45.0 ms at 16K, forward 55.1 → 43.6 ms and forward+backward 212 → 181 ms
+ * at 64K (BENCHMARKS.md).
  *
  * <p>On NVIDIA GPUs of compute capability 8.0 or more all three kernels launch a tensor-core variant
  * instead ({@link KernelDef#forDevice}, {@link TensorCores}): TF32 {@code mma.sync} with fp32
@@ -118,14 +120,13 @@ public final class HsaAttention {
     /**
      * Whether an fp32 kernel stages its tiles with cp.async ({@link Path#ASYNC}) on devices that can
      * ({@link TensorCores#supported}: NVIDIA, compute capability 8.0 or more) where it does not run on
-     * tensor cores: property hsa.attn.async.FWD (or .BWD_Q, .BWD_KV), else hsa.attn.async; default off.
-     * H100, B=8, L=16K (BENCHMARKS.md, measured before the prologue's commit was fixed): forward
-     * 13.5 → 10.6 ms, bwd_q 18.2 → 16.3 ms, bwd_kv 19.8 → 18.2 ms. It becomes the default once
-     * {@code ./hsa selfcheck} with {@code -Dhsa.tc=off -Dhsa.attn.async=on} passes on such a GPU with
-     * the fixed kernels (the first build failed 3 of its checks; the fix is tested on the CPU only).
+     * tensor cores: property hsa.attn.async.FWD (or .BWD_Q, .BWD_KV), else hsa.attn.async; default on
+     * ("off" switches it off). H100, B=8, L=16K (BENCHMARKS.md, 2026-12-07): forward 13.5 → 10.8 ms,
+     * bwd_q 18.0 → 15.8 ms, bwd_kv 19.9 → 18.1 ms; {@code ./hsa selfcheck -Dhsa.tc=off} passes all its
+     * checks on it.
      */
     static boolean async(Kind kind) {
-        return TensorCores.isOn(System.getProperty("hsa.attn.async." + kind, System.getProperty("hsa.attn.async")));
+        return !TensorCores.isOff(System.getProperty("hsa.attn.async." + kind, System.getProperty("hsa.attn.async")));
     }
 
     /**
