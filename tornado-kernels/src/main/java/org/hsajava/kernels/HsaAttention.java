@@ -365,10 +365,7 @@ public final class HsaAttention {
         int rowsPerGroup = tiles.rows;
         KernelDef.Builder b = tc ? withDefines(KernelDef.builder("hsa_attn_bwd_kv", SRC), Kind.BWD_KV, d, s, g, path, wg)
                 .define("HSA_TC_KV", 1).define("HSA_KV_NT", shape.nt()).define("HSA_KV_SPLIT", shape.split())
-                : withRegisterCap(withDefines(KernelDef.builder("hsa_attn_bwd_kv", SRC), Kind.BWD_KV, d, s, g, tiles), Kind.BWD_KV);
-        if (path == Path.ASYNC) b.define("HSA_ASYNC", 1);
-        if (path == Path.ASYNC_EMULATED) b.define("HSA_ASYNC", 1).define("TC_EMULATE", 1);
-        if (path == Path.ASYNC_DEFERRED) b.define("HSA_ASYNC", 1).define("TC_EMULATE", 1).define("HSA_ASYNC_DEFER", 1);
+                : withPath(withDefines(KernelDef.builder("hsa_attn_bwd_kv", SRC), Kind.BWD_KV, d, s, g, tiles), Kind.BWD_KV, path);
         if (tc && shape.hold() != null) b.define("HSA_KV_HOLD", shape.hold() ? 1 : 0);
         return b
                 .in("q", F32).in("k", F32).in("v", F32).in("weights", F32).in("dout", F32)
@@ -496,7 +493,11 @@ public final class HsaAttention {
     }
 
     private static KernelDef.Builder withDefines(KernelDef.Builder b, Kind kind, int d, int s, int g, Path path, int wg) {
-        KernelDef.Builder r = withDefines(b, kind, d, s, g, Tiles.of(kind, wg, d, s, g, 1, localFloats(kind, path), path.async() ? 2 : 1));
+        return withPath(withDefines(b, kind, d, s, g, Tiles.of(kind, wg, d, s, g, 1, localFloats(kind, path), path.async() ? 2 : 1)), kind, path);
+    }
+
+    /** The defines that select a path in the source, and the register cap on the paths that NVIDIA's compiler builds for fp32. */
+    private static KernelDef.Builder withPath(KernelDef.Builder r, Kind kind, Path path) {
         if (path == Path.PORTABLE || path == Path.ASYNC) withRegisterCap(r, kind);
         return switch (path) {
             case TC_EMULATED -> r.define("HSA_TC", 1).define("HSA_TC_EMULATE", 1);

@@ -50,13 +50,17 @@ class HsaAttentionAsyncTest {
                 Arguments.of(1, 300, 16, 1, 128, 128, 3, 0, false)); // 16-row tiles: 8 K and 8 V tiles per slot
     }
 
+    private static String label(int B, int L, int HQ, int H, int D, int S, int K, int n, boolean deferred) {
+        return String.format("B=%d L=%d HQ=%d H=%d D=%d S=%d K=%d n=%d deferred=%b", B, L, HQ, H, D, S, K, n, deferred);
+    }
+
     @ParameterizedTest
     @MethodSource("shapes")
     void asyncForwardGivesThePortableBitsAndMatchesJava(int B, int L, int HQ, int H, int D, int S, int K, int n, boolean small, boolean deferred) {
         assumeFalse(TestDevices.underOclgrind() && !small, "too large for the simulator");
         Case cs = Case.random(13L * L + HQ + D, B, L, HQ, H, D, S, K, n);
         int G = HQ / H;
-        String at = String.format("B=%d L=%d HQ=%d H=%d D=%d S=%d K=%d n=%d deferred=%b", B, L, HQ, H, D, S, K, n, deferred);
+        String at = label(B, L, HQ, H, D, S, K, n, deferred);
         KernelDef async = HsaAttention.forwardAsyncEmulated(D, S, G, deferred);
         assertEquals("1", async.defines().get("HSA_ASYNC"));
         Out java = HsaAttentionTcTest.run(TestDevices.java(), HsaAttention.forward(D, S, G), false, cs, 0, 0);
@@ -95,7 +99,7 @@ class HsaAttentionAsyncTest {
         assumeFalse(TestDevices.underOclgrind() && !small, "too large for the simulator");
         Case cs = Case.random(19L * L + HQ + D, B, L, HQ, H, D, S, K, n);
         int G = HQ / H;
-        String at = String.format("B=%d L=%d HQ=%d H=%d D=%d S=%d K=%d n=%d deferred=%b", B, L, HQ, H, D, S, K, n, deferred);
+        String at = label(B, L, HQ, H, D, S, K, n, deferred);
         float[] lse = HsaAttentionTcTest.run(TestDevices.java(), HsaAttention.forward(D, S, G), false, cs, 0, 0).lse();
         Grads java = HsaAttentionTcTest.runBackwardQ(TestDevices.java(), HsaAttention.backwardQ(D, S, G), cs, lse);
         Grads portable = HsaAttentionTcTest.runBackwardQ(TestDevices.opencl(), HsaAttention.backwardQ(D, S, G), cs, lse);
@@ -121,7 +125,7 @@ class HsaAttentionAsyncTest {
         assumeFalse(TestDevices.underOclgrind() && !small, "too large for the simulator");
         Case cs = Case.random(23L * L + HQ + D, B, L, HQ, H, D, S, K, n);
         int G = HQ / H;
-        String at = String.format("B=%d L=%d HQ=%d H=%d D=%d S=%d K=%d n=%d deferred=%b", B, L, HQ, H, D, S, K, n, deferred);
+        String at = label(B, L, HQ, H, D, S, K, n, deferred);
         float[] lse = HsaAttentionTcTest.run(TestDevices.java(), HsaAttention.forward(D, S, G), false, cs, 0, 0).lse();
         float[] delta = HsaAttentionTcTest.runBackwardQ(TestDevices.java(), HsaAttention.backwardQ(D, S, G), cs, lse).delta();
         KvGrads java = HsaAttentionTcTest.runBackwardKv(TestDevices.java(), HsaAttention.backwardKv(D, S, G), cs, lse, delta);
