@@ -61,7 +61,8 @@ static inline void hsa_load_rows(__local float4* dst, __global const float* src,
 // K/V tile buffers (HSA_KVBUF) and start copying the next tile of their stream before computing on the
 // current one; bwd_kv does the same with the rows of its next CSR step. The copy's latency hides behind
 // the products without holding the rows in registers. The arithmetic is that of the synchronous
-// kernels (bwd_q's whole-chunk form sums delta in another order).
+// kernels, except in bwd_q's whole-chunk form, which keeps the scores in registers and sums delta
+// by warp shuffles (hsa_lanes_sum), in another order.
 #if defined(HSA_ASYNC) && HSA_ASYNC
 #include "tc.h"
 #define HSA_KVBUF 2
@@ -142,6 +143,26 @@ static inline void hsa_cp4(hsa_queue* q, __local uint* dst, __global const uint*
 #define HSA_BWDQ_REGDP 1
 #else
 #define HSA_BWDQ_REGDP 0
+#endif
+
+#if HSA_KVBUF == 2
+#if WG % 32 != 0
+#error "the cp.async variant needs whole warps: WG a multiple of 32"
+#endif
+// Local scratch of the lane reductions below: none natively, the emulated shuffles' otherwise (tc.h)
+#define HSA_LANES_SCRATCH TC_SCRATCH(WG / 32)
+
+// Sum over the S/4 neighbouring work-items that hold one row of an NT micro-tile with NB = S columns
+// (hsa_nt: work-items lid / (S/4) share the row; S/4 divides the warp's 32 lanes): butterfly
+// shuffles, after which every one of them holds the same bits (a + b == b + a). Every work-item of
+// the group must make the same calls (the emulation's barriers).
+static inline float hsa_lanes_sum(float x, __local uint* tcs) {
+#pragma unroll
+    for (int m = 1; m < S / 4; m *= 2) x += tc_shfl_xor(x, m, tcs);
+    return x;
+}
+#else
+#define HSA_LANES_SCRATCH 1
 #endif
 
 // Micro-kernel "NT": acc[m][n] = sum_{d<D} A[a][d] * Bt[b][d] for this work-item's rows
@@ -882,7 +903,7 @@ void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global c
     __local float4 kv[HSA_KVBUF * HSA_T * HSA_LDD / 4];
     __local float4 p4[G * HSA_LDS / 4];
     __local float4 dp4[HSA_BWDQ_REGDP ? 1 : G * HSA_LDS / 4];
-    __local float part[HSA_BWDQ_REGDP ? G * (S / 4) : G * HSA_NSEG];
+    __local float part[HSA_BWDQ_REGDP ? HSA_LANES_SCRATCH : G * HSA_NSEG];   // the delta pass's partials, or the lanes' scratch
     __local float* p = (__local float*) p4;
     __local float* dp = (__local float*) dp4;
 
@@ -905,14 +926,15 @@ void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global c
 #if HSA_BWDQ_REGDP
     // One tile per chunk (HSA_T == S, double-buffered): per valid slot the V rows, whose products
     // dp = dout . v stay in registers in the NT layout, then the K rows: scores in the same layout, P,
-    // delta (row sums through part[g][column group]) and dS into p, and dq while the K rows are at hand.
+    // delta (row sums by lane reductions, no barrier) and dS into p, and dq while the K rows are at hand.
     // Without a dp block in local memory the two whole-chunk buffers fit in 48 KiB.
 #define HSA_BWDQ_TILE(i) (((i) % 2 == 0 ? v : k) + ((size_t) (b * Lkv + indices[item * K + (i) / 2] * S) * H + h) * D)
-    const int total = 2 * nvalid, cg = lid % (S / 4);
+    const int total = 2 * nvalid;
     hsa_queue hqs;
     hsa_queue* hq = &hqs;
     hsa_q_init(hq);
-    float dpr[HSA_MAXM][4];
+    float dpr[HSA_MAXM][4], lr[HSA_MAXM];
+    const bool first = lid % (S / 4) == 0;
     if (total > 0) hsa_copy_rows_async(hq, kv, HSA_BWDQ_TILE(0), S, stride);
     hsa_commit(hq);
     for (int i = 0; i < total; i++) {
@@ -924,34 +946,30 @@ void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global c
         __local const float4* tile = kv + (i % 2) * (S * HSA_LDD / 4);
         if (i % 2 == 0) {
             hsa_nt(dpr, dos, tile, G, S);
+            // the slot's lse, read here so that its latency hides behind the next step
+#pragma unroll
+            for (int m = 0; m < HSA_MAXM; m++) {
+                const int g = HSA_NT_ROW(S, m);
+                lr[m] = m < HSA_NT_MA(G, S) && g < G ? lse[lseBase + g * K + slot] : 0.0f;
+            }
         } else {
             float sc[HSA_MAXM][4];
             hsa_nt(sc, qs, tile, G, S);
-            // P = exp(s - lse), and this work-item's part of each row's sum of P dp
-#pragma unroll
-            for (int m = 0; m < HSA_MAXM; m++) {
-                const int g = HSA_NT_ROW(S, m);
-                if (m < HSA_NT_MA(G, S) && g < G) {
-                    const float l = lse[lseBase + g * K + slot];
-                    float s = 0.0f;
-#pragma unroll
-                    for (int n = 0; n < 4; n++) {
-                        sc[m][n] = exp(scale * sc[m][n] - l);
-                        s += sc[m][n] * dpr[m][n];
-                    }
-                    part[g * (S / 4) + cg] = s;
-                }
-            }
-            barrier(CLK_LOCAL_MEM_FENCE);
-            // delta, and dS = w P (dp - delta) into p
             const float w = weights[item * K + slot];
+            // P = exp(s - lse); delta = sum_j P_j dp_j over the row's work-items (lane reductions, every m in
+            // every work-item: rows past G hold zeros); dS = w P (dp - delta) into p
 #pragma unroll
             for (int m = 0; m < HSA_MAXM; m++) {
+                float s = 0.0f;
+#pragma unroll
+                for (int n = 0; n < 4; n++) {
+                    sc[m][n] = exp(scale * sc[m][n] - lr[m]);
+                    s += sc[m][n] * dpr[m][n];
+                }
+                const float dl = hsa_lanes_sum(s, (__local uint*) part);
                 const int g = HSA_NT_ROW(S, m);
                 if (m < HSA_NT_MA(G, S) && g < G) {
-                    float dl = 0.0f;
-                    for (int u = 0; u < S / 4; u++) dl += part[g * (S / 4) + u];
-                    if (cg == 0) delta[lseBase + g * K + slot] = dl;
+                    if (first) delta[lseBase + g * K + slot] = dl;
 #pragma unroll
                     for (int n = 0; n < 4; n++) p[g * HSA_LDS + HSA_NT_COL(S, n)] = w * sc[m][n] * (dpr[m][n] - dl);
                 }

@@ -123,10 +123,11 @@ public final class HsaAttention {
      * tensor cores: property hsa.attn.async.FWD (or .BWD_Q, .BWD_KV), else hsa.attn.async; default on
      * ("off" switches it off). H100, B=8, L=16K (BENCHMARKS.md, 2026-12-07): forward 13.5 → 10.8 ms,
      * bwd_q 18.0 → 15.8 ms, bwd_kv 19.9 → 18.1 ms; {@code ./hsa selfcheck -Dhsa.tc=off} passes all its
-     * checks on it.
+     * checks on it. bwd_q's row sums by warp shuffles (2026-12-08): 16.3 → 15.2 ms. Needs whole warps
+     * (a group size that is a multiple of 32).
      */
     static boolean async(Kind kind) {
-        return !TensorCores.isOff(System.getProperty("hsa.attn.async." + kind, System.getProperty("hsa.attn.async")));
+        return wg(kind) % 32 == 0 && !TensorCores.isOff(System.getProperty("hsa.attn.async." + kind, System.getProperty("hsa.attn.async")));
     }
 
     /**
@@ -476,8 +477,8 @@ public final class HsaAttention {
             int perRow = kind == Kind.BWD_KV ? 2 * ldd + 2 * ldg : buffers * ldd;
             int rows = s;
             // bwd_q with two buffers of whole chunks keeps dp in registers: no G x S dp block, and
-            // partial row sums per column group instead of per segment (HSA_BWDQ_REGDP in the source)
-            if (kind == Kind.BWD_Q && buffers == 2 && 2 * g * ldd + g * lds + g * (s / 4) + s * perRow <= budget) {
+            // row sums by warp shuffles instead of partials per segment (HSA_BWDQ_REGDP in the source)
+            if (kind == Kind.BWD_Q && buffers == 2 && 2 * g * ldd + g * lds + s * perRow <= budget) {
                 return new Tiles(wg, s, e, nseg, Math.max(ntRows(wg, g, s), nnRows(wg, g, d)));
             }
             while (rows > 4 && fixed + rows * perRow > budget) rows /= 2;

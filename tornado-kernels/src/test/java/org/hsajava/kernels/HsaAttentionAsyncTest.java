@@ -3,6 +3,7 @@ package org.hsajava.kernels;
 import static org.hsajava.compute.testing.Close.assertClose;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
@@ -156,5 +157,21 @@ class HsaAttentionAsyncTest {
         assertEquals(null, HsaAttention.forward(64, 64, 16).forDevice(TestDevices.opencl().info()).defines().get("HSA_ASYNC"));
         assertEquals(null, HsaAttention.backwardQ(64, 64, 16).forDevice(TestDevices.opencl().info()).defines().get("HSA_ASYNC"));
         assertEquals(null, HsaAttention.backwardKv(64, 64, 16).forDevice(TestDevices.opencl().info()).defines().get("HSA_ASYNC"));
+    }
+
+    @org.junit.jupiter.api.Test
+    void asyncNeedsWholeWarps() {
+        // bwd_q's row sums are warp shuffles: a tuning run's group size that is not a multiple of 32
+        // keeps the plain copies instead of failing to compile
+        String key = "hsa.attn.wg.BWD_Q", before = System.getProperty(key);
+        try {
+            System.setProperty(key, "48");
+            assertFalse(HsaAttention.async(HsaAttention.Kind.BWD_Q));
+            System.setProperty(key, "64");
+            if (System.getProperty("hsa.attn.async") == null) assertTrue(HsaAttention.async(HsaAttention.Kind.BWD_Q));
+        } finally {
+            if (before == null) System.clearProperty(key);
+            else System.setProperty(key, before);
+        }
     }
 }
