@@ -62,7 +62,7 @@ static inline void hsa_load_rows(__local float4* dst, __global const float* src,
 // current one; bwd_kv does the same with the rows of its next CSR step. The copy's latency hides behind
 // the products without holding the rows in registers. The arithmetic is that of the synchronous
 // kernels, except in bwd_q's whole-chunk form, which keeps the scores in registers and sums delta
-// by warp shuffles (hsa_lanes_sum), in another order.
+// by warp shuffles (tc_group_sum), in another order.
 #if defined(HSA_ASYNC) && HSA_ASYNC
 #include "tc.h"
 #define HSA_KVBUF 2
@@ -149,18 +149,8 @@ static inline void hsa_cp4(hsa_queue* q, __local uint* dst, __global const uint*
 #if WG % 32 != 0
 #error "the cp.async variant needs whole warps: WG a multiple of 32"
 #endif
-// Local scratch of the lane reductions below: none natively, the emulated shuffles' otherwise (tc.h)
+// Local scratch of the lane reductions (tc_group_sum): none natively, the emulated shuffles' otherwise (tc.h)
 #define HSA_LANES_SCRATCH TC_SCRATCH(WG / 32)
-
-// Sum over the S/4 neighbouring work-items that hold one row of an NT micro-tile with NB = S columns
-// (hsa_nt: work-items lid / (S/4) share the row; S/4 divides the warp's 32 lanes): butterfly
-// shuffles, after which every one of them holds the same bits (a + b == b + a). Every work-item of
-// the group must make the same calls (the emulation's barriers).
-static inline float hsa_lanes_sum(float x, __local uint* tcs) {
-#pragma unroll
-    for (int m = 1; m < S / 4; m *= 2) x += tc_shfl_xor(x, m, tcs);
-    return x;
-}
 #else
 #define HSA_LANES_SCRATCH 1
 #endif
@@ -966,7 +956,8 @@ void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global c
                     sc[m][n] = exp(scale * sc[m][n] - lr[m]);
                     s += sc[m][n] * dpr[m][n];
                 }
-                const float dl = hsa_lanes_sum(s, (__local uint*) part);
+                // the NT micro-kernel leaves row g across the S/4 work-items lid / (S/4) (S/4 divides 32)
+                const float dl = tc_group_sum(s, S / 4, (__local uint*) part);
                 const int g = HSA_NT_ROW(S, m);
                 if (m < HSA_NT_MA(G, S) && g < G) {
                     if (first) delta[lseBase + g * K + slot] = dl;

@@ -1,7 +1,7 @@
 // NVIDIA tensor-core primitives through inline PTX, shared by the kernels with a tensor-core path
 // (hsa_attn.cl, gemm.cl, swa_tc.h, attn_tc.h): TF32 rounding (cvt.rna.tf32.f32), one mma.sync.m16n8k8 TF32
 // product with fp32 accumulation, bf16x2 packing (cvt.rn.bf16x2.f32) and the bf16 mma.sync.m16n8k16,
-// a butterfly warp shuffle (shfl.sync.bfly) and the quad sum/max built on it. Compiled only for
+// a butterfly warp shuffle (shfl.sync.bfly) and the group sum and quad max built on it. Compiled only for
 // NVIDIA devices (-DHSA_NVIDIA, set by the OpenCL backend), or with -DTC_EMULATE, which replaces
 // these instructions by portable code exchanging the lanes' values through local memory, with
 // barriers: every work-item of the group must then make the same sequence of calls, and `tcs` must
@@ -143,12 +143,16 @@ static inline __attribute__((always_inline)) float tc_shfl_xor(const float x, co
 #endif
 }
 
-// Sum over the 4 lanes of a quad (the lanes 4*gid .. 4*gid+3 that hold one accumulator row): butterfly,
-// the same value in all 4, deterministic.
-static inline __attribute__((always_inline)) float tc_quad_sum(float x, __local uint* tcs) {
-    x += tc_shfl_xor(x, 1, tcs);
-    return x + tc_shfl_xor(x, 2, tcs);
+// Sum over each aligned group of `lanes` lanes (a power of two, at most 32): butterfly, after which every
+// lane of the group holds the same bits (a + b == b + a), so the sum is deterministic.
+static inline __attribute__((always_inline)) float tc_group_sum(float x, const int lanes, __local uint* tcs) {
+#pragma unroll
+    for (int m = 1; m < lanes; m *= 2) x += tc_shfl_xor(x, m, tcs);
+    return x;
 }
+
+// Sum over the 4 lanes of a quad (the lanes 4*gid .. 4*gid+3 that hold one accumulator row).
+static inline __attribute__((always_inline)) float tc_quad_sum(float x, __local uint* tcs) { return tc_group_sum(x, 4, tcs); }
 
 // Maximum over the 4 lanes of a quad (as tc_quad_sum).
 static inline __attribute__((always_inline)) float tc_quad_max(float x, __local uint* tcs) {
