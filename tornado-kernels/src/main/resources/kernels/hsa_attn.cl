@@ -1057,14 +1057,21 @@ void hsa_attn_bwd_q(__global const float* q, __global const float* k, __global c
 #endif
 }
 
+// What hsa_kv_stage stages: the query rows with their lse and delta and the entries' weights, the
+// output-gradient rows, or both
+#define HSA_KV_Q 1
+#define HSA_KV_DO 2
+#define HSA_KV_ALL 3
+
 // bwd_kv's staging of one step: the rows, statistics and weights of the entries e0 .. e0+HSA_E-1 of
-// the list ending at `last` (zeros past it) into one buffer set. With cp.async (HSA_KVBUF == 2) the
-// copies are complete after hsa_wait and a barrier, otherwise after a barrier. Arguments as the kernel's.
+// the list ending at `last` (zeros past it) into one buffer set, the `parts` of them (HSA_KV_Q,
+// HSA_KV_DO). With cp.async (HSA_KVBUF == 2) the copies are complete after hsa_wait and a barrier,
+// otherwise after a barrier. Arguments as the kernel's.
 static inline void hsa_kv_stage(hsa_queue* hq, __local float4* qs, __local float4* dos, __local float* stat, __local float* wl,
                                       __global const float* q, __global const float* dout, __global const float* lse,
                                       __global const float* delta, __global const float* weights, __global const int* entries,
                                       const int e0, const int last, const int b, const int h, const int L, const int HQ,
-                                      const int H, const int K) {
+                                      const int H, const int K, const int parts) {
     const int lid = get_local_id(0);
     for (int ee = 0; ee < HSA_E; ee++) {       // uniform branches: e is the same for the whole group
         __local float4* qrows = qs + ee * G * (HSA_LDD / 4);
@@ -1075,20 +1082,65 @@ static inline void hsa_kv_stage(hsa_queue* hq, __local float4* qs, __local float
             const int bt = b * L + t;
             const int tokBase = (bt * HQ + h * G) * D;
             const int lseBase = (bt * HQ + h * G) * K + slot;
-            hsa_copy_rows_async(hq, qrows, q + tokBase, G, D);
-            hsa_copy_rows_async(hq, drows, dout + tokBase, G, D);
-            for (int g = lid; g < G; g += WG) {
-                hsa_cp4(hq, (__local uint*) stat + ee * G + g, (__global const uint*) lse + lseBase + g * K);
-                hsa_cp4(hq, (__local uint*) stat + HSA_GE + ee * G + g, (__global const uint*) delta + lseBase + g * K);
+            if (parts & HSA_KV_Q) {
+                hsa_copy_rows_async(hq, qrows, q + tokBase, G, D);
+                for (int g = lid; g < G; g += WG) {
+                    hsa_cp4(hq, (__local uint*) stat + ee * G + g, (__global const uint*) lse + lseBase + g * K);
+                    hsa_cp4(hq, (__local uint*) stat + HSA_GE + ee * G + g, (__global const uint*) delta + lseBase + g * K);
+                }
+                if (lid == 0) hsa_cp4(hq, (__local uint*) wl + ee, (__global const uint*) weights + (bt * H + h) * K + slot);
             }
-            if (lid == 0) hsa_cp4(hq, (__local uint*) wl + ee, (__global const uint*) weights + (bt * H + h) * K + slot);
+            if (parts & HSA_KV_DO) hsa_copy_rows_async(hq, drows, dout + tokBase, G, D);
         } else {
             for (int i = lid; i < G * (D / 4); i += WG) {
-                qrows[i / (D / 4) * (HSA_LDD / 4) + i % (D / 4)] = (float4) 0.0f;
-                drows[i / (D / 4) * (HSA_LDD / 4) + i % (D / 4)] = (float4) 0.0f;
+                if (parts & HSA_KV_Q) qrows[i / (D / 4) * (HSA_LDD / 4) + i % (D / 4)] = (float4) 0.0f;
+                if (parts & HSA_KV_DO) drows[i / (D / 4) * (HSA_LDD / 4) + i % (D / 4)] = (float4) 0.0f;
             }
-            for (int g = lid; g < G; g += WG) { stat[ee * G + g] = 0.0f; stat[HSA_GE + ee * G + g] = 0.0f; }
-            if (lid == 0) wl[ee] = 0.0f;
+            if (parts & HSA_KV_Q) {
+                for (int g = lid; g < G; g += WG) { stat[ee * G + g] = 0.0f; stat[HSA_GE + ee * G + g] = 0.0f; }
+                if (lid == 0) wl[ee] = 0.0f;
+            }
+        }
+    }
+}
+
+// bwd_kv's buffer sets of staged rows: two with cp.async (the next step's rows copied while the
+// current ones are used), unless HSA_KV_ONESET; one otherwise
+#if HSA_KVBUF == 2 && !(defined(HSA_KV_ONESET) && HSA_KV_ONESET)
+#define HSA_KV_SETS 2
+#else
+#define HSA_KV_SETS 1
+#endif
+
+// bwd_kv's block wP[j][row] = w P_j = w exp(scale * s_j - lse) (row stride HSA_LDG) from its NT
+// micro-tile of scores s_j = q_row . k_j (sc), with the rows' lse in stat[row] and the entries'
+// weights in wl (row / G).
+static inline void hsa_kv_wp(float (*sc)[4], __local const float* stat, __local const float* wl, __local float* wp, const float scale) {
+#pragma unroll
+    for (int m = 0; m < HSA_MAXM; m++) {
+        const int r = HSA_NT_ROW(HSA_BR, m);
+        if (m < HSA_NT_MA(HSA_GE, HSA_BR) && r < HSA_GE) {
+            const float l = stat[r], w = wl[r / G];
+#pragma unroll
+            for (int n = 0; n < 4; n++) wp[HSA_NT_COL(HSA_BR, n) * HSA_LDG + r] = w * exp(scale * sc[m][n] - l);
+        }
+    }
+}
+
+// bwd_kv's block dS[j][row] = wP_j (dp_j - delta) from its NT micro-tile of dp_j = dout_row . v_j (dpv),
+// the rows' delta in stat[HSA_GE + row], and the work-item's own elements of wP (hsa_kv_wp, same
+// micro-tile mapping: no barrier between the two).
+static inline void hsa_kv_ds(float (*dpv)[4], __local const float* stat, __local const float* wp, __local float* ds) {
+#pragma unroll
+    for (int m = 0; m < HSA_MAXM; m++) {
+        const int r = HSA_NT_ROW(HSA_BR, m);
+        if (m < HSA_NT_MA(HSA_GE, HSA_BR) && r < HSA_GE) {
+            const float dl = stat[HSA_GE + r];
+#pragma unroll
+            for (int n = 0; n < 4; n++) {
+                const int at = HSA_NT_COL(HSA_BR, n) * HSA_LDG + r;
+                ds[at] = wp[at] * (dpv[m][n] - dl);
+            }
         }
     }
 }
@@ -1129,14 +1181,12 @@ void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global 
 #else
     __local float4 ks[HSA_BR * HSA_LDD / 4];
     __local float4 vs[HSA_BR * HSA_LDD / 4];
-    __local float4 qs[HSA_KVBUF * HSA_GE4 * HSA_LDD / 4];  // row ee*G + g: query head g of the step's entry ee
-    __local float4 dos[HSA_KVBUF * HSA_GE4 * HSA_LDD / 4]; // rows GE..GE4-1 stay zero (of each buffer)
+    __local float4 qs[HSA_KV_SETS * HSA_GE4 * HSA_LDD / 4];  // row ee*G + g: query head g of the step's entry ee
+    __local float4 dos[HSA_KV_SETS * HSA_GE4 * HSA_LDD / 4]; // rows GE..GE4-1 stay zero (of each set)
     __local float4 wp4[HSA_BR * HSA_LDG / 4];  // wP[j][row], columns GE.. stay zero
     __local float4 ds4[HSA_BR * HSA_LDG / 4];  // dS[j][row]
-    __local float stat[HSA_KVBUF * 2 * HSA_GE]; // lse and delta of each row
-    __local float wl[HSA_KVBUF * HSA_E];       // weight of each entry (0: no entry)
-    __local float* wp = (__local float*) wp4;
-    __local float* ds = (__local float*) ds4;
+    __local float stat[HSA_KV_SETS * 2 * HSA_GE]; // lse and delta of each row
+    __local float wl[HSA_KV_SETS * HSA_E];       // weight of each entry (0: no entry)
 
     const int C = L / S, Lkv = C * S, stride = H * D;
     const int blocks = S / HSA_BR;
@@ -1157,7 +1207,7 @@ void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global 
         hsa_load_rows(vs, v + rowsOff, HSA_BR, stride);
     }
 #if HSA_GE4 > HSA_GE
-    for (int i = lid; i < HSA_KVBUF * (HSA_GE4 - HSA_GE) * (D / 4); i += WG) {
+    for (int i = lid; i < HSA_KV_SETS * (HSA_GE4 - HSA_GE) * (D / 4); i += WG) {
         const int u = i / ((HSA_GE4 - HSA_GE) * (D / 4)), r = i % ((HSA_GE4 - HSA_GE) * (D / 4));   // buffer set u
         const int at = (u * HSA_GE4 + HSA_GE + r / (D / 4)) * (HSA_LDD / 4) + r % (D / 4);
         qs[at] = (float4) 0.0f;
@@ -1174,61 +1224,87 @@ void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global 
     hsa_queue hqs;
     hsa_queue* hq = &hqs;
     hsa_q_init(hq);
-#if HSA_KVBUF == 2
+#define HSA_KV_STAGE(set, e, parts) hsa_kv_stage(hq, qs + (set) * (HSA_GE4 * HSA_LDD / 4), dos + (set) * (HSA_GE4 * HSA_LDD / 4), \
+        stat + (set) * 2 * HSA_GE, wl + (set) * HSA_E, q, dout, lse, delta, weights, entries, e, last, b, h, L, HQ, H, K, parts)
+#if HSA_KV_SETS == 2
     // Steps through two buffer sets: step i's rows are used from set i % 2 while step i+1's are copied
     // into the other.
-    if (first < last) hsa_kv_stage(hq, qs, dos, stat, wl, q, dout, lse, delta, weights, entries, first, last, b, h, L, HQ, H, K);
+    if (first < last) HSA_KV_STAGE(0, first, HSA_KV_ALL);
     hsa_commit(hq);                            // step 0 in a group of its own: the loop waits for all but the newest
-#endif
     for (int e0 = first, it = 0; e0 < last; e0 += HSA_E, it++) {
-#if HSA_KVBUF == 2
-        const int cur = it % 2, nxt = 1 - cur;
-        if (e0 + HSA_E < last) {
-            hsa_kv_stage(hq, qs + nxt * (HSA_GE4 * HSA_LDD / 4), dos + nxt * (HSA_GE4 * HSA_LDD / 4), stat + nxt * 2 * HSA_GE, wl + nxt * HSA_E,
-                         q, dout, lse, delta, weights, entries, e0 + HSA_E, last, b, h, L, HQ, H, K);
-        }
+        const int cur = it % 2;
+        if (e0 + HSA_E < last) HSA_KV_STAGE(1 - cur, e0 + HSA_E, HSA_KV_ALL);
         hsa_commit(hq);
         hsa_wait(hq, 1);
         barrier(CLK_LOCAL_MEM_FENCE);          // step it's set complete; the previous step is done with wp, ds
         __local const float4* qsc = qs + cur * (HSA_GE4 * HSA_LDD / 4);
         __local const float4* dosc = dos + cur * (HSA_GE4 * HSA_LDD / 4);
-        __local const float* statc = stat + cur * 2 * HSA_GE;
-        __local const float* wlc = wl + cur * HSA_E;
-#else
-        barrier(CLK_LOCAL_MEM_FENCE);          // previous step done with qs, dos, wp, ds, stat, wl
-        hsa_kv_stage(hq, qs, dos, stat, wl, q, dout, lse, delta, weights, entries, e0, last, b, h, L, HQ, H, K);
-        barrier(CLK_LOCAL_MEM_FENCE);
-        __local const float4* qsc = qs;
-        __local const float4* dosc = dos;
-        __local const float* statc = stat;
-        __local const float* wlc = wl;
-#endif
         {
             float sc[HSA_MAXM][4], dpv[HSA_MAXM][4];
             hsa_nt(sc, qsc, ks, HSA_GE, HSA_BR);     // q_row . k_j
             hsa_nt(dpv, dosc, vs, HSA_GE, HSA_BR);   // dout_row . v_j
-#pragma unroll
-            for (int m = 0; m < HSA_MAXM; m++) {
-                const int r = HSA_NT_ROW(HSA_BR, m);
-                if (m < HSA_NT_MA(HSA_GE, HSA_BR) && r < HSA_GE) {
-                    const float l = statc[r], dl = statc[HSA_GE + r], w = wlc[r / G];
-#pragma unroll
-                    for (int n = 0; n < 4; n++) {
-                        const int j = HSA_NT_COL(HSA_BR, n);
-                        const float pw = w * exp(scale * sc[m][n] - l);
-                        wp[j * HSA_LDG + r] = pw;
-                        ds[j * HSA_LDG + r] = pw * (dpv[m][n] - dl);
-                    }
-                }
-            }
+            hsa_kv_wp(sc, stat + cur * 2 * HSA_GE, wl + cur * HSA_E, (__local float*) wp4, scale);
+            hsa_kv_ds(dpv, stat + cur * 2 * HSA_GE, (__local float*) wp4, (__local float*) ds4);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         hsa_nn_acc(accV, wp4, HSA_LDG / 4, dosc, HSA_BR, HSA_GE4);   // dv_j += sum_row wP[j][row] dout_row
         hsa_nn_acc(accK, ds4, HSA_LDG / 4, qsc, HSA_BR, HSA_GE4);    // dk_j += sum_row dS[j][row] q_row
-#if HSA_KVBUF == 2
         barrier(CLK_LOCAL_MEM_FENCE);          // set cur free for step it+2
-#endif
     }
+#elif HSA_KVBUF == 2
+    // One buffer set (HSA_KV_ONESET): the query rows (with lse, delta, weights) and the output-gradient
+    // rows are copied in separate groups, each while the group works on something that does not read
+    // them: the next step's query rows during this step's dv product, this step's output-gradient rows
+    // during its score product. Half the staging memory of two sets, which leaves room for two entries
+    // per step (32 query rows at G = 16: 4 x 4 micro-tiles in the NT products).
+    // `set` is always 0, but the compiler must not know it: PoCL 3.1's LLVM 15 crashes (SIGSEGV) on this
+    // loop when the staging addresses are constants.
+    const int set = K < 0;
+    if (first < last) HSA_KV_STAGE(set, first, HSA_KV_Q);
+    hsa_commit(hq);
+    for (int e0 = first; e0 < last; e0 += HSA_E) {
+        HSA_KV_STAGE(set, e0, HSA_KV_DO);      // the previous step is done with dos (its last barrier)
+        hsa_commit(hq);
+        hsa_wait(hq, 1);                       // this step's query rows; its output-gradient rows may be in flight
+        barrier(CLK_LOCAL_MEM_FENCE);
+        {
+            float sc[HSA_MAXM][4];
+            hsa_nt(sc, qs, ks, HSA_GE, HSA_BR);        // q_row . k_j
+            hsa_kv_wp(sc, stat, wl, (__local float*) wp4, scale);
+        }
+        hsa_wait(hq, 0);
+        barrier(CLK_LOCAL_MEM_FENCE);          // the output-gradient rows too
+        {
+            float dpv[HSA_MAXM][4];
+            hsa_nt(dpv, dos, vs, HSA_GE, HSA_BR);      // dout_row . v_j
+            hsa_kv_ds(dpv, stat, (__local float*) wp4, (__local float*) ds4);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        hsa_nn_acc(accK, ds4, HSA_LDG / 4, qs, HSA_BR, HSA_GE4);    // dk_j += sum_row dS[j][row] q_row
+        barrier(CLK_LOCAL_MEM_FENCE);          // qs, stat and wl are free
+        if (e0 + HSA_E < last) HSA_KV_STAGE(set, e0 + HSA_E, HSA_KV_Q);
+        hsa_commit(hq);
+        hsa_nn_acc(accV, wp4, HSA_LDG / 4, dos, HSA_BR, HSA_GE4);   // dv_j += sum_row wP[j][row] dout_row
+        barrier(CLK_LOCAL_MEM_FENCE);          // dos, wp and ds are free
+    }
+#else
+    for (int e0 = first; e0 < last; e0 += HSA_E) {
+        barrier(CLK_LOCAL_MEM_FENCE);          // previous step done with qs, dos, wp, ds, stat, wl
+        HSA_KV_STAGE(0, e0, HSA_KV_ALL);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        {
+            float sc[HSA_MAXM][4], dpv[HSA_MAXM][4];
+            hsa_nt(sc, qs, ks, HSA_GE, HSA_BR);
+            hsa_nt(dpv, dos, vs, HSA_GE, HSA_BR);
+            hsa_kv_wp(sc, stat, wl, (__local float*) wp4, scale);
+            hsa_kv_ds(dpv, stat, (__local float*) wp4, (__local float*) ds4);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        hsa_nn_acc(accV, wp4, HSA_LDG / 4, dos, HSA_BR, HSA_GE4);
+        hsa_nn_acc(accK, ds4, HSA_LDG / 4, qs, HSA_BR, HSA_GE4);
+    }
+#endif
+#undef HSA_KV_STAGE
 #pragma unroll
     for (int m = 0; m < HSA_MAXM; m++) {
         const int j = HSA_NN_ROW(m);

@@ -268,7 +268,7 @@ public final class HsaAttention {
      * {@code t*K + slot}, valid slots only, ascending within a chunk). Writes every element of dk, dv.
      */
     public static KernelDef backwardKv(int d, int s, int g) {
-        return CACHE.computeIfAbsent("bwdkv/" + d + "/" + s + "/" + g, key -> backwardKvDef(d, s, g, Path.PORTABLE, null, localFloats(Kind.BWD_KV), true));
+        return CACHE.computeIfAbsent("bwdkv/" + d + "/" + s + "/" + g, key -> backwardKvDef(d, s, g, Path.PORTABLE, null, localFloats(Kind.BWD_KV), true, false));
     }
 
     /**
@@ -277,7 +277,7 @@ public final class HsaAttention {
      * CPU one ({@link #cpuLocalFloats}). Tests run both on one device.
      */
     static KernelDef backwardKvPortable(int d, int s, int g, int budget) {
-        return CACHE.computeIfAbsent("bwdkvp/" + d + "/" + s + "/" + g + "/" + budget, key -> backwardKvDef(d, s, g, Path.PORTABLE, null, budget, false));
+        return CACHE.computeIfAbsent("bwdkvp/" + d + "/" + s + "/" + g + "/" + budget, key -> backwardKvDef(d, s, g, Path.PORTABLE, null, budget, false, false));
     }
 
     /**
@@ -293,18 +293,35 @@ public final class HsaAttention {
         return (int) Math.max(LOCAL_FLOATS, Math.min(65536, device));
     }
 
-    /** {@link #backwardKv} on the emulated cp.async path (as {@link #forwardAsyncEmulated}). */
+    /** {@link #backwardKv} on the emulated cp.async path (as {@link #forwardAsyncEmulated}), in the form {@link #KV_ONE_SET} picks. */
     static KernelDef backwardKvAsyncEmulated(int d, int s, int g, boolean deferred) {
-        Path path = Path.emulatedAsync(deferred);
-        return CACHE.computeIfAbsent("bwdkv" + path + "/" + d + "/" + s + "/" + g, key -> backwardKvDef(d, s, g, path, null, localFloats(Kind.BWD_KV), false));
+        return backwardKvAsyncEmulated(d, s, g, deferred, KV_ONE_SET);
     }
+
+    /** {@link #backwardKvAsyncEmulated} with one buffer set of staged rows or two ({@link #KV_ONE_SET}). */
+    static KernelDef backwardKvAsyncEmulated(int d, int s, int g, boolean deferred, boolean oneSet) {
+        Path path = Path.emulatedAsync(deferred);
+        return CACHE.computeIfAbsent("bwdkv" + path + "/" + d + "/" + s + "/" + g + "/" + oneSet,
+                key -> backwardKvDef(d, s, g, path, null, localFloats(Kind.BWD_KV), false, oneSet));
+    }
+
+    /**
+     * The staging of bwd_kv's cp.async form (property hsa.attn.kvOneSet, default off): two buffer sets of
+     * query and output-gradient rows, the next step's copied while the current one is used (off; one CSR
+     * entry per step at D = S = 64, G = 16, which makes its score micro-tiles 2 x 4), or one set whose
+     * query rows and output-gradient rows are copied separately, each behind the product of the step
+     * before that does not read them (on; two entries per step in the same local memory, 4 x 4 micro-tiles;
+     * HSA_KV_ONESET in the source). Not yet timed on a GPU: an experiment for the 16K forward+backward
+     * target (docs/experiments/hsa-fp32-async.md).
+     */
+    static final boolean KV_ONE_SET = TensorCores.isOn(System.getProperty("hsa.attn.kvOneSet"));
 
     /**
      * {@link #backwardKv} on the emulated tensor-core path (see {@link #forwardTcEmulated}), with the
      * given shape of its loop ({@link KvTc}).
      */
     static KernelDef backwardKvTcEmulated(int d, int s, int g, KvTc shape) {
-        return CACHE.computeIfAbsent("bwdkvtcemu/" + d + "/" + s + "/" + g + "/" + shape, key -> backwardKvDef(d, s, g, Path.TC_EMULATED, shape, LOCAL_FLOATS, false));
+        return CACHE.computeIfAbsent("bwdkvtcemu/" + d + "/" + s + "/" + g + "/" + shape, key -> backwardKvDef(d, s, g, Path.TC_EMULATED, shape, LOCAL_FLOATS, false, false));
     }
 
     /**
@@ -357,17 +374,19 @@ public final class HsaAttention {
     /**
      * @param budget      local floats per group for the portable path's tiles
      * @param withVariant the portable path's per-device rule: TF32 where tensor cores are, the CPU budget on CPUs
+     * @param oneSet      on the cp.async path: one buffer set of staged rows ({@link #KV_ONE_SET})
      */
-    private static KernelDef backwardKvDef(int d, int s, int g, Path path, KvTc shape, int budget, boolean withVariant) {
+    private static KernelDef backwardKvDef(int d, int s, int g, Path path, KvTc shape, int budget, boolean withVariant, boolean oneSet) {
         boolean tc = path == Path.TC || path == Path.TC_EMULATED;
         if (tc && shape.split() > 1 && !KvTc.splitFits(d, s)) throw new IllegalArgumentException("bwd_kv split " + shape.split() + " needs S*D <= 8192, got " + s * d);
         int wg = tc ? shape.workGroup(s) : wg(Kind.BWD_KV);
-        Tiles tiles = Tiles.buffered(Kind.BWD_KV, d, s, g, budget, path.async() ? 2 : 1);
+        Tiles tiles = Tiles.buffered(Kind.BWD_KV, d, s, g, budget, path.async() && !oneSet ? 2 : 1);
         int rowsPerGroup = tiles.rows;
         KernelDef.Builder b = tc ? withDefines(KernelDef.builder("hsa_attn_bwd_kv", SRC), Kind.BWD_KV, d, s, g, path, wg)
                 .define("HSA_TC_KV", 1).define("HSA_KV_NT", shape.nt()).define("HSA_KV_SPLIT", shape.split())
                 : withPath(withDefines(KernelDef.builder("hsa_attn_bwd_kv", SRC), Kind.BWD_KV, d, s, g, tiles), Kind.BWD_KV, path);
         if (tc && shape.hold() != null) b.define("HSA_KV_HOLD", shape.hold() ? 1 : 0);
+        if (path.async() && oneSet) b.define("HSA_KV_ONESET", 1);
         return b
                 .in("q", F32).in("k", F32).in("v", F32).in("weights", F32).in("dout", F32)
                 .in("lse", F32).in("delta", F32).in("chunkStart", I32).in("entries", I32)
@@ -395,9 +414,9 @@ public final class HsaAttention {
                 })
                 .java(a -> backwardKvJava(a, Dims.of(a, d, s, g)))
                 .variant(!withVariant ? null : info -> TC_BWD_KV && TensorCores.enabled(info)
-                        ? CACHE.computeIfAbsent("bwdkvtc/" + d + "/" + s + "/" + g, key -> backwardKvDef(d, s, g, Path.TC, KvTc.fromProperties(d, s), budget, false))
+                        ? CACHE.computeIfAbsent("bwdkvtc/" + d + "/" + s + "/" + g, key -> backwardKvDef(d, s, g, Path.TC, KvTc.fromProperties(d, s), budget, false, false))
                         : async(Kind.BWD_KV) && TensorCores.supported(info)
-                        ? CACHE.computeIfAbsent("bwdkvasync/" + d + "/" + s + "/" + g, key -> backwardKvDef(d, s, g, Path.ASYNC, null, budget, false))
+                        ? CACHE.computeIfAbsent("bwdkvasync/" + d + "/" + s + "/" + g, key -> backwardKvDef(d, s, g, Path.ASYNC, null, budget, false, KV_ONE_SET))
                         : info.type() == DeviceInfo.Type.CPU ? backwardKvPortable(d, s, g, cpuLocalFloats(info)) : null)
                 .build();
     }

@@ -23,7 +23,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * tile buffers and copy the next tile of their stream while the current one is used; the backward dk/dv
  * does the same with the query and output-gradient rows of its CSR steps) with synchronous copies
  * ({@link HsaAttention#forwardAsyncEmulated}, {@link HsaAttention#backwardQAsyncEmulated},
- * {@link HsaAttention#backwardKvAsyncEmulated}), on the test
+ * {@link HsaAttention#backwardKvAsyncEmulated}, the latter with two buffer sets and with one), on the test
  * OpenCL device: it must give the portable kernels' bits exactly (same arithmetic, only the staging
  * differs, even where the two buffers make its tiles smaller) and match the Java oracle. This checks
  * the tile stream's bookkeeping (which slot, K or V, which rows, which buffer) on any machine.
@@ -132,13 +132,18 @@ class HsaAttentionAsyncTest {
         KvGrads java = HsaAttentionTcTest.runBackwardKv(TestDevices.java(), HsaAttention.backwardKv(D, S, G), cs, lse, delta);
         KvGrads portable = HsaAttentionTcTest.runBackwardKv(TestDevices.opencl(),
                 HsaAttention.backwardKvPortable(D, S, G, HsaAttention.LOCAL_FLOATS), cs, lse, delta);
-        KernelDef async = HsaAttention.backwardKvAsyncEmulated(D, S, G, deferred);
-        assertEquals("1", async.defines().get("HSA_ASYNC"));
-        KvGrads staged = HsaAttentionTcTest.runBackwardKv(TestDevices.opencl(), async, cs, lse, delta);
-        assertArrayEquals(portable.dk(), staged.dk(), at + ": dk");
-        assertArrayEquals(portable.dv(), staged.dv(), at + ": dv");
-        assertClose(at + ": dk vs Java", java.dk(), staged.dk(), 1e-5);
-        assertClose(at + ": dv vs Java", java.dv(), staged.dv(), 1e-5);
+        // both stagings: two buffer sets, and one set with the query and output-gradient rows copied apart
+        for (boolean oneSet : new boolean[] {false, true}) {
+            String form = at + (oneSet ? " one set" : " two sets");
+            KernelDef async = HsaAttention.backwardKvAsyncEmulated(D, S, G, deferred, oneSet);
+            assertEquals("1", async.defines().get("HSA_ASYNC"));
+            assertEquals(oneSet ? "1" : null, async.defines().get("HSA_KV_ONESET"));
+            KvGrads staged = HsaAttentionTcTest.runBackwardKv(TestDevices.opencl(), async, cs, lse, delta);
+            assertArrayEquals(portable.dk(), staged.dk(), form + ": dk");
+            assertArrayEquals(portable.dv(), staged.dv(), form + ": dv");
+            assertClose(form + ": dk vs Java", java.dk(), staged.dk(), 1e-5);
+            assertClose(form + ": dv vs Java", java.dv(), staged.dv(), 1e-5);
+        }
     }
 
     @org.junit.jupiter.api.Test
@@ -146,11 +151,15 @@ class HsaAttentionAsyncTest {
         // D = S = 64, G = 16 (BENCHMARKS.md): whole-chunk K/V buffers in the forward and in bwd_q
         // (bwd_q's dp in registers, 48 KiB), one CSR entry per bwd_kv step with 32-row blocks
         KernelDef fwd = HsaAttention.forwardAsyncEmulated(64, 64, 16, false), bwdq = HsaAttention.backwardQAsyncEmulated(64, 64, 16, false);
-        KernelDef bwdkv = HsaAttention.backwardKvAsyncEmulated(64, 64, 16, false);
+        KernelDef bwdkv = HsaAttention.backwardKvAsyncEmulated(64, 64, 16, false, false);
         assertEquals("64", fwd.defines().get("HSA_T"));
         assertEquals("64", bwdq.defines().get("HSA_T"));
         assertEquals("32", bwdkv.defines().get("HSA_BR"));
         assertEquals("1", bwdkv.defines().get("HSA_E"));
+        // with one buffer set (hsa.attn.kvOneSet) two entries per step fit in the same 44 KiB
+        KernelDef oneSet = HsaAttention.backwardKvAsyncEmulated(64, 64, 16, false, true);
+        assertEquals("32", oneSet.defines().get("HSA_BR"));
+        assertEquals("2", oneSet.defines().get("HSA_E"));
         // cp.async is the default where it can run (hsa.attn.async unset, as in this test JVM) ...
         if (System.getProperty("hsa.attn.async") == null) assertTrue(HsaAttention.async(HsaAttention.Kind.FWD));
         // ... but the async variants are never what the test device (no NVIDIA GPU) launches
