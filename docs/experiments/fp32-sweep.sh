@@ -51,7 +51,7 @@ run() {
     LD_PRELOAD=/tmp/$B/.device/jre/lib/libjsig.so timeout "${TMO:-60}" bash "/tmp/$B/.device/run" -Dhsa.tc=off "$@" \
       org.hsajava.cli.HsaCli bench hsa --length "${LEN:-16K}" --profile > /tmp/r.txt 2>&1
     echo "rc=$?" >> "$O"
-    grep -E "hsa fwd|^fwdbwd\.(fwd|bwdq|bwdkv) |Exception|rror" /tmp/r.txt | tail -30 >> "$O"
+    grep -E "hsa fwd|^fwdbwd\.(fwd|bwdq|bwdkv) |small products|Exception|rror" /tmp/r.txt | tail -30 >> "$O"
   }
   selfcheck() {
     local B=$1; shift

@@ -9,6 +9,7 @@ import org.hsajava.compute.DataTransferMode;
 import org.hsajava.compute.Device;
 import org.hsajava.compute.Devices;
 import org.hsajava.compute.ExecutionPlan;
+import org.hsajava.compute.ExecutionResult;
 import org.hsajava.compute.TaskGraph;
 import org.hsajava.compute.Tensor;
 import org.hsajava.compute.opencl.TensorCores;
@@ -50,7 +51,9 @@ public final class HsaAttentionBench {
                 if (progress != null) {
                     progress.printf("hsa fwd+bwd  B=%d L=%d on %s: %s; device memory %.1f MiB (inputs, outputs, lse, delta, CSR)%n",
                             batch, length, device, both, plan.deviceBytes() / (1024.0 * 1024.0));
-                    progress.print(plan.withProfiling(true).execute("fwdbwd").table());   // one more run, per kernel
+                    ExecutionResult profile = plan.withProfiling(true).execute("fwdbwd");   // one more run, per kernel
+                    progress.print(profile.table());
+                    progress.println(productRates(profile, p.pairs()));
                 }
             }
             if (TensorCores.enabled(device.info())) {
@@ -64,6 +67,31 @@ public final class HsaAttentionBench {
             }
         }
         return rows;
+    }
+
+    /**
+     * What the profiled kernels achieve on their small matrix products. Every valid (token, slot) pair costs
+     * each kernel a fixed number of G x S x D products, 2*G*S*D flops each: the forward 2 (q k^T, P v), the
+     * backward dq 3 (dout v^T, q k^T, dS k), the backward dk/dv 4 (q k^T, dout v^T, (wP)^T dout, dS^T q).
+     * {@code pairs} is the number of valid pairs (the length of the inverted selection index).
+     */
+    static String productRates(ExecutionResult profile, long pairs) {
+        double flops = 2.0 * (HQ / H) * S * D * pairs;
+        StringBuilder sb = new StringBuilder(String.format("small products: %d valid (token, slot) pairs, %s per product;", pairs, withPrefix(flops, "FLOP")));
+        String[][] kernels = {{"fwd", "2"}, {"bwdq", "3"}, {"bwdkv", "4"}};
+        for (String[] kernel : kernels) {
+            long nanos = profile.timings().stream().filter(t -> t.task().equals(kernel[0]) || t.task().endsWith("." + kernel[0]))
+                    .mapToLong(ExecutionResult.TaskTiming::nanos).sum();
+            if (nanos > 0) sb.append(String.format(" %s %s x %s", kernel[0], kernel[1], withPrefix(Integer.parseInt(kernel[1]) * flops / (nanos * 1e-9), "FLOP/s")));
+        }
+        return sb.toString();
+    }
+
+    /** {@code x} with one decimal and the largest of the prefixes M, G, T that keeps it at 1 or more ("135.0 GFLOP"). */
+    private static String withPrefix(double x, String unit) {
+        if (x >= 1e12) return String.format("%.1f T%s", x / 1e12, unit);
+        if (x >= 1e9) return String.format("%.1f G%s", x / 1e9, unit);
+        return String.format("%.1f M%s", x / 1e6, unit);
     }
 
     /** Graph names of the plan {@link #prepare} returns. */
@@ -95,8 +123,8 @@ public final class HsaAttentionBench {
         for (Row r : run(device, batch, lengths, System.out)) System.out.printf("%-12s L=%-7d %10.3f ms%n", r.what(), r.length(), r.medianMs());
     }
 
-    /** Random inputs, outputs and the inverted index for one (batch, length). */
-    private record Problem(int B, int L, Tensor q, Tensor k, Tensor v, Tensor kb, Tensor vt, Tensor idx, Tensor w, Tensor dout,
+    /** Random inputs, outputs and the inverted index (of {@code pairs} valid (token, slot) pairs) for one (batch, length). */
+    private record Problem(int B, int L, int pairs, Tensor q, Tensor k, Tensor v, Tensor kb, Tensor vt, Tensor idx, Tensor w, Tensor dout,
                            Tensor chunkStart, Tensor entries, Tensor o, Tensor lse, Tensor dq, Tensor dw, Tensor delta, Tensor dk, Tensor dv) {
 
         static Problem random(int B, int L, long seed) {
@@ -120,7 +148,8 @@ public final class HsaAttentionBench {
                 }
             }
             int[][] csr = invertSelection(idx, B, L);
-            return new Problem(B, L, normal("q", B * L * HQ * D, r), normal("k", B * lkv * H * D, r), normal("v", B * lkv * H * D, r),
+            int pairs = csr[0][csr[0].length - 1];      // the index's end: every valid pair once
+            return new Problem(B, L, pairs, normal("q", B * L * HQ * D, r), normal("k", B * lkv * H * D, r), normal("v", B * lkv * H * D, r),
                     Tensor.bf16("kb", B * lkv * H * D), Tensor.bf16("vt", B * lkv * H * D),
                     Tensor.of("indices", idx), Tensor.of("weights", w), normal("dout", B * L * HQ * D, r),
                     Tensor.of("chunkStart", csr[0]), Tensor.of("entries", csr[1]),

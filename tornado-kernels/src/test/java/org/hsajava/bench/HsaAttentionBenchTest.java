@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
+import org.hsajava.compute.ExecutionResult;
 import org.hsajava.compute.testing.Rand;
 import org.hsajava.compute.testing.TestDevices;
 import org.junit.jupiter.api.Test;
@@ -36,5 +37,25 @@ class HsaAttentionBenchTest {
         int[][] slow = org.hsajava.kernels.HsaAttentionTestAccess.invertSelection(idx, B, L, H, S, K);
         assertArrayEquals(slow[0], fast[0]);
         assertArrayEquals(slow[1], fast[1]);
+        // the index ends at the number of valid (token, slot) pairs, which the bench's rates count
+        int pairs = 0;
+        for (int t = 0; t < L; t++) pairs += B * H * Math.min(K, t / S);
+        assertEquals(pairs, fast[0][fast[0].length - 1]);
+    }
+
+    @Test
+    void productRatesAreTheHandCountOfTheExperimentsDoc() {
+        // docs/experiments/hsa-fp32-async.md section 3: 1,030,144 valid pairs at B = 8, L = 16K; the H100's
+        // cp.async kernels took 10.77 / 15.80 / 18.07 ms for 25.1 / 25.6 / 29.9 TFLOP/s
+        ExecutionResult profile = new ExecutionResult(List.of(
+                new ExecutionResult.TaskTiming("fwdbwd.fwd", "kernel", 10_770_000),
+                new ExecutionResult.TaskTiming("fwdbwd.bwdq", "kernel", 15_800_000),
+                new ExecutionResult.TaskTiming("fwdbwd.bwdkv", "kernel", 18_070_000)));
+        assertEquals("small products: 1030144 valid (token, slot) pairs, 135.0 GFLOP per product;"
+                + " fwd 2 x 25.1 TFLOP/s bwdq 3 x 25.6 TFLOP/s bwdkv 4 x 29.9 TFLOP/s", HsaAttentionBench.productRates(profile, 1_030_144));
+        // a plan without the backward reports the forward alone
+        // (2 * 16 * 64 * 64 * 10 = 1.31 MFLOP per product, two of them in 1 ms: 2.6 GFLOP/s)
+        assertEquals("small products: 10 valid (token, slot) pairs, 1.3 MFLOP per product; fwd 2 x 2.6 GFLOP/s",
+                HsaAttentionBench.productRates(new ExecutionResult(List.of(new ExecutionResult.TaskTiming("fwd", "kernel", 1_000_000))), 10));
     }
 }
