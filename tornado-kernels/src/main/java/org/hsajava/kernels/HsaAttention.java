@@ -293,12 +293,10 @@ public final class HsaAttention {
         return (int) Math.max(LOCAL_FLOATS, Math.min(65536, device));
     }
 
-    /** {@link #backwardKv} on the emulated cp.async path (as {@link #forwardAsyncEmulated}), in the form {@link #KV_ONE_SET} picks. */
-    static KernelDef backwardKvAsyncEmulated(int d, int s, int g, boolean deferred) {
-        return backwardKvAsyncEmulated(d, s, g, deferred, KV_ONE_SET);
-    }
-
-    /** {@link #backwardKvAsyncEmulated} with one buffer set of staged rows or two ({@link #KV_ONE_SET}). */
+    /**
+     * {@link #backwardKv} on the emulated cp.async path (as {@link #forwardAsyncEmulated}), with one buffer set
+     * of staged rows or two ({@link #KV_ONE_SET}).
+     */
     static KernelDef backwardKvAsyncEmulated(int d, int s, int g, boolean deferred, boolean oneSet) {
         Path path = Path.emulatedAsync(deferred);
         return CACHE.computeIfAbsent("bwdkv" + path + "/" + d + "/" + s + "/" + g + "/" + oneSet,
