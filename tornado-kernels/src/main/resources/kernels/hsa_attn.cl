@@ -1113,8 +1113,8 @@ static inline void hsa_kv_stage(hsa_queue* hq, __local float4* qs, __local float
 #endif
 
 // bwd_kv's block wP[j][row] = w P_j = w exp(scale * s_j - lse) (row stride HSA_LDG) from its NT
-// micro-tile of scores s_j = q_row . k_j (sc), with the rows' lse in stat[row] and the entries'
-// weights in wl (row / G).
+// micro-tile of scores s_j = q_row . k_j, with the rows' lse in stat[row] and the entries' weights in
+// wl (row / G). The tile sc becomes this work-item's wP values, for hsa_kv_ds.
 static inline void hsa_kv_wp(float (*sc)[4], __local const float* stat, __local const float* wl, __local float* wp, const float scale) {
 #pragma unroll
     for (int m = 0; m < HSA_MAXM; m++) {
@@ -1122,25 +1122,24 @@ static inline void hsa_kv_wp(float (*sc)[4], __local const float* stat, __local 
         if (m < HSA_NT_MA(HSA_GE, HSA_BR) && r < HSA_GE) {
             const float l = stat[r], w = wl[r / G];
 #pragma unroll
-            for (int n = 0; n < 4; n++) wp[HSA_NT_COL(HSA_BR, n) * HSA_LDG + r] = w * exp(scale * sc[m][n] - l);
+            for (int n = 0; n < 4; n++) {
+                sc[m][n] = w * exp(scale * sc[m][n] - l);
+                wp[HSA_NT_COL(HSA_BR, n) * HSA_LDG + r] = sc[m][n];
+            }
         }
     }
 }
 
 // bwd_kv's block dS[j][row] = wP_j (dp_j - delta) from its NT micro-tile of dp_j = dout_row . v_j (dpv),
-// the rows' delta in stat[HSA_GE + row], and the work-item's own elements of wP (hsa_kv_wp, same
-// micro-tile mapping: no barrier between the two).
-static inline void hsa_kv_ds(float (*dpv)[4], __local const float* stat, __local const float* wp, __local float* ds) {
+// the same work-item's wP values (pw, from hsa_kv_wp) and the rows' delta in stat[HSA_GE + row].
+static inline void hsa_kv_ds(float (*dpv)[4], float (*pw)[4], __local const float* stat, __local float* ds) {
 #pragma unroll
     for (int m = 0; m < HSA_MAXM; m++) {
         const int r = HSA_NT_ROW(HSA_BR, m);
         if (m < HSA_NT_MA(HSA_GE, HSA_BR) && r < HSA_GE) {
             const float dl = stat[HSA_GE + r];
 #pragma unroll
-            for (int n = 0; n < 4; n++) {
-                const int at = HSA_NT_COL(HSA_BR, n) * HSA_LDG + r;
-                ds[at] = wp[at] * (dpv[m][n] - dl);
-            }
+            for (int n = 0; n < 4; n++) ds[HSA_NT_COL(HSA_BR, n) * HSA_LDG + r] = pw[m][n] * (dpv[m][n] - dl);
         }
     }
 }
@@ -1244,7 +1243,7 @@ void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global 
             hsa_nt(sc, qsc, ks, HSA_GE, HSA_BR);     // q_row . k_j
             hsa_nt(dpv, dosc, vs, HSA_GE, HSA_BR);   // dout_row . v_j
             hsa_kv_wp(sc, stat + cur * 2 * HSA_GE, wl + cur * HSA_E, (__local float*) wp4, scale);
-            hsa_kv_ds(dpv, stat + cur * 2 * HSA_GE, (__local float*) wp4, (__local float*) ds4);
+            hsa_kv_ds(dpv, sc, stat + cur * 2 * HSA_GE, (__local float*) ds4);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         hsa_nn_acc(accV, wp4, HSA_LDG / 4, dosc, HSA_BR, HSA_GE4);   // dv_j += sum_row wP[j][row] dout_row
@@ -1267,18 +1266,13 @@ void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global 
         hsa_commit(hq);
         hsa_wait(hq, 1);                       // this step's query rows; its output-gradient rows may be in flight
         barrier(CLK_LOCAL_MEM_FENCE);
-        {
-            float sc[HSA_MAXM][4];
-            hsa_nt(sc, qs, ks, HSA_GE, HSA_BR);        // q_row . k_j
-            hsa_kv_wp(sc, stat, wl, (__local float*) wp4, scale);
-        }
+        float sc[HSA_MAXM][4], dpv[HSA_MAXM][4];
+        hsa_nt(sc, qs, ks, HSA_GE, HSA_BR);    // q_row . k_j
+        hsa_kv_wp(sc, stat, wl, (__local float*) wp4, scale);
         hsa_wait(hq, 0);
         barrier(CLK_LOCAL_MEM_FENCE);          // the output-gradient rows too
-        {
-            float dpv[HSA_MAXM][4];
-            hsa_nt(dpv, dos, vs, HSA_GE, HSA_BR);      // dout_row . v_j
-            hsa_kv_ds(dpv, stat, (__local float*) wp4, (__local float*) ds4);
-        }
+        hsa_nt(dpv, dos, vs, HSA_GE, HSA_BR);  // dout_row . v_j
+        hsa_kv_ds(dpv, sc, stat, (__local float*) ds4);
         barrier(CLK_LOCAL_MEM_FENCE);
         hsa_nn_acc(accK, ds4, HSA_LDG / 4, qs, HSA_BR, HSA_GE4);    // dk_j += sum_row dS[j][row] q_row
         barrier(CLK_LOCAL_MEM_FENCE);          // qs, stat and wl are free
@@ -1297,7 +1291,7 @@ void hsa_attn_bwd_kv(__global const float* q, __global const float* k, __global 
             hsa_nt(sc, qs, ks, HSA_GE, HSA_BR);
             hsa_nt(dpv, dos, vs, HSA_GE, HSA_BR);
             hsa_kv_wp(sc, stat, wl, (__local float*) wp4, scale);
-            hsa_kv_ds(dpv, stat, (__local float*) wp4, (__local float*) ds4);
+            hsa_kv_ds(dpv, sc, stat, (__local float*) ds4);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         hsa_nn_acc(accV, wp4, HSA_LDG / 4, dos, HSA_BR, HSA_GE4);
